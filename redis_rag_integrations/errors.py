@@ -1,0 +1,23 @@
+"""Exceptions with messages that say what is wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class RedisRagError(Exception):
+    """Base class of this package's errors."""
+
+
+class EmbeddedRedisError(RedisRagError):
+    """The embedded Redis could not be found, started or stopped."""
+
+
+class RedisConnectionFailed(RedisRagError, ConnectionError):
+    """Redis could not be reached (within the configured timeout)."""
+
+
+class MissingModuleError(RedisRagError):
+    """The Redis server lacks a module a feature needs (usually the query engine, ``search``)."""
+
+
+class IndexNotFoundError(RedisRagError, LookupError):
+    """The named search index does not exist."""

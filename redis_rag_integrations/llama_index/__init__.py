@@ -1,0 +1,5 @@
+"""LlamaIndex adapters: thin translations between LlamaIndex types and the framework-neutral cores."""
+
+from .embeddings import RagEmbedding
+
+__all__ = ["RagEmbedding"]

@@ -1,0 +1,94 @@
+"""LlamaIndex ``BaseEmbedding`` over the package's framework-neutral embedders, and the way back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+from ..embeddings import Embedder, default_embedder
+
+
+class RagEmbedding(BaseEmbedding):
+    """A LlamaIndex embedding model backed by an :class:`~redis_rag_integrations.embeddings.Embedder`.
+
+    ``RagEmbedding()`` is the default local all-MiniLM-L6-v2 (offline, 384 dims), usable as
+    ``Settings.embed_model``; it shares its model instance with the LangChain ``RagEmbeddings``.
+    """
+
+    _embedder: Embedder = PrivateAttr()
+
+    def __init__(self, embedder: Embedder | None = None, **kwargs: Any) -> None:
+        embedder = embedder or default_embedder()
+        kwargs.setdefault("model_name", embedder.model_name)
+        kwargs.setdefault("embed_batch_size", 32)
+        super().__init__(**kwargs)
+        self._embedder = embedder
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RagEmbedding"
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._embedder.embed([query])[0].tolist()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return (await self._embedder.aembed([query]))[0].tolist()
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._embedder.embed([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._embedder.embed(texts).tolist()
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return (await self._embedder.aembed(texts)).tolist()
+
+
+class LlamaIndexEmbedder:
+    """Any LlamaIndex ``BaseEmbedding`` seen as an :class:`Embedder`."""
+
+    def __init__(self, embed_model: BaseEmbedding) -> None:
+        self.embed_model = embed_model
+        self.model_name = embed_model.model_name
+        self._dims: int | None = None
+
+    @property
+    def dims(self) -> int:
+        if self._dims is None:
+            self._dims = len(self.embed_model.get_query_embedding("dimension probe"))
+        return self._dims
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        rows = self.embed_model.get_text_embedding_batch(list(texts))
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        rows = await self.embed_model.aget_text_embedding_batch(list(texts))
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.asarray(self.embed_model.get_query_embedding(text), dtype=np.float32)
+
+    async def aembed_query(self, text: str) -> np.ndarray:
+        return np.asarray(await self.embed_model.aget_query_embedding(text), dtype=np.float32)
+
+
+def as_embedder(embed_model: BaseEmbedding | Embedder | None) -> Embedder:
+    """Unwrap our own ``RagEmbedding`` or adapt any other LlamaIndex embedding model."""
+    if embed_model is None:
+        return default_embedder()
+    if isinstance(embed_model, RagEmbedding):
+        return embed_model.embedder
+    if isinstance(embed_model, BaseEmbedding):
+        return LlamaIndexEmbedder(embed_model)
+    if isinstance(embed_model, Embedder):
+        return embed_model
+    raise TypeError(f"expected a LlamaIndex BaseEmbedding, got {type(embed_model).__name__}")

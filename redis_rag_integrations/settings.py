@@ -1,0 +1,140 @@
+"""One settings object for the whole package.
+
+Every default the package uses lives here, so that the LangChain and LlamaIndex adapters, the CLI, the
+benchmarks and the notebooks can never disagree about what "the default" is. Values come from the environment
+(``REDIS_RAG_*``; ``REDIS_URL`` and ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` under their usual names) and can be
+overridden in code: ``Settings(index_name="faq")`` or ``get_settings().model_copy(update=...)``.
+Invalid values fail at construction with a :class:`pydantic.ValidationError` that names the setting.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VectorAlgorithm = Literal["hnsw", "flat"]
+DistanceMetric = Literal["cosine", "ip", "l2"]
+VectorDatatype = Literal["float32", "float16"]
+EmbeddingProvider = Literal["local", "openai"]
+
+
+class Settings(BaseSettings):
+    """Configuration shared by every component.
+
+    Only ``redis_url`` may be left unset: ``None`` means "the embedded Redis" (see
+    :func:`redis_rag_integrations.redis_url`).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="REDIS_RAG_",
+        env_file=None,
+        extra="forbid",
+        validate_assignment=True,
+        populate_by_name=True,
+    )
+
+    # --- connection -------------------------------------------------------------------------------------------
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "REDIS_RAG_REDIS_URL", "redis_url"),
+        description="redis:// / rediss:// / redis+sentinel:// URL. Unset: start the embedded Redis.",
+    )
+    socket_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a Redis command may take before it fails (no hung apps)."
+    )
+    connect_timeout: float = Field(default=3.0, gt=0, description="Seconds to open a connection to Redis.")
+
+    # --- vector index -----------------------------------------------------------------------------------------
+    index_name: str = Field(default="docs", min_length=1, description="Search index name.")
+    key_prefix: str | None = Field(
+        default=None, description="Key prefix of the index's records; defaults to the index name."
+    )
+    vector_algorithm: VectorAlgorithm = Field(default="hnsw", description="hnsw (default) or flat.")
+    distance_metric: DistanceMetric = Field(default="cosine", description="cosine, ip or l2.")
+    vector_datatype: VectorDatatype = Field(default="float32", description="float32 or float16.")
+    hnsw_m: int = Field(default=16, ge=2, le=512, description="HNSW M (graph degree).")
+    hnsw_ef_construction: int = Field(default=200, ge=1, le=4096, description="HNSW EF_CONSTRUCTION.")
+    hnsw_ef_runtime: int = Field(default=20, ge=1, le=4096, description="HNSW EF_RUNTIME (query beam).")
+
+    # --- embeddings -------------------------------------------------------------------------------------------
+    embedding_provider: EmbeddingProvider = Field(
+        default="local", description="local (all-MiniLM-L6-v2, offline) or openai (needs OPENAI_API_KEY)."
+    )
+    openai_embedding_model: str = Field(
+        default="text-embedding-3-small", description="OpenAI embedding model."
+    )
+    embedding_batch_size: int = Field(default=32, ge=1, le=4096, description="Texts per embedding batch.")
+
+    # --- semantic cache ---------------------------------------------------------------------------------------
+    cache_distance_threshold: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=2.0,
+        description="Cosine DISTANCE (0 = identical, 2 = opposite) at or below which a cached answer is reused.",
+    )
+    cache_ttl: int | None = Field(
+        default=None, gt=0, description="Seconds a cache entry lives; unset = forever."
+    )
+    cache_max_entries: int | None = Field(
+        default=None, gt=0, description="Upper bound on semantic cache entries; unset = unbounded."
+    )
+
+    # --- chat history -----------------------------------------------------------------------------------------
+    history_ttl: int | None = Field(
+        default=None, gt=0, description="Seconds a chat session lives after its last write; unset = forever."
+    )
+
+    # --- LLM ----------------------------------------------------------------------------------------------------
+    openai_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"), repr=False
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
+    )
+    llm_model: str = Field(
+        default="gpt-4o-mini", description="Chat model name for OpenAI(-compatible) servers."
+    )
+    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds an LLM call may take.")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_url_scheme(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        schemes = ("redis://", "rediss://", "unix://", "redis+sentinel://", "rediss+sentinel://")
+        if not value.startswith(schemes):
+            raise ValueError(
+                f"redis_url must start with one of {', '.join(schemes)}; got {value.split('://')[0]!r}. "
+                "Example: redis://localhost:6379/0. Unset it to use the embedded Redis."
+            )
+        return value
+
+    @field_validator("index_name", "key_prefix")
+    @classmethod
+    def _no_spaces(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(c.isspace() for c in value)):
+            raise ValueError(f"must be non-empty and contain no whitespace; got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _openai_needs_key(self) -> Settings:
+        if self.embedding_provider == "openai" and not (self.openai_api_key or self.openai_base_url):
+            raise ValueError(
+                "embedding_provider='openai' needs OPENAI_API_KEY (or OPENAI_BASE_URL) to be set"
+            )
+        return self
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix actually used: ``key_prefix`` or, when unset, the index name."""
+        return self.key_prefix or self.index_name
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings read from the environment (cached; call ``get_settings.cache_clear()``
+    after changing the environment)."""
+    return Settings()

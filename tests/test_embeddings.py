@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from redis_rag_integrations.embeddings import LocalEmbedder
+from redis_rag_integrations.langchain import RagEmbeddings
+from redis_rag_integrations.llama_index import RagEmbedding
+
+
+def test_local_embedder_is_offline_minilm(local_embedder: LocalEmbedder) -> None:
+    vectors = local_embedder.embed(["How do I sort a list?", "Sorting a list in Python", "The cat sat."])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    related, unrelated = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
+    assert related > 0.6 > unrelated
+
+
+def test_local_embedder_rejects_a_bare_string(local_embedder: LocalEmbedder) -> None:
+    with pytest.raises(TypeError, match="single string"):
+        local_embedder.embed("oops")
+    with pytest.raises(TypeError, match="text #1"):
+        local_embedder.embed(["ok", 3])  # type: ignore[list-item]
+
+
+def test_empty_batch(local_embedder: LocalEmbedder) -> None:
+    assert local_embedder.embed([]).shape == (0, 384)
+
+
+async def test_langchain_and_llamaindex_wrappers_agree(local_embedder: LocalEmbedder) -> None:
+    lc = RagEmbeddings(local_embedder)
+    li = RagEmbedding(local_embedder)
+    text = "What is a Python decorator?"
+    a, b = np.array(lc.embed_query(text)), np.array(li.get_query_embedding(text))
+    assert np.allclose(a, b, atol=1e-6)
+    docs = lc.embed_documents(["one", "two"])
+    assert len(docs) == 2 and len(docs[0]) == 384
+    assert np.allclose(await lc.aembed_query(text), a, atol=1e-6)
+    assert np.allclose(await li.aget_query_embedding(text), a, atol=1e-6)
+    batch = li.get_text_embedding_batch(["one", "two"])
+    assert np.allclose(np.array(batch), np.array(docs), atol=1e-6)

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import redis
+
+from redis_rag_integrations import EmbeddedRedis
+from redis_rag_integrations.connection import get_client, server_modules
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still "exists"; look at its state
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_dead(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_embedded_server_has_search_json_and_vectorset(embedded_redis: EmbeddedRedis) -> None:
+    client = get_client(embedded_redis.url)
+    assert {"search", "ReJSON", "vectorset"} <= set(server_modules(client))
+    assert client.info("server")["redis_version"].startswith("8.")
+    assert client.config_get("appendonly")["appendonly"] == "yes"
+
+
+def test_stop_leaves_no_process_and_removes_temp_dir() -> None:
+    server = EmbeddedRedis().start()
+    pid, data_dir = server.pid, server.data_dir
+    assert pid is not None and data_dir is not None and data_dir.exists()
+    server.stop()
+    assert _wait_dead(pid)
+    assert not data_dir.exists()
+    assert not server.running
+    server.stop()  # idempotent
+
+
+def test_data_persists_in_a_given_data_dir(tmp_path) -> None:
+    with EmbeddedRedis(data_dir=tmp_path) as server:
+        redis.Redis.from_url(server.url).set("k", "v")
+    assert (tmp_path / "appendonlydir").exists()
+    with EmbeddedRedis(data_dir=tmp_path) as server:
+        assert redis.Redis.from_url(server.url).get("k") == b"v"
+
+
+def test_taken_port_gives_a_clear_error(embedded_redis: EmbeddedRedis) -> None:
+    from redis_rag_integrations.errors import EmbeddedRedisError
+
+    with pytest.raises(EmbeddedRedisError, match="exited|did not answer"):
+        EmbeddedRedis(port=embedded_redis.port, startup_timeout=5).start()
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_no_orphan_when_python_is_killed(how: str) -> None:
+    """The server must die with its parent, even when the parent gets SIGKILL (no atexit then)."""
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from redis_rag_integrations import redis_url
+        from redis_rag_integrations.server import shared_embedded_server
+        redis_url()
+        print(shared_embedded_server().pid, flush=True)
+        time.sleep(60)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env, text=True)
+    assert child.stdout is not None
+    server_pid = int(child.stdout.readline())
+    assert _alive(server_pid)
+    if how == "sigterm":
+        child.terminate()
+    else:
+        child.kill()
+    child.wait(timeout=10)
+    assert _wait_dead(server_pid), f"redis-server {server_pid} outlived its parent ({how})"
