@@ -28,9 +28,7 @@ def cmd_server(args: argparse.Namespace) -> int:
     server = EmbeddedRedis(port=args.port, data_dir=args.data_dir)
     server.start()
     console.print(f"[bold green]embedded Redis running[/] at [bold]{server.url}[/]  (pid {server.pid})")
-    console.print(
-        f"data dir: {server.data_dir}   modules: {', '.join(server_modules(get_client(server.url)))}"
-    )
+    console.print(f"data dir: {server.data_dir}   modules: {', '.join(server_modules(get_client(server.url)))}")
     console.print(f"use it with:  export REDIS_URL={server.url}     stop with Ctrl-C")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -56,9 +56,7 @@ def _validate_url_syntax(url: str) -> None:
         parts = urlsplit(url)
         _ = parts.port  # raises ValueError on a non-numeric or out-of-range port
     except ValueError as exc:
-        raise ValueError(
-            f"malformed Redis URL {mask_url(url)!r}: {exc}. Example: redis://localhost:6379/0"
-        ) from exc
+        raise ValueError(f"malformed Redis URL {mask_url(url)!r}: {exc}. Example: redis://localhost:6379/0") from exc
     if parts.scheme in ("redis", "rediss") and not parts.hostname:
         raise ValueError(f"malformed Redis URL {mask_url(url)!r}: no host. Example: redis://localhost:6379/0")
 
@@ -93,9 +91,7 @@ def get_async_client(
     _validate_url_syntax(url)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return RedisConnectionFactory.get_async_redis_connection(
-            url, **_client_kwargs(settings, decode_responses)
-        )
+        return RedisConnectionFactory.get_async_redis_connection(url, **_client_kwargs(settings, decode_responses))
 
 
 def connection_failed(url: str, exc: BaseException) -> RedisConnectionFailed:

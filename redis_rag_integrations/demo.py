@@ -51,10 +51,7 @@ def main() -> None:
     )
     index.create(overwrite=True, drop=True)
     index.load(
-        [
-            {"topic": n, "text": t, "vector": v.tobytes()}
-            for n, t, v in zip(names, texts, vectors, strict=True)
-        ],
+        [{"topic": n, "text": t, "vector": v.tobytes()} for n, t, v in zip(names, texts, vectors, strict=True)],
         id_field="topic",
     )
     console.print(f"indexed {len(texts)} documents in {time.perf_counter() - t0:.1f}s")

@@ -74,17 +74,12 @@ class LocalEmbedder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    self._model = _load_sentence_transformer(
-                        self.model_path or _packaged_model_path(), self.device
-                    )
+                    self._model = _load_sentence_transformer(self.model_path or _packaged_model_path(), self.device)
         return self._model
 
     @property
     def dims(self) -> int:
-        get_dims = (
-            getattr(self.model, "get_embedding_dimension", None)
-            or self.model.get_sentence_embedding_dimension
-        )
+        get_dims = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         return int(get_dims())
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -159,9 +154,7 @@ class OpenAIEmbedder:
         batch = _check_texts(texts)
         rows: list[list[float]] = []
         for start in range(0, len(batch), self.batch_size):
-            reply = self._client.embeddings.create(
-                model=self.model_name, input=batch[start : start + self.batch_size]
-            )
+            reply = self._client.embeddings.create(model=self.model_name, input=batch[start : start + self.batch_size])
             rows.extend(item.embedding for item in reply.data)
         return np.asarray(rows, dtype=np.float32).reshape(len(batch), -1)
 
@@ -185,9 +178,7 @@ _defaults: dict[tuple[str, str, int], Embedder] = {}
 def default_embedder(settings: Settings | None = None) -> Embedder:
     """The embedder the settings choose (``embedding_provider``), one instance per configuration and process."""
     settings = settings or get_settings()
-    model = (
-        settings.openai_embedding_model if settings.embedding_provider == "openai" else DEFAULT_LOCAL_MODEL
-    )
+    model = settings.openai_embedding_model if settings.embedding_provider == "openai" else DEFAULT_LOCAL_MODEL
     key = (settings.embedding_provider, model, settings.embedding_batch_size)
     with _default_lock:
         if key not in _defaults:

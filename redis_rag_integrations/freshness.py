@@ -21,9 +21,7 @@ def deps_key(doc_id: str) -> str:
     return f"{DEPS_PREFIX}{doc_id}"
 
 
-def record_dependencies(
-    client: SyncClient, entry_key: str, doc_ids: Iterable[str], ttl: int | None = None
-) -> None:
+def record_dependencies(client: SyncClient, entry_key: str, doc_ids: Iterable[str], ttl: int | None = None) -> None:
     """Remember that the cache entry ``entry_key`` was built from ``doc_ids``."""
     ids = list(dict.fromkeys(doc_ids))
     if not ids:

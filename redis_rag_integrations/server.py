@@ -194,9 +194,7 @@ class EmbeddedRedis:
                 time.sleep(0.05)
             proc.kill()
             proc.wait()
-            raise EmbeddedRedisError(
-                f"redis-server did not answer within {self.startup_timeout}s on port {port}"
-            )
+            raise EmbeddedRedisError(f"redis-server did not answer within {self.startup_timeout}s on port {port}")
         finally:
             client.close()
 

@@ -63,9 +63,7 @@ class Settings(BaseSettings):
     embedding_provider: EmbeddingProvider = Field(
         default="local", description="local (all-MiniLM-L6-v2, offline) or openai (needs OPENAI_API_KEY)."
     )
-    openai_embedding_model: str = Field(
-        default="text-embedding-3-small", description="OpenAI embedding model."
-    )
+    openai_embedding_model: str = Field(default="text-embedding-3-small", description="OpenAI embedding model.")
     embedding_batch_size: int = Field(default=32, ge=1, le=4096, description="Texts per embedding batch.")
 
     # --- semantic cache ---------------------------------------------------------------------------------------
@@ -75,9 +73,7 @@ class Settings(BaseSettings):
         le=2.0,
         description="Cosine DISTANCE (0 = identical, 2 = opposite) at or below which a cached answer is reused.",
     )
-    cache_ttl: int | None = Field(
-        default=None, gt=0, description="Seconds a cache entry lives; unset = forever."
-    )
+    cache_ttl: int | None = Field(default=None, gt=0, description="Seconds a cache entry lives; unset = forever.")
     cache_max_entries: int | None = Field(
         default=None, gt=0, description="Upper bound on semantic cache entries; unset = unbounded."
     )
@@ -94,9 +90,7 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
     )
-    llm_model: str = Field(
-        default="gpt-4o-mini", description="Chat model name for OpenAI(-compatible) servers."
-    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Chat model name for OpenAI(-compatible) servers.")
     llm_timeout: float = Field(default=60.0, gt=0, description="Seconds an LLM call may take.")
 
     @field_validator("redis_url")
@@ -122,9 +116,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _openai_needs_key(self) -> Settings:
         if self.embedding_provider == "openai" and not (self.openai_api_key or self.openai_base_url):
-            raise ValueError(
-                "embedding_provider='openai' needs OPENAI_API_KEY (or OPENAI_BASE_URL) to be set"
-            )
+            raise ValueError("embedding_provider='openai' needs OPENAI_API_KEY (or OPENAI_BASE_URL) to be set")
         return self
 
     @property

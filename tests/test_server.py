@@ -64,7 +64,7 @@ def test_data_persists_in_a_given_data_dir(tmp_path) -> None:
 def test_taken_port_gives_a_clear_error(embedded_redis: EmbeddedRedis) -> None:
     from redis_rag_integrations.errors import EmbeddedRedisError
 
-    with pytest.raises(EmbeddedRedisError, match="exited|did not answer"):
+    with pytest.raises(EmbeddedRedisError, match=r"exited|did not answer"):
         EmbeddedRedis(port=embedded_redis.port, startup_timeout=5).start()
 
 

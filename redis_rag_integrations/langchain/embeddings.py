@@ -39,9 +39,7 @@ class LangChainEmbedder:
     def __init__(self, embeddings: Embeddings) -> None:
         self.embeddings = embeddings
         self.model_name = str(
-            getattr(embeddings, "model", None)
-            or getattr(embeddings, "model_name", None)
-            or type(embeddings).__name__
+            getattr(embeddings, "model", None) or getattr(embeddings, "model_name", None) or type(embeddings).__name__
         )
         self._dims: int | None = None
 
