@@ -9,6 +9,14 @@ VENV=.venv
 STAMP=$VENV/.installed
 want=$(cat pyproject.toml scripts/setup-venv.sh | sha256sum | cut -d' ' -f1)
 
+# The Python documentation (PSF license) is the demo / evaluation corpus. Best effort: without it (no root, not
+# Debian) the code falls back to the stdlib's pydoc_data topics and the committed evaluation sets.
+if [ ! -d /usr/share/doc/python3.11/html/faq ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  (apt-get install -y -qq python3.11-doc >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq python3.11-doc >/dev/null 2>&1; }) ||
+    echo "note: could not install python3.11-doc; using the fallback corpus" >&2
+fi
+
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
 fi
