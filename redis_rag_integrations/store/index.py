@@ -1,0 +1,415 @@
+"""The vector index core: create or open an index in the shared layout, write, read, delete and search it.
+
+:class:`RedisVectorIndex` is what both framework adapters drive; it knows nothing of LangChain or LlamaIndex.
+Index management and query building are redisvl's; what is ours is the layout, the checks that turn bad input
+into clear errors before anything is written, atomic replacement of a record, and telling the caches (through
+:mod:`redis_rag_integrations.freshness`) when a document changed. Every operation has an ``a``-prefixed async twin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from redis.cluster import RedisCluster
+from redisvl.index import AsyncSearchIndex, SearchIndex
+from redisvl.query.filter import Tag
+
+from .. import freshness
+from ..connection import AsyncClient, SyncClient, get_async_client, get_client
+from ..errors import RedisRagError
+from ..settings import Settings, get_settings
+from .filters import FilterLike
+from .layout import CONTENT_HASH, DOC_ID, METADATA, RETURN_FIELDS, VECTOR, FieldType, Hit, Layout, Record
+from .query import hits_from_results, mmr_order, rrf_fuse, text_query, vector_query
+
+WRITE_BATCH = 500
+_REQUIRED = {"id": "tag", "doc_id": "tag", "text": "text", "vector": "vector", "content_hash": "tag"}
+
+
+class LayoutMismatchError(RedisRagError, ValueError):
+    """An index of that name exists with another layout (other dims, or not written by this package)."""
+
+
+class RedisVectorIndex:
+    """One search index in the shared layout, sync and async.
+
+    Opening an index that exists adopts its filterable metadata fields, so a store created by the LangChain
+    adapter can be opened by the LlamaIndex one (and the other way) without repeating the declaration.
+    """
+
+    def __init__(
+        self,
+        index_name: str | None = None,
+        *,
+        dims: int,
+        metadata_fields: dict[str, FieldType] | None = None,
+        prefix: str | None = None,
+        url: str | None = None,
+        settings: Settings | None = None,
+        client: SyncClient | None = None,
+        async_client: AsyncClient | None = None,
+        invalidate_caches: bool = True,
+        create: bool = True,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self._url = url
+        self.client: SyncClient = client if client is not None else get_client(url, settings=self.settings)
+        self._async_client = async_client
+        self.invalidate_caches = invalidate_caches
+        self.ef_runtime = self.settings.hnsw_ef_runtime
+        layout = Layout.from_settings(
+            dims, self.settings, index_name=index_name, prefix=prefix, metadata_fields=metadata_fields
+        )
+        self.layout = self._reconcile(layout, explicit_fields=metadata_fields is not None)
+        self._index = SearchIndex(self.layout.schema(), redis_client=self.client)
+        self._aindex: AsyncSearchIndex | None = None
+        if create and not self._index.exists():
+            self._index.create()
+
+    # --- opening ---------------------------------------------------------------------------------------------
+
+    def _reconcile(self, wanted: Layout, explicit_fields: bool) -> Layout:
+        """The layout to use: ``wanted``, checked against (and completed from) an existing index of that name."""
+        probe = SearchIndex(wanted.schema(), redis_client=self.client)
+        if not probe.exists():
+            return wanted
+        existing = SearchIndex.from_existing(wanted.index_name, redis_client=self.client).schema
+        types = {name: f.type.value if hasattr(f.type, "value") else str(f.type) for name, f in existing.fields.items()}
+        missing = {n: t for n, t in _REQUIRED.items() if types.get(n) != t}
+        if missing:
+            raise LayoutMismatchError(
+                f"index {wanted.index_name!r} exists but was not built in this package's layout (it lacks "
+                f"{', '.join(f'{n} ({t})' for n, t in missing.items())}; it has {', '.join(sorted(types))}). "
+                "Use another index name, or drop that index."
+            )
+        attrs = existing.fields[VECTOR].attrs
+        if int(attrs.dims) != wanted.dims:
+            raise LayoutMismatchError(
+                f"index {wanted.index_name!r} holds {attrs.dims}-dimensional vectors but the embedding model makes "
+                f"{wanted.dims}: use the model the index was built with, or another index name"
+            )
+        have = {n: t for n, t in types.items() if n not in _REQUIRED}
+        if explicit_fields:
+            absent = {n: t for n, t in wanted.metadata_fields.items() if have.get(n) != t}
+            if absent:
+                raise LayoutMismatchError(
+                    f"index {wanted.index_name!r} exists without the metadata fields {absent} (it has {have or 'none'})"
+                    ": filters on them would find nothing. Re-create the index to add fields."
+                )
+        prefixes = existing.index.prefix
+        prefix = prefixes[0] if isinstance(prefixes, list) else prefixes
+        return Layout(
+            index_name=wanted.index_name,
+            dims=wanted.dims,
+            prefix=prefix,
+            metadata_fields=have,  # type: ignore[arg-type]
+            algorithm=str(getattr(attrs.algorithm, "value", attrs.algorithm)).lower(),  # type: ignore[arg-type]
+            distance_metric=str(getattr(attrs.distance_metric, "value", attrs.distance_metric)).lower(),  # type: ignore[arg-type]
+            datatype=str(getattr(attrs.datatype, "value", attrs.datatype)).lower(),  # type: ignore[arg-type]
+        )
+
+    @property
+    def name(self) -> str:
+        return self.layout.index_name
+
+    @property
+    def async_client(self) -> AsyncClient:
+        if self._async_client is None:
+            self._async_client = get_async_client(self._url, settings=self.settings)
+        return self._async_client
+
+    @property
+    def aindex(self) -> AsyncSearchIndex:
+        if self._aindex is None:
+            self._aindex = AsyncSearchIndex(self.layout.schema(), redis_client=self.async_client)
+        return self._aindex
+
+    def _pipeline(self, client: Any) -> Any:
+        # MULTI/EXEC makes each batch's DEL + HSET atomic; a cluster cannot span slots, so there it is per key.
+        return client.pipeline(
+            transaction=not isinstance(client, RedisCluster) and not hasattr(client, "nodes_manager")
+        )
+
+    # --- writing ---------------------------------------------------------------------------------------------
+
+    def _encode_all(self, records: Sequence[Record]) -> list[tuple[str, dict[str, Any]]]:
+        """Every record encoded before any is written: one bad record fails the call and loses nothing."""
+        encoded = [(self.layout.key(r.id), self.layout.encode(r)) for r in records]
+        seen: set[str] = set()
+        for key, _ in encoded:
+            if key in seen:
+                raise ValueError(f"record id {key[len(self.layout.key_prefix) + 1 :]!r} appears twice in one call")
+            seen.add(key)
+        return encoded
+
+    def upsert(self, records: Sequence[Record], batch_size: int = WRITE_BATCH) -> list[str]:
+        """Write ``records`` (replacing any with the same id, stale fields included); returns their ids."""
+        encoded = self._encode_all(records)
+        for start in range(0, len(encoded), batch_size):
+            batch = encoded[start : start + batch_size]
+            changed = self._changed_ids(batch, self._read_old(batch))
+            pipe = self._pipeline(self.client)
+            for key, mapping in batch:
+                pipe.delete(key)
+                pipe.hset(key, mapping=mapping)
+            pipe.execute()
+            if changed:
+                freshness.invalidate_documents(self.client, changed)
+        return [r.id for r in records]
+
+    async def aupsert(self, records: Sequence[Record], batch_size: int = WRITE_BATCH) -> list[str]:
+        encoded = self._encode_all(records)
+        for start in range(0, len(encoded), batch_size):
+            batch = encoded[start : start + batch_size]
+            changed = self._changed_ids(batch, await self._aread_old(batch))
+            pipe = self._pipeline(self.async_client)
+            for key, mapping in batch:
+                pipe.delete(key)
+                pipe.hset(key, mapping=mapping)
+            await pipe.execute()
+            if changed:
+                await freshness.ainvalidate_documents(self.async_client, changed)
+        return [r.id for r in records]
+
+    def _read_old(self, batch: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        if not self.invalidate_caches:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for key, _ in batch:
+            pipe.hmget(key, [CONTENT_HASH, DOC_ID])
+        return pipe.execute()
+
+    async def _aread_old(self, batch: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        if not self.invalidate_caches:
+            return []
+        pipe = self.async_client.pipeline(transaction=False)
+        for key, _ in batch:
+            pipe.hmget(key, [CONTENT_HASH, DOC_ID])
+        return await pipe.execute()
+
+    def _changed_ids(self, batch: list[tuple[str, dict[str, Any]]], old: list[Any]) -> list[str]:
+        """Ids and document ids whose content changed: the caches must forget answers built from them."""
+        out: list[str] = []
+        for (_, mapping), (old_hash, old_doc) in zip(batch, old, strict=False):
+            if old_hash is not None and old_hash.decode() == mapping[CONTENT_HASH]:
+                continue
+            out.append(str(mapping["id"]))
+            out.extend(str(d) for d in (mapping.get(DOC_ID), old_doc and old_doc.decode()) if d)
+        return list(dict.fromkeys(out))
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Delete records by id; returns how many existed."""
+        keys = [self.layout.key(i) for i in _ids(ids)]
+        if not keys:
+            return 0
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(key, DOC_ID)
+        doc_ids = pipe.execute()
+        deleted = int(self.client.delete(*keys))
+        if self.invalidate_caches:
+            freshness.invalidate_documents(self.client, _stale(keys, doc_ids, self.layout.key_prefix))
+        return deleted
+
+    async def adelete(self, ids: Iterable[str]) -> int:
+        keys = [self.layout.key(i) for i in _ids(ids)]
+        if not keys:
+            return 0
+        pipe = self.async_client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(key, DOC_ID)
+        doc_ids = await pipe.execute()
+        deleted = int(await self.async_client.delete(*keys))
+        if self.invalidate_caches:
+            await freshness.ainvalidate_documents(self.async_client, _stale(keys, doc_ids, self.layout.key_prefix))
+        return deleted
+
+    def delete_documents(self, doc_ids: Iterable[str]) -> int:
+        """Delete every chunk of the given source documents; returns how many chunks went."""
+        ids = _ids(doc_ids)
+        if not ids:
+            return 0
+        result = self._index.drop_by_filter(Tag(DOC_ID) == ids)
+        if self.invalidate_caches:
+            freshness.invalidate_documents(self.client, ids)
+        return int(result.processed)
+
+    async def adelete_documents(self, doc_ids: Iterable[str]) -> int:
+        ids = _ids(doc_ids)
+        if not ids:
+            return 0
+        result = await self.aindex.drop_by_filter(Tag(DOC_ID) == ids)
+        if self.invalidate_caches:
+            await freshness.ainvalidate_documents(self.async_client, ids)
+        return int(result.processed)
+
+    def clear(self) -> int:
+        """Delete every record, keep the index."""
+        return int(self._index.clear())
+
+    async def aclear(self) -> int:
+        return int(await self.aindex.clear())
+
+    def drop(self, delete_records: bool = True) -> None:
+        """Drop the index (and by default its records)."""
+        self._index.delete(drop=delete_records)
+
+    async def adrop(self, delete_records: bool = True) -> None:
+        await self.aindex.delete(drop=delete_records)
+
+    def count(self) -> int:
+        return int(self._index.info()["num_docs"])
+
+    async def acount(self) -> int:
+        return int((await self.aindex.info())["num_docs"])
+
+    # --- reading ---------------------------------------------------------------------------------------------
+
+    _READ = [*RETURN_FIELDS, VECTOR]
+
+    def get(self, ids: Iterable[str], with_vectors: bool = False) -> list[Record]:
+        """The records with these ids, in the order asked; ids that do not exist are left out."""
+        wanted = _ids(ids)
+        pipe = self.client.pipeline(transaction=False)
+        for i in wanted:
+            pipe.hmget(self.layout.key(i), self._READ)
+        return self._records(wanted, pipe.execute(), with_vectors)
+
+    async def aget(self, ids: Iterable[str], with_vectors: bool = False) -> list[Record]:
+        wanted = _ids(ids)
+        pipe = self.async_client.pipeline(transaction=False)
+        for i in wanted:
+            pipe.hmget(self.layout.key(i), self._READ)
+        return self._records(wanted, await pipe.execute(), with_vectors)
+
+    def _records(self, ids: list[str], rows: list[list[Any]], with_vectors: bool) -> list[Record]:
+        out = []
+        for record_id, values in zip(ids, rows, strict=True):
+            if values[RETURN_FIELDS.index(METADATA)] is None and values[-1] is None:
+                continue
+            record = self.layout.decode(
+                dict(zip(RETURN_FIELDS, values[:-1], strict=True)), values[-1] if with_vectors else None
+            )
+            record.id = record_id
+            out.append(record)
+        return out
+
+    def search(self, vector: Sequence[float] | np.ndarray, k: int = 4, filter: FilterLike = None) -> list[Hit]:
+        """The ``k`` nearest records to ``vector`` (KNN, pre-filtered), closest first."""
+        rows = self._index.query(vector_query(self.layout, vector, k, filter, self.ef_runtime))
+        return hits_from_results(self.layout, rows)
+
+    async def asearch(self, vector: Sequence[float] | np.ndarray, k: int = 4, filter: FilterLike = None) -> list[Hit]:
+        rows = await self.aindex.query(vector_query(self.layout, vector, k, filter, self.ef_runtime))
+        return hits_from_results(self.layout, rows)
+
+    def text_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
+        """BM25 over the chunk text; ``distance`` is the negated BM25 score (lower is better, as for vectors)."""
+        rows = self._index.query(text_query(self.layout, text, k, filter))
+        return _negate(hits_from_results(self.layout, rows, score_field="score"))
+
+    async def atext_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
+        rows = await self.aindex.query(text_query(self.layout, text, k, filter))
+        return _negate(hits_from_results(self.layout, rows, score_field="score"))
+
+    def hybrid_search(
+        self,
+        text: str,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        filter: FilterLike = None,
+        fetch_k: int | None = None,
+        alpha: float = 0.5,
+    ) -> list[Hit]:
+        """BM25 and KNN fused by reciprocal rank; ``alpha`` weighs the vector side (1 = vectors only)."""
+        n = fetch_k or max(4 * k, 20)
+        return rrf_fuse([self.search(vector, n, filter), self.text_search(text, n, filter)], k, _alpha_weights(alpha))
+
+    async def ahybrid_search(
+        self,
+        text: str,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        filter: FilterLike = None,
+        fetch_k: int | None = None,
+        alpha: float = 0.5,
+    ) -> list[Hit]:
+        n = fetch_k or max(4 * k, 20)
+        dense = await self.asearch(vector, n, filter)
+        sparse = await self.atext_search(text, n, filter)
+        return rrf_fuse([dense, sparse], k, _alpha_weights(alpha))
+
+    def mmr_search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike = None,
+    ) -> list[Hit]:
+        """``k`` of the ``fetch_k`` nearest records, chosen for relevance and diversity (MMR)."""
+        hits = self.search(vector, max(fetch_k, k), filter)
+        vectors = self.get([h.record.id for h in hits], with_vectors=True)
+        return _mmr(vector, hits, vectors, k, lambda_mult)
+
+    async def ammr_search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike = None,
+    ) -> list[Hit]:
+        hits = await self.asearch(vector, max(fetch_k, k), filter)
+        vectors = await self.aget([h.record.id for h in hits], with_vectors=True)
+        return _mmr(vector, hits, vectors, k, lambda_mult)
+
+    def close(self) -> None:
+        self.client.close()
+
+    async def aclose(self) -> None:
+        if self._async_client is not None:
+            await self._async_client.aclose()
+            self._async_client = None
+            self._aindex = None
+
+
+def _ids(ids: Iterable[str] | None) -> list[str]:
+    if ids is None:
+        return []
+    if isinstance(ids, str):
+        raise TypeError("pass a list of ids, not a single string")
+    out = list(ids)
+    for i in out:
+        if not isinstance(i, str) or not i:
+            raise ValueError(f"ids must be non-empty strings, got {i!r}")
+    return out
+
+
+def _stale(keys: list[str], doc_ids: list[Any], prefix: str) -> list[str]:
+    out = [k[len(prefix) + 1 :] for k in keys]
+    out.extend(d.decode() for d in doc_ids if d)
+    return list(dict.fromkeys(out))
+
+
+def _negate(hits: list[Hit]) -> list[Hit]:
+    for hit in hits:
+        hit.distance = -hit.distance
+    return hits
+
+
+def _alpha_weights(alpha: float) -> list[float]:
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be within [0, 1], got {alpha}")
+    return [alpha, 1.0 - alpha]
+
+
+def _mmr(query: Sequence[float] | np.ndarray, hits: list[Hit], records: list[Record], k: int, lam: float) -> list[Hit]:
+    by_id = {r.id: r.vector for r in records if r.vector is not None}
+    kept = [h for h in hits if h.record.id in by_id]
+    if not kept:
+        return []
+    matrix = np.stack([by_id[h.record.id] for h in kept])
+    return [kept[i] for i in mmr_order(np.asarray(query, dtype=np.float32), matrix, k, lam)]

@@ -1,0 +1,265 @@
+"""The one Redis layout that the LangChain and the LlamaIndex vector stores share: fields, keys, encode / decode.
+
+One hash per chunk under ``{prefix}:{id}``, the caller's id untouched (never re-derived by stripping prefixes).
+Both adapters write and read exactly these fields, so an index filled from one framework is queryable from the other:
+
+========================  =========  ====================================================================
+field                     indexed    holds
+========================  =========  ====================================================================
+``id``                    TAG        the record id (LangChain ``Document.id``, LlamaIndex ``node_id``)
+``doc_id``                TAG        the source document (``ref_doc_id``, or metadata ``doc_id``)
+``text``                  TEXT       the chunk text (BM25 for hybrid search)
+``vector``                VECTOR     the embedding, float32/float16 bytes
+``metadata``              -          the full metadata as JSON, so types survive (an int stays an int)
+``content_hash``          TAG        sha256 of text + metadata: drives dedup and cache freshness
+``extra``                 -          framework extras as JSON (LlamaIndex relationships, templates...)
+declared fields           TAG etc.   copies of chosen metadata keys, so filters run inside Redis
+========================  =========  ====================================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from redisvl.schema import IndexSchema
+
+from ..settings import Settings, get_settings
+
+FieldType = Literal["tag", "numeric", "text", "geo"]
+
+ID, DOC_ID, TEXT, VECTOR, METADATA, CONTENT_HASH, EXTRA = (
+    "id",
+    "doc_id",
+    "text",
+    "vector",
+    "metadata",
+    "content_hash",
+    "extra",
+)
+RESERVED_FIELDS = frozenset({ID, DOC_ID, TEXT, VECTOR, METADATA, CONTENT_HASH, EXTRA, "vector_distance"})
+#: What a query reads back: everything except the vector blob, which no caller needs on the hot path.
+RETURN_FIELDS = (ID, DOC_ID, TEXT, METADATA, CONTENT_HASH, EXTRA)
+#: Tag values of ``id`` / ``doc_id`` / declared tags are split on this character. ``,`` (Redis' default) appears
+#: in real ids and titles; the ASCII unit separator does not.
+TAG_SEPARATOR = "\x1f"
+_FIELD_TYPES = ("tag", "numeric", "text", "geo")
+_DTYPES = {"float32": np.float32, "float16": np.float16}
+
+
+@dataclass
+class Record:
+    """One chunk, framework-neutral: what both adapters translate their types into and out of."""
+
+    id: str
+    text: str
+    vector: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    doc_id: str | None = None
+    extra: dict[str, Any] | None = None
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.text, self.metadata)
+
+
+@dataclass
+class Hit:
+    """A query result: the record (vector left out) and its distance as Redis computed it (lower is closer)."""
+
+    record: Record
+    distance: float
+
+
+def content_hash(text: str, metadata: Mapping[str, Any]) -> str:
+    """A stable hash of text + metadata: equal content gives equal hashes across processes and frameworks."""
+    payload = json.dumps([text, metadata], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The shape of one index: name, key prefix, vector settings and the metadata keys that are filterable.
+
+    ``metadata_fields`` maps a metadata key to ``tag`` / ``numeric`` / ``text`` / ``geo``; those keys are copied
+    into their own hash fields so Redis can filter on them. Every other metadata key is still stored (in the
+    ``metadata`` JSON) and returned, just not filterable.
+    """
+
+    index_name: str
+    dims: int
+    prefix: str | None = None
+    metadata_fields: Mapping[str, FieldType] = field(default_factory=dict)
+    algorithm: Literal["hnsw", "flat"] = "hnsw"
+    distance_metric: Literal["cosine", "ip", "l2"] = "cosine"
+    datatype: Literal["float32", "float16"] = "float32"
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 200
+
+    def __post_init__(self) -> None:
+        if not self.index_name or any(c.isspace() for c in self.index_name):
+            raise ValueError(f"index_name must be non-empty without whitespace, got {self.index_name!r}")
+        if not isinstance(self.dims, int) or self.dims <= 0:
+            raise ValueError(f"dims must be a positive int, got {self.dims!r}")
+        for name, ftype in self.metadata_fields.items():
+            if name in RESERVED_FIELDS:
+                raise ValueError(
+                    f"metadata field {name!r} clashes with a field of the layout "
+                    f"({', '.join(sorted(RESERVED_FIELDS))}): rename it in the metadata"
+                )
+            if ftype not in _FIELD_TYPES:
+                raise ValueError(f"metadata field {name!r} has type {ftype!r}; expected one of {_FIELD_TYPES}")
+        if self.datatype not in _DTYPES:
+            raise ValueError(f"datatype must be float32 or float16, got {self.datatype!r}")
+
+    @classmethod
+    def from_settings(
+        cls,
+        dims: int,
+        settings: Settings | None = None,
+        *,
+        index_name: str | None = None,
+        prefix: str | None = None,
+        metadata_fields: Mapping[str, FieldType] | None = None,
+    ) -> Layout:
+        """A layout whose vector settings come from :class:`~redis_rag_integrations.settings.Settings`."""
+        s = settings or get_settings()
+        return cls(
+            index_name=index_name or s.index_name,
+            prefix=prefix or (s.key_prefix if index_name is None else None),
+            dims=dims,
+            metadata_fields=dict(metadata_fields or {}),
+            algorithm=s.vector_algorithm,
+            distance_metric=s.distance_metric,
+            datatype=s.vector_datatype,
+            hnsw_m=s.hnsw_m,
+            hnsw_ef_construction=s.hnsw_ef_construction,
+        )
+
+    @property
+    def key_prefix(self) -> str:
+        return self.prefix or self.index_name
+
+    def key(self, record_id: str) -> str:
+        return f"{self.key_prefix}:{record_id}"
+
+    def schema(self) -> IndexSchema:
+        """The redisvl schema of this layout (FT.CREATE is redisvl's job)."""
+        exact_tag = {"separator": TAG_SEPARATOR, "case_sensitive": True}
+        vector_attrs: dict[str, Any] = {
+            "dims": self.dims,
+            "algorithm": self.algorithm,
+            "distance_metric": self.distance_metric,
+            "datatype": self.datatype,
+        }
+        if self.algorithm == "hnsw":
+            vector_attrs |= {"m": self.hnsw_m, "ef_construction": self.hnsw_ef_construction}
+        fields: list[dict[str, Any]] = [
+            {"name": ID, "type": "tag", "attrs": exact_tag},
+            {"name": DOC_ID, "type": "tag", "attrs": exact_tag},
+            {"name": CONTENT_HASH, "type": "tag", "attrs": exact_tag},
+            {"name": TEXT, "type": "text"},
+            {"name": VECTOR, "type": "vector", "attrs": vector_attrs},
+        ]
+        for name, ftype in self.metadata_fields.items():
+            fields.append({"name": name, "type": ftype, "attrs": exact_tag if ftype == "tag" else {}})
+        return IndexSchema.from_dict(
+            {
+                "index": {"name": self.index_name, "prefix": self.key_prefix, "storage_type": "hash"},
+                "fields": fields,
+            }
+        )
+
+    # --- encode / decode ---------------------------------------------------------------------------------------
+
+    def vector_bytes(self, vector: Sequence[float] | np.ndarray, what: str = "vector") -> bytes:
+        """``vector`` as the bytes Redis stores, after checking its length and that it holds only finite numbers."""
+        arr = np.asarray(vector, dtype=np.float32)
+        if arr.ndim != 1 or arr.shape[0] != self.dims:
+            raise ValueError(
+                f"{what} has {arr.shape[0] if arr.ndim == 1 else arr.shape} dimensions but index "
+                f"{self.index_name!r} holds {self.dims}-dimensional vectors (was it built with another model?)"
+            )
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{what} contains NaN or infinity")
+        return arr.astype(_DTYPES[self.datatype]).tobytes()
+
+    def encode(self, record: Record) -> dict[str, str | bytes | float]:
+        """The hash fields of ``record``; raises ``ValueError`` / ``TypeError`` naming the record on bad input."""
+        if not isinstance(record.id, str) or not record.id:
+            raise ValueError(f"record id must be a non-empty string, got {record.id!r}")
+        if not isinstance(record.text, str):
+            raise TypeError(f"record {record.id!r}: text is {type(record.text).__name__}, expected str")
+        if record.vector is None:
+            raise ValueError(f"record {record.id!r} has no vector")
+        try:
+            metadata_json = json.dumps(record.metadata, ensure_ascii=False, allow_nan=False)
+            extra_json = json.dumps(record.extra, ensure_ascii=False) if record.extra is not None else None
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"record {record.id!r}: metadata must be JSON-serialisable (str, int, float, bool, None, "
+                f"lists and dicts of those): {exc}"
+            ) from exc
+        mapping: dict[str, str | bytes | float] = {
+            ID: record.id,
+            TEXT: record.text,
+            VECTOR: self.vector_bytes(record.vector, f"record {record.id!r}: vector"),
+            METADATA: metadata_json,
+            CONTENT_HASH: record.content_hash,
+        }
+        if record.doc_id is not None:
+            mapping[DOC_ID] = str(record.doc_id)
+        if extra_json is not None:
+            mapping[EXTRA] = extra_json
+        for name, ftype in self.metadata_fields.items():
+            if name in record.metadata and record.metadata[name] is not None:
+                mapping[name] = _index_value(record.id, name, ftype, record.metadata[name])
+        return mapping
+
+    def decode(self, fields: Mapping[str | bytes, Any], vector: bytes | None = None) -> Record:
+        """A :class:`Record` from hash fields (bytes or str keys and values)."""
+        f = {_s(k): v for k, v in fields.items()}
+        extra = f.get(EXTRA)
+        return Record(
+            id=_s(f.get(ID, "")),
+            text=_s(f.get(TEXT, "")),
+            metadata=json.loads(_s(f[METADATA])) if f.get(METADATA) else {},
+            doc_id=_s(f[DOC_ID]) if f.get(DOC_ID) not in (None, "", b"") else None,
+            extra=json.loads(_s(extra)) if extra else None,
+            vector=np.frombuffer(vector, dtype=_DTYPES[self.datatype]).astype(np.float32) if vector else None,
+        )
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _index_value(record_id: str, name: str, ftype: str, value: Any) -> str | float:
+    """The hash value that makes metadata ``name`` filterable; a value the field type cannot hold is an error."""
+    if ftype == "numeric":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise TypeError(f"record {record_id!r}: metadata {name!r} is declared numeric but is {value!r}")
+        return float(value)
+    if ftype == "tag":
+        values = value if isinstance(value, list | tuple | set) else [value]
+        out = []
+        for v in values:
+            if isinstance(v, dict | list):
+                raise TypeError(f"record {record_id!r}: metadata {name!r} is a tag field but holds {v!r}")
+            text = str(v).lower() if isinstance(v, bool) else str(v)
+            if TAG_SEPARATOR in text:
+                raise ValueError(f"record {record_id!r}: metadata {name!r} contains the tag separator \\x1f")
+            out.append(text)
+        return TAG_SEPARATOR.join(out)
+    if ftype == "geo":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list | tuple) and len(value) == 2:
+            return f"{float(value[0])},{float(value[1])}"
+        raise TypeError(f"record {record_id!r}: metadata {name!r} is geo; give 'lon,lat' or [lon, lat]")
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

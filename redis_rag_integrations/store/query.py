@@ -1,0 +1,110 @@
+"""Building queries and reading their replies, shared by the sync and the async index so the two cannot drift.
+
+Also the two re-ranking steps Redis does not do for us here: maximal marginal relevance (diversity) and
+reciprocal rank fusion of BM25 and vector results (this search engine has no ``FT.HYBRID``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from redisvl.query import TextQuery, VectorQuery
+
+from .filters import FilterLike, compile_filter
+from .layout import RETURN_FIELDS, TEXT, VECTOR, Hit, Layout
+
+#: RRF's damping constant; 60 is the value from the original paper and what most engines default to.
+RRF_K = 60
+
+
+def vector_query(
+    layout: Layout,
+    vector: Sequence[float] | np.ndarray,
+    k: int,
+    flt: FilterLike = None,
+    ef_runtime: int | None = None,
+) -> VectorQuery:
+    """One KNN query: the vector sent as bytes, the vector blob never read back."""
+    _check_k(k)
+    return VectorQuery(
+        layout.vector_bytes(vector, "query vector"),
+        VECTOR,
+        return_fields=list(RETURN_FIELDS),
+        filter_expression=compile_filter(layout, flt),
+        dtype=layout.datatype,
+        num_results=k,
+        ef_runtime=ef_runtime if layout.algorithm == "hnsw" else None,
+    )
+
+
+def text_query(layout: Layout, text: str, k: int, flt: FilterLike = None) -> TextQuery:
+    """A BM25 query over the ``text`` field (any of the words, English stopwords kept: no NLTK download)."""
+    _check_k(k)
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("text search needs a non-empty query string")
+    return TextQuery(
+        text,
+        TEXT,
+        filter_expression=compile_filter(layout, flt),
+        return_fields=list(RETURN_FIELDS),
+        num_results=k,
+        stopwords=None,
+    )
+
+
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+
+
+def record_id(layout: Layout, key: str) -> str:
+    """The caller's id from a key: exactly what follows ``{prefix}:``, as written (never a guess)."""
+    head = layout.key_prefix + ":"
+    return key[len(head) :] if key.startswith(head) else key
+
+
+def hits_from_results(layout: Layout, rows: list[Mapping[str, Any]], score_field: str = "vector_distance") -> list[Hit]:
+    """redisvl's result rows as :class:`Hit` objects. The row's ``id`` is the Redis key (redisvl puts it there)."""
+    hits = []
+    for row in rows:
+        record = layout.decode(row)
+        record.id = record_id(layout, str(row["id"]))
+        hits.append(Hit(record=record, distance=float(row.get(score_field, 0.0))))
+    return hits
+
+
+def mmr_order(query: np.ndarray, candidates: np.ndarray, k: int, lambda_mult: float) -> list[int]:
+    """Indices of ``k`` candidates picked by maximal marginal relevance (cosine), most relevant first.
+
+    ``lambda_mult`` 1 ranks by relevance only, 0 by diversity only.
+    """
+    if not 0.0 <= lambda_mult <= 1.0:
+        raise ValueError(f"lambda_mult must be within [0, 1], got {lambda_mult}")
+    if len(candidates) == 0:
+        return []
+    unit = candidates / np.maximum(np.linalg.norm(candidates, axis=1, keepdims=True), 1e-12)
+    q = query / max(float(np.linalg.norm(query)), 1e-12)
+    relevance = unit @ q
+    chosen = [int(np.argmax(relevance))]
+    while len(chosen) < min(k, len(candidates)):
+        redundancy = (unit @ unit[chosen].T).max(axis=1)
+        scores = lambda_mult * relevance - (1 - lambda_mult) * redundancy
+        scores[chosen] = -np.inf
+        chosen.append(int(np.argmax(scores)))
+    return chosen
+
+
+def rrf_fuse(rankings: Sequence[Sequence[Hit]], k: int, weights: Sequence[float] | None = None) -> list[Hit]:
+    """Reciprocal rank fusion: each list gives ``weight / (RRF_K + rank)``; the ``distance`` of a fused hit is
+    ``-score`` so that, as everywhere else, lower is better."""
+    weights = list(weights or [1.0] * len(rankings))
+    scores: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, hit in enumerate(ranking, start=1):
+            scores[hit.record.id] = scores.get(hit.record.id, 0.0) + weight / (RRF_K + rank)
+            first.setdefault(hit.record.id, hit)
+    ordered = sorted(scores, key=lambda i: -scores[i])[:k]
+    return [Hit(record=first[i].record, distance=-scores[i]) for i in ordered]
