@@ -1,0 +1,283 @@
+"""LangChain ``VectorStore`` over the shared index core: only ``Document`` <-> :class:`Record` translation here.
+
+An index written through this class is readable by the LlamaIndex ``RedisVectorStore`` and the other way round:
+both go through :class:`~redis_rag_integrations.store.RedisVectorIndex` and its single layout.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+
+from ..embeddings import Embedder
+from ..settings import Settings
+from ..store import FilterLike, Hit, Record, RedisVectorIndex
+from ..store.layout import FieldType
+from .embeddings import RagEmbeddings
+
+#: Metadata keys that name the source document of a chunk, tried in order (``doc_id`` is LlamaIndex's word).
+DOC_ID_KEYS = ("doc_id", "source")
+
+
+class RedisVectorStore(VectorStore):
+    """Redis as a LangChain vector store, in the layout shared with the LlamaIndex adapter.
+
+    ``metadata_fields`` declares which metadata keys are filterable (``{"source": "tag", "year": "numeric"}``);
+    every metadata key is stored and returned with its type intact either way. Filters are dicts
+    (``{"year": {"$gte": 2020}}``), redisvl ``FilterExpression`` objects, or raw Redis query strings; a filter on a
+    field that is not declared raises :class:`~redis_rag_integrations.store.FilterError` instead of finding nothing.
+    ``similarity_search_with_score`` returns Redis' distance (lower is closer), as langchain-redis does.
+    """
+
+    def __init__(
+        self,
+        embeddings: Embeddings | Embedder | None = None,
+        index_name: str | None = None,
+        *,
+        metadata_fields: dict[str, FieldType] | None = None,
+        prefix: str | None = None,
+        redis_url: str | None = None,
+        settings: Settings | None = None,
+        index: RedisVectorIndex | None = None,
+        doc_id_keys: Sequence[str] = DOC_ID_KEYS,
+    ) -> None:
+        if embeddings is None or not isinstance(embeddings, Embeddings):
+            embeddings = RagEmbeddings(embeddings)
+        self._embeddings = embeddings
+        self.doc_id_keys = tuple(doc_id_keys)
+        if index is None:
+            dims = len(self._embed_query("dimension probe"))
+            index = RedisVectorIndex(
+                index_name, dims=dims, metadata_fields=metadata_fields, prefix=prefix, url=redis_url, settings=settings
+            )
+        self.index = index
+
+    # --- embeddings ------------------------------------------------------------------------------------------
+
+    @property
+    def embeddings(self) -> Embeddings:
+        return self._embeddings
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        if isinstance(self._embeddings, RagEmbeddings):  # skip the list round trip for our own model
+            return self._embeddings.embedder.embed([text])[0]
+        return np.asarray(self._embeddings.embed_query(text), dtype=np.float32)
+
+    async def _aembed_query(self, text: str) -> np.ndarray:
+        if isinstance(self._embeddings, RagEmbeddings):
+            return (await self._embeddings.embedder.aembed([text]))[0]
+        return np.asarray(await self._embeddings.aembed_query(text), dtype=np.float32)
+
+    # --- translation -----------------------------------------------------------------------------------------
+
+    def _records(
+        self, texts: list[str], metadatas: list[dict] | None, ids: list[str | None] | None, vectors: Any
+    ) -> list[Record]:
+        records = []
+        for i, text in enumerate(texts):
+            metadata = dict(metadatas[i]) if metadatas else {}
+            doc_id = next((str(metadata[k]) for k in self.doc_id_keys if metadata.get(k) not in (None, "")), None)
+            record_id = (ids[i] if ids else None) or str(uuid.uuid4())
+            records.append(Record(id=record_id, text=text, vector=vectors[i], metadata=metadata, doc_id=doc_id))
+        return records
+
+    @staticmethod
+    def _check_lengths(texts: list[str], metadatas: list[dict] | None, ids: list[str | None] | None) -> None:
+        if metadatas is not None and len(metadatas) != len(texts):
+            raise ValueError(f"got {len(metadatas)} metadatas for {len(texts)} texts")
+        if ids is not None and len(ids) != len(texts):
+            raise ValueError(f"got {len(ids)} ids for {len(texts)} texts")
+
+    @staticmethod
+    def _document(record: Record) -> Document:
+        return Document(id=record.id, page_content=record.text, metadata=record.metadata)
+
+    # --- writing ---------------------------------------------------------------------------------------------
+
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str | None] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Embed and store ``texts``; an existing id is replaced, a missing one gets a UUID."""
+        texts = list(texts)
+        self._check_lengths(texts, metadatas, ids)
+        if not texts:
+            return []
+        vectors = self._embeddings.embed_documents(texts)
+        return self.index.upsert(self._records(texts, metadatas, ids, vectors), **_batch(kwargs))
+
+    async def aadd_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str | None] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        texts = list(texts)
+        self._check_lengths(texts, metadatas, ids)
+        if not texts:
+            return []
+        vectors = await self._embeddings.aembed_documents(texts)
+        return await self.index.aupsert(self._records(texts, metadatas, ids, vectors), **_batch(kwargs))
+
+    def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        ids = kwargs.pop("ids", None) or [d.id for d in documents]
+        return self.add_texts([d.page_content for d in documents], [d.metadata for d in documents], ids=ids, **kwargs)
+
+    async def aadd_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        ids = kwargs.pop("ids", None) or [d.id for d in documents]
+        texts = [d.page_content for d in documents]
+        return await self.aadd_texts(texts, [d.metadata for d in documents], ids=ids, **kwargs)
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        """Delete by id (missing ids are fine). ``ids=None`` deletes nothing: use :meth:`clear` to empty."""
+        if ids is None:
+            raise ValueError("delete() needs ids; call clear() to remove every document")
+        self.index.delete(ids)
+        return True
+
+    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        if ids is None:
+            raise ValueError("adelete() needs ids; call aclear() to remove every document")
+        await self.index.adelete(ids)
+        return True
+
+    def delete_by_doc_id(self, doc_ids: list[str]) -> int:
+        """Delete every chunk of these source documents (metadata ``doc_id`` / ``source``); returns the count."""
+        return self.index.delete_documents(doc_ids)
+
+    async def adelete_by_doc_id(self, doc_ids: list[str]) -> int:
+        return await self.index.adelete_documents(doc_ids)
+
+    def clear(self) -> int:
+        return self.index.clear()
+
+    async def aclear(self) -> int:
+        return await self.index.aclear()
+
+    # --- reading ---------------------------------------------------------------------------------------------
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        return [self._document(r) for r in self.index.get(list(ids))]
+
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        return [self._document(r) for r in await self.index.aget(list(ids))]
+
+    def similarity_search(self, query: str, k: int = 4, filter: FilterLike = None, **kwargs: Any) -> list[Document]:
+        return [doc for doc, _ in self.similarity_search_with_score(query, k, filter=filter, **kwargs)]
+
+    async def asimilarity_search(
+        self, query: str, k: int = 4, filter: FilterLike = None, **kwargs: Any
+    ) -> list[Document]:
+        return [doc for doc, _ in await self.asimilarity_search_with_score(query, k, filter=filter, **kwargs)]
+
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, filter: FilterLike = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Documents with their distance (lower is closer)."""
+        return self._pairs(self.index.search(self._embed_query(query), k, filter))
+
+    async def asimilarity_search_with_score(
+        self, query: str, k: int = 4, filter: FilterLike = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        return self._pairs(await self.index.asearch(await self._aembed_query(query), k, filter))
+
+    def similarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: FilterLike = None, **kwargs: Any
+    ) -> list[Document]:
+        return [self._document(h.record) for h in self.index.search(embedding, k, filter)]
+
+    async def asimilarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: FilterLike = None, **kwargs: Any
+    ) -> list[Document]:
+        return [self._document(h.record) for h in await self.index.asearch(embedding, k, filter)]
+
+    def max_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        return self.max_marginal_relevance_search_by_vector(
+            self._embed_query(query).tolist(), k, fetch_k, lambda_mult, filter=filter
+        )
+
+    async def amax_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        vector = await self._aembed_query(query)
+        hits = await self.index.ammr_search(vector, k, fetch_k, lambda_mult, filter)
+        return [self._document(h.record) for h in hits]
+
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        return [self._document(h.record) for h in self.index.mmr_search(embedding, k, fetch_k, lambda_mult, filter)]
+
+    def hybrid_search(
+        self, query: str, k: int = 4, filter: FilterLike = None, alpha: float = 0.5, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """BM25 + vector search fused by reciprocal rank; the score is the RRF score (higher is better)."""
+        hits = self.index.hybrid_search(query, self._embed_query(query), k, filter, alpha=alpha)
+        return [(self._document(h.record), -h.distance) for h in hits]
+
+    async def ahybrid_search(
+        self, query: str, k: int = 4, filter: FilterLike = None, alpha: float = 0.5, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        hits = await self.index.ahybrid_search(query, await self._aembed_query(query), k, filter, alpha=alpha)
+        return [(self._document(h.record), -h.distance) for h in hits]
+
+    def _pairs(self, hits: list[Hit]) -> list[tuple[Document, float]]:
+        return [(self._document(h.record), h.distance) for h in hits]
+
+    def _select_relevance_score_fn(self) -> Callable[[float], float]:
+        """Redis distances to [0, 1] relevance (1 = identical): cosine / ip give ``1 - d``, l2 (squared) its root."""
+        if self.index.layout.distance_metric == "l2":
+            return lambda d: max(0.0, 1.0 - math.sqrt(max(d, 0.0)) / 2.0)
+        return lambda d: min(1.0, max(0.0, 1.0 - d))
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> RedisVectorStore:
+        """A store built from ``kwargs`` (``index_name``, ``metadata_fields``, ``redis_url``...) filled with texts."""
+        store = cls(embedding, **kwargs)
+        store.add_texts(texts, metadatas, ids=ids)
+        return store
+
+
+def _batch(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {"batch_size": int(kwargs["batch_size"])} if "batch_size" in kwargs else {}
