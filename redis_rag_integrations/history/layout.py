@@ -1,0 +1,143 @@
+"""Where a session lives in Redis, and the server-side scripts that change it atomically.
+
+Every key of a session carries the session id as its cluster hash tag, ``{session_id}``, so all of them sit in one
+slot: a MULTI or a script over them works on Redis Cluster too.
+
+=================================== ======= =============================================================
+``{prefix}:{sid}``                  LIST    the active messages, oldest first (the session itself)
+``{prefix}:{sid}:archived``         LIST    messages moved out of the active window (LlamaIndex ``Memory``)
+``{prefix}:{sid}:recalled``         SET     entry ids already processed by relevant recall
+``{prefix}:{sid}:recall_dirty``     STRING  set when entries were removed or rewritten (recall resyncs)
+``{prefix}:{sid}:recall_fresh``     STRING  present while the recall entries' TTLs are recent enough
+``{prefix}-recall:{sid}:{entry id}`` HASH    one embedded message for the recall index (derived data)
+=================================== ======= =============================================================
+
+Why a LIST: RPUSH is one atomic command, so concurrent writers (threads or processes) never lose a message and
+the server's order is the one total order every reader sees; LRANGE with negative indexes reads the last N in
+O(N); LPOP / LTRIM trim from the old end. It needs no module, so plain history runs on any Redis >= 6.2.
+A stream would also order writes, but trimming by count, deleting one message and rewriting a session are
+clumsier, and its ids carry no meaning we need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import InvalidSessionIdError
+
+DEFAULT_PREFIX = "chat"
+MAX_SESSION_ID_LENGTH = 512
+
+
+def check_session_id(session_id: str) -> str:
+    """``session_id`` if it can name a session, else :class:`InvalidSessionIdError` saying why."""
+    if not isinstance(session_id, str):
+        raise InvalidSessionIdError(f"session id must be a string, got {type(session_id).__name__}")
+    if not session_id:
+        raise InvalidSessionIdError("session id must not be empty")
+    if "{" in session_id or "}" in session_id:
+        raise InvalidSessionIdError(
+            f"session id {session_id!r} contains '{{' or '}}', which delimit the cluster hash tag of its keys"
+        )
+    if len(session_id) > MAX_SESSION_ID_LENGTH:
+        raise InvalidSessionIdError(f"session id is {len(session_id)} characters, above {MAX_SESSION_ID_LENGTH}")
+    return session_id
+
+
+@dataclass(frozen=True)
+class SessionKeys:
+    """The keys of one session (all in one cluster slot)."""
+
+    session_id: str
+    active: str
+    archived: str
+    recalled: str
+    recall_dirty: str
+    recall_fresh: str
+    recall_prefix: str
+
+    def all_plain(self) -> list[str]:
+        """Every plain key (scripts take them in this order: active, archived, recalled, recall_dirty, ...)."""
+        return [self.active, self.archived, self.recalled, self.recall_dirty, self.recall_fresh]
+
+    def refreshed_on_write(self) -> list[str]:
+        """The keys whose TTL every write refreshes (recall_fresh deliberately not: it times recall's refresh)."""
+        return [self.active, self.archived, self.recalled, self.recall_dirty]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Key names under one prefix."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        if not self.prefix or any(c.isspace() or c in "{}*?[]" for c in self.prefix):
+            raise ValueError(
+                f"history prefix must be non-empty, without spaces, braces or glob characters: {self.prefix!r}"
+            )
+
+    def session(self, session_id: str) -> SessionKeys:
+        tag = "{" + check_session_id(session_id) + "}"
+        base = f"{self.prefix}:{tag}"
+        return SessionKeys(
+            session_id=session_id,
+            active=base,
+            archived=f"{base}:archived",
+            recalled=f"{base}:recalled",
+            recall_dirty=f"{base}:recall_dirty",
+            recall_fresh=f"{base}:recall_fresh",
+            recall_prefix=f"{self.recall_key_prefix}{tag}:",
+        )
+
+    @property
+    def recall_key_prefix(self) -> str:
+        return f"{self.prefix}-recall:"
+
+    @property
+    def scan_pattern(self) -> str:
+        # Braces are literal in Redis globs: this matches the active lists only, never the :archived/... keys.
+        return f"{self.prefix}:{{*}}"
+
+    def session_id_of(self, key: str) -> str | None:
+        head = f"{self.prefix}:{{"
+        if key.startswith(head) and key.endswith("}") and "}" not in key[len(head) : -1]:
+            return key[len(head) : -1]
+        return None
+
+
+# KEYS = SessionKeys.all_plain(); ARGV[1] ttl seconds (0 = none).
+_TTL_LUA = """
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then
+  for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ttl) end
+end
+"""
+
+# Move the oldest ARGV[2] active messages to the end of the archive; returns them.
+ARCHIVE_OLDEST_LUA = (
+    """
+local moved = {}
+for i = 1, tonumber(ARGV[2]) do
+  local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+  if not v then break end
+  moved[#moved + 1] = v
+end
+"""
+    + _TTL_LUA
+    + "\nreturn moved\n"
+)
+
+# Remove and return the active message at index ARGV[2] (negative counts from the end), or nil.
+DELETE_AT_LUA = (
+    """
+local v = redis.call('LINDEX', KEYS[1], ARGV[2])
+if not v then return false end
+local marker = '__deleted__' .. ARGV[3]
+redis.call('LSET', KEYS[1], ARGV[2], marker)
+redis.call('LREM', KEYS[1], 1, marker)
+redis.call('SET', KEYS[4], '1')
+"""
+    + _TTL_LUA
+    + "\nreturn v\n"
+)

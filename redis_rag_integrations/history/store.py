@@ -1,0 +1,431 @@
+"""``ChatHistoryStore``: sessions of chat messages in Redis, sync and async, for any framework.
+
+One instance serves many sessions (the session id is an argument), holds one sync client and one asyncio client
+per event loop (LlamaIndex runs coroutines on fresh loops from sync code; a client bound to another loop fails).
+The adapters in ``langchain/history.py`` and ``llama_index/chat_store.py`` only translate message types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import warnings
+import weakref
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, Literal
+
+from ..connection import AsyncClient, SyncClient, get_async_client, get_client
+from ..settings import Settings, get_settings
+from .errors import CorruptEntryError, CorruptEntryWarning
+from .layout import ARCHIVE_OLDEST_LUA, DELETE_AT_LUA, Layout, SessionKeys
+from .message import DEFAULT_MAX_MESSAGE_BYTES, StoredMessage, decode, encode
+
+Status = Literal["active", "archived", "all"]
+OnCorrupt = Literal["raise", "skip"]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class ChatHistoryStore:
+    """Chat sessions in Redis LISTs (see :mod:`.layout`), with TTL, windows, trimming and archiving.
+
+    Args:
+        redis_url: the Redis to use; default :func:`redis_rag_integrations.redis_url` (the embedded server when
+            ``REDIS_URL`` is unset). Plain history needs no Redis module.
+        client / async_client: ready clients instead of a URL (the async one is then used on every loop).
+        prefix: key prefix; sessions live at ``{prefix}:{session_id}``.
+        ttl: seconds a session lives after its last write (refreshed on every write); default
+            ``Settings.history_ttl`` (unset = forever).
+        max_message_bytes: larger messages are rejected with :class:`MessageTooLargeError`, nothing written.
+        on_corrupt: ``"raise"`` (default) a :class:`CorruptEntryError` naming the key and index, carrying the
+            other messages in ``.readable``; or ``"skip"`` the entry with a :class:`CorruptEntryWarning`.
+    """
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        client: SyncClient | None = None,
+        async_client: AsyncClient | None = None,
+        prefix: str = "chat",
+        ttl: int | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        on_corrupt: OnCorrupt = "raise",
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        if ttl is not None and ttl <= 0:
+            raise ValueError(f"ttl must be a positive number of seconds or None, got {ttl}")
+        if max_message_bytes <= 0:
+            raise ValueError(f"max_message_bytes must be positive, got {max_message_bytes}")
+        if on_corrupt not in ("raise", "skip"):
+            raise ValueError(f"on_corrupt must be 'raise' or 'skip', got {on_corrupt!r}")
+        self.layout = Layout(prefix)
+        self.ttl = ttl if ttl is not None else self.settings.history_ttl
+        self.max_message_bytes = max_message_bytes
+        self.on_corrupt: OnCorrupt = on_corrupt
+        self._url = redis_url or self.settings.redis_url
+        self._client = client
+        self._fixed_async_client = async_client
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # --- clients ----------------------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            from ..urls import redis_url
+
+            self._url = redis_url(self.settings, require=())
+        return self._url
+
+    @property
+    def client(self) -> SyncClient:
+        if self._client is None:
+            self._client = get_client(self.url, settings=self.settings)
+        return self._client
+
+    @property
+    def async_client(self) -> AsyncClient:
+        """The asyncio client for the running event loop (one per loop)."""
+        if self._fixed_async_client is not None:
+            return self._fixed_async_client
+        loop = asyncio.get_running_loop()
+        found = self._async_clients.get(loop)
+        if found is None:
+            found = get_async_client(self.url, settings=self.settings)
+            self._async_clients[loop] = found
+        return found
+
+    def keys(self, session_id: str) -> SessionKeys:
+        return self.layout.session(session_id)
+
+    # --- shared helpers -----------------------------------------------------------------------------------------
+    def encode_all(self, messages: Sequence[StoredMessage]) -> list[bytes]:
+        """Encode every message first, so a bad one fails the whole call before anything is written."""
+        if isinstance(messages, StoredMessage):
+            raise TypeError("pass a sequence of StoredMessage, not a single message")
+        return [encode(m, max_bytes=self.max_message_bytes) for m in messages]
+
+    def decode_all(self, raws: Sequence[bytes], key: str, first_index: int) -> list[StoredMessage]:
+        out: list[StoredMessage] = []
+        errors: list[CorruptEntryError] = []
+        for offset, raw in enumerate(raws):
+            try:
+                out.append(decode(raw, key=key, index=first_index + offset))
+            except CorruptEntryError as exc:
+                errors.append(exc)
+        if errors:
+            if self.on_corrupt == "raise":
+                errors[0].readable = out
+                raise errors[0]
+            for exc in errors:
+                warnings.warn(str(exc), CorruptEntryWarning, stacklevel=3)
+        return out
+
+    def _queue_ttl(self, pipe: Any, keys: SessionKeys) -> None:
+        if self.ttl:
+            for key in keys.refreshed_on_write():
+                pipe.expire(key, self.ttl)
+
+    def _queue_append(self, pipe: Any, keys: SessionKeys, key: str, entries: list[bytes]) -> None:
+        pipe.rpush(key, *entries)
+        self._queue_ttl(pipe, keys)
+
+    def _queue_replace(self, pipe: Any, keys: SessionKeys, key: str, entries: list[bytes]) -> None:
+        pipe.delete(key)
+        if entries:
+            pipe.rpush(key, *entries)
+        pipe.set(keys.recall_dirty, b"1")
+        self._queue_ttl(pipe, keys)
+
+    def _status_keys(self, keys: SessionKeys, status: Status) -> list[str]:
+        if status == "active":
+            return [keys.active]
+        if status == "archived":
+            return [keys.archived]
+        if status == "all":
+            return [keys.archived, keys.active]
+        raise ValueError(f"status must be 'active', 'archived' or 'all', got {status!r}")
+
+    @staticmethod
+    def _window(total: int, last: int | None, limit: int | None, offset: int | None) -> tuple[int, int]:
+        """[start, stop) over ``total`` entries for a last-N window or a limit/offset page."""
+        for name, value in (("last", last), ("limit", limit), ("offset", offset)):
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        start, stop = 0, total
+        if last is not None:
+            start = max(0, total - last)
+        if offset is not None:
+            start = min(total, start + offset)
+        if limit is not None:
+            stop = min(stop, start + limit)
+        return start, stop
+
+    def _decode_ranges(self, parts: list[tuple[str, int, list[bytes]]]) -> list[StoredMessage]:
+        out: list[StoredMessage] = []
+        errors: list[CorruptEntryError] = []
+        for key, first, raws in parts:
+            try:
+                out.extend(self.decode_all(raws, key, first))
+            except CorruptEntryError as exc:
+                out.extend(exc.readable)
+                errors.append(exc)
+        if errors:
+            errors[0].readable = out
+            raise errors[0]
+        return out
+
+    # --- sync API -----------------------------------------------------------------------------------------------
+    def append(self, session_id: str, messages: Sequence[StoredMessage]) -> None:
+        """Append ``messages`` atomically (one RPUSH: contiguous, in order, never interleaved with other writers)
+        and refresh the session's TTL."""
+        keys = self.keys(session_id)
+        entries = self.encode_all(messages)
+        if not entries:
+            return
+        pipe = self.client.pipeline(transaction=True)
+        self._queue_append(pipe, keys, keys.active, entries)
+        pipe.execute()
+
+    def read(
+        self,
+        session_id: str,
+        *,
+        last: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        status: Status = "active",
+    ) -> list[StoredMessage]:
+        """Messages oldest first: all, the ``last`` N, or a ``limit``/``offset`` page. ``status="all"`` puts the
+        archived messages (older) before the active ones."""
+        keys = self.keys(session_id)
+        lists = self._status_keys(keys, status)
+        if last is not None and limit is None and offset is None and len(lists) == 1:
+            return self._read_last(lists[0], last)
+        pipe = self.client.pipeline(transaction=True)
+        for key in lists:
+            pipe.lrange(key, 0, -1)
+        return self._slice(lists, pipe.execute(), last, limit, offset)
+
+    def _read_last(self, key: str, last: int) -> list[StoredMessage]:
+        if last < 0:
+            raise ValueError(f"last must be >= 0, got {last}")
+        if last == 0:
+            return []
+        pipe = self.client.pipeline(transaction=True)
+        pipe.llen(key)
+        pipe.lrange(key, -last, -1)
+        total, raws = pipe.execute()
+        return self._decode_ranges([(key, total - len(raws), raws)])
+
+    def _slice(
+        self, lists: list[str], replies: list[list[bytes]], last: int | None, limit: int | None, offset: int | None
+    ) -> list[StoredMessage]:
+        located = [(key, i, raw) for key, raws in zip(lists, replies, strict=True) for i, raw in enumerate(raws)]
+        start, stop = self._window(len(located), last, limit, offset)
+        parts: list[tuple[str, int, list[bytes]]] = []
+        for key, i, raw in located[start:stop]:
+            if parts and parts[-1][0] == key:
+                parts[-1][2].append(raw)
+            else:
+                parts.append((key, i, [raw]))
+        return self._decode_ranges(parts)
+
+    def count(self, session_id: str, *, status: Status = "active") -> int:
+        keys = self.keys(session_id)
+        return sum(int(self.client.llen(k)) for k in self._status_keys(keys, status))
+
+    def replace(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
+        """Replace the session's active (or archived) messages in one transaction."""
+        keys = self.keys(session_id)
+        (key,) = self._status_keys(keys, "archived" if status == "archived" else "active")
+        entries = self.encode_all(messages)
+        pipe = self.client.pipeline(transaction=True)
+        self._queue_replace(pipe, keys, key, entries)
+        pipe.execute()
+
+    def delete(self, session_id: str, *, status: Status = "all") -> None:
+        """Delete the session (``"all"``: every key, recall entries included) or only its active/archived list."""
+        keys = self.keys(session_id)
+        if status != "all":
+            self.replace(session_id, [], status=status)
+            return
+        recalled = [keys.recall_prefix + _text(m) for m in self.client.smembers(keys.recalled)]
+        self.client.delete(*keys.all_plain(), *recalled)
+
+    def delete_at(self, session_id: str, index: int) -> StoredMessage | None:
+        """Remove and return the active message at ``index`` (negative counts from the end); None if absent."""
+        keys = self.keys(session_id)
+        raw = self.client.eval(
+            DELETE_AT_LUA, len(keys.all_plain()), *keys.all_plain(), self.ttl or 0, index, uuid.uuid4().hex
+        )
+        return self.decode_all([raw], keys.active, index)[0] if raw else None
+
+    def pop_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
+        """Remove and return the ``n`` oldest active messages (one LPOP: atomic)."""
+        keys = self.keys(session_id)
+        if n <= 0:
+            return []
+        pipe = self.client.pipeline(transaction=True)
+        pipe.lpop(keys.active, n)
+        pipe.set(keys.recall_dirty, b"1")
+        self._queue_ttl(pipe, keys)
+        raws = pipe.execute()[0] or []
+        return self.decode_all(raws, keys.active, 0)
+
+    def archive_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
+        """Move the ``n`` oldest active messages to the archive (atomically) and return them."""
+        keys = self.keys(session_id)
+        if n <= 0:
+            return []
+        raws = self.client.eval(ARCHIVE_OLDEST_LUA, len(keys.all_plain()), *keys.all_plain(), self.ttl or 0, n)
+        return self.decode_all(raws or [], keys.active, 0)
+
+    def trim(self, session_id: str, keep_last: int) -> int:
+        """Keep only the last ``keep_last`` active messages; returns how many were removed."""
+        if keep_last < 0:
+            raise ValueError(f"keep_last must be >= 0, got {keep_last}")
+        keys = self.keys(session_id)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.llen(keys.active)
+        if keep_last:
+            pipe.ltrim(keys.active, -keep_last, -1)
+        else:
+            pipe.delete(keys.active)
+        pipe.set(keys.recall_dirty, b"1")
+        self._queue_ttl(pipe, keys)
+        before = int(pipe.execute()[0])
+        return max(0, before - keep_last)
+
+    def ttl_of(self, session_id: str) -> int | None:
+        """Seconds the session has left (None: no expiry or no session)."""
+        remaining = int(self.client.ttl(self.keys(session_id).active))
+        return remaining if remaining >= 0 else None
+
+    def iter_sessions(self, count: int = 500) -> Iterator[str]:
+        """Session ids, by SCAN on our prefix (never KEYS): safe on a large production keyspace."""
+        for key in self.client.scan_iter(match=self.layout.scan_pattern, count=count, _type="list"):
+            sid = self.layout.session_id_of(_text(key))
+            if sid is not None:
+                yield sid
+
+    def sessions(self) -> list[str]:
+        return sorted(set(self.iter_sessions()))
+
+    # --- async API (same semantics) -----------------------------------------------------------------------------
+    async def aappend(self, session_id: str, messages: Sequence[StoredMessage]) -> None:
+        keys = self.keys(session_id)
+        entries = self.encode_all(messages)
+        if not entries:
+            return
+        pipe = self.async_client.pipeline(transaction=True)
+        self._queue_append(pipe, keys, keys.active, entries)
+        await pipe.execute()
+
+    async def aread(
+        self,
+        session_id: str,
+        *,
+        last: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        status: Status = "active",
+    ) -> list[StoredMessage]:
+        keys = self.keys(session_id)
+        lists = self._status_keys(keys, status)
+        if last is not None and limit is None and offset is None and len(lists) == 1:
+            if last < 0:
+                raise ValueError(f"last must be >= 0, got {last}")
+            if last == 0:
+                return []
+            pipe = self.async_client.pipeline(transaction=True)
+            pipe.llen(lists[0])
+            pipe.lrange(lists[0], -last, -1)
+            total, raws = await pipe.execute()
+            return self._decode_ranges([(lists[0], total - len(raws), raws)])
+        pipe = self.async_client.pipeline(transaction=True)
+        for key in lists:
+            pipe.lrange(key, 0, -1)
+        return self._slice(lists, await pipe.execute(), last, limit, offset)
+
+    async def acount(self, session_id: str, *, status: Status = "active") -> int:
+        keys = self.keys(session_id)
+        return sum([int(await self.async_client.llen(k)) for k in self._status_keys(keys, status)])
+
+    async def areplace(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
+        keys = self.keys(session_id)
+        (key,) = self._status_keys(keys, "archived" if status == "archived" else "active")
+        entries = self.encode_all(messages)
+        pipe = self.async_client.pipeline(transaction=True)
+        self._queue_replace(pipe, keys, key, entries)
+        await pipe.execute()
+
+    async def adelete(self, session_id: str, *, status: Status = "all") -> None:
+        keys = self.keys(session_id)
+        if status != "all":
+            await self.areplace(session_id, [], status=status)
+            return
+        recalled = [keys.recall_prefix + _text(m) for m in await self.async_client.smembers(keys.recalled)]
+        await self.async_client.delete(*keys.all_plain(), *recalled)
+
+    async def adelete_at(self, session_id: str, index: int) -> StoredMessage | None:
+        keys = self.keys(session_id)
+        args = (self.ttl or 0, index, uuid.uuid4().hex)
+        raw = await self.async_client.eval(DELETE_AT_LUA, len(keys.all_plain()), *keys.all_plain(), *args)
+        return self.decode_all([raw], keys.active, index)[0] if raw else None
+
+    async def apop_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
+        keys = self.keys(session_id)
+        if n <= 0:
+            return []
+        pipe = self.async_client.pipeline(transaction=True)
+        pipe.lpop(keys.active, n)
+        pipe.set(keys.recall_dirty, b"1")
+        self._queue_ttl(pipe, keys)
+        raws = (await pipe.execute())[0] or []
+        return self.decode_all(raws, keys.active, 0)
+
+    async def aarchive_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
+        keys = self.keys(session_id)
+        if n <= 0:
+            return []
+        raws = await self.async_client.eval(
+            ARCHIVE_OLDEST_LUA, len(keys.all_plain()), *keys.all_plain(), self.ttl or 0, n
+        )
+        return self.decode_all(raws or [], keys.active, 0)
+
+    async def atrim(self, session_id: str, keep_last: int) -> int:
+        if keep_last < 0:
+            raise ValueError(f"keep_last must be >= 0, got {keep_last}")
+        keys = self.keys(session_id)
+        pipe = self.async_client.pipeline(transaction=True)
+        pipe.llen(keys.active)
+        if keep_last:
+            pipe.ltrim(keys.active, -keep_last, -1)
+        else:
+            pipe.delete(keys.active)
+        pipe.set(keys.recall_dirty, b"1")
+        self._queue_ttl(pipe, keys)
+        before = int((await pipe.execute())[0])
+        return max(0, before - keep_last)
+
+    async def aiter_sessions(self, count: int = 500) -> AsyncIterator[str]:
+        async for key in self.async_client.scan_iter(match=self.layout.scan_pattern, count=count, _type="list"):
+            sid = self.layout.session_id_of(_text(key))
+            if sid is not None:
+                yield sid
+
+    async def asessions(self) -> list[str]:
+        return sorted({sid async for sid in self.aiter_sessions()})
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def __repr__(self) -> str:
+        return f"ChatHistoryStore(prefix={self.layout.prefix!r}, ttl={self.ttl})"
