@@ -13,16 +13,17 @@ from typing import Any
 
 import numpy as np
 from redis.cluster import RedisCluster
+from redisvl.exceptions import RedisVLError
 from redisvl.index import AsyncSearchIndex, SearchIndex
 from redisvl.query.filter import Tag
 
 from .. import freshness
 from ..connection import AsyncClient, SyncClient, get_async_client, get_client
-from ..errors import RedisRagError
+from ..errors import IndexNotFoundError, RedisRagError
 from ..settings import Settings, get_settings
 from .filters import FilterLike
 from .layout import CONTENT_HASH, DOC_ID, METADATA, RETURN_FIELDS, VECTOR, FieldType, Hit, Layout, Record
-from .query import hits_from_results, mmr_order, rrf_fuse, text_query, vector_query
+from .query import filter_query, hits_from_results, mmr_order, rrf_fuse, text_query, vector_query
 
 WRITE_BATCH = 500
 _REQUIRED = {"id": "tag", "doc_id": "tag", "text": "text", "vector": "vector", "content_hash": "tag"}
@@ -43,7 +44,7 @@ class RedisVectorIndex:
         self,
         index_name: str | None = None,
         *,
-        dims: int,
+        dims: int | None = None,
         metadata_fields: dict[str, FieldType] | None = None,
         prefix: str | None = None,
         url: str | None = None,
@@ -59,6 +60,8 @@ class RedisVectorIndex:
         self._async_client = async_client
         self.invalidate_caches = invalidate_caches
         self.ef_runtime = self.settings.hnsw_ef_runtime
+        if dims is None:
+            dims = self._existing_dims(index_name or self.settings.index_name)
         layout = Layout.from_settings(
             dims, self.settings, index_name=index_name, prefix=prefix, metadata_fields=metadata_fields
         )
@@ -69,6 +72,19 @@ class RedisVectorIndex:
             self._index.create()
 
     # --- opening ---------------------------------------------------------------------------------------------
+
+    def _existing_dims(self, name: str) -> int:
+        """The vector dims of the existing index ``name`` (for callers that do not know their model's dims)."""
+        try:
+            schema = SearchIndex.from_existing(name, redis_client=self.client).schema
+        except RedisVLError as exc:
+            raise IndexNotFoundError(
+                f"index {name!r} does not exist and no dims were given to create it: pass dims "
+                "(or an embedding model), or add data first"
+            ) from exc
+        if VECTOR not in schema.fields:
+            raise LayoutMismatchError(f"index {name!r} has no {VECTOR!r} field: it is not in this package's layout")
+        return int(schema.fields[VECTOR].attrs.dims)
 
     def _reconcile(self, wanted: Layout, explicit_fields: bool) -> Layout:
         """The layout to use: ``wanted``, checked against (and completed from) an existing index of that name."""
@@ -245,6 +261,19 @@ class RedisVectorIndex:
             await freshness.ainvalidate_documents(self.async_client, ids)
         return int(result.processed)
 
+    def delete_where(self, filter: FilterLike) -> int:
+        """Delete every record matching ``filter`` (required: use :meth:`clear` to empty the index)."""
+        total = 0
+        while batch := self.find(filter, limit=WRITE_BATCH):
+            total += self.delete([r.id for r in batch])
+        return total
+
+    async def adelete_where(self, filter: FilterLike) -> int:
+        total = 0
+        while batch := await self.afind(filter, limit=WRITE_BATCH):
+            total += await self.adelete([r.id for r in batch])
+        return total
+
     def clear(self) -> int:
         """Delete every record, keep the index."""
         return int(self._index.clear())
@@ -295,6 +324,15 @@ class RedisVectorIndex:
             record.id = record_id
             out.append(record)
         return out
+
+    def find(self, filter: FilterLike, limit: int = 1000) -> list[Record]:
+        """Records matching ``filter`` (no ranking), at most ``limit``."""
+        rows = self._index.query(filter_query(self.layout, filter, limit))
+        return [h.record for h in hits_from_results(self.layout, rows, score_field="__none__")]
+
+    async def afind(self, filter: FilterLike, limit: int = 1000) -> list[Record]:
+        rows = await self.aindex.query(filter_query(self.layout, filter, limit))
+        return [h.record for h in hits_from_results(self.layout, rows, score_field="__none__")]
 
     def search(self, vector: Sequence[float] | np.ndarray, k: int = 4, filter: FilterLike = None) -> list[Hit]:
         """The ``k`` nearest records to ``vector`` (KNN, pre-filtered), closest first."""

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from redisvl.query import TextQuery, VectorQuery
+from redisvl.query import FilterQuery, TextQuery, VectorQuery
 
 from .filters import FilterLike, compile_filter
 from .layout import RETURN_FIELDS, TEXT, VECTOR, Hit, Layout
@@ -52,6 +52,15 @@ def text_query(layout: Layout, text: str, k: int, flt: FilterLike = None) -> Tex
         num_results=k,
         stopwords=None,
     )
+
+
+def filter_query(layout: Layout, flt: FilterLike, limit: int) -> FilterQuery:
+    """Records matching a filter, no ranking (for "get by metadata"); a filter is required."""
+    _check_k(limit)
+    compiled = compile_filter(layout, flt)
+    if compiled is None:
+        raise ValueError("a filter is required")
+    return FilterQuery(compiled, return_fields=list(RETURN_FIELDS), num_results=limit)
 
 
 def _check_k(k: int) -> None:

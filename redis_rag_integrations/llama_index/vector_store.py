@@ -1,0 +1,315 @@
+"""LlamaIndex vector store over the shared index core: only node <-> :class:`Record` and filter translation here.
+
+Nodes round-trip whole: relationships, excluded metadata keys and templates ride in the record's ``extra`` JSON.
+Records written by the LangChain adapter (no ``extra``) come back as plain ``TextNode`` objects whose source
+relationship points at their ``doc_id``, so ``ref_doc_id`` works on them too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.bridge.pydantic import PrivateAttr
+from llama_index.core.schema import BaseNode, MetadataMode, NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.types import (
+    BasePydanticVectorStore,
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+    VectorStoreQueryResult,
+)
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
+
+from ..errors import IndexNotFoundError
+from ..settings import Settings
+from ..store import Hit, Record, RedisVectorIndex
+from ..store.filters import FilterError
+from ..store.layout import FieldType
+
+_OPS = {
+    FilterOperator.EQ: "$eq",
+    FilterOperator.NE: "$ne",
+    FilterOperator.GT: "$gt",
+    FilterOperator.GTE: "$gte",
+    FilterOperator.LT: "$lt",
+    FilterOperator.LTE: "$lte",
+    FilterOperator.IN: "$in",
+    FilterOperator.NIN: "$nin",
+    FilterOperator.ANY: "$in",
+    FilterOperator.CONTAINS: "$eq",
+    FilterOperator.TEXT_MATCH: "$like",
+}
+#: Node fields the record already holds elsewhere; the rest of the node's JSON is kept in ``extra``.
+_HELD_ELSEWHERE = ("text", "embedding", "metadata", "id_")
+
+
+class RedisVectorStore(BasePydanticVectorStore):
+    """Redis as a LlamaIndex vector store, in the layout shared with the LangChain adapter.
+
+    Pass ``dims`` (or add nodes first) to create a new index; an existing one is opened as it is, with its
+    filterable ``metadata_fields``. Query modes: default (KNN), ``TEXT_SEARCH`` (BM25), ``HYBRID`` (BM25 + KNN
+    fused by reciprocal rank, weighted by ``alpha``) and ``MMR``. Similarities are ``1 - distance`` for KNN / MMR,
+    the BM25 score for text search and the RRF score for hybrid.
+    """
+
+    stores_text: bool = True
+    flat_metadata: bool = False
+    index_name: str
+    _settings: Settings | None = PrivateAttr(default=None)
+    _url: str | None = PrivateAttr(default=None)
+    _prefix: str | None = PrivateAttr(default=None)
+    _fields: dict[str, FieldType] | None = PrivateAttr(default=None)
+    _core: RedisVectorIndex | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        index_name: str | None = None,
+        *,
+        dims: int | None = None,
+        metadata_fields: dict[str, FieldType] | None = None,
+        prefix: str | None = None,
+        redis_url: str | None = None,
+        settings: Settings | None = None,
+        index: RedisVectorIndex | None = None,
+    ) -> None:
+        from ..settings import get_settings
+
+        settings = settings or get_settings()
+        super().__init__(index_name=index.name if index is not None else index_name or settings.index_name)
+        self._settings, self._url, self._prefix, self._fields = settings, redis_url, prefix, metadata_fields
+        self._core = index
+        if self._core is None:
+            with contextlib.suppress(IndexNotFoundError):  # else created on the first add, from the nodes' dims
+                self._open(dims)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RedisRagVectorStore"
+
+    def _open(self, dims: int | None) -> RedisVectorIndex:
+        self._core = RedisVectorIndex(
+            self.index_name,
+            dims=dims,
+            metadata_fields=self._fields,
+            prefix=self._prefix,
+            url=self._url,
+            settings=self._settings,
+        )
+        return self._core
+
+    @property
+    def index(self) -> RedisVectorIndex | None:
+        """The core index, or ``None`` while nothing has been added to a new store."""
+        return self._core
+
+    @property
+    def client(self) -> Any:
+        return self._core.client if self._core is not None else None
+
+    # --- translation -----------------------------------------------------------------------------------------
+
+    def _records(self, nodes: Sequence[BaseNode]) -> list[Record]:
+        records = []
+        for node in nodes:
+            embedding = node.get_embedding() if node.embedding is not None else None
+            if embedding is None:
+                raise ValueError(
+                    f"node {node.node_id!r} has no embedding: embed nodes before adding them "
+                    "(VectorStoreIndex does this with its embed_model)"
+                )
+            full = json.loads(node_to_metadata_dict(node, remove_text=True)["_node_content"])
+            extra = {"type": node.class_name(), "node": {k: v for k, v in full.items() if k not in _HELD_ELSEWHERE}}
+            text = node.get_content(metadata_mode=MetadataMode.NONE)
+            records.append(
+                Record(node.node_id, text, embedding, dict(node.metadata), doc_id=node.ref_doc_id, extra=extra)
+            )
+        return records
+
+    @staticmethod
+    def _node(record: Record) -> BaseNode:
+        if record.extra and "node" in record.extra:
+            content = {**record.extra["node"], "id_": record.id, "metadata": record.metadata, "text": record.text}
+            payload = {"_node_content": json.dumps(content), "_node_type": record.extra.get("type")}
+            return metadata_dict_to_node(payload, text=record.text)
+        node = TextNode(id_=record.id, text=record.text, metadata=record.metadata)
+        if record.doc_id:
+            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=record.doc_id)
+        return node
+
+    def _filter(self, filters: MetadataFilters | None, node_ids: Any = None, doc_ids: Any = None) -> Any:
+        parts = [translate_filters(filters)] if filters is not None and filters.filters else []
+        if node_ids:
+            parts.append({"id": {"$in": list(node_ids)}})
+        if doc_ids:
+            parts.append({"doc_id": {"$in": list(doc_ids)}})
+        return None if not parts else parts[0] if len(parts) == 1 else {"$and": parts}
+
+    # --- writing ---------------------------------------------------------------------------------------------
+
+    def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        records = self._records(nodes)
+        if not records:
+            return []
+        core = self._core or self._open(len(records[0].vector))  # type: ignore[arg-type]
+        return core.upsert(records)
+
+    async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        records = self._records(nodes)
+        if not records:
+            return []
+        core = self._core or self._open(len(records[0].vector))  # type: ignore[arg-type]
+        return await core.aupsert(records)
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        if self._core is not None:
+            self._core.delete_documents([ref_doc_id])
+
+    async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        if self._core is not None:
+            await self._core.adelete_documents([ref_doc_id])
+
+    def delete_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **delete_kwargs: Any
+    ) -> None:
+        if self._core is None:
+            return
+        if filters is None or not filters.filters:
+            self._core.delete(node_ids or [])
+        else:
+            self._core.delete_where(self._filter(filters, node_ids))
+
+    async def adelete_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **delete_kwargs: Any
+    ) -> None:
+        if self._core is None:
+            return
+        if filters is None or not filters.filters:
+            await self._core.adelete(node_ids or [])
+        else:
+            await self._core.adelete_where(self._filter(filters, node_ids))
+
+    def clear(self) -> None:
+        if self._core is not None:
+            self._core.clear()
+
+    async def aclear(self) -> None:
+        if self._core is not None:
+            await self._core.aclear()
+
+    # --- reading ---------------------------------------------------------------------------------------------
+
+    def get_nodes(self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None) -> list[BaseNode]:
+        if self._core is None:
+            return []
+        if filters is None or not filters.filters:
+            return [self._node(r) for r in self._core.get(node_ids or [])]
+        return [self._node(r) for r in self._core.find(self._filter(filters, node_ids))]
+
+    async def aget_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+    ) -> list[BaseNode]:
+        if self._core is None:
+            return []
+        if filters is None or not filters.filters:
+            return [self._node(r) for r in await self._core.aget(node_ids or [])]
+        return [self._node(r) for r in await self._core.afind(self._filter(filters, node_ids))]
+
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        if self._core is None:
+            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        mode, flt, k = self._plan(query)
+        core = self._core
+        if mode == VectorStoreQueryMode.TEXT_SEARCH:
+            hits = core.text_search(query.query_str or "", k, flt)
+        elif mode == VectorStoreQueryMode.HYBRID:
+            hits = core.hybrid_search(query.query_str or "", _vector(query), k, flt, alpha=_alpha(query))
+        elif mode == VectorStoreQueryMode.MMR:
+            hits = core.mmr_search(_vector(query), k, max(20, 4 * k), _lambda(query, kwargs), flt)
+        else:
+            hits = core.search(_vector(query), k, flt)
+        return self._result(hits, mode)
+
+    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        if self._core is None:
+            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        mode, flt, k = self._plan(query)
+        core = self._core
+        if mode == VectorStoreQueryMode.TEXT_SEARCH:
+            hits = await core.atext_search(query.query_str or "", k, flt)
+        elif mode == VectorStoreQueryMode.HYBRID:
+            hits = await core.ahybrid_search(query.query_str or "", _vector(query), k, flt, alpha=_alpha(query))
+        elif mode == VectorStoreQueryMode.MMR:
+            hits = await core.ammr_search(_vector(query), k, max(20, 4 * k), _lambda(query, kwargs), flt)
+        else:
+            hits = await core.asearch(_vector(query), k, flt)
+        return self._result(hits, mode)
+
+    def _plan(self, query: VectorStoreQuery) -> tuple[VectorStoreQueryMode, Any, int]:
+        supported = (
+            VectorStoreQueryMode.DEFAULT,
+            VectorStoreQueryMode.TEXT_SEARCH,
+            VectorStoreQueryMode.HYBRID,
+            VectorStoreQueryMode.MMR,
+        )
+        if query.mode not in supported:
+            raise ValueError(
+                f"query mode {query.mode.value!r} is not supported; use one of {[m.value for m in supported]}"
+            )
+        k = query.similarity_top_k
+        if query.mode == VectorStoreQueryMode.HYBRID and query.hybrid_top_k:
+            k = query.hybrid_top_k
+        return query.mode, self._filter(query.filters, query.node_ids, query.doc_ids), k
+
+    def _result(self, hits: list[Hit], mode: VectorStoreQueryMode) -> VectorStoreQueryResult:
+        nodes = [self._node(h.record) for h in hits]
+        if mode in (VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.HYBRID):
+            sims = [-h.distance for h in hits]
+        else:
+            sims = [1.0 - h.distance for h in hits]
+        return VectorStoreQueryResult(nodes=nodes, similarities=sims, ids=[h.record.id for h in hits])
+
+
+def _vector(query: VectorStoreQuery) -> list[float]:
+    if query.query_embedding is None:
+        raise ValueError("this query mode needs query_embedding (the retriever sets it from its embed_model)")
+    return query.query_embedding
+
+
+def _alpha(query: VectorStoreQuery) -> float:
+    return 0.5 if query.alpha is None else float(query.alpha)
+
+
+def _lambda(query: VectorStoreQuery, kwargs: dict[str, Any]) -> float:
+    value = kwargs.get("mmr_threshold", query.mmr_threshold)
+    return 0.5 if value is None else float(value)
+
+
+def translate_filters(filters: MetadataFilters) -> dict[str, Any]:
+    """LlamaIndex ``MetadataFilters`` as the core's dict filter (which then checks fields and types)."""
+    parts: list[dict[str, Any]] = []
+    for f in filters.filters:
+        parts.append(translate_filters(f) if isinstance(f, MetadataFilters) else _one(f))
+    if filters.condition == FilterCondition.NOT:
+        return {"$not": {"$and": parts}}
+    if len(parts) == 1:
+        return parts[0]
+    return {"$or" if filters.condition == FilterCondition.OR else "$and": parts}
+
+
+def _one(f: MetadataFilter) -> dict[str, Any]:
+    if f.operator == FilterOperator.ALL:
+        values = f.value if isinstance(f.value, list) else [f.value]
+        return {"$and": [{f.key: {"$eq": v}} for v in values]}
+    op = _OPS.get(f.operator)
+    if op is None:
+        raise FilterError(
+            f"filter operator {f.operator.value!r} on {f.key!r} is not supported by the Redis store; "
+            f"use one of {sorted(o.value for o in _OPS)} or 'all'"
+        )
+    return {f.key: {op: f.value}}
