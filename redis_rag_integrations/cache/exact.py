@@ -1,0 +1,163 @@
+"""The exact-match cache core: same prompt, same LLM scope, same user scope -> same stored value.
+
+An exact cache needs no index and no embedding, so it costs one GET per lookup. It lives here rather than being
+langchain-redis' ``RedisCache`` because that class connects in its constructor, has no socket timeouts, no async
+path and raises when Redis is down; this one shares the semantic cache's fault guard, input checks and scopes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from ..connection import AsyncClient, SyncClient, get_async_client, get_client
+from ..settings import Settings, get_settings
+from .guard import REDIS_FAULTS, FaultGuard, check_prompt, check_response
+from .scope import digest, llm_scope_tag, user_scope_tag
+from .semantic import _UNSET, validate_ttl
+from .stats import CacheStats
+
+
+class ExactCache:
+    """Values (strings) keyed on ``(llm scope, user scope, prompt)``; per-entry TTL; Redis faults act as misses."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "llmcache:exact",
+        redis_url: str | None = None,
+        settings: Settings | None = None,
+        ttl: int | None = _UNSET,
+        max_prompt_bytes: int = 1_000_000,
+        max_value_bytes: int = 4_000_000,
+        retry_interval: float = 1.0,
+    ) -> None:
+        if not isinstance(name, str) or not name or any(c.isspace() for c in name):
+            raise ValueError(f"cache name must be a non-empty string without whitespace, got {name!r}")
+        self.settings = settings or get_settings()
+        self.name = name
+        self.ttl = validate_ttl(self.settings.cache_ttl if ttl is _UNSET else ttl)
+        self.max_prompt_bytes = max_prompt_bytes
+        self.max_value_bytes = max_value_bytes
+        self.stats = CacheStats()
+        self.guard = FaultGuard(name, retry_interval)
+        self._url = redis_url
+        self._client: SyncClient | None = None
+        self._aclient: AsyncClient | None = None
+        self._lock = threading.Lock()
+
+    def key(self, prompt: str, llm: str | Mapping[str, Any] | None = None, scope: Any = None) -> str:
+        return f"{self.name}:{llm_scope_tag(llm)}:{user_scope_tag(scope)}:{digest(prompt, 64)}"
+
+    def _url_now(self) -> str:
+        if self._url is None:
+            from ..urls import redis_url
+
+            self._url = redis_url(self.settings)
+        return self._url
+
+    def _sync(self) -> SyncClient:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = get_client(self._url_now(), settings=self.settings, decode_responses=True)
+        return self._client
+
+    def _async(self) -> AsyncClient:
+        if self._aclient is None:
+            self._aclient = get_async_client(self._url_now(), settings=self.settings, decode_responses=True)
+        return self._aclient
+
+    def get(self, prompt: str, *, llm: Any = None, scope: Any = None) -> str | None:
+        check_prompt(prompt, self.max_prompt_bytes)
+        if not self.guard.available():
+            self.stats.count("skipped")
+            return None
+        try:
+            value = self._sync().get(self.key(prompt, llm, scope))
+        except REDIS_FAULTS as exc:
+            self.stats.count("errors")
+            self.guard.failed("lookup", exc)
+            return None
+        self.guard.succeeded()
+        self.stats.record_lookup(value is not None, 0.0, 0.0)
+        return value
+
+    def set(self, prompt: str, value: str, *, llm: Any = None, scope: Any = None, ttl: int | None = None) -> bool:
+        check_prompt(prompt, self.max_prompt_bytes)
+        check_response(value, None, self.max_value_bytes)
+        if not self.guard.available():
+            self.stats.count("skipped")
+            return False
+        try:
+            self._sync().set(self.key(prompt, llm, scope), value, ex=self.ttl if ttl is None else validate_ttl(ttl))
+        except REDIS_FAULTS as exc:
+            self.stats.count("errors")
+            self.guard.failed("store", exc)
+            return False
+        self.guard.succeeded()
+        self.stats.count("stores")
+        return True
+
+    async def aget(self, prompt: str, *, llm: Any = None, scope: Any = None) -> str | None:
+        check_prompt(prompt, self.max_prompt_bytes)
+        if not self.guard.available():
+            self.stats.count("skipped")
+            return None
+        try:
+            value = await self._async().get(self.key(prompt, llm, scope))
+        except REDIS_FAULTS as exc:
+            self.stats.count("errors")
+            self.guard.failed("lookup", exc)
+            return None
+        self.guard.succeeded()
+        self.stats.record_lookup(value is not None, 0.0, 0.0)
+        return value
+
+    async def aset(
+        self, prompt: str, value: str, *, llm: Any = None, scope: Any = None, ttl: int | None = None
+    ) -> bool:
+        check_prompt(prompt, self.max_prompt_bytes)
+        check_response(value, None, self.max_value_bytes)
+        if not self.guard.available():
+            self.stats.count("skipped")
+            return False
+        try:
+            await self._async().set(
+                self.key(prompt, llm, scope), value, ex=self.ttl if ttl is None else validate_ttl(ttl)
+            )
+        except REDIS_FAULTS as exc:
+            self.stats.count("errors")
+            self.guard.failed("store", exc)
+            return False
+        self.guard.succeeded()
+        self.stats.count("stores")
+        return True
+
+    def clear(self) -> int:
+        """Delete this cache's keys (SCAN, never KEYS)."""
+        client = self._sync()
+        deleted = 0
+        batch: list[str] = []
+        for key in client.scan_iter(match=f"{self.name}:*", count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                deleted += int(client.unlink(*batch))
+                batch = []
+        if batch:
+            deleted += int(client.unlink(*batch))
+        return deleted
+
+    async def aclear(self) -> int:
+        client = self._async()
+        deleted = 0
+        batch: list[str] = []
+        async for key in client.scan_iter(match=f"{self.name}:*", count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                deleted += int(await client.unlink(*batch))
+                batch = []
+        if batch:
+            deleted += int(await client.unlink(*batch))
+        return deleted

@@ -1,0 +1,548 @@
+"""The framework-neutral semantic cache: "has a question that means the same been answered in this scope?".
+
+Built on redisvl's ``SearchIndex`` / ``VectorRangeQuery`` rather than on redisvl's ``SemanticCache`` because that class
+refreshes an entry's TTL on every hit (a popular stale answer then never expires), connects in its constructor (an
+unreachable Redis would break the application at import time) and has no bound on entries. What we need from it --
+the schema, the index lifecycle and the range query with a filter -- we use as is.
+
+Matching rule, stated once: an entry is reused when the cosine DISTANCE between the two questions' embeddings is
+``<= distance_threshold`` (0 = identical, 1 = unrelated, 2 = opposite), AND it belongs to the same LLM scope and user
+scope. The scopes are a prefilter inside the vector query, so the nearest neighbour is chosen among same-scope
+entries only. Prompts longer than ``max_semantic_chars`` are matched exactly (by hash), because the embedder only
+sees their beginning and two long prompts that differ at the end would otherwise look identical.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import redis
+from redisvl.index import AsyncSearchIndex, SearchIndex
+from redisvl.query import FilterQuery, VectorRangeQuery
+from redisvl.query.filter import FilterExpression, Tag
+from redisvl.schema import IndexSchema
+
+from .. import freshness
+from ..connection import AsyncClient, SyncClient, get_async_client, get_client
+from ..embeddings import Embedder, default_embedder
+from ..settings import Settings, get_settings
+from .entry import CacheHit, SourceRef, decode_hit, encode_meta
+from .guard import REDIS_FAULTS, CacheInputError, FaultGuard, check_prompt, check_response
+from .scope import digest, llm_scope_tag, user_scope_tag
+from .stats import CacheStats
+
+LLMScope = str | Mapping[str, Any] | None
+UserScope = str | Mapping[str, Any] | None
+_RETURN_FIELDS = ["prompt", "response", "extra", "meta", "ttl"]
+_UNSET: Any = object()
+
+
+class SemanticCache:
+    """A semantic cache over one Redis search index, sync and async.
+
+    Args:
+        embedder: the question embedder (default: the settings' embedder, all-MiniLM-L6-v2 offline).
+        name: index name and key prefix (``{name}:entry:*``); caches with different names never share entries.
+        redis_url: Redis to use; ``None`` = ``REDIS_URL`` or the embedded server. Connected lazily.
+        distance_threshold: max cosine DISTANCE (0..2) for a hit; default ``Settings.cache_distance_threshold``.
+        ttl: seconds an entry lives; default ``Settings.cache_ttl`` (``None`` = forever).
+        refresh_on_hit: extend an entry's TTL when it is hit. Off by default: a frequently hit entry would
+            otherwise never expire, which is how caches serve stale answers forever.
+        max_entries: bound on entries; the oldest are evicted first. Default ``Settings.cache_max_entries``.
+        algorithm: ``flat`` (exact nearest neighbour, default: a cache must not miss its own entries) or ``hnsw``.
+        max_semantic_chars: longer prompts are matched exactly, never by meaning.
+        retry_interval: seconds to skip Redis after a failure (lookups are misses meanwhile).
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        *,
+        name: str = "llmcache",
+        redis_url: str | None = None,
+        settings: Settings | None = None,
+        distance_threshold: float | None = None,
+        ttl: int | None = _UNSET,
+        refresh_on_hit: bool = False,
+        max_entries: int | None = _UNSET,
+        algorithm: str = "flat",
+        max_semantic_chars: int = 1000,
+        max_prompt_bytes: int = 1_000_000,
+        max_response_bytes: int = 4_000_000,
+        retry_interval: float = 1.0,
+    ) -> None:
+        self.settings = settings or get_settings()
+        if not isinstance(name, str) or not name or any(c.isspace() for c in name):
+            raise ValueError(f"cache name must be a non-empty string without whitespace, got {name!r}")
+        threshold = self.settings.cache_distance_threshold if distance_threshold is None else distance_threshold
+        self.distance_threshold = validate_threshold(threshold)
+        self.ttl = validate_ttl(self.settings.cache_ttl if ttl is _UNSET else ttl)
+        self.max_entries = self.settings.cache_max_entries if max_entries is _UNSET else max_entries
+        if self.max_entries is not None and (not isinstance(self.max_entries, int) or self.max_entries < 1):
+            raise ValueError(f"max_entries must be a positive int or None, got {self.max_entries!r}")
+        if algorithm not in ("flat", "hnsw"):
+            raise ValueError(f"algorithm must be 'flat' or 'hnsw', got {algorithm!r}")
+        self.name = name
+        self.embedder = embedder or default_embedder(self.settings)
+        self.refresh_on_hit = refresh_on_hit
+        self.algorithm = algorithm
+        self.max_semantic_chars = max_semantic_chars
+        self.max_prompt_bytes = max_prompt_bytes
+        self.max_response_bytes = max_response_bytes
+        self.stats = CacheStats()
+        self.guard = FaultGuard(name, retry_interval)
+        self._url = redis_url
+        self._client: SyncClient | None = None
+        self._aclient: AsyncClient | None = None
+        self._index: SearchIndex | None = None
+        self._aindex: AsyncSearchIndex | None = None
+        self._lock = threading.Lock()
+        self._alock: asyncio.Lock | None = None
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def prefix(self) -> str:
+        return f"{self.name}:entry"
+
+    @property
+    def order_key(self) -> str:
+        """Sorted set of entry keys by insertion time: the eviction order for ``max_entries``."""
+        return f"{self.name}:order"
+
+    def schema(self) -> IndexSchema:
+        return IndexSchema.from_dict(
+            {
+                "index": {"name": self.name, "prefix": self.prefix, "storage_type": "hash"},
+                "fields": [
+                    {"name": "llm", "type": "tag"},
+                    {"name": "scope", "type": "tag"},
+                    {"name": "prompt_hash", "type": "tag"},
+                    {
+                        "name": "vector",
+                        "type": "vector",
+                        "attrs": {
+                            "dims": self.embedder.dims,
+                            "distance_metric": "cosine",
+                            "algorithm": self.algorithm,
+                            "datatype": "float32",
+                        },
+                    },
+                ],
+            }
+        )
+
+    def entry_key(self, prompt: str, llm: LLMScope = None, scope: UserScope = None) -> str:
+        """The key of the entry for exactly this prompt in this scope (storing it again overwrites it)."""
+        return f"{self.prefix}:{digest(llm_scope_tag(llm) + '|' + user_scope_tag(scope) + '|' + prompt)}"
+
+    def _filter(self, prompt: str, llm: LLMScope, scope: UserScope) -> FilterExpression:
+        expr = (Tag("llm") == llm_scope_tag(llm)) & (Tag("scope") == user_scope_tag(scope))
+        if len(prompt) > self.max_semantic_chars:
+            expr = expr & (Tag("prompt_hash") == digest(prompt))
+        return expr
+
+    def _query(self, prompt: str, vector: np.ndarray, llm: LLMScope, scope: UserScope, threshold: float | None):
+        return VectorRangeQuery(
+            vector=vector.astype(np.float32).tobytes(),
+            vector_field_name="vector",
+            return_fields=_RETURN_FIELDS,
+            filter_expression=self._filter(prompt, llm, scope),
+            distance_threshold=self.distance_threshold if threshold is None else validate_threshold(threshold),
+            num_results=1,
+            return_score=True,
+        )
+
+    def _embed_text(self, prompt: str) -> list[str]:
+        return [prompt[: self.max_semantic_chars]]
+
+    def _vector(self, vector: Sequence[float] | np.ndarray) -> np.ndarray:
+        arr = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if arr.shape[0] != self.embedder.dims:
+            raise CacheInputError(f"vector has {arr.shape[0]} dims, the cache's embedder has {self.embedder.dims}")
+        return arr
+
+    def _mapping(
+        self,
+        prompt: str,
+        response: str,
+        vector: np.ndarray,
+        llm: LLMScope,
+        scope: UserScope,
+        payload: str | None,
+        meta: str,
+        ttl: int | None,
+    ) -> dict[str, Any]:
+        return {
+            "prompt": prompt,
+            "response": response,
+            "extra": payload or "",  # "payload" is a reserved name in redis-py's search Document
+            "meta": meta,
+            "llm": llm_scope_tag(llm),
+            "scope": user_scope_tag(scope),
+            "prompt_hash": digest(prompt),
+            "vector": vector.astype(np.float32).tobytes(),
+            "created_at": repr(time.time()),
+            "ttl": "" if ttl is None else str(ttl),
+        }
+
+    def _prepare_store(
+        self,
+        prompt: str,
+        response: str,
+        payload: str | None,
+        meta: Mapping[str, Any] | None,
+        sources: Sequence[SourceRef] | None,
+        ttl: int | None,
+    ) -> tuple[str, int | None]:
+        check_prompt(prompt, self.max_prompt_bytes)
+        check_response(response, payload, self.max_response_bytes)
+        entry_ttl = self.ttl if ttl is None else validate_ttl(ttl)
+        return encode_meta(meta, sources), entry_ttl
+
+    # ------------------------------------------------------------------ sync
+    def _sync_index(self) -> tuple[SyncClient, SearchIndex]:
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    client = self._client or get_client(self._resolve_url(), settings=self.settings)
+                    self._client = client
+                    index = SearchIndex(self.schema(), redis_client=client)
+                    index.create(overwrite=False)
+                    self._index = index
+        assert self._client is not None
+        return self._client, self._index
+
+    def _resolve_url(self) -> str:
+        if self._url is None:
+            from ..urls import redis_url
+
+            self._url = redis_url(self.settings)
+        return self._url
+
+    def check(
+        self,
+        prompt: str,
+        *,
+        llm: LLMScope = None,
+        scope: UserScope = None,
+        vector: Sequence[float] | np.ndarray | None = None,
+        distance_threshold: float | None = None,
+    ) -> CacheHit | None:
+        """The closest same-scope entry within the threshold, or ``None``. Redis faults give ``None`` (logged)."""
+        check_prompt(prompt, self.max_prompt_bytes)
+        if not self.guard.available():
+            self.stats.count("skipped")
+            return None
+        t0 = time.perf_counter()
+        vec = self._vector(self.embedder.embed(self._embed_text(prompt))[0] if vector is None else vector)
+        t1 = time.perf_counter()
+        query = self._query(prompt, vec, llm, scope, distance_threshold)
+        try:
+            client, index = self._sync_index()
+            rows = index.query(query)
+            hit = decode_hit(rows[0]) if rows else None
+            if hit is not None and self.refresh_on_hit:
+                self._refresh(client, rows[0])
+        except REDIS_FAULTS as exc:
+            self._fault("lookup", exc)
+            return None
+        self.guard.succeeded()
+        self.stats.record_lookup(hit is not None, t1 - t0, time.perf_counter() - t1)
+        return hit
+
+    def _refresh(self, client: SyncClient, row: Mapping[str, Any]) -> None:
+        ttl = str(row.get("ttl") or "")
+        if ttl:
+            client.expire(str(row["id"]), int(ttl))
+
+    def store(
+        self,
+        prompt: str,
+        response: str,
+        *,
+        llm: LLMScope = None,
+        scope: UserScope = None,
+        payload: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+        sources: Sequence[SourceRef] | None = None,
+        vector: Sequence[float] | np.ndarray | None = None,
+        ttl: int | None = None,
+    ) -> str | None:
+        """Store an answer; returns its key, or ``None`` when Redis is unavailable (logged, nothing half-written).
+
+        ``sources`` link the entry to document ids (see :mod:`redis_rag_integrations.freshness`) so that changing
+        a document through the vector store deletes the answers built from it.
+        """
+        meta_json, entry_ttl = self._prepare_store(prompt, response, payload, meta, sources, ttl)
+        if not self.guard.available():
+            self.stats.count("skipped")
+            return None
+        vec = self._vector(self.embedder.embed(self._embed_text(prompt))[0] if vector is None else vector)
+        key = self.entry_key(prompt, llm, scope)
+        mapping = self._mapping(prompt, response, vec, llm, scope, payload, meta_json, entry_ttl)
+        try:
+            client, _ = self._sync_index()
+            pipe = client.pipeline(transaction=True)
+            pipe.delete(key)
+            pipe.hset(key, mapping=mapping)
+            if entry_ttl is not None:
+                pipe.expire(key, entry_ttl)
+            pipe.zadd(self.order_key, {key: time.time()})
+            pipe.zcard(self.order_key)
+            size = pipe.execute()[-1]
+            if self.max_entries is not None and size > self.max_entries:
+                self._evict(client, size - self.max_entries)
+            if sources:
+                freshness.record_dependencies(client, key, [s.id for s in sources], ttl=entry_ttl)
+        except REDIS_FAULTS as exc:
+            self._fault("store", exc)
+            return None
+        self.guard.succeeded()
+        self.stats.count("stores")
+        return key
+
+    def _evict(self, client: SyncClient, excess: int) -> None:
+        popped = client.zpopmin(self.order_key, excess)
+        if popped:
+            client.delete(*[member for member, _ in popped])
+
+    def drop(self, keys: Sequence[str]) -> int:
+        """Delete entries by key; returns how many existed."""
+        if not keys:
+            return 0
+        client, _ = self._sync_index()
+        pipe = client.pipeline(transaction=False)
+        pipe.delete(*keys)
+        pipe.zrem(self.order_key, *keys)
+        return int(pipe.execute()[0])
+
+    def invalidate(self, *, llm: LLMScope = _UNSET, scope: UserScope = _UNSET) -> int:
+        """Delete every entry of an LLM scope and/or a user scope (e.g. a model was upgraded, a tenant left)."""
+        expr = self._scope_filter(llm, scope)
+        _, index = self._sync_index()
+        deleted = 0
+        while True:
+            rows = index.query(FilterQuery(filter_expression=expr, return_fields=["id"], num_results=500))
+            if not rows:
+                return deleted
+            deleted += self.drop([str(r["id"]) for r in rows])
+
+    def invalidate_documents(self, doc_ids: Sequence[str]) -> int:
+        """Delete every entry whose answer used any of ``doc_ids`` (what the vector store calls on change)."""
+        client, _ = self._sync_index()
+        return freshness.invalidate_documents(client, doc_ids)
+
+    def clear(self) -> int:
+        """Delete every entry of this cache (the index stays); returns how many were deleted."""
+        try:
+            client, index = self._sync_index()
+            count = index.clear()
+            client.delete(self.order_key)
+        except REDIS_FAULTS as exc:
+            self._fault("clear", exc)
+            raise
+        return int(count)
+
+    def __len__(self) -> int:
+        _, index = self._sync_index()
+        return int(index.info()["num_docs"])
+
+    def delete_index(self) -> None:
+        """Drop the index and all entries (used by tests and by ``redis-rag`` maintenance)."""
+        client, index = self._sync_index()
+        index.delete(drop=True)
+        client.delete(self.order_key)
+        self._index = None
+
+    # ------------------------------------------------------------------ async
+    async def _async_index(self) -> tuple[AsyncClient, AsyncSearchIndex]:
+        if self._aindex is None:
+            if self._alock is None:
+                self._alock = asyncio.Lock()
+            async with self._alock:
+                if self._aindex is None:
+                    url = self._url or await asyncio.to_thread(self._resolve_url)
+                    client = self._aclient or get_async_client(url, settings=self.settings)
+                    self._aclient = client
+                    index = AsyncSearchIndex(self.schema(), redis_client=client)
+                    await index.create(overwrite=False)
+                    self._aindex = index
+        assert self._aclient is not None
+        return self._aclient, self._aindex
+
+    async def acheck(
+        self,
+        prompt: str,
+        *,
+        llm: LLMScope = None,
+        scope: UserScope = None,
+        vector: Sequence[float] | np.ndarray | None = None,
+        distance_threshold: float | None = None,
+    ) -> CacheHit | None:
+        """Async :meth:`check`."""
+        check_prompt(prompt, self.max_prompt_bytes)
+        if not self.guard.available():
+            self.stats.count("skipped")
+            return None
+        t0 = time.perf_counter()
+        raw = (await self.embedder.aembed(self._embed_text(prompt)))[0] if vector is None else vector
+        vec = self._vector(raw)
+        t1 = time.perf_counter()
+        query = self._query(prompt, vec, llm, scope, distance_threshold)
+        try:
+            client, index = await self._async_index()
+            rows = await index.query(query)
+            hit = decode_hit(rows[0]) if rows else None
+            if hit is not None and self.refresh_on_hit and rows[0].get("ttl"):
+                await client.expire(str(rows[0]["id"]), int(rows[0]["ttl"]))
+        except REDIS_FAULTS as exc:
+            self._fault("lookup", exc)
+            return None
+        self.guard.succeeded()
+        self.stats.record_lookup(hit is not None, t1 - t0, time.perf_counter() - t1)
+        return hit
+
+    async def astore(
+        self,
+        prompt: str,
+        response: str,
+        *,
+        llm: LLMScope = None,
+        scope: UserScope = None,
+        payload: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+        sources: Sequence[SourceRef] | None = None,
+        vector: Sequence[float] | np.ndarray | None = None,
+        ttl: int | None = None,
+    ) -> str | None:
+        """Async :meth:`store`."""
+        meta_json, entry_ttl = self._prepare_store(prompt, response, payload, meta, sources, ttl)
+        if not self.guard.available():
+            self.stats.count("skipped")
+            return None
+        raw = (await self.embedder.aembed(self._embed_text(prompt)))[0] if vector is None else vector
+        vec = self._vector(raw)
+        key = self.entry_key(prompt, llm, scope)
+        mapping = self._mapping(prompt, response, vec, llm, scope, payload, meta_json, entry_ttl)
+        try:
+            client, _ = await self._async_index()
+            pipe = client.pipeline(transaction=True)
+            pipe.delete(key)
+            pipe.hset(key, mapping=mapping)
+            if entry_ttl is not None:
+                pipe.expire(key, entry_ttl)
+            pipe.zadd(self.order_key, {key: time.time()})
+            pipe.zcard(self.order_key)
+            size = (await pipe.execute())[-1]
+            if self.max_entries is not None and size > self.max_entries:
+                popped = await client.zpopmin(self.order_key, size - self.max_entries)
+                if popped:
+                    await client.delete(*[member for member, _ in popped])
+            if sources:
+                await freshness.arecord_dependencies(client, key, [s.id for s in sources], ttl=entry_ttl)
+        except REDIS_FAULTS as exc:
+            self._fault("store", exc)
+            return None
+        self.guard.succeeded()
+        self.stats.count("stores")
+        return key
+
+    async def adrop(self, keys: Sequence[str]) -> int:
+        if not keys:
+            return 0
+        client, _ = await self._async_index()
+        pipe = client.pipeline(transaction=False)
+        pipe.delete(*keys)
+        pipe.zrem(self.order_key, *keys)
+        return int((await pipe.execute())[0])
+
+    async def ainvalidate(self, *, llm: LLMScope = _UNSET, scope: UserScope = _UNSET) -> int:
+        expr = self._scope_filter(llm, scope)
+        _, index = await self._async_index()
+        deleted = 0
+        while True:
+            rows = await index.query(FilterQuery(filter_expression=expr, return_fields=["id"], num_results=500))
+            if not rows:
+                return deleted
+            deleted += await self.adrop([str(r["id"]) for r in rows])
+
+    async def ainvalidate_documents(self, doc_ids: Sequence[str]) -> int:
+        client, _ = await self._async_index()
+        return await freshness.ainvalidate_documents(client, doc_ids)
+
+    async def aclear(self) -> int:
+        client, index = await self._async_index()
+        count = await index.clear()
+        await client.delete(self.order_key)
+        return int(count)
+
+    async def aclose(self) -> None:
+        if self._aclient is not None:
+            await self._aclient.aclose()
+            self._aclient = None
+            self._aindex = None
+
+    # ------------------------------------------------------------------ shared
+    def _scope_filter(self, llm: LLMScope, scope: UserScope) -> FilterExpression:
+        if llm is _UNSET and scope is _UNSET:
+            raise ValueError("invalidate() needs llm=... and/or scope=...; use clear() to drop everything")
+        parts = []
+        if llm is not _UNSET:
+            parts.append(Tag("llm") == llm_scope_tag(llm))
+        if scope is not _UNSET:
+            parts.append(Tag("scope") == user_scope_tag(scope))
+        expr = parts[0]
+        for part in parts[1:]:
+            expr = expr & part
+        return expr
+
+    def _fault(self, operation: str, exc: BaseException) -> None:
+        self.stats.count("errors")
+        self.guard.failed(operation, exc)
+        if isinstance(exc, OSError | ConnectionError | redis.ConnectionError):  # re-open (and re-create) next time
+            self._index = None
+            self._aindex = None
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+            self._index = None
+
+    def __repr__(self) -> str:
+        return (
+            f"SemanticCache(name={self.name!r}, distance_threshold={self.distance_threshold}, ttl={self.ttl}, "
+            f"max_entries={self.max_entries}, embedder={self.embedder!r})"
+        )
+
+
+def validate_threshold(value: float) -> float:
+    """A cosine DISTANCE threshold must lie in [0, 2]; similarity-style values like 0.95 are almost always a
+    mistake, but they are valid distances, so only the range is enforced."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 2.0:
+        raise ValueError(
+            f"distance_threshold is a cosine DISTANCE in [0, 2] (0 = identical, 2 = opposite), got {value!r}"
+        )
+    return float(value)
+
+
+def validate_ttl(value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"ttl must be a positive number of seconds or None (= no expiry), got {value!r}")
+    return value
+
+
+def dumps_json(value: Any) -> str:
+    """Strict JSON (no NaN, no repr fallback) for adapter payloads: a value JSON cannot carry is an input error."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise CacheInputError(f"value is not JSON-serializable: {exc}") from exc

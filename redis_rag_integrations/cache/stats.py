@@ -1,0 +1,80 @@
+"""In-process hit/miss counters and lookup latency of one cache object.
+
+Kept in memory (not in Redis) so that counting never adds a round trip to the hit path; ``snapshot()`` gives a
+consistent copy for logs, dashboards and benchmarks.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class CacheStats:
+    """Counters since the cache object was created (or since :meth:`reset`).
+
+    ``errors`` counts Redis failures that were turned into misses; ``skipped`` counts lookups or stores that were
+    passed through on purpose (bad input, oversized entries, unserializable values).
+    """
+
+    hits: int = 0
+    misses: int = 0
+    stores: int = 0
+    errors: int = 0
+    skipped: int = 0
+    lookups: int = 0
+    embed_seconds: float = 0.0
+    search_seconds: float = 0.0
+    last_lookup_ms: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+    @property
+    def mean_lookup_ms(self) -> float:
+        """Mean lookup latency, embedding included, over lookups that reached Redis."""
+        return 1000.0 * (self.embed_seconds + self.search_seconds) / self.lookups if self.lookups else 0.0
+
+    @property
+    def mean_search_ms(self) -> float:
+        """Mean Redis part of a lookup (query + decode), embedding excluded."""
+        return 1000.0 * self.search_seconds / self.lookups if self.lookups else 0.0
+
+    def record_lookup(self, hit: bool, embed_s: float, search_s: float) -> None:
+        with self._lock:
+            self.lookups += 1
+            self.embed_seconds += embed_s
+            self.search_seconds += search_s
+            self.last_lookup_ms = 1000.0 * (embed_s + search_s)
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def snapshot(self) -> dict[str, float]:
+        with self._lock:
+            return {
+                "hits": self.hits,
+                "misses": self.misses,
+                "stores": self.stores,
+                "errors": self.errors,
+                "skipped": self.skipped,
+                "lookups": self.lookups,
+                "hit_rate": self.hit_rate,
+                "mean_lookup_ms": self.mean_lookup_ms,
+                "mean_search_ms": self.mean_search_ms,
+                "last_lookup_ms": self.last_lookup_ms,
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            self.hits = self.misses = self.stores = self.errors = self.skipped = self.lookups = 0
+            self.embed_seconds = self.search_seconds = self.last_lookup_ms = 0.0
