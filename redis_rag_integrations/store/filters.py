@@ -62,7 +62,7 @@ def _compile(fields: dict[str, str], flt: Mapping[str, Any]) -> FilterExpression
             subs = [_compile(fields, _mapping(key, v)) for v in value]
             parts.append(functools.reduce(operator.and_ if key == "$and" else operator.or_, subs))
         elif key == "$not":
-            parts.append(~_compile(fields, _mapping(key, value)))
+            parts.append(_negate(_compile(fields, _mapping(key, value))))
         elif key.startswith("$"):
             raise FilterError(f"unknown logical operator {key!r}; use $and, $or, $not")
         else:
@@ -101,12 +101,12 @@ def _condition(ftype: str, name: str, op: str, value: Any) -> FilterExpression:
     if ftype == "tag":
         values = _tag_values(name, value, many=op in ("$in", "$nin"))
         expr = Tag(name) == values
-        return expr if op in ("$eq", "$in") else ~expr
+        return expr if op in ("$eq", "$in") else _negate(expr)
     if ftype == "numeric":
         if op in ("$in", "$nin"):
             items = _list(name, op, value)
             expr = functools.reduce(operator.or_, [Num(name) == _number(name, v) for v in items])
-            return expr if op == "$in" else ~expr
+            return expr if op == "$in" else _negate(expr)
         if op == "$between":
             low, high = _list(name, op, value, size=2)
             return Num(name).between(_number(name, low), _number(name, high))
@@ -124,6 +124,11 @@ def _condition(ftype: str, name: str, op: str, value: Any) -> FilterExpression:
         raise FilterError(f"text field {name!r} takes a string, got {value!r}")
     field_t = Text(name)
     return {"$eq": field_t == value, "$ne": field_t != value, "$like": field_t % value, "$match": field_t % value}[op]
+
+
+def _negate(expr: FilterExpression) -> FilterExpression:
+    """``NOT expr`` in Redis query syntax (redisvl has no negation of a compound expression)."""
+    return FilterExpression(f"(-({expr}))")
 
 
 def _tag_values(name: str, value: Any, *, many: bool) -> list[str]:

@@ -1,0 +1,126 @@
+"""The framework-neutral index core: bad input loses nothing, records are replaced whole, caches hear of changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import redis
+
+from redis_rag_integrations import Settings
+from redis_rag_integrations.errors import IndexNotFoundError
+from redis_rag_integrations.freshness import deps_key, record_dependencies
+from redis_rag_integrations.store import FilterError, LayoutMismatchError, Record, RedisVectorIndex
+
+FIELDS = {"source": "tag", "year": "numeric"}
+
+
+def rec(i: str, v: list[float], **meta: object) -> Record:
+    return Record(id=i, text=f"text {i}", vector=np.asarray(v, dtype=np.float32), metadata=dict(meta), doc_id="d")
+
+
+def test_a_bad_record_in_a_batch_writes_nothing(make_index: Callable[..., RedisVectorIndex]) -> None:
+    index = make_index(metadata_fields=FIELDS)
+    good = rec("a", [1, 0, 0], source="s")
+    with pytest.raises(ValueError, match="4 dimensions but index"):
+        index.upsert([good, rec("b", [1, 0, 0, 0])])
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        index.upsert([good, rec("c", [0, 1, 0], when=object())])
+    with pytest.raises(TypeError, match="declared numeric"):
+        index.upsert([good, rec("d", [0, 1, 0], year="2020")])
+    with pytest.raises(ValueError, match="NaN"):
+        index.upsert([good, rec("e", [float("nan"), 0, 0])])
+    with pytest.raises(ValueError, match="twice"):
+        index.upsert([good, rec("a", [0, 1, 0])])
+    assert index.count() == 0
+
+
+def test_ids_are_kept_exactly_as_given(make_index: Callable[..., RedisVectorIndex]) -> None:
+    index = make_index()
+    odd = ["docs:a:1", "with space, comma|pipe", "UPPER", "ü-ñ"]
+    index.upsert([rec(i, [1, k, 0]) for k, i in enumerate(odd)])
+    assert [r.id for r in index.get(odd)] == odd
+    assert sorted(h.record.id for h in index.search([1, 0, 0], k=10)) == sorted(odd)
+    assert {r.id for r in index.find({"id": odd})} == set(odd)
+
+
+def test_metadata_types_survive_the_round_trip(make_index: Callable[..., RedisVectorIndex]) -> None:
+    index = make_index(metadata_fields=FIELDS)
+    meta = {"year": 2020, "ratio": 0.25, "ok": True, "none": None, "tags": ["x", "y"], "nested": {"k": [1, 2]}}
+    index.upsert([rec("a", [1, 0, 0], **meta)])
+    assert index.get(["a"])[0].metadata == meta
+
+
+def test_replacing_a_record_drops_its_stale_fields(make_index: Callable[..., RedisVectorIndex]) -> None:
+    index = make_index(metadata_fields=FIELDS)
+    index.upsert([rec("a", [1, 0, 0], source="old", year=2020)])
+    index.upsert([rec("a", [1, 0, 0], year=2021)])
+    assert index.find({"source": "old"}) == []
+    assert [r.metadata for r in index.find({"year": 2021})] == [{"year": 2021}]
+    assert index.count() == 1
+
+
+def test_changing_or_deleting_a_document_drops_cache_entries_built_from_it(
+    make_index: Callable[..., RedisVectorIndex], client: redis.Redis, unique_name: str
+) -> None:
+    index = make_index()
+    index.upsert([rec("a", [1, 0, 0])])
+    entry = f"{unique_name}:cache-entry"
+    client.set(entry, "answer")
+    record_dependencies(client, entry, ["a"])
+    index.upsert([rec("a", [1, 0, 0])])  # same content: the answer is still good
+    assert client.exists(entry) == 1
+    index.upsert([Record("a", "new text", np.array([1, 0, 0], dtype=np.float32), doc_id="d")])
+    assert client.exists(entry) == 0
+    client.set(entry, "answer")
+    record_dependencies(client, entry, ["d"])
+    index.delete(["a"])
+    assert client.exists(entry) == 0 and client.exists(deps_key("d")) == 0
+
+
+def test_opening_an_index_checks_its_layout(
+    make_index: Callable[..., RedisVectorIndex], settings: Settings, client: redis.Redis, unique_name: str
+) -> None:
+    make_index(dims=3, metadata_fields=FIELDS)
+    with pytest.raises(LayoutMismatchError, match="3-dimensional"):
+        RedisVectorIndex(unique_name, dims=8, settings=settings)
+    with pytest.raises(LayoutMismatchError, match="without the metadata fields"):
+        RedisVectorIndex(unique_name, dims=3, metadata_fields={"lang": "tag"}, settings=settings)
+    with pytest.raises(IndexNotFoundError):
+        RedisVectorIndex(unique_name + "x", settings=settings)
+    foreign = unique_name + "-lc"
+    client.execute_command(
+        "FT.CREATE", foreign, "ON", "HASH", "PREFIX", "1", foreign + ":", "SCHEMA", "content", "TEXT"
+    )
+    try:
+        with pytest.raises(LayoutMismatchError, match="not built in this package's layout"):
+            RedisVectorIndex(foreign, dims=3, settings=settings)
+    finally:
+        client.execute_command("FT.DROPINDEX", foreign)
+
+
+def test_filters_compile_to_the_right_subsets(make_index: Callable[..., RedisVectorIndex]) -> None:
+    index = make_index(metadata_fields=FIELDS)
+    index.upsert([rec(str(y), [1, y - 2019, 0], source="a" if y % 2 else "b", year=y) for y in range(2020, 2026)])
+
+    def ids(flt: object) -> set[str]:
+        return {h.record.id for h in index.search([1, 0, 0], k=10, filter=flt)}  # type: ignore[arg-type]
+
+    assert ids({"year": {"$between": [2021, 2023]}}) == {"2021", "2022", "2023"}
+    assert ids({"year": {"$gt": 2021, "$lte": 2023}, "source": "a"}) == {"2023"}
+    assert ids({"$or": [{"year": 2020}, {"year": {"$in": [2025]}}]}) == {"2020", "2025"}
+    assert ids({"$not": {"source": "a"}}) == {"2020", "2022", "2024"}
+    assert ids({"year": {"$nin": [2020, 2021]}, "source": {"$ne": "b"}}) == {"2023", "2025"}
+    with pytest.raises(FilterError, match="compares with numbers"):
+        ids({"year": {"$gt": "2020"}})
+    with pytest.raises(FilterError, match="empty filter"):
+        ids({})
+
+
+def test_delete_by_document_removes_all_its_chunks(make_index: Callable[..., RedisVectorIndex]) -> None:
+    index = make_index()
+    index.upsert([Record(f"c{i}", "t", np.array([1, i, 0], dtype=np.float32), doc_id=f"doc{i % 2}") for i in range(6)])
+    assert index.delete_documents(["doc0"]) == 3
+    assert sorted(r.id for r in index.find({"doc_id": ["doc0", "doc1"]})) == ["c1", "c3", "c5"]
+    assert index.delete(["c1", "missing"]) == 1
