@@ -181,15 +181,16 @@ class ChatHistoryStore:
         return out
 
     # --- sync API -----------------------------------------------------------------------------------------------
-    def append(self, session_id: str, messages: Sequence[StoredMessage]) -> None:
+    def append(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
         """Append ``messages`` atomically (one RPUSH: contiguous, in order, never interleaved with other writers)
-        and refresh the session's TTL."""
+        to the active (or archived) list and refresh the session's TTL."""
         keys = self.keys(session_id)
         entries = self.encode_all(messages)
         if not entries:
             return
+        (key,) = self._status_keys(keys, "archived" if status == "archived" else "active")
         pipe = self.client.pipeline(transaction=True)
-        self._queue_append(pipe, keys, keys.active, entries)
+        self._queue_append(pipe, keys, key, entries)
         pipe.execute()
 
     def read(
@@ -318,13 +319,14 @@ class ChatHistoryStore:
         return sorted(set(self.iter_sessions()))
 
     # --- async API (same semantics) -----------------------------------------------------------------------------
-    async def aappend(self, session_id: str, messages: Sequence[StoredMessage]) -> None:
+    async def aappend(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
         keys = self.keys(session_id)
         entries = self.encode_all(messages)
         if not entries:
             return
+        (key,) = self._status_keys(keys, "archived" if status == "archived" else "active")
         pipe = self.async_client.pipeline(transaction=True)
-        self._queue_append(pipe, keys, keys.active, entries)
+        self._queue_append(pipe, keys, key, entries)
         await pipe.execute()
 
     async def aread(
