@@ -1,0 +1,236 @@
+"""LangChain LLM caches for ``set_llm_cache``: semantic (by meaning) and exact, sync and async.
+
+Both are thin: they turn LangChain generations into a JSON payload and call the framework-neutral cores in
+:mod:`redis_rag_integrations.cache`, which own scopes, TTLs, bounds and fault handling. LangChain's ``llm_string``
+(the model's class, name and parameters, stop words included) is the LLM scope, so a cached answer is never served
+to another model or to the same model called with other parameters.
+
+Whatever goes wrong inside the cache, the model call still answers: bad or oversized prompts and generations that do
+not survive a serialization round trip are passed through (not cached, logged at debug level), and an unreachable
+Redis is a miss with one warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
+from langchain_core.embeddings import Embeddings
+from langchain_core.load import dumpd, loads
+from langchain_core.outputs import Generation
+
+from ..cache import CacheInputError, ExactCache, SemanticCache
+from ..cache.semantic import _UNSET
+from ..embeddings import Embedder
+from ..settings import Settings
+from .embeddings import LangChainEmbedder, RagEmbeddings
+
+logger = logging.getLogger("redis_rag_integrations.cache")
+
+__all__ = ["RedisCache", "RedisSemanticCache", "as_embedder"]
+
+
+def as_embedder(embeddings: Embeddings | Embedder | None) -> Embedder | None:
+    """Accept a LangChain ``Embeddings`` or one of our ``Embedder`` objects (``None`` = the settings' default)."""
+    if embeddings is None:
+        return None
+    if isinstance(embeddings, RagEmbeddings):
+        return embeddings.embedder
+    if isinstance(embeddings, Embeddings):
+        return LangChainEmbedder(embeddings)
+    if isinstance(embeddings, Embedder):
+        return embeddings
+    raise TypeError(
+        f"embeddings must be a LangChain Embeddings or an Embedder, got {type(embeddings).__name__}; "
+        "for example RagEmbeddings() for the offline default"
+    )
+
+
+def encode_generations(return_val: RETURN_VAL_TYPE) -> tuple[str, str]:
+    """``(text, payload)`` for a list of generations; :class:`CacheInputError` unless they round-trip exactly.
+
+    The round-trip check is what keeps corrupt entries out: a generation carrying an object JSON cannot hold
+    (LangChain serializes those as "not implemented" stubs) would otherwise be stored and come back different.
+    """
+    if not isinstance(return_val, Sequence) or not return_val:
+        raise CacheInputError("expected a non-empty list of Generation objects")
+    for gen in return_val:
+        if not isinstance(gen, Generation):
+            raise CacheInputError(f"expected Generation objects, got {type(gen).__name__}")
+    try:
+        payload = json.dumps([dumpd(gen) for gen in return_val], ensure_ascii=False, allow_nan=False)
+        restored = decode_generations(payload)
+    except Exception as exc:
+        raise CacheInputError(f"generations cannot be serialized: {exc}") from exc
+    if restored != list(return_val):
+        raise CacheInputError("generations do not survive a serialization round trip; not caching them")
+    return "\n".join(gen.text for gen in return_val), payload
+
+
+def decode_generations(payload: str) -> list[Generation]:
+    items = json.loads(payload)
+    return [loads(json.dumps(item), allowed_objects="core") for item in items]
+
+
+class RedisSemanticCache(BaseCache):
+    """A semantic LLM cache: a prompt that MEANS the same as a cached one, for the same model, gets its answer.
+
+    ``distance_threshold`` is a cosine DISTANCE (0 = identical, 2 = opposite): a hit needs distance <= threshold.
+    The default (``Settings.cache_distance_threshold``) was chosen on a Python-FAQ paraphrase / near-miss set for
+    precision >= 0.95 with the default embedder (see ``benchmarks/results/cache_threshold.md``); re-check it if you
+    change the embedder. ``ttl`` (seconds) and ``max_entries`` default to the settings; a hit never extends a TTL
+    unless ``refresh_on_hit=True``. ``scope`` (e.g. ``{"tenant": "acme"}``) isolates users inside one cache.
+
+    Example::
+
+        from langchain_core.globals import set_llm_cache
+        set_llm_cache(RedisSemanticCache(embeddings=RagEmbeddings()))
+    """
+
+    def __init__(
+        self,
+        embeddings: Embeddings | Embedder | None = None,
+        redis_url: str | None = None,
+        distance_threshold: float | None = None,
+        ttl: int | None = None,
+        name: str = "llmcache",
+        *,
+        scope: str | Mapping[str, Any] | None = None,
+        max_entries: int | None = None,
+        refresh_on_hit: bool = False,
+        settings: Settings | None = None,
+        core: SemanticCache | None = None,
+    ) -> None:
+        self.core = core or SemanticCache(
+            as_embedder(embeddings),
+            name=name,
+            redis_url=redis_url,
+            settings=settings,
+            distance_threshold=distance_threshold,
+            ttl=_UNSET if ttl is None else ttl,
+            max_entries=_UNSET if max_entries is None else max_entries,
+            refresh_on_hit=refresh_on_hit,
+        )
+        self.scope = scope
+
+    @property
+    def stats(self) -> Any:
+        return self.core.stats
+
+    def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        try:
+            hit = self.core.check(prompt, llm=llm_string, scope=self.scope)
+        except CacheInputError as exc:
+            logger.debug("semantic cache lookup passed through: %s", exc)
+            return None
+        return self._generations(hit)
+
+    def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+        try:
+            text, payload = encode_generations(return_val)
+            self.core.store(prompt, text, llm=llm_string, scope=self.scope, payload=payload)
+        except CacheInputError as exc:
+            self.core.stats.count("skipped")
+            logger.debug("semantic cache store skipped: %s", exc)
+
+    async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        try:
+            hit = await self.core.acheck(prompt, llm=llm_string, scope=self.scope)
+        except CacheInputError as exc:
+            logger.debug("semantic cache lookup passed through: %s", exc)
+            return None
+        return self._generations(hit)
+
+    async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+        try:
+            text, payload = encode_generations(return_val)
+            await self.core.astore(prompt, text, llm=llm_string, scope=self.scope, payload=payload)
+        except CacheInputError as exc:
+            self.core.stats.count("skipped")
+            logger.debug("semantic cache store skipped: %s", exc)
+
+    def _generations(self, hit: Any) -> list[Generation] | None:
+        if hit is None:
+            return None
+        if not hit.payload:
+            return [Generation(text=hit.response)]
+        try:
+            return decode_generations(hit.payload)
+        except Exception as exc:  # written by an incompatible version: a miss, and the next answer replaces it
+            logger.warning("semantic cache entry %s could not be decoded (%s); treating as a miss", hit.key, exc)
+            return None
+
+    def clear(self, **kwargs: Any) -> None:
+        """Delete every entry of this cache (``kwargs`` are accepted for BaseCache compatibility)."""
+        self.core.clear()
+
+    async def aclear(self, **kwargs: Any) -> None:
+        await self.core.aclear()
+
+
+class RedisCache(BaseCache):
+    """An exact-match LLM cache: the same prompt for the same model and parameters gets the stored answer.
+
+    One GET per lookup and no embedding; entries live ``ttl`` seconds (default ``Settings.cache_ttl``).
+    """
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        ttl: int | None = None,
+        name: str = "llmcache:exact",
+        *,
+        scope: str | Mapping[str, Any] | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.core = ExactCache(name=name, redis_url=redis_url, settings=settings, ttl=_UNSET if ttl is None else ttl)
+        self.scope = scope
+
+    def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        try:
+            payload = self.core.get(prompt, llm=llm_string, scope=self.scope)
+        except CacheInputError as exc:
+            logger.debug("exact cache lookup passed through: %s", exc)
+            return None
+        return self._generations(payload)
+
+    def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+        try:
+            _, payload = encode_generations(return_val)
+            self.core.set(prompt, payload, llm=llm_string, scope=self.scope)
+        except CacheInputError as exc:
+            logger.debug("exact cache store skipped: %s", exc)
+
+    async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        try:
+            payload = await self.core.aget(prompt, llm=llm_string, scope=self.scope)
+        except CacheInputError as exc:
+            logger.debug("exact cache lookup passed through: %s", exc)
+            return None
+        return self._generations(payload)
+
+    async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+        try:
+            _, payload = encode_generations(return_val)
+            await self.core.aset(prompt, payload, llm=llm_string, scope=self.scope)
+        except CacheInputError as exc:
+            logger.debug("exact cache store skipped: %s", exc)
+
+    @staticmethod
+    def _generations(payload: str | None) -> list[Generation] | None:
+        if payload is None:
+            return None
+        try:
+            return decode_generations(payload)
+        except Exception as exc:
+            logger.warning("exact cache entry could not be decoded (%s); treating as a miss", exc)
+            return None
+
+    def clear(self, **kwargs: Any) -> None:
+        self.core.clear()
+
+    async def aclear(self, **kwargs: Any) -> None:
+        await self.core.aclear()
