@@ -110,6 +110,10 @@ def from_stored(stored: StoredMessage) -> ChatMessage:
     kwargs = dict(stored.additional_kwargs)
     content = stored.content
     blocks = [b for b in ([content] if isinstance(content, str) else content) if b is not None]
+    if (
+        content == "" and stored.tool_calls and "llama_index" not in stored.extra
+    ):  # LangChain's tool-calling AIMessage: no empty text block
+        blocks = []
     dumps = [d for d in (_block_from(b) for b in blocks) if d is not None]
     if "llama_index" not in stored.extra:  # written by LangChain: bring its shared fields over
         present = {d.get("tool_call_id") for d in dumps if d.get("block_type") == "tool_call"}
