@@ -15,6 +15,7 @@ import numpy as np
 from redis.cluster import RedisCluster
 from redisvl.exceptions import RedisVLError
 from redisvl.index import AsyncSearchIndex, SearchIndex
+from redisvl.query import BaseQuery
 from redisvl.query.filter import Tag
 
 from .. import freshness
@@ -325,6 +326,16 @@ class RedisVectorIndex:
             out.append(record)
         return out
 
+    def _run(self, query: BaseQuery) -> list[dict[str, Any]]:
+        """One FT.SEARCH with redisvl's query, read straight from redis-py's reply (redisvl's generic result
+        processing cost more than the search itself)."""
+        result = self.client.ft(self.name).search(query, query_params=query.params)
+        return [doc.__dict__ for doc in result.docs]
+
+    async def _arun(self, query: BaseQuery) -> list[dict[str, Any]]:
+        result = await self.async_client.ft(self.name).search(query, query_params=query.params)
+        return [doc.__dict__ for doc in result.docs]
+
     def find(self, filter: FilterLike, limit: int = 1000) -> list[Record]:
         """Records matching ``filter`` (no ranking), at most ``limit``."""
         rows = self._index.query(filter_query(self.layout, filter, limit))
@@ -336,20 +347,20 @@ class RedisVectorIndex:
 
     def search(self, vector: Sequence[float] | np.ndarray, k: int = 4, filter: FilterLike = None) -> list[Hit]:
         """The ``k`` nearest records to ``vector`` (KNN, pre-filtered), closest first."""
-        rows = self._index.query(vector_query(self.layout, vector, k, filter, self.ef_runtime))
+        rows = self._run(vector_query(self.layout, vector, k, filter, self.ef_runtime))
         return hits_from_results(self.layout, rows)
 
     async def asearch(self, vector: Sequence[float] | np.ndarray, k: int = 4, filter: FilterLike = None) -> list[Hit]:
-        rows = await self.aindex.query(vector_query(self.layout, vector, k, filter, self.ef_runtime))
+        rows = await self._arun(vector_query(self.layout, vector, k, filter, self.ef_runtime))
         return hits_from_results(self.layout, rows)
 
     def text_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
         """BM25 over the chunk text; ``distance`` is the negated BM25 score (lower is better, as for vectors)."""
-        rows = self._index.query(text_query(self.layout, text, k, filter))
+        rows = self._run(text_query(self.layout, text, k, filter))
         return _negate(hits_from_results(self.layout, rows, score_field="score"))
 
     async def atext_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
-        rows = await self.aindex.query(text_query(self.layout, text, k, filter))
+        rows = await self._arun(text_query(self.layout, text, k, filter))
         return _negate(hits_from_results(self.layout, rows, score_field="score"))
 
     def hybrid_search(

@@ -45,6 +45,8 @@ ID, DOC_ID, TEXT, VECTOR, METADATA, CONTENT_HASH, EXTRA = (
 RESERVED_FIELDS = frozenset({ID, DOC_ID, TEXT, VECTOR, METADATA, CONTENT_HASH, EXTRA, "vector_distance"})
 #: What a query reads back: everything except the vector blob, which no caller needs on the hot path.
 RETURN_FIELDS = (ID, DOC_ID, TEXT, METADATA, CONTENT_HASH, EXTRA)
+#: What a search reads back: the id comes from the key and the hash is recomputable, so neither is sent.
+QUERY_FIELDS = (DOC_ID, TEXT, METADATA, EXTRA)
 #: Tag values of ``id`` / ``doc_id`` / declared tags are split on this character. ``,`` (Redis' default) appears
 #: in real ids and titles; the ASCII unit separator does not.
 TAG_SEPARATOR = "\x1f"

@@ -13,7 +13,7 @@ import numpy as np
 from redisvl.query import FilterQuery, TextQuery, VectorQuery
 
 from .filters import FilterLike, compile_filter
-from .layout import RETURN_FIELDS, TEXT, VECTOR, Hit, Layout
+from .layout import QUERY_FIELDS, TEXT, VECTOR, Hit, Layout
 
 #: RRF's damping constant; 60 is the value from the original paper and what most engines default to.
 RRF_K = 60
@@ -31,7 +31,7 @@ def vector_query(
     return VectorQuery(
         layout.vector_bytes(vector, "query vector"),
         VECTOR,
-        return_fields=list(RETURN_FIELDS),
+        return_fields=list(QUERY_FIELDS),
         filter_expression=compile_filter(layout, flt),
         dtype=layout.datatype,
         num_results=k,
@@ -48,7 +48,7 @@ def text_query(layout: Layout, text: str, k: int, flt: FilterLike = None) -> Tex
         text,
         TEXT,
         filter_expression=compile_filter(layout, flt),
-        return_fields=list(RETURN_FIELDS),
+        return_fields=list(QUERY_FIELDS),
         num_results=k,
         stopwords=None,
     )
@@ -60,7 +60,7 @@ def filter_query(layout: Layout, flt: FilterLike, limit: int) -> FilterQuery:
     compiled = compile_filter(layout, flt)
     if compiled is None:
         raise ValueError("a filter is required")
-    return FilterQuery(compiled, return_fields=list(RETURN_FIELDS), num_results=limit)
+    return FilterQuery(compiled, return_fields=list(QUERY_FIELDS), num_results=limit)
 
 
 def _check_k(k: int) -> None:
