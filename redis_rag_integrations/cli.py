@@ -82,7 +82,23 @@ COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None
         cmd_info,
         lambda p: p.add_argument("--url", default=None, help="Redis URL (default: REDIS_URL)"),
     ),
+    "ingest": (
+        "publish txt / md / html files (or folders) to the ingestion stream, with a progress bar",
+        lambda a: _ingest_cli().cmd_ingest(a),
+        lambda p: _ingest_cli().add_ingest_args(p),
+    ),
+    "worker": (
+        "run an ingestion worker: chunk, embed and index published documents until Ctrl-C",
+        lambda a: _ingest_cli().cmd_worker(a),
+        lambda p: _ingest_cli().add_common(p),
+    ),
 }
+
+
+def _ingest_cli() -> Any:
+    from .ingest import cli as ingest_cli  # imported on use: it loads the store and the embedder
+
+    return ingest_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
