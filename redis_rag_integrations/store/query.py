@@ -6,6 +6,7 @@ reciprocal rank fusion of BM25 and vector results (this search engine has no ``F
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,8 +45,13 @@ def text_query(layout: Layout, text: str, k: int, flt: FilterLike = None) -> Tex
     _check_k(k)
     if not isinstance(text, str) or not text.strip():
         raise ValueError("text search needs a non-empty query string")
+    # Redis' tokenizer splits stored text on punctuation; redisvl would escape "Redis?" into a term that never
+    # matches "Redis", so the query is reduced to its words the same way.
+    words = re.findall(r"\w+", text)
+    if not words:
+        raise ValueError(f"text search query {text!r} has no words")
     return TextQuery(
-        text,
+        " ".join(words),
         TEXT,
         filter_expression=compile_filter(layout, flt),
         return_fields=list(QUERY_FIELDS),

@@ -124,3 +124,12 @@ def test_delete_by_document_removes_all_its_chunks(make_index: Callable[..., Red
     assert index.delete_documents(["doc0"]) == 3
     assert sorted(r.id for r in index.find({"doc_id": ["doc0", "doc1"]})) == ["c1", "c3", "c5"]
     assert index.delete(["c1", "missing"]) == 1
+
+
+def test_text_search_matches_words_despite_punctuation(make_index: Callable[..., RedisVectorIndex]) -> None:
+    index = make_index()
+    index.upsert([Record("a", "Redis keeps data in memory.", np.array([1, 0, 0], dtype=np.float32))])
+    index.upsert([Record("b", "Bread needs an oven.", np.array([0, 1, 0], dtype=np.float32))])
+    assert [h.record.id for h in index.text_search("Where does Redis keep data?", k=2)] == ["a"]
+    with pytest.raises(ValueError, match="no words"):
+        index.text_search("?! --")
