@@ -16,6 +16,7 @@ _EXPORTS = {
     "RedisCache": ".cache",
     "CachedRAGChain": ".rag_cache",
     "RedisChatMessageHistory": ".history",
+    "publish_documents": ".ingest",
     "register": ".register",
 }
 

@@ -16,6 +16,7 @@ _EXPORTS = {
     "CachedQueryEngine": ".rag_cache",
     "RedisChatStore": ".chat_store",
     "RedisAsyncChatStore": ".chat_store",
+    "publish_documents": ".ingest",
     "register": ".register",
 }
 

@@ -235,3 +235,45 @@ def test_unreachable_redis_fails_clearly() -> None:
 
     with pytest.raises((RedisConnectionFailed, redis.ConnectionError)):
         Producer("x", redis_url=f"redis://127.0.0.1:{free_port()}/0")
+
+
+def test_langchain_and_llamaindex_documents_flow_into_one_index(index: RedisVectorIndex) -> None:
+    from langchain_core.documents import Document as LCDocument
+    from llama_index.core import Document as LIDocument
+
+    from redis_rag_integrations.langchain import publish_documents as publish_lc
+    from redis_rag_integrations.llama_index import publish_documents as publish_li
+
+    producer = Producer(index.name, client=index.client)
+    publish_lc(producer, [LCDocument(page_content=paragraphs("lc", 2), metadata={"source": "a.md", "year": 2024})])
+    publish_li(producer, [LIDocument(text=paragraphs("li", 1), id_="b-doc", metadata={"author": "x"})])
+    with pytest.raises(ValueError, match="no id"):
+        publish_lc(producer, [LCDocument(page_content="orphan")])
+    make_worker(index).run(until_idle=True)
+    records = {r.id: r for r in index.get(["a.md#0", "a.md#1", "b-doc#0"])}
+    assert set(records) == {"a.md#0", "a.md#1", "b-doc#0"}
+    assert records["a.md#1"].metadata == {"source": "a.md", "year": 2024, "chunk": 1}
+    assert records["b-doc#0"].doc_id == "b-doc"
+
+
+def test_cli_ingests_a_folder_inline(unique_name: str, tmp_path: Path, redis_url: str) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.md").write_text("# Title\n\nSome markdown text about streams.")
+    (tmp_path / "sub" / "b.html").write_text("<html><head><title>t</title><script>x()</script></head>"
+                                              "<body><p>Hello <b>HTML</b> world</p></body></html>")  # fmt: skip
+    (tmp_path / "ignored.bin").write_bytes(b"\x00\x01")
+    env = {**__import__("os").environ, "REDIS_URL": redis_url}
+    result = subprocess.run(
+        [sys.executable, "-m", "redis_rag_integrations", "ingest", str(tmp_path), "--index", unique_name, "--inline"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "published 2 documents" in result.stdout
+    index = RedisVectorIndex(unique_name, settings=Settings(redis_url=redis_url))  # dims from the index: 384
+    texts = {r.id: r.text for r in index.get(["a.md#0", "sub/b.html#0"])}
+    index.drop()
+    assert texts["sub/b.html#0"] == "Hello HTML world"
+    assert "streams" in texts["a.md#0"]
+    bad = subprocess.run([sys.executable, "-m", "redis_rag_integrations", "ingest", str(tmp_path / "nope")],
+                         capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert bad.returncode != 0 and "no such file" in (bad.stdout + bad.stderr)
