@@ -36,11 +36,13 @@ from .entry import CacheHit, SourceRef, decode_hit, encode_meta
 from .guard import REDIS_FAULTS, CacheInputError, FaultGuard, check_prompt, check_response
 from .scope import digest, llm_scope_tag, user_scope_tag
 from .stats import CacheStats
+from .verify import is_near_miss
 
 LLMScope = str | Mapping[str, Any] | None
 UserScope = str | Mapping[str, Any] | None
 _RETURN_FIELDS = ["prompt", "response", "extra", "meta", "ttl"]
 _UNSET: Any = object()
+_CANDIDATES = 4  # same-scope neighbours within the threshold that the verifier may look at, closest first
 
 
 class SemanticCache:
@@ -57,6 +59,8 @@ class SemanticCache:
         max_entries: bound on entries; the oldest are evicted first. Default ``Settings.cache_max_entries``.
         algorithm: ``flat`` (exact nearest neighbour, default: a cache must not miss its own entries) or ``hnsw``.
         max_semantic_chars: longer prompts are matched exactly, never by meaning.
+        verify: reject candidates that disagree on negation or swap the direction of a relation
+            (``string to number`` vs ``number to string``): near misses an embedder cannot separate.
         retry_interval: seconds to skip Redis after a failure (lookups are misses meanwhile).
     """
 
@@ -76,6 +80,7 @@ class SemanticCache:
         max_prompt_bytes: int = 1_000_000,
         max_response_bytes: int = 4_000_000,
         retry_interval: float = 1.0,
+        verify: bool = True,
     ) -> None:
         self.settings = settings or get_settings()
         if not isinstance(name, str) or not name or any(c.isspace() for c in name):
@@ -91,6 +96,7 @@ class SemanticCache:
         self.name = name
         self.embedder = embedder or default_embedder(self.settings)
         self.refresh_on_hit = refresh_on_hit
+        self.verify = verify
         self.algorithm = algorithm
         self.max_semantic_chars = max_semantic_chars
         self.max_prompt_bytes = max_prompt_bytes
@@ -154,7 +160,7 @@ class SemanticCache:
             return_fields=_RETURN_FIELDS,
             filter_expression=self._filter(prompt, llm, scope),
             distance_threshold=self.distance_threshold if threshold is None else validate_threshold(threshold),
-            num_results=1,
+            num_results=_CANDIDATES if self.verify else 1,
             return_score=True,
         )
 
@@ -245,16 +251,26 @@ class SemanticCache:
         query = self._query(prompt, vec, llm, scope, distance_threshold)
         try:
             client, index = self._sync_index()
-            rows = index.query(query)
-            hit = decode_hit(rows[0]) if rows else None
-            if hit is not None and self.refresh_on_hit:
-                self._refresh(client, rows[0])
+            row = self._pick(prompt, index.query(query))
+            hit = decode_hit(row) if row is not None else None
+            if row is not None and self.refresh_on_hit:
+                self._refresh(client, row)
         except REDIS_FAULTS as exc:
             self._fault("lookup", exc)
             return None
         self.guard.succeeded()
         self.stats.record_lookup(hit is not None, t1 - t0, time.perf_counter() - t1)
         return hit
+
+    def _pick(self, prompt: str, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The closest candidate that is not a lexical near miss of ``prompt`` (rows come sorted by distance)."""
+        for row in rows:
+            cached = row.get("prompt", "")
+            cached = cached.decode("utf-8") if isinstance(cached, bytes) else str(cached)
+            if not self.verify or not is_near_miss(cached, prompt):
+                return row
+            self.stats.count("rejected")
+        return None
 
     def _refresh(self, client: SyncClient, row: Mapping[str, Any]) -> None:
         ttl = str(row.get("ttl") or "")
@@ -397,10 +413,10 @@ class SemanticCache:
         query = self._query(prompt, vec, llm, scope, distance_threshold)
         try:
             client, index = await self._async_index()
-            rows = await index.query(query)
-            hit = decode_hit(rows[0]) if rows else None
-            if hit is not None and self.refresh_on_hit and rows[0].get("ttl"):
-                await client.expire(str(rows[0]["id"]), int(rows[0]["ttl"]))
+            row = self._pick(prompt, await index.query(query))
+            hit = decode_hit(row) if row is not None else None
+            if row is not None and self.refresh_on_hit and row.get("ttl"):
+                await client.expire(str(row["id"]), int(row["ttl"]))
         except REDIS_FAULTS as exc:
             self._fault("lookup", exc)
             return None

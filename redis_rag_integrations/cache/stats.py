@@ -15,7 +15,8 @@ class CacheStats:
     """Counters since the cache object was created (or since :meth:`reset`).
 
     ``errors`` counts Redis failures that were turned into misses; ``skipped`` counts lookups or stores that were
-    passed through on purpose (bad input, oversized entries, unserializable values).
+    passed through on purpose (bad input, oversized entries, unserializable values); ``rejected`` counts
+    candidates within the threshold that the near-miss verifier refused.
     """
 
     hits: int = 0
@@ -23,6 +24,7 @@ class CacheStats:
     stores: int = 0
     errors: int = 0
     skipped: int = 0
+    rejected: int = 0
     lookups: int = 0
     embed_seconds: float = 0.0
     search_seconds: float = 0.0
@@ -67,6 +69,7 @@ class CacheStats:
                 "stores": self.stores,
                 "errors": self.errors,
                 "skipped": self.skipped,
+                "rejected": self.rejected,
                 "lookups": self.lookups,
                 "hit_rate": self.hit_rate,
                 "mean_lookup_ms": self.mean_lookup_ms,
@@ -76,5 +79,5 @@ class CacheStats:
 
     def reset(self) -> None:
         with self._lock:
-            self.hits = self.misses = self.stores = self.errors = self.skipped = self.lookups = 0
+            self.hits = self.misses = self.stores = self.errors = self.skipped = self.rejected = self.lookups = 0
             self.embed_seconds = self.search_seconds = self.last_lookup_ms = 0.0

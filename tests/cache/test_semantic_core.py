@@ -194,3 +194,31 @@ async def test_async_bound_and_sources(make_cache, client) -> None:
     assert await cache.ainvalidate_documents(["doc2"]) == 1
     assert await cache.acheck("q2") is None and await cache.acheck("q1") is not None
     await cache.aclose()
+
+
+@pytest.mark.parametrize(
+    ("cached", "query"),
+    [
+        ("How do I convert a string to a number?", "How do I convert a number to a string?"),
+        (
+            "What kinds of global value mutation are thread-safe?",
+            "What kinds of global value mutation are not thread-safe?",
+        ),
+    ],
+)
+def test_near_misses_the_embedder_cannot_separate_are_rejected(make_cache, local_embedder, cached, query) -> None:
+    cache = make_cache(local_embedder, distance_threshold=0.3)
+    cache.store(cached, "answer")
+    assert cache.check(query) is None
+    assert cache.stats.rejected == 1
+    unverified = make_cache(local_embedder, distance_threshold=0.3, verify=False)
+    unverified.store(cached, "answer")
+    assert unverified.check(query) is not None  # the wrong hit the verifier prevents
+
+
+def test_verifier_falls_back_to_the_next_closest_valid_candidate(make_cache, local_embedder) -> None:
+    cache = make_cache(local_embedder, distance_threshold=0.3)
+    cache.store("How do I convert a number to a string?", "use str()")
+    cache.store("How can I turn a string into a number?", "use int() or float()")
+    hit = cache.check("How do I convert a string to a number?")
+    assert hit is not None and hit.response == "use int() or float()"

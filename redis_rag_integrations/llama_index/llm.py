@@ -1,0 +1,341 @@
+"""``SemanticCacheLLM``: a semantic cache for LlamaIndex, which has no LLM cache hook of its own.
+
+It is an ``LLM`` that wraps any other ``LLM`` and can be set as ``Settings.llm``: every call (complete, chat, their
+streaming and async forms) first asks the framework-neutral :class:`~redis_rag_integrations.cache.SemanticCache`;
+on a hit the wrapped model is not called, and a streaming call replays the cached text as a stream. The LLM scope is
+the wrapped model's class, metadata and plain parameters plus the call's keyword arguments, so a cached answer is
+never served to another model, another temperature, or a chat call for a completion.
+
+Calls the cache cannot represent faithfully -- messages with images or tool calls, responses with tool calls -- are
+passed through uncached rather than stored as a lossy text-only copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+    TextBlock,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.llm import LLM
+
+from ..cache import CacheHit, CacheInputError, SemanticCache
+from ..cache.semantic import _UNSET
+from ..embeddings import Embedder
+from ..settings import Settings
+from .embeddings import LlamaIndexEmbedder, RagEmbedding
+
+logger = logging.getLogger("redis_rag_integrations.cache")
+
+__all__ = ["SemanticCacheLLM"]
+
+_PLAIN = (str, int, float, bool, type(None))
+_SECRET = re.compile(r"key|token|secret|password", re.IGNORECASE)
+_CHUNK = re.compile(r"\S+\s*|\s+")
+
+
+def as_embedder(embed_model: BaseEmbedding | Embedder | None) -> Embedder | None:
+    """Accept a LlamaIndex ``BaseEmbedding`` or one of our ``Embedder`` objects (``None`` = the default)."""
+    if embed_model is None:
+        return None
+    if isinstance(embed_model, RagEmbedding):
+        return embed_model.embedder
+    if isinstance(embed_model, BaseEmbedding):
+        return LlamaIndexEmbedder(embed_model)
+    if isinstance(embed_model, Embedder):
+        return embed_model
+    raise TypeError(f"embed_model must be a LlamaIndex BaseEmbedding or an Embedder, got {type(embed_model).__name__}")
+
+
+def model_identity(llm: LLM) -> dict[str, Any]:
+    """What identifies the answers of ``llm``: class, metadata and plain parameters (secrets left out)."""
+    params: dict[str, Any] = {}
+    for name in type(llm).model_fields:
+        value = getattr(llm, name, None)
+        if isinstance(value, _PLAIN) and not _SECRET.search(name):
+            params[name] = value
+    try:
+        metadata = llm.metadata.model_dump(mode="json")
+    except Exception:  # a metadata property that needs a live server: the parameters still identify the model
+        metadata = {}
+    return {"class": llm.class_name(), "metadata": metadata, "params": params}
+
+
+def messages_to_key(messages: Sequence[ChatMessage]) -> str:
+    """One text for a chat, role-tagged; :class:`CacheInputError` for content text cannot represent."""
+    lines = []
+    for message in messages:
+        if any(not isinstance(block, TextBlock) for block in message.blocks):
+            raise CacheInputError("chat message has non-text content (image, audio, document...); not cached")
+        if message.additional_kwargs.get("tool_calls") or message.role == MessageRole.TOOL:
+            raise CacheInputError("chat with tool calls; not cached")
+        lines.append(f"{message.role.value}: {message.content or ''}")
+    return "\n".join(lines)
+
+
+def _replay(text: str) -> list[str]:
+    """The cached text cut into word-sized deltas, so a replayed stream looks like a generated one."""
+    return _CHUNK.findall(text) or [text]
+
+
+class SemanticCacheLLM(LLM):
+    """Wrap ``llm`` with a Redis semantic cache; use it anywhere an LLM goes (``Settings.llm = SemanticCacheLLM(...)``).
+
+    ``distance_threshold`` is a cosine DISTANCE (0 = identical, 2 = opposite) -- a hit needs distance <= threshold;
+    ``ttl``, ``max_entries`` and the threshold default to the package settings. ``scope`` (e.g. a tenant) isolates
+    users. Hits carry ``additional_kwargs["cache_hit"] = True`` and the distance.
+    """
+
+    llm: SerializeAsAny[LLM] = Field(description="The wrapped LLM, called on cache misses.")
+    scope: str | dict[str, Any] | None = Field(default=None, description="User scope, e.g. {'tenant': 'acme'}.")
+    _cache: SemanticCache = PrivateAttr()
+
+    def __init__(
+        self,
+        llm: LLM,
+        *,
+        embed_model: BaseEmbedding | Embedder | None = None,
+        redis_url: str | None = None,
+        distance_threshold: float | None = None,
+        ttl: int | None = None,
+        name: str = "llmcache",
+        scope: str | Mapping[str, Any] | None = None,
+        max_entries: int | None = None,
+        refresh_on_hit: bool = False,
+        settings: Settings | None = None,
+        cache: SemanticCache | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(llm, LLM):
+            raise TypeError(f"SemanticCacheLLM wraps a LlamaIndex LLM, got {type(llm).__name__}")
+        super().__init__(
+            llm=llm,
+            scope=dict(scope) if isinstance(scope, Mapping) else scope,
+            callback_manager=llm.callback_manager,
+            **kwargs,
+        )
+        self._cache = cache or SemanticCache(
+            as_embedder(embed_model),
+            name=name,
+            redis_url=redis_url,
+            settings=settings,
+            distance_threshold=distance_threshold,
+            ttl=_UNSET if ttl is None else ttl,
+            max_entries=_UNSET if max_entries is None else max_entries,
+            refresh_on_hit=refresh_on_hit,
+        )
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "SemanticCacheLLM"
+
+    @property
+    def cache(self) -> SemanticCache:
+        return self._cache
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return self.llm.metadata
+
+    # ----------------------------------------------------------------- cache plumbing
+    def _llm_scope(self, kind: str, kwargs: Mapping[str, Any], formatted: bool = False) -> dict[str, Any]:
+        call = {k: v for k, v in kwargs.items() if isinstance(v, _PLAIN)}
+        return {"kind": kind, "formatted": formatted, "model": model_identity(self.llm), "call": call}
+
+    def _lookup(self, key: str | None, llm_scope: Mapping[str, Any]) -> CacheHit | None:
+        if key is None:
+            return None
+        try:
+            return self._cache.check(key, llm=llm_scope, scope=self.scope)
+        except CacheInputError as exc:
+            logger.debug("SemanticCacheLLM lookup passed through: %s", exc)
+            return None
+
+    async def _alookup(self, key: str | None, llm_scope: Mapping[str, Any]) -> CacheHit | None:
+        if key is None:
+            return None
+        try:
+            return await self._cache.acheck(key, llm=llm_scope, scope=self.scope)
+        except CacheInputError as exc:
+            logger.debug("SemanticCacheLLM lookup passed through: %s", exc)
+            return None
+
+    def _store(self, key: str | None, text: str | None, llm_scope: Mapping[str, Any]) -> None:
+        if key is None or text is None:
+            return
+        try:
+            self._cache.store(key, text, llm=llm_scope, scope=self.scope)
+        except CacheInputError as exc:
+            logger.debug("SemanticCacheLLM store skipped: %s", exc)
+
+    async def _astore(self, key: str | None, text: str | None, llm_scope: Mapping[str, Any]) -> None:
+        if key is None or text is None:
+            return
+        try:
+            await self._cache.astore(key, text, llm=llm_scope, scope=self.scope)
+        except CacheInputError as exc:
+            logger.debug("SemanticCacheLLM store skipped: %s", exc)
+
+    @staticmethod
+    def _chat_key(messages: Sequence[ChatMessage]) -> str | None:
+        try:
+            return messages_to_key(messages)
+        except CacheInputError as exc:
+            logger.debug("SemanticCacheLLM passes through: %s", exc)
+            return None
+
+    @staticmethod
+    def _chat_text(response: ChatResponse) -> str | None:
+        message = response.message
+        if message.additional_kwargs.get("tool_calls") or any(not isinstance(b, TextBlock) for b in message.blocks):
+            return None
+        return message.content or ""
+
+    @staticmethod
+    def _hit_info(hit: CacheHit) -> dict[str, Any]:
+        return {"cache_hit": True, "cache_distance": hit.distance}
+
+    def _chat_hit(self, hit: CacheHit) -> ChatResponse:
+        message = ChatMessage(role=MessageRole.ASSISTANT, content=hit.response)
+        return ChatResponse(message=message, additional_kwargs=self._hit_info(hit))
+
+    # ----------------------------------------------------------------- complete
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        scope = self._llm_scope("complete", kwargs, formatted)
+        hit = self._lookup(prompt, scope)
+        if hit is not None:
+            return CompletionResponse(text=hit.response, additional_kwargs=self._hit_info(hit))
+        response = self.llm.complete(prompt, formatted=formatted, **kwargs)
+        self._store(prompt, response.text, scope)
+        return response
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        scope = self._llm_scope("complete", kwargs, formatted)
+        hit = self._lookup(prompt, scope)
+        if hit is not None:
+            return self._replay_completion(hit)
+        return self._record_completion(prompt, scope, self.llm.stream_complete(prompt, formatted=formatted, **kwargs))
+
+    def _replay_completion(self, hit: CacheHit) -> CompletionResponseGen:
+        text = ""
+        for delta in _replay(hit.response):
+            text += delta
+            yield CompletionResponse(text=text, delta=delta, additional_kwargs=self._hit_info(hit))
+
+    def _record_completion(self, key: str, scope: dict[str, Any], stream: CompletionResponseGen) -> Generator:
+        last: CompletionResponse | None = None
+        for last in stream:
+            yield last
+        # only a stream that ran to its end is stored: an abandoned one would cache a truncated answer
+        self._store(key, last.text if last is not None else None, scope)
+
+    @llm_completion_callback()
+    async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        scope = self._llm_scope("complete", kwargs, formatted)
+        hit = await self._alookup(prompt, scope)
+        if hit is not None:
+            return CompletionResponse(text=hit.response, additional_kwargs=self._hit_info(hit))
+        response = await self.llm.acomplete(prompt, formatted=formatted, **kwargs)
+        await self._astore(prompt, response.text, scope)
+        return response
+
+    @llm_completion_callback()
+    async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
+        scope = self._llm_scope("complete", kwargs, formatted)
+        hit = await self._alookup(prompt, scope)
+        if hit is not None:
+            return self._areplay_completion(hit)
+        stream = await self.llm.astream_complete(prompt, formatted=formatted, **kwargs)
+        return self._arecord_completion(prompt, scope, stream)
+
+    async def _areplay_completion(self, hit: CacheHit) -> CompletionResponseAsyncGen:
+        for item in self._replay_completion(hit):
+            yield item
+
+    async def _arecord_completion(
+        self, key: str, scope: dict[str, Any], stream: CompletionResponseAsyncGen
+    ) -> AsyncGenerator[CompletionResponse, None]:
+        last: CompletionResponse | None = None
+        async for last in stream:
+            yield last
+        await self._astore(key, last.text if last is not None else None, scope)
+
+    # ----------------------------------------------------------------- chat
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        key, scope = self._chat_key(messages), self._llm_scope("chat", kwargs)
+        hit = self._lookup(key, scope)
+        if hit is not None:
+            return self._chat_hit(hit)
+        response = self.llm.chat(messages, **kwargs)
+        self._store(key, self._chat_text(response), scope)
+        return response
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        key, scope = self._chat_key(messages), self._llm_scope("chat", kwargs)
+        hit = self._lookup(key, scope)
+        if hit is not None:
+            return self._replay_chat(hit)
+        return self._record_chat(key, scope, self.llm.stream_chat(messages, **kwargs))
+
+    def _replay_chat(self, hit: CacheHit) -> ChatResponseGen:
+        text = ""
+        for delta in _replay(hit.response):
+            text += delta
+            message = ChatMessage(role=MessageRole.ASSISTANT, content=text)
+            yield ChatResponse(message=message, delta=delta, additional_kwargs=self._hit_info(hit))
+
+    def _record_chat(self, key: str | None, scope: dict[str, Any], stream: ChatResponseGen) -> Generator:
+        last: ChatResponse | None = None
+        for last in stream:
+            yield last
+        self._store(key, self._chat_text(last) if last is not None else None, scope)
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        key, scope = self._chat_key(messages), self._llm_scope("chat", kwargs)
+        hit = await self._alookup(key, scope)
+        if hit is not None:
+            return self._chat_hit(hit)
+        response = await self.llm.achat(messages, **kwargs)
+        await self._astore(key, self._chat_text(response), scope)
+        return response
+
+    @llm_chat_callback()
+    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        key, scope = self._chat_key(messages), self._llm_scope("chat", kwargs)
+        hit = await self._alookup(key, scope)
+        if hit is not None:
+            return self._areplay_chat(hit)
+        stream = await self.llm.astream_chat(messages, **kwargs)
+        return self._arecord_chat(key, scope, stream)
+
+    async def _areplay_chat(self, hit: CacheHit) -> ChatResponseAsyncGen:
+        for item in self._replay_chat(hit):
+            yield item
+
+    async def _arecord_chat(
+        self, key: str | None, scope: dict[str, Any], stream: ChatResponseAsyncGen
+    ) -> AsyncGenerator[ChatResponse, None]:
+        last: ChatResponse | None = None
+        async for last in stream:
+            yield last
+        await self._astore(key, self._chat_text(last) if last is not None else None, scope)
