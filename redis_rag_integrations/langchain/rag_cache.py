@@ -1,0 +1,166 @@
+"""``CachedRAGChain``: a question-level cache in front of a whole LCEL RAG chain.
+
+An LLM cache sees the prompt WITH the retrieved context, so it only hits when retrieval returns the same chunks and
+it cannot skip retrieval. This wrapper is keyed on the user's QUESTION: a hit skips retrieval and generation. It
+stays fresh because each entry records the ids and content hashes of the documents in the chain's output (the
+``context`` / ``source_documents`` lists of ``Document``) and links them with
+:func:`redis_rag_integrations.freshness.record_dependencies`; when the vector store updates or deletes one of them,
+it calls ``invalidate_documents`` and the answer is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.load import dumpd, loads
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from ..cache import CacheInputError, SemanticCache, SourceRef, content_hash
+from ..cache.semantic import _UNSET
+from ..embeddings import Embedder
+from ..settings import Settings
+from .cache import as_embedder
+
+logger = logging.getLogger("redis_rag_integrations.cache")
+
+__all__ = ["CachedRAGChain", "sources_of"]
+
+DOC_ID_KEYS = ("doc_id", "source")
+
+
+def sources_of(output: Any) -> list[SourceRef]:
+    """Source references of every ``Document`` found in a chain output (a dict's values, or a list)."""
+    docs: list[Document] = []
+    values = output.values() if isinstance(output, Mapping) else [output]
+    for value in values:
+        if isinstance(value, Document):
+            docs.append(value)
+        elif isinstance(value, list | tuple):
+            docs.extend(v for v in value if isinstance(v, Document))
+    refs: list[SourceRef] = []
+    for doc in docs:
+        digest = str(doc.metadata.get("content_hash") or content_hash(doc.page_content, doc.metadata))
+        ids = [doc.id] + [doc.metadata.get(k) for k in DOC_ID_KEYS]
+        refs.extend(SourceRef(str(i), digest) for i in dict.fromkeys(ids) if i not in (None, ""))
+    return refs
+
+
+def answer_text(output: Any, answer_key: str) -> str:
+    if isinstance(output, str):
+        return output
+    if isinstance(output, BaseMessage):
+        return output.text if isinstance(output.text, str) else str(output.content)
+    if isinstance(output, Mapping) and isinstance(output.get(answer_key), str):
+        return output[answer_key]
+    raise CacheInputError(
+        f"cannot find the answer text in a {type(output).__name__} output (answer_key={answer_key!r})"
+    )
+
+
+class CachedRAGChain(Runnable[Any, Any]):
+    """Wrap an LCEL chain so that a question meaning the same as an earlier one returns the earlier output.
+
+    Input: the question as a string, or a dict holding it under ``question_key``. Output: exactly what the wrapped
+    chain returns (a string, a message, or a dict with ``answer`` and ``context`` documents), restored with
+    LangChain's serializer. ``chain_id`` names the pipeline (change it when prompts or models change: entries of
+    another id are never served). ``scope`` (or ``config["configurable"]["cache_scope"]``) isolates tenants.
+    """
+
+    def __init__(
+        self,
+        chain: Runnable[Any, Any],
+        *,
+        embeddings: Embeddings | Embedder | None = None,
+        redis_url: str | None = None,
+        distance_threshold: float | None = None,
+        ttl: int | None = None,
+        name: str = "ragcache",
+        chain_id: str = "default",
+        question_key: str = "question",
+        answer_key: str = "answer",
+        scope: str | Mapping[str, Any] | None = None,
+        sources: Callable[[Any], Sequence[SourceRef]] = sources_of,
+        settings: Settings | None = None,
+        cache: SemanticCache | None = None,
+    ) -> None:
+        if not isinstance(chain, Runnable):
+            raise TypeError(f"CachedRAGChain wraps a LangChain Runnable, got {type(chain).__name__}")
+        self.chain = chain
+        self.cache = cache or SemanticCache(
+            as_embedder(embeddings),
+            name=name,
+            redis_url=redis_url,
+            settings=settings,
+            distance_threshold=distance_threshold,
+            ttl=_UNSET if ttl is None else ttl,
+        )
+        self.llm_scope = {"rag": chain_id}
+        self.question_key = question_key
+        self.answer_key = answer_key
+        self.scope = scope
+        self.sources = sources
+
+    def _question(self, input: Any) -> str:
+        if isinstance(input, str):
+            return input
+        if isinstance(input, Mapping) and isinstance(input.get(self.question_key), str):
+            return input[self.question_key]
+        raise CacheInputError(f"expected the question as a str or under {self.question_key!r} in a dict")
+
+    def _scope(self, config: RunnableConfig | None) -> Any:
+        return ((config or {}).get("configurable") or {}).get("cache_scope", self.scope)
+
+    def _decode(self, payload: str | None) -> Any:
+        return loads(payload, allowed_objects="core") if payload else None
+
+    def _encode(self, output: Any) -> tuple[str, str, list[SourceRef]]:
+        try:
+            payload = json.dumps(dumpd(output), ensure_ascii=False, allow_nan=False)
+            same = loads(payload, allowed_objects="core") == output
+        except Exception as exc:
+            raise CacheInputError(f"chain output cannot be serialized: {exc}") from exc
+        if not same:
+            raise CacheInputError("chain output does not survive a serialization round trip")
+        return answer_text(output, self.answer_key), payload, list(self.sources(output))
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        question, scope = None, self._scope(config)
+        try:
+            question = self._question(input)
+            hit = self.cache.check(question, llm=self.llm_scope, scope=scope)
+            if hit is not None and hit.payload:
+                return self._decode(hit.payload)
+        except CacheInputError as exc:
+            logger.debug("CachedRAGChain passes through: %s", exc)
+        output = self.chain.invoke(input, config, **kwargs)
+        if question is not None:
+            try:
+                text, payload, refs = self._encode(output)
+                self.cache.store(question, text, llm=self.llm_scope, scope=scope, payload=payload, sources=refs)
+            except CacheInputError as exc:
+                logger.debug("CachedRAGChain did not cache: %s", exc)
+        return output
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        question, scope = None, self._scope(config)
+        try:
+            question = self._question(input)
+            hit = await self.cache.acheck(question, llm=self.llm_scope, scope=scope)
+            if hit is not None and hit.payload:
+                return self._decode(hit.payload)
+        except CacheInputError as exc:
+            logger.debug("CachedRAGChain passes through: %s", exc)
+        output = await self.chain.ainvoke(input, config, **kwargs)
+        if question is not None:
+            try:
+                text, payload, refs = self._encode(output)
+                await self.cache.astore(question, text, llm=self.llm_scope, scope=scope, payload=payload, sources=refs)
+            except CacheInputError as exc:
+                logger.debug("CachedRAGChain did not cache: %s", exc)
+        return output

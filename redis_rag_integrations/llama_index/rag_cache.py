@@ -1,0 +1,136 @@
+"""``CachedQueryEngine``: a question-level cache in front of any LlamaIndex query engine.
+
+Keyed on the user's question (not the synthesized prompt), so a hit skips retrieval and synthesis. Each entry keeps
+the answer and its source nodes (id, ref doc id, text, metadata, score) and links the entry to the node ids and
+document ids through :mod:`redis_rag_integrations.freshness`, so an update or delete through the vector store drops
+it. Streaming responses pass through uncached.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from llama_index.core.base.base_query_engine import BaseQueryEngine
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.base.response.schema import RESPONSE_TYPE, Response
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+from ..cache import CacheHit, CacheInputError, SemanticCache, SourceRef
+from ..cache.semantic import _UNSET
+from ..embeddings import Embedder
+from ..settings import Settings
+from .llm import as_embedder
+
+logger = logging.getLogger("redis_rag_integrations.cache")
+
+__all__ = ["CachedQueryEngine"]
+
+
+def _node_record(item: NodeWithScore) -> dict[str, Any]:
+    node = item.node
+    return {
+        "id": node.node_id,
+        "ref_doc_id": node.ref_doc_id,
+        "hash": node.hash,
+        "text": node.get_content(),
+        "metadata": dict(node.metadata),
+        "score": item.score,
+    }
+
+
+class CachedQueryEngine(BaseQueryEngine):
+    """Wrap ``query_engine``; a question meaning the same as an earlier one (same ``engine_id``, same scope)
+    returns the earlier ``Response`` with ``metadata["cache_hit"] = True``."""
+
+    def __init__(
+        self,
+        query_engine: BaseQueryEngine,
+        *,
+        embed_model: BaseEmbedding | Embedder | None = None,
+        redis_url: str | None = None,
+        distance_threshold: float | None = None,
+        ttl: int | None = None,
+        name: str = "ragcache",
+        engine_id: str = "default",
+        scope: str | Mapping[str, Any] | None = None,
+        settings: Settings | None = None,
+        cache: SemanticCache | None = None,
+    ) -> None:
+        if not isinstance(query_engine, BaseQueryEngine):
+            raise TypeError(f"CachedQueryEngine wraps a LlamaIndex query engine, got {type(query_engine).__name__}")
+        super().__init__(callback_manager=query_engine.callback_manager)
+        self.query_engine = query_engine
+        self.cache = cache or SemanticCache(
+            as_embedder(embed_model),
+            name=name,
+            redis_url=redis_url,
+            settings=settings,
+            distance_threshold=distance_threshold,
+            ttl=_UNSET if ttl is None else ttl,
+        )
+        self.llm_scope = {"rag": engine_id, "engine": "llama_index"}
+        self.scope = scope
+
+    def _get_prompt_modules(self) -> dict[str, Any]:
+        return {}
+
+    def _hit_response(self, hit: CacheHit) -> Response:
+        records = json.loads(hit.payload or "[]")
+        nodes = [
+            NodeWithScore(node=TextNode(id_=r["id"], text=r["text"], metadata=r["metadata"]), score=r["score"])
+            for r in records
+        ]
+        return Response(
+            response=hit.response, source_nodes=nodes, metadata={"cache_hit": True, "distance": hit.distance}
+        )
+
+    @staticmethod
+    def _entry(response: RESPONSE_TYPE) -> tuple[str, str, list[SourceRef]]:
+        if not isinstance(response, Response) or response.response is None:
+            raise CacheInputError(f"{type(response).__name__} responses are not cached")
+        records = [_node_record(n) for n in response.source_nodes]
+        try:
+            payload = json.dumps(records, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise CacheInputError(f"source nodes cannot be serialized: {exc}") from exc
+        refs = []
+        for r in records:
+            refs.extend(SourceRef(str(i), r["hash"]) for i in dict.fromkeys([r["id"], r["ref_doc_id"]]) if i)
+        return response.response, payload, refs
+
+    def _query(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
+        question = query_bundle.query_str
+        try:
+            hit = self.cache.check(question, llm=self.llm_scope, scope=self.scope)
+            if hit is not None:
+                return self._hit_response(hit)
+        except CacheInputError as exc:
+            logger.debug("CachedQueryEngine passes through: %s", exc)
+            return self.query_engine.query(query_bundle)
+        response = self.query_engine.query(query_bundle)
+        try:
+            text, payload, refs = self._entry(response)
+            self.cache.store(question, text, llm=self.llm_scope, scope=self.scope, payload=payload, sources=refs)
+        except CacheInputError as exc:
+            logger.debug("CachedQueryEngine did not cache: %s", exc)
+        return response
+
+    async def _aquery(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
+        question = query_bundle.query_str
+        try:
+            hit = await self.cache.acheck(question, llm=self.llm_scope, scope=self.scope)
+            if hit is not None:
+                return self._hit_response(hit)
+        except CacheInputError as exc:
+            logger.debug("CachedQueryEngine passes through: %s", exc)
+            return await self.query_engine.aquery(query_bundle)
+        response = await self.query_engine.aquery(query_bundle)
+        try:
+            text, payload, refs = self._entry(response)
+            await self.cache.astore(question, text, llm=self.llm_scope, scope=self.scope, payload=payload, sources=refs)
+        except CacheInputError as exc:
+            logger.debug("CachedQueryEngine did not cache: %s", exc)
+        return response
