@@ -6,24 +6,26 @@ both go through :class:`~redis_rag_integrations.store.RedisVectorIndex` and its 
 
 from __future__ import annotations
 
-import math
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.vectorstores import VectorStore
+from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
 
 from ..embeddings import Embedder
 from ..settings import Settings
 from ..store import FilterLike, Hit, Record, RedisVectorIndex
-from ..store.layout import FieldType
+from ..store.layout import METADATA, TEXT, FieldType
 from .embeddings import RagEmbeddings
 
 #: Metadata keys that name the source document of a chunk, tried in order (``doc_id`` is LlamaIndex's word).
 DOC_ID_KEYS = ("doc_id", "source")
+#: All a LangChain ``Document`` is made of besides its id (which comes from the key): what searches fetch.
+_DOC_FIELDS = (TEXT, METADATA)
 
 
 class RedisVectorStore(VectorStore):
@@ -33,7 +35,13 @@ class RedisVectorStore(VectorStore):
     every metadata key is stored and returned with its type intact either way. Filters are dicts
     (``{"year": {"$gte": 2020}}``), redisvl ``FilterExpression`` objects, or raw Redis query strings; a filter on a
     field that is not declared raises :class:`~redis_rag_integrations.store.FilterError` instead of finding nothing.
-    ``similarity_search_with_score`` returns Redis' distance (lower is closer), as langchain-redis does.
+
+    Scores are similarities, higher is better, the same numbers the LlamaIndex adapter returns for the same query
+    (:meth:`~redis_rag_integrations.store.Layout.similarity`): with the default cosine metric ``1 - distance``, the
+    cosine similarity in [-1, 1]; with ``ip`` the dot product; with ``l2`` ``1 - squared_distance / 2`` (the
+    cosine for unit vectors). This differs from langchain-redis, which returns raw distances (lower is closer).
+    ``hybrid_search`` scores are reciprocal-rank-fusion scores. ``as_retriever(search_type="hybrid")`` is supported
+    next to ``similarity``, ``similarity_score_threshold`` and ``mmr``.
     """
 
     def __init__(
@@ -186,23 +194,23 @@ class RedisVectorStore(VectorStore):
     def similarity_search_with_score(
         self, query: str, k: int = 4, filter: FilterLike = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        """Documents with their distance (lower is closer)."""
-        return self._pairs(self.index.search(self._embed_query(query), k, filter))
+        """Documents with their similarity score (higher is closer; cosine: ``1 - distance``)."""
+        return self._pairs(self.index.search(self._embed_query(query), k, filter, _DOC_FIELDS))
 
     async def asimilarity_search_with_score(
         self, query: str, k: int = 4, filter: FilterLike = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        return self._pairs(await self.index.asearch(await self._aembed_query(query), k, filter))
+        return self._pairs(await self.index.asearch(await self._aembed_query(query), k, filter, _DOC_FIELDS))
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: FilterLike = None, **kwargs: Any
     ) -> list[Document]:
-        return [self._document(h.record) for h in self.index.search(embedding, k, filter)]
+        return [self._document(h.record) for h in self.index.search(embedding, k, filter, _DOC_FIELDS)]
 
     async def asimilarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: FilterLike = None, **kwargs: Any
     ) -> list[Document]:
-        return [self._document(h.record) for h in await self.index.asearch(embedding, k, filter)]
+        return [self._document(h.record) for h in await self.index.asearch(embedding, k, filter, _DOC_FIELDS)]
 
     def max_marginal_relevance_search(
         self,
@@ -242,26 +250,47 @@ class RedisVectorStore(VectorStore):
         return [self._document(h.record) for h in self.index.mmr_search(embedding, k, fetch_k, lambda_mult, filter)]
 
     def hybrid_search(
-        self, query: str, k: int = 4, filter: FilterLike = None, alpha: float = 0.5, **kwargs: Any
+        self,
+        query: str,
+        k: int = 4,
+        filter: FilterLike = None,
+        alpha: float = 0.5,
+        fetch_k: int | None = None,
+        **kwargs: Any,
     ) -> list[tuple[Document, float]]:
-        """BM25 + vector search fused by reciprocal rank; the score is the RRF score (higher is better)."""
-        hits = self.index.hybrid_search(query, self._embed_query(query), k, filter, alpha=alpha)
-        return [(self._document(h.record), -h.distance) for h in hits]
+        """BM25 + vector search fused by reciprocal rank; the score is the RRF score (higher is better).
+
+        ``alpha`` weighs the vector side (1 = vectors only, 0 = BM25 only); ``fetch_k`` results of each side
+        are fused (default ``max(4k, 20)``).
+        """
+        hits = self.index.hybrid_search(query, self._embed_query(query), k, filter, fetch_k=fetch_k, alpha=alpha)
+        return self._pairs(hits)
 
     async def ahybrid_search(
-        self, query: str, k: int = 4, filter: FilterLike = None, alpha: float = 0.5, **kwargs: Any
+        self,
+        query: str,
+        k: int = 4,
+        filter: FilterLike = None,
+        alpha: float = 0.5,
+        fetch_k: int | None = None,
+        **kwargs: Any,
     ) -> list[tuple[Document, float]]:
-        hits = await self.index.ahybrid_search(query, await self._aembed_query(query), k, filter, alpha=alpha)
-        return [(self._document(h.record), -h.distance) for h in hits]
+        vector = await self._aembed_query(query)
+        return self._pairs(await self.index.ahybrid_search(query, vector, k, filter, fetch_k=fetch_k, alpha=alpha))
 
     def _pairs(self, hits: list[Hit]) -> list[tuple[Document, float]]:
-        return [(self._document(h.record), h.distance) for h in hits]
+        return [(self._document(h.record), h.score) for h in hits]
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
-        """Redis distances to [0, 1] relevance (1 = identical): cosine / ip give ``1 - d``, l2 (squared) its root."""
-        if self.index.layout.distance_metric == "l2":
-            return lambda d: max(0.0, 1.0 - math.sqrt(max(d, 0.0)) / 2.0)
-        return lambda d: min(1.0, max(0.0, 1.0 - d))
+        """Our scores are already similarities (1 = identical): relevance is the score clamped to [0, 1]
+        (LangChain's relevance contract), so ``similarity_score_threshold`` thresholds the same similarity."""
+        return _clamp01
+
+    def as_retriever(self, **kwargs: Any) -> RedisVectorStoreRetriever:
+        """A retriever over this store; ``search_type`` may also be ``"hybrid"`` (``search_kwargs``: ``k``,
+        ``filter``, ``alpha``, ``fetch_k``)."""
+        tags = kwargs.pop("tags", None) or [*self._get_retriever_tags()]
+        return RedisVectorStoreRetriever(vectorstore=self, tags=tags, **kwargs)
 
     @classmethod
     def from_texts(
@@ -277,6 +306,35 @@ class RedisVectorStore(VectorStore):
         store = cls(embedding, **kwargs)
         store.add_texts(texts, metadatas, ids=ids)
         return store
+
+
+class RedisVectorStoreRetriever(VectorStoreRetriever):
+    """LangChain's vector-store retriever plus ``search_type="hybrid"`` (BM25 + vector, reciprocal rank fusion).
+
+    A subclass because ``VectorStoreRetriever`` validates ``search_type`` against ``allowed_search_types``.
+    """
+
+    vectorstore: RedisVectorStore
+    allowed_search_types: ClassVar[Collection[str]] = ("similarity", "similarity_score_threshold", "mmr", "hybrid")
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        if self.search_type == "hybrid":
+            return [doc for doc, _ in self.vectorstore.hybrid_search(query, **(self.search_kwargs | kwargs))]
+        return super()._get_relevant_documents(query, run_manager=run_manager, **kwargs)
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        if self.search_type == "hybrid":
+            pairs = await self.vectorstore.ahybrid_search(query, **(self.search_kwargs | kwargs))
+            return [doc for doc, _ in pairs]
+        return await super()._aget_relevant_documents(query, run_manager=run_manager, **kwargs)
+
+
+def _clamp01(score: float) -> float:
+    return min(1.0, max(0.0, score))
 
 
 def _batch(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -54,8 +54,9 @@ class RedisVectorStore(BasePydanticVectorStore):
 
     Pass ``dims`` (or add nodes first) to create a new index; an existing one is opened as it is, with its
     filterable ``metadata_fields``. Query modes: default (KNN), ``TEXT_SEARCH`` (BM25), ``HYBRID`` (BM25 + KNN
-    fused by reciprocal rank, weighted by ``alpha``) and ``MMR``. Similarities are ``1 - distance`` for KNN / MMR,
-    the BM25 score for text search and the RRF score for hybrid.
+    fused by reciprocal rank, weighted by ``alpha``) and ``MMR``. Similarities are higher-is-better and equal to the
+    LangChain adapter's scores for the same query: for KNN / MMR the metric's similarity (cosine: ``1 - distance``;
+    ip: the dot product; l2: ``1 - squared_distance / 2``), the BM25 score for text search, the RRF score for hybrid.
     """
 
     stores_text: bool = True
@@ -267,12 +268,11 @@ class RedisVectorStore(BasePydanticVectorStore):
         return query.mode, self._filter(query.filters, query.node_ids, query.doc_ids), k
 
     def _result(self, hits: list[Hit], mode: VectorStoreQueryMode) -> VectorStoreQueryResult:
+        # Hit.score is the similarity both adapters share (the LangChain store returns the same numbers).
         nodes = [self._node(h.record) for h in hits]
-        if mode in (VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.HYBRID):
-            sims = [-h.distance for h in hits]
-        else:
-            sims = [1.0 - h.distance for h in hits]
-        return VectorStoreQueryResult(nodes=nodes, similarities=sims, ids=[h.record.id for h in hits])
+        return VectorStoreQueryResult(
+            nodes=nodes, similarities=[h.score for h in hits], ids=[h.record.id for h in hits]
+        )
 
 
 def _vector(query: VectorStoreQuery) -> list[float]:

@@ -23,7 +23,19 @@ from ..connection import AsyncClient, SyncClient, get_async_client, get_client
 from ..errors import IndexNotFoundError, RedisRagError
 from ..settings import Settings, get_settings
 from .filters import FilterLike
-from .layout import CONTENT_HASH, DOC_ID, METADATA, RETURN_FIELDS, VECTOR, FieldType, Hit, Layout, Record
+from .knn import KnnPlanner, parse_reply
+from .layout import (
+    CONTENT_HASH,
+    DOC_ID,
+    METADATA,
+    QUERY_FIELDS,
+    RETURN_FIELDS,
+    VECTOR,
+    FieldType,
+    Hit,
+    Layout,
+    Record,
+)
 from .query import filter_query, hits_from_results, mmr_order, rrf_fuse, text_query, vector_query
 
 WRITE_BATCH = 500
@@ -69,6 +81,10 @@ class RedisVectorIndex:
         self.layout = self._reconcile(layout, explicit_fields=metadata_fields is not None)
         self._index = SearchIndex(self.layout.schema(), redis_client=self.client)
         self._aindex: AsyncSearchIndex | None = None
+        self._knn = KnnPlanner(self.layout)
+        self._similarity = self.layout.similarity_fn()
+        # Cluster clients cannot route a bare FT.SEARCH by index name: they keep redis-py's search command.
+        self._cluster = isinstance(self.client, RedisCluster) or hasattr(self.client, "nodes_manager")
         if create and not self._index.exists():
             self._index.create()
 
@@ -345,23 +361,49 @@ class RedisVectorIndex:
         rows = await self.aindex.query(filter_query(self.layout, filter, limit))
         return [h.record for h in hits_from_results(self.layout, rows, score_field="__none__")]
 
-    def search(self, vector: Sequence[float] | np.ndarray, k: int = 4, filter: FilterLike = None) -> list[Hit]:
-        """The ``k`` nearest records to ``vector`` (KNN, pre-filtered), closest first."""
-        rows = self._run(vector_query(self.layout, vector, k, filter, self.ef_runtime))
-        return hits_from_results(self.layout, rows)
+    def search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        filter: FilterLike = None,
+        fields: Sequence[str] = QUERY_FIELDS,
+    ) -> list[Hit]:
+        """The ``k`` nearest records to ``vector`` (KNN, pre-filtered), closest first.
 
-    async def asearch(self, vector: Sequence[float] | np.ndarray, k: int = 4, filter: FilterLike = None) -> list[Hit]:
-        rows = await self._arun(vector_query(self.layout, vector, k, filter, self.ef_runtime))
-        return hits_from_results(self.layout, rows)
+        ``fields`` are the record fields Redis sends back (a subset of ``doc_id``, ``text``, ``metadata``,
+        ``extra``): an adapter that has no use for one saves its transfer and decoding.
+        """
+        args = self._knn.args(filter, k, fields, self.ef_runtime)
+        blob = self.layout.vector_bytes(vector, "query vector")
+        if self._cluster:
+            return hits_from_results(
+                self.layout, self._run(vector_query(self.layout, vector, k, filter, self.ef_runtime))
+            )
+        reply = self.client.execute_command(*args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
+        return parse_reply(self.layout, reply, self._similarity)
+
+    async def asearch(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        filter: FilterLike = None,
+        fields: Sequence[str] = QUERY_FIELDS,
+    ) -> list[Hit]:
+        args = self._knn.args(filter, k, fields, self.ef_runtime)
+        blob = self.layout.vector_bytes(vector, "query vector")
+        if self._cluster:
+            query = vector_query(self.layout, vector, k, filter, self.ef_runtime)
+            return hits_from_results(self.layout, await self._arun(query))
+        reply = await self.async_client.execute_command(*args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
+        return parse_reply(self.layout, reply, self._similarity)
 
     def text_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
-        """BM25 over the chunk text; ``distance`` is the negated BM25 score (lower is better, as for vectors)."""
-        rows = self._run(text_query(self.layout, text, k, filter))
-        return _negate(hits_from_results(self.layout, rows, score_field="score"))
+        """BM25 over the chunk text; ``score`` is the BM25 score, ``distance`` its negation (lower is better)."""
+        return hits_from_results(self.layout, self._run(text_query(self.layout, text, k, filter)), score_field="score")
 
     async def atext_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
         rows = await self._arun(text_query(self.layout, text, k, filter))
-        return _negate(hits_from_results(self.layout, rows, score_field="score"))
+        return hits_from_results(self.layout, rows, score_field="score")
 
     def hybrid_search(
         self,
@@ -441,12 +483,6 @@ def _stale(keys: list[str], doc_ids: list[Any], prefix: str) -> list[str]:
     out = [k[len(prefix) + 1 :] for k in keys]
     out.extend(d.decode() for d in doc_ids if d)
     return list(dict.fromkeys(out))
-
-
-def _negate(hits: list[Hit]) -> list[Hit]:
-    for hit in hits:
-        hit.distance = -hit.distance
-    return hits
 
 
 def _alpha_weights(alpha: float) -> list[float]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -72,10 +72,16 @@ class Record:
 
 @dataclass
 class Hit:
-    """A query result: the record (vector left out) and its distance as Redis computed it (lower is closer)."""
+    """A query result: the record (vector left out), Redis' ``distance`` (lower is closer) and ``score``.
+
+    ``score`` is what both adapters return, so it means the same in LangChain and LlamaIndex: a similarity,
+    higher is better. For KNN it is :meth:`Layout.similarity` of the distance; for BM25 the BM25 score; for hybrid
+    the reciprocal-rank-fusion score.
+    """
 
     record: Record
     distance: float
+    score: float
 
 
 def content_hash(text: str, metadata: Mapping[str, Any]) -> str:
@@ -142,6 +148,22 @@ class Layout:
             hnsw_m=s.hnsw_m,
             hnsw_ef_construction=s.hnsw_ef_construction,
         )
+
+    def similarity(self, distance: float) -> float:
+        """Redis' vector distance as a similarity, higher is better, per metric.
+
+        * ``cosine``: ``1 - distance`` = the cosine similarity, in [-1, 1] (1 = same direction).
+        * ``ip``: Redis returns ``1 - dot``, so ``1 - distance`` = the dot product (the cosine for unit vectors).
+        * ``l2``: Redis returns the *squared* euclidean distance; ``1 - distance / 2`` equals the cosine similarity
+          for unit vectors (what embedding models emit) and stays monotone (closer = higher) for any vectors.
+        """
+        return self.similarity_fn()(distance)
+
+    def similarity_fn(self) -> Callable[[float], float]:
+        """:meth:`similarity` as a bare function of the distance (no attribute lookups on the hot path)."""
+        if self.distance_metric == "l2":
+            return _l2_similarity
+        return _one_minus
 
     @property
     def key_prefix(self) -> str:
@@ -235,6 +257,14 @@ class Layout:
             extra=json.loads(_s(extra)) if extra else None,
             vector=np.frombuffer(vector, dtype=_DTYPES[self.datatype]).astype(np.float32) if vector else None,
         )
+
+
+def _one_minus(distance: float) -> float:
+    return 1.0 - distance
+
+
+def _l2_similarity(distance: float) -> float:
+    return 1.0 - distance / 2.0
 
 
 def _s(value: Any) -> str:

@@ -81,12 +81,20 @@ def record_id(layout: Layout, key: str) -> str:
 
 
 def hits_from_results(layout: Layout, rows: list[Mapping[str, Any]], score_field: str = "vector_distance") -> list[Hit]:
-    """redisvl's result rows as :class:`Hit` objects. The row's ``id`` is the Redis key (redisvl puts it there)."""
+    """redisvl's result rows as :class:`Hit` objects. The row's ``id`` is the Redis key (redisvl puts it there).
+
+    For ``vector_distance`` rows the score is the layout's similarity; for others (BM25 ``score``) it is the
+    row's score as given, and the distance its negation, so that everywhere lower distance / higher score is better.
+    """
     hits = []
     for row in rows:
         record = layout.decode(row)
         record.id = record_id(layout, str(row["id"]))
-        hits.append(Hit(record=record, distance=float(row.get(score_field, 0.0))))
+        value = float(row.get(score_field, 0.0))
+        if score_field == "vector_distance":
+            hits.append(Hit(record=record, distance=value, score=layout.similarity(value)))
+        else:
+            hits.append(Hit(record=record, distance=-value, score=value))
     return hits
 
 
@@ -122,4 +130,4 @@ def rrf_fuse(rankings: Sequence[Sequence[Hit]], k: int, weights: Sequence[float]
             scores[hit.record.id] = scores.get(hit.record.id, 0.0) + weight / (RRF_K + rank)
             first.setdefault(hit.record.id, hit)
     ordered = sorted(scores, key=lambda i: -scores[i])[:k]
-    return [Hit(record=first[i].record, distance=-scores[i]) for i in ordered]
+    return [Hit(record=first[i].record, distance=-scores[i], score=scores[i]) for i in ordered]

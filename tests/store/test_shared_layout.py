@@ -82,9 +82,9 @@ def test_langchain_reads_llamaindex_nodes_and_nodes_round_trip(
     li_store.add([node])
     try:
         lc_store = LCStore(RagEmbeddings(local_embedder), unique_name, settings=settings)
-        [(doc, distance)] = lc_store.similarity_search_with_score("similarity search in Redis", k=1)
+        [(doc, score)] = lc_store.similarity_search_with_score("similarity search in Redis", k=1)
         assert doc.id == "n-1" and doc.metadata == node.metadata and doc.page_content == node.text
-        assert distance < 0.5
+        assert score > 0.5  # a similarity: higher is closer
         [back] = li_store.get_nodes(["n-1"])
         assert back.ref_doc_id == "doc-9"
         assert back.excluded_embed_metadata_keys == ["secret"]
