@@ -1,0 +1,80 @@
+"""End to end: a cached RAG answer is dropped when its source changes through OUR vector store or ingestion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableLambda
+
+from redis_rag_integrations import Settings
+from redis_rag_integrations.ingest import Producer, Worker
+from redis_rag_integrations.langchain import CachedRAGChain, RagEmbeddings, RedisVectorStore
+from redis_rag_integrations.store.index import RedisVectorIndex
+
+QUESTION = "How do I copy a file in Python?"
+
+
+def rag_chain(store: RedisVectorStore, calls: list[str]) -> Any:
+    retriever = store.as_retriever(search_kwargs={"k": 1})
+
+    def answer(question: str) -> dict[str, Any]:
+        calls.append(question)
+        docs = retriever.invoke(question)
+        return {"answer": f"Answer: {docs[0].page_content}", "context": docs}
+
+    return RunnableLambda(answer)
+
+
+def test_update_and_delete_through_the_vector_store_drop_cached_answers(
+    redis_url: str, unique_name: str, local_embedder
+) -> None:
+    embeddings = RagEmbeddings(local_embedder)
+    store = RedisVectorStore(embeddings, f"{unique_name}-kb", redis_url=redis_url)
+    store.add_texts(["Use shutil.copy() to copy a file."], metadatas=[{"doc_id": "copying"}], ids=["copying#0"])
+    calls: list[str] = []
+    cached = CachedRAGChain(rag_chain(store, calls), embeddings=embeddings, redis_url=redis_url, name=unique_name)
+    try:
+        assert cached.invoke(QUESTION)["answer"] == "Answer: Use shutil.copy() to copy a file."
+        cached.invoke(QUESTION)
+        assert len(calls) == 1  # served from the cache
+
+        store.add_texts(["Use shutil.copy2() to keep file metadata."], metadatas=[{"doc_id": "copying"}],
+                        ids=["copying#0"])  # fmt: skip
+        assert cached.invoke(QUESTION)["answer"] == "Answer: Use shutil.copy2() to keep file metadata."
+        assert len(calls) == 2
+
+        cached.invoke(QUESTION)
+        assert len(calls) == 2
+        store.add_texts(["Use shutil.copy2() to keep file metadata."], metadatas=[{"doc_id": "copying"}],
+                        ids=["copying#0"])  # fmt: skip
+        cached.invoke(QUESTION)
+        assert len(calls) == 2  # an unchanged rewrite keeps the answer
+
+        store.delete(["copying#0"])
+        store.add_texts(["shutil.copyfile() copies contents only."], metadatas=[{"doc_id": "other"}], ids=["o#0"])
+        assert cached.invoke(QUESTION)["answer"] == "Answer: shutil.copyfile() copies contents only."
+        assert len(calls) == 3
+    finally:
+        cached.cache.delete_index()
+        store.index.drop()
+
+
+def test_streaming_ingestion_update_drops_cached_answers(redis_url: str, unique_name: str, local_embedder) -> None:
+    embeddings = RagEmbeddings(local_embedder)
+    index = RedisVectorIndex(f"{unique_name}-kb", dims=local_embedder.dims, settings=Settings(redis_url=redis_url))
+    store = RedisVectorStore(embeddings, index=index)
+    producer = Producer(index.name, client=index.client)
+    producer.upsert("copying", "Use shutil.copy() to copy a file.")
+    Worker(index, local_embedder).run(until_idle=True)
+    calls: list[str] = []
+    cached = CachedRAGChain(rag_chain(store, calls), embeddings=embeddings, redis_url=redis_url, name=unique_name)
+    try:
+        cached.invoke(QUESTION)
+        producer.upsert("copying", "Use shutil.copy2() to keep file metadata.")
+        Worker(index, local_embedder).run(until_idle=True)
+        assert cached.invoke(QUESTION)["answer"] == "Answer: Use shutil.copy2() to keep file metadata."
+        assert len(calls) == 2
+    finally:
+        cached.cache.delete_index()
+        index.drop()
+        index.client.delete(*index.client.scan_iter(match=f"ingest:{{{index.name}}}:*"), "-")
