@@ -61,31 +61,43 @@ def _filter_key(flt: FilterLike) -> Any:
     return ("expr", str(flt))
 
 
+_BYTES = {name: name.encode() for name in (TEXT, METADATA, DOC_ID, EXTRA, SCORE_FIELD)}
+_STRS = {name: name for name in _BYTES}
+
+
 def parse_reply(layout: Layout, reply: Any, similarity: Callable[[float], float]) -> list[Hit]:
-    """The hits of a KNN ``FT.SEARCH`` reply, closest first; ``similarity`` turns Redis' distance into the score."""
-    head = layout.key_prefix + ":"
-    cut = len(head)
-    hits: list[Hit] = []
+    """The hits of a KNN ``FT.SEARCH`` reply, closest first; ``similarity`` turns Redis' distance into the score.
+
+    Field names are looked up in the reply's own type (bytes, or str for ``decode_responses`` clients) rather
+    than decoding every name; values are decoded only for the fields a record holds.
+    """
     if isinstance(reply, dict):  # RESP3
         results = reply.get(b"results", reply.get("results")) or []
         rows = [(r.get(b"id", r.get("id")), r.get(b"extra_attributes", r.get("extra_attributes"))) for r in results]
     else:  # RESP2: [total, key, [field, value, ...], key, [...], ...]
         it = iter(reply[1:])
         rows = [(key, dict(zip(flat[::2], flat[1::2], strict=True))) for key, flat in zip(it, it, strict=True)]
-    for key, attrs in rows:
-        f = {(n.decode() if isinstance(n, bytes) else n): v for n, v in attrs.items()}
+    if not rows:
+        return []
+    head = layout.key_prefix + ":"
+    cut = len(head)
+    names = _BYTES if isinstance(rows[0][0], bytes) else _STRS
+    text_n, meta_n, doc_n, extra_n, score_n = (names[n] for n in (TEXT, METADATA, DOC_ID, EXTRA, SCORE_FIELD))
+    loads = json.loads
+    hits: list[Hit] = []
+    for key, f in rows:
         skey = key.decode() if isinstance(key, bytes) else key
+        text = f.get(text_n)
+        meta = f.get(meta_n)
+        doc = f.get(doc_n)
+        extra = f.get(extra_n)
         record = Record(
             id=skey[cut:] if skey.startswith(head) else skey,
-            text=_str(f.get(TEXT)) or "",
-            metadata=json.loads(f[METADATA]) if f.get(METADATA) else {},
-            doc_id=_str(f.get(DOC_ID)) or None,
-            extra=json.loads(f[EXTRA]) if f.get(EXTRA) else None,
+            text=(text.decode() if isinstance(text, bytes) else text) if text is not None else "",
+            metadata=loads(meta) if meta else {},
+            doc_id=(doc.decode() if isinstance(doc, bytes) else doc) if doc else None,
+            extra=loads(extra) if extra else None,
         )
-        distance = float(f[SCORE_FIELD])
-        hits.append(Hit(record=record, distance=distance, score=similarity(distance)))
+        distance = float(f[score_n])
+        hits.append(Hit(record, distance, similarity(distance)))
     return hits
-
-
-def _str(value: Any) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
