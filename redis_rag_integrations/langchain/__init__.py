@@ -17,7 +17,7 @@ _EXPORTS = {
     "CachedRAGChain": ".rag_cache",
     "RedisChatMessageHistory": ".history",
     "publish_documents": ".ingest",
-    "register": ".register",
+    "register": ".registration",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -17,7 +17,7 @@ _EXPORTS = {
     "RedisChatStore": ".chat_store",
     "RedisAsyncChatStore": ".chat_store",
     "publish_documents": ".ingest",
-    "register": ".register",
+    "register": ".registration",
 }
 
 __all__ = sorted(_EXPORTS)
