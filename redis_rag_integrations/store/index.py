@@ -35,6 +35,7 @@ from .layout import (
     Hit,
     Layout,
     Record,
+    detect_dialect,
 )
 from .query import filter_query, hits_from_results, mmr_order, rrf_fuse, text_query, vector_query
 
@@ -99,9 +100,10 @@ class RedisVectorIndex:
                 f"index {name!r} does not exist and no dims were given to create it: pass dims "
                 "(or an embedding model), or add data first"
             ) from exc
-        if VECTOR not in schema.fields:
-            raise LayoutMismatchError(f"index {name!r} has no {VECTOR!r} field: it is not in this package's layout")
-        return int(schema.fields[VECTOR].attrs.dims)
+        vectors = [f for f in schema.fields.values() if str(getattr(f.type, "value", f.type)) == "vector"]
+        if not vectors:
+            raise LayoutMismatchError(f"index {name!r} has no vector field: it is not a vector index")
+        return int(vectors[0].attrs.dims)
 
     def _reconcile(self, wanted: Layout, explicit_fields: bool) -> Layout:
         """The layout to use: ``wanted``, checked against (and completed from) an existing index of that name."""
@@ -111,6 +113,9 @@ class RedisVectorIndex:
         existing = SearchIndex.from_existing(wanted.index_name, redis_client=self.client).schema
         types = {name: f.type.value if hasattr(f.type, "value") else str(f.type) for name, f in existing.fields.items()}
         missing = {n: t for n, t in _REQUIRED.items() if types.get(n) != t}
+        legacy = detect_dialect(types) if missing else None
+        if legacy is not None:
+            return self._legacy_layout(wanted, existing, types, *legacy)
         if missing:
             raise LayoutMismatchError(
                 f"index {wanted.index_name!r} exists but was not built in this package's layout (it lacks "
@@ -143,6 +148,33 @@ class RedisVectorIndex:
             datatype=str(getattr(attrs.datatype, "value", attrs.datatype)).lower(),  # type: ignore[arg-type]
         )
 
+    def _legacy_layout(self, wanted: Layout, existing: Any, types: dict[str, str], dialect: str, vfield: str) -> Layout:
+        """The read-only layout of an index written by langchain-redis or llama-index-vector-stores-redis."""
+        attrs = existing.fields[vfield].attrs
+        if int(attrs.dims) != wanted.dims:
+            raise LayoutMismatchError(
+                f"index {wanted.index_name!r} holds {attrs.dims}-dimensional vectors but the embedding model makes "
+                f"{wanted.dims}: use the model the index was built with"
+            )
+        prefixes = existing.index.prefix
+        prefix = prefixes[0] if isinstance(prefixes, list) else prefixes
+        if dialect == "langchain-redis":
+            prefix = prefix.rstrip(":")
+        fields = {
+            n: t for n, t in types.items() if n not in (vfield, "text") and t in ("tag", "numeric", "text", "geo")
+        }
+        return Layout(
+            index_name=wanted.index_name,
+            dims=wanted.dims,
+            prefix=prefix,
+            metadata_fields=fields,  # type: ignore[arg-type]
+            algorithm=str(getattr(attrs.algorithm, "value", attrs.algorithm)).lower(),  # type: ignore[arg-type]
+            distance_metric=str(getattr(attrs.distance_metric, "value", attrs.distance_metric)).lower(),  # type: ignore[arg-type]
+            datatype=str(getattr(attrs.datatype, "value", attrs.datatype)).lower(),  # type: ignore[arg-type]
+            dialect=dialect,  # type: ignore[arg-type]
+            vector_field=vfield,
+        )
+
     @property
     def name(self) -> str:
         return self.layout.index_name
@@ -169,6 +201,11 @@ class RedisVectorIndex:
 
     def _encode_all(self, records: Sequence[Record]) -> list[tuple[str, dict[str, Any]]]:
         """Every record encoded before any is written: one bad record fails the call and loses nothing."""
+        if self.layout.dialect != "native":
+            raise LayoutMismatchError(
+                f"index {self.name!r} was written by {self.layout.dialect} and is opened read-only: search it, "
+                "and re-ingest into a new index to write (two layouts in one index would confuse both readers)"
+            )
         encoded = [(self.layout.key(r.id), self.layout.encode(r)) for r in records]
         seen: set[str] = set()
         for key, _ in encoded:

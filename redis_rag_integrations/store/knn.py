@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .filters import FilterLike, compile_filter
-from .layout import DOC_ID, EXTRA, METADATA, TEXT, VECTOR, Hit, Layout, Record
+from .layout import DOC_ID, EXTRA, METADATA, TEXT, Hit, Layout, Record
 
 SCORE_FIELD = "vector_distance"
 #: Plans kept per index; past this the cache is emptied (a caller building unbounded distinct filters).
@@ -46,9 +46,11 @@ class KnnPlanner:
         where = str(compiled) if compiled is not None else "*"
         where = "*" if where in ("", "*") else f"({where})"
         ef = f" EF_RUNTIME {ef_runtime}" if ef_runtime else ""
-        query = f"{where}=>[KNN {k} @{VECTOR} $vector{ef} AS {SCORE_FIELD}]"
+        query = f"{where}=>[KNN {k} @{self.layout.vector_field} $vector{ef} AS {SCORE_FIELD}]"
         returned = (*fields, SCORE_FIELD)
-        return ("FT.SEARCH", self.layout.index_name, query, "RETURN", len(returned), *returned,
+        # Legacy layouts keep metadata in fields whose names only the records know: those rows come back whole.
+        ret = ("RETURN", len(returned), *returned) if self.layout.dialect == "native" else ()
+        return ("FT.SEARCH", self.layout.index_name, query, *ret,
                 "SORTBY", SCORE_FIELD, "ASC", "LIMIT", 0, k)  # fmt: skip
 
 
@@ -79,6 +81,8 @@ def parse_reply(layout: Layout, reply: Any, similarity: Callable[[float], float]
         rows = [(key, dict(zip(flat[::2], flat[1::2], strict=True))) for key, flat in zip(it, it, strict=True)]
     if not rows:
         return []
+    if layout.dialect != "native":
+        return [_legacy_hit(layout, key, attrs, similarity) for key, attrs in rows]
     head = layout.key_prefix + ":"
     cut = len(head)
     names = _BYTES if isinstance(rows[0][0], bytes) else _STRS
@@ -101,3 +105,9 @@ def parse_reply(layout: Layout, reply: Any, similarity: Callable[[float], float]
         distance = float(f[score_n])
         hits.append(Hit(record, distance, similarity(distance)))
     return hits
+
+
+def _legacy_hit(layout: Layout, key: Any, attrs: dict[Any, Any], similarity: Callable[[float], float]) -> Hit:
+    record = layout.decode_legacy(key.decode() if isinstance(key, bytes) else key, attrs)
+    distance = float(attrs.get(b"vector_distance", attrs.get("vector_distance")))  # type: ignore[arg-type]
+    return Hit(record, distance, similarity(distance))

@@ -53,6 +53,10 @@ QUERY_FIELDS = (DOC_ID, TEXT, METADATA, EXTRA)
 #: in real ids and titles; the ASCII unit separator does not.
 TAG_SEPARATOR = "\x1f"
 _FIELD_TYPES = ("tag", "numeric", "text", "geo")
+#: Layouts we can open besides our own: written by ``langchain-redis`` 0.2.x / ``llama-index-vector-stores-redis``
+#: 0.9 with their defaults. Read-only: writing into them would mix two layouts in one index.
+Dialect = Literal["native", "langchain-redis", "llama-index"]
+_LEGACY_SKIP = frozenset({"vector_distance", "_index_name", "_metadata_json", "_node_content", "_node_type"})
 _DTYPES = {"float32": np.float32, "float16": np.float16}
 
 
@@ -110,6 +114,9 @@ class Layout:
     datatype: Literal["float32", "float16"] = "float32"
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200
+    #: ``native`` is this package's layout; the others are legacy layouts opened read-only (see :func:`detect_dialect`).
+    dialect: Dialect = "native"
+    vector_field: str = VECTOR
 
     def __post_init__(self) -> None:
         if not self.index_name or any(c.isspace() for c in self.index_name):
@@ -117,7 +124,7 @@ class Layout:
         if not isinstance(self.dims, int) or self.dims <= 0:
             raise ValueError(f"dims must be a positive int, got {self.dims!r}")
         for name, ftype in self.metadata_fields.items():
-            if name in RESERVED_FIELDS:
+            if name in RESERVED_FIELDS and self.dialect == "native":
                 raise ValueError(
                     f"metadata field {name!r} clashes with a field of the layout "
                     f"({', '.join(sorted(RESERVED_FIELDS))}): rename it in the metadata"
@@ -171,8 +178,42 @@ class Layout:
     def key_prefix(self) -> str:
         return self.prefix or self.index_name
 
+    @property
+    def key_separator(self) -> str:
+        """``_`` for llama-index-vector-stores-redis keys (``llama_index/vector_<id>``), ``:`` otherwise."""
+        return "_" if self.dialect == "llama-index" else ":"
+
     def key(self, record_id: str) -> str:
-        return f"{self.key_prefix}:{record_id}"
+        return f"{self.key_prefix}{self.key_separator}{record_id}"
+
+    def decode_legacy(self, key: str, fields: Mapping[str | bytes, Any]) -> Record:
+        """A :class:`Record` from one search row of a legacy layout (the vector blob, if sent, is dropped).
+
+        * ``langchain-redis``: text in ``text``, every metadata key a hash field of its own (values come back as
+          strings: that layout does not keep types), or all of it in ``_metadata_json`` when the schema has it;
+          the id is the key after ``{prefix}:``.
+        * ``llama-index``: the whole node as JSON in ``_node_content`` (metadata, relationships, templates), the
+          id in ``id``, the source document in ``doc_id``: the node comes back whole through ``extra``.
+        """
+        f = {_s(k): v for k, v in fields.items() if _s(k) != self.vector_field}
+        head = self.key_prefix + self.key_separator
+        record_id = key[len(head) :] if key.startswith(head) else key
+        if self.dialect == "llama-index":
+            content = json.loads(_s(f["_node_content"])) if f.get("_node_content") else {}
+            node = {k: v for k, v in content.items() if k not in ("text", "embedding", "metadata", "id_")}
+            doc = f.get(DOC_ID)
+            return Record(
+                id=_s(f[ID]) if f.get(ID) else content.get("id_", record_id),
+                text=_s(f.get(TEXT, content.get("text", ""))),
+                metadata=dict(content.get("metadata") or {}),
+                doc_id=_s(doc) if doc not in (None, "", b"", "None") else None,
+                extra={"type": _s(f.get("_node_type", "TextNode")), "node": node} if content else None,
+            )
+        if f.get("_metadata_json"):
+            metadata = json.loads(_s(f["_metadata_json"]))
+        else:
+            metadata = {k: _s(v) for k, v in f.items() if k not in (TEXT, ID) and k not in _LEGACY_SKIP}
+        return Record(id=record_id, text=_s(f.get(TEXT, "")), metadata=metadata)
 
     def schema(self) -> IndexSchema:
         """The redisvl schema of this layout (FT.CREATE is redisvl's job)."""
@@ -282,6 +323,22 @@ class Layout:
 @functools.cache
 def _packer(dims: int, datatype: str) -> struct.Struct:
     return struct.Struct(f"<{dims}{'f' if datatype == 'float32' else 'e'}")
+
+
+def detect_dialect(field_types: Mapping[str, str]) -> tuple[Dialect, str] | None:
+    """Which legacy layout an index's FT.INFO fields (name -> type) are, and its vector field; ``None`` if neither.
+
+    ``llama-index-vector-stores-redis``: ``id`` / ``doc_id`` tags, ``text``, ``vector`` and no ``content_hash``.
+    ``langchain-redis``: ``text`` and a vector field named ``embedding`` (its ``RedisConfig`` default).
+    """
+    vectors = [name for name, ftype in field_types.items() if ftype == "vector"]
+    if len(vectors) != 1 or field_types.get(TEXT) != "text":
+        return None
+    if vectors[0] == VECTOR and field_types.get(ID) == "tag" and field_types.get(DOC_ID) == "tag":
+        return "llama-index", VECTOR
+    if vectors[0] == "embedding":
+        return "langchain-redis", "embedding"
+    return None
 
 
 def _one_minus(distance: float) -> float:

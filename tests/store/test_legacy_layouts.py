@@ -1,0 +1,97 @@
+"""Existing data: indexes written by langchain-redis 0.2.x and llama-index-vector-stores-redis 0.9 (their default
+layouts) open and search through our stores, read-only."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from langchain_redis import RedisConfig
+from langchain_redis import RedisVectorStore as LangchainRedisStore
+from llama_index.core.vector_stores.types import VectorStoreQuery
+
+from redis_rag_integrations import Settings
+from redis_rag_integrations.embeddings import LocalEmbedder
+from redis_rag_integrations.langchain import RagEmbeddings
+from redis_rag_integrations.langchain import RedisVectorStore as LCStore
+from redis_rag_integrations.llama_index import RedisVectorStore as LIStore
+from redis_rag_integrations.store import LayoutMismatchError, Record
+
+ROOT = Path(__file__).resolve().parents[2]
+LEGACY_PYTHON = ROOT / ".venv-legacy" / "bin" / "python"
+WRITER = ROOT / "scripts" / "legacy" / "write_llamaindex_legacy.py"
+TEXTS = {
+    "py": ("Python lists grow with append and shrink with pop.", {"topic": "python", "year": 2020}),
+    "ck": ("Bake the bread at 220 degrees until the crust is golden.", {"topic": "cooking", "year": 2024}),
+    "rd": ("Redis keeps keys in memory and can persist them to disk.", {"topic": "redis", "year": 2022}),
+}
+
+
+def test_langchain_redis_index_opens_and_searches(
+    settings: Settings, unique_name: str, redis_url: str, local_embedder: LocalEmbedder
+) -> None:
+    embeddings = RagEmbeddings(local_embedder)
+    legacy = LangchainRedisStore(embeddings, config=RedisConfig(index_name=unique_name, redis_url=redis_url))
+    ids = list(TEXTS)
+    legacy.add_texts([t for t, _ in TEXTS.values()], [m for _, m in TEXTS.values()], ids=ids)
+    try:
+        ours = LCStore(embeddings, unique_name, settings=settings)
+        assert ours.index.layout.dialect == "langchain-redis"
+        [(doc, score)] = ours.similarity_search_with_score("baking bread in an oven", k=1)
+        assert doc.id == "ck" and doc.page_content == TEXTS["ck"][0]
+        assert doc.metadata == TEXTS["ck"][1]  # from its _metadata_json field, types kept
+        [(_, distance)] = legacy.similarity_search_with_score("baking bread in an oven", k=1)
+        assert score == pytest.approx(1.0 - distance, abs=1e-5)  # same index, our score is the similarity
+        li = LIStore(unique_name, settings=settings)
+        q = local_embedder.embed(["memory and disk"])[0].tolist()
+        assert li.query(VectorStoreQuery(query_embedding=q, similarity_top_k=1)).ids == ["rd"]
+        with pytest.raises(LayoutMismatchError, match="read-only"):
+            ours.add_texts(["more"], ids=["x"])
+    finally:
+        legacy.index.delete(drop=True)
+
+
+@pytest.mark.skipif(
+    not LEGACY_PYTHON.exists(),
+    reason=".venv-legacy is absent: run scripts/setup-legacy-venv.sh (llama-index-vector-stores-redis 0.9 pins "
+    "redisvl<0.5, so it cannot live in the main venv)",
+)
+async def test_llama_index_vector_stores_redis_index_opens_and_searches(
+    settings: Settings, unique_name: str, redis_url: str, local_embedder: LocalEmbedder
+) -> None:
+    vectors = local_embedder.embed([t for t, _ in TEXTS.values()])
+    rows = [
+        {"id": f"node-{i}", "text": t, "metadata": m, "doc_id": f"doc-{i}", "embedding": v.tolist()}
+        for (i, (t, m)), v in zip(TEXTS.items(), vectors, strict=True)
+    ]
+    done = subprocess.run(
+        [str(LEGACY_PYTHON), str(WRITER), redis_url, unique_name],
+        input=json.dumps(rows),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    li = LIStore(unique_name, settings=settings)
+    try:
+        assert li.index is not None and li.index.layout.dialect == "llama-index"
+        q = local_embedder.embed(["baking bread in an oven"])[0]
+        result = li.query(VectorStoreQuery(query_embedding=q.tolist(), similarity_top_k=1))
+        [node] = result.nodes or []
+        assert node.node_id == "node-ck" and node.ref_doc_id == "doc-ck"
+        assert node.metadata == TEXTS["ck"][1] and node.get_content() == TEXTS["ck"][0]  # types kept (JSON)
+        expected = float(q @ vectors[1] / np.linalg.norm(q) / np.linalg.norm(vectors[1]))
+        assert result.similarities == pytest.approx([expected], abs=1e-4)
+        again = await li.aquery(VectorStoreQuery(query_embedding=q.tolist(), similarity_top_k=1))
+        assert again.ids == ["node-ck"]
+        lc = LCStore(RagEmbeddings(local_embedder), unique_name, settings=settings)
+        [doc] = lc.similarity_search("keys in memory", k=1)
+        assert doc.id == "node-rd" and doc.metadata == TEXTS["rd"][1]
+        with pytest.raises(LayoutMismatchError, match="read-only"):
+            li.index.upsert([Record("x", "t", q)])
+    finally:
+        li.index.drop()  # type: ignore[union-attr]
