@@ -59,8 +59,9 @@ class SemanticCache:
         max_entries: bound on entries; the oldest are evicted first. Default ``Settings.cache_max_entries``.
         algorithm: ``flat`` (exact nearest neighbour, default: a cache must not miss its own entries) or ``hnsw``.
         max_semantic_chars: longer prompts are matched exactly, never by meaning.
-        verify: reject candidates that disagree on negation or swap the direction of a relation
-            (``string to number`` vs ``number to string``): near misses an embedder cannot separate.
+        verify: reject candidates that disagree on negation, reverse a relation (``string to number`` vs
+            ``number to string``) or swap one contrasting word (``list`` vs ``tuple``, ``create`` vs ``delete``):
+            near misses an embedder cannot separate (see :mod:`.verify`).
         retry_interval: seconds to skip Redis after a failure (lookups are misses meanwhile).
     """
 
