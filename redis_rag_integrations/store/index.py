@@ -29,6 +29,7 @@ from .layout import (
     DOC_ID,
     METADATA,
     QUERY_FIELDS,
+    RESERVED_FIELDS,
     RETURN_FIELDS,
     VECTOR,
     FieldType,
@@ -161,7 +162,9 @@ class RedisVectorIndex:
         if dialect == "langchain-redis":
             prefix = prefix.rstrip(":")
         fields = {
-            n: t for n, t in types.items() if n not in (vfield, "text") and t in ("tag", "numeric", "text", "geo")
+            n: t
+            for n, t in types.items()
+            if n not in (vfield, *RESERVED_FIELDS) and t in ("tag", "numeric", "text", "geo")
         }
         return Layout(
             index_name=wanted.index_name,

@@ -22,6 +22,8 @@ from redis_rag_integrations.store import LayoutMismatchError, Record
 
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY_PYTHON = ROOT / ".venv-legacy" / "bin" / "python"
+#: Written by scripts/setup-legacy-venv.sh only after a complete install (a half-built venv is "absent").
+LEGACY_STAMP = ROOT / ".venv-legacy" / ".installed"
 WRITER = ROOT / "scripts" / "legacy" / "write_llamaindex_legacy.py"
 TEXTS = {
     "py": ("Python lists grow with append and shrink with pop.", {"topic": "python", "year": 2020}),
@@ -55,8 +57,9 @@ def test_langchain_redis_index_opens_and_searches(
 
 
 @pytest.mark.skipif(
-    not LEGACY_PYTHON.exists(),
-    reason=".venv-legacy is absent: run scripts/setup-legacy-venv.sh (llama-index-vector-stores-redis 0.9 pins "
+    not LEGACY_STAMP.exists(),
+    reason=".venv-legacy is absent or incomplete: run scripts/setup-legacy-venv.sh "
+    "(llama-index-vector-stores-redis 0.9 pins "
     "redisvl<0.5, so it cannot live in the main venv)",
 )
 async def test_llama_index_vector_stores_redis_index_opens_and_searches(
