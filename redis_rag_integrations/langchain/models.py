@@ -31,6 +31,14 @@ class RagChatOpenAI(ChatOpenAI):
         timeout = self.request_timeout if isinstance(self.request_timeout, int | float) else 60.0
         return LLMEndpoint(self.openai_api_base or "https://api.openai.com/v1", "", self.model_name, "openai", timeout)
 
+    def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:
+        """Send ``max_tokens`` to compatible servers: ChatOpenAI renames it ``max_completion_tokens`` (OpenAI's newer
+        name), which llama.cpp's server silently ignores, so answers would run on to the context limit."""
+        payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+        if self._where().kind != "openai" and "max_completion_tokens" in payload:
+            payload["max_tokens"] = payload.pop("max_completion_tokens")
+        return payload
+
     def _generate(
         self,
         messages: list[BaseMessage],
