@@ -133,3 +133,13 @@ def test_text_search_matches_words_despite_punctuation(make_index: Callable[...,
     assert [h.record.id for h in index.text_search("Where does Redis keep data?", k=2)] == ["a"]
     with pytest.raises(ValueError, match="no words"):
         index.text_search("?! --")
+
+
+def test_text_search_survives_queries_full_of_stopwords(make_index: Callable[..., RedisVectorIndex]) -> None:
+    # search 2.10.5 drops the connection on a union like "on | the | use": stopwords never reach Redis.
+    index = make_index()
+    index.upsert([Record("a", "There are no copyright restrictions on the use of Python.", np.array([1, 0, 0]))])
+    hits = index.text_search("Are there copyright restrictions on the use of Python?", k=2)
+    assert [h.record.id for h in hits] == ["a"] and hits[0].score > 0
+    with pytest.raises(ValueError, match="no words"):
+        index.text_search("on the")
