@@ -17,9 +17,7 @@ with :class:`LLMUnavailableError`, which names the URL and the settings that cho
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import ctypes
 import importlib.util
 import json
 import os
@@ -40,8 +38,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from ._children import die_with_parent, free_port, install_sigterm_handler, terminate, track, untrack
 from .errors import RedisRagError
-from .server import _install_sigterm_handler, free_port
 from .settings import Settings, get_settings
 
 LOCAL_MODEL_ALIAS = "smollm2"
@@ -49,7 +47,6 @@ LOCAL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_N_CTX = 4096  # RAG prompts: a few 500-token chunks + question + answer fit with room to spare
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 PROBE_TIMEOUT = 5.0
-_PR_SET_PDEATHSIG = 1
 _HOW_TO_CONFIGURE = (
     "Set OPENAI_BASE_URL to an OpenAI-compatible server (Ollama, vLLM, llama.cpp; model via REDIS_RAG_LLM_MODEL), "
     "set OPENAI_API_KEY to use OpenAI, or unset both to use the bundled local model "
@@ -166,12 +163,6 @@ def local_model_path() -> Path:
     return path
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """SIGKILL the server when the thread that started it dies: it holds no state worth a graceful stop."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 class LocalLLMServer:
     """``python -m llama_cpp.server`` on 127.0.0.1 with the bundled SmolLM2, as a context manager.
 
@@ -260,7 +251,7 @@ class LocalLLMServer:
             else:
                 self._cleanup()
                 raise error or LLMUnavailableError("could not start the local LLM server")
-            _live_servers.add(self)
+            track(self)
             return self
 
     def _command(self, model: Path, port: int) -> list[str]:
@@ -282,7 +273,6 @@ class LocalLLMServer:
         log_path = self._logdir / "server.log"
         env = dict(os.environ)
         env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        in_main_thread = threading.current_thread() is threading.main_thread()
         with log_path.open("ab") as log:  # a file, not a pipe: an unread pipe would block the chatty server
             proc = subprocess.Popen(
                 self._command(model, port),
@@ -291,7 +281,7 @@ class LocalLLMServer:
                 stderr=subprocess.STDOUT,
                 env=env,
                 # PDEATHSIG fires when the *thread* that forked exits, so only use it from the main thread.
-                preexec_fn=_die_with_parent if (sys.platform == "linux" and in_main_thread) else None,
+                preexec_fn=die_with_parent(signal.SIGKILL),  # it holds no state worth a graceful stop
                 start_new_session=True,
             )
         base_url = f"http://127.0.0.1:{port}/v1"
@@ -310,7 +300,7 @@ class LocalLLMServer:
                 self._proc = proc
                 return
             time.sleep(0.1)
-        _kill(proc)
+        terminate(proc)
         raise LLMUnavailableError(
             f"the local LLM server did not answer within {self.startup_timeout}s on port {port}: {self._log_tail()}"
         )
@@ -327,8 +317,8 @@ class LocalLLMServer:
         with self._lock:
             proc, self._proc = self._proc, None
             if proc is not None:
-                _kill(proc, timeout)
-            _live_servers.discard(self)
+                terminate(proc, timeout)
+            untrack(self)
             self._cleanup()
 
     def _cleanup(self) -> None:
@@ -349,26 +339,6 @@ class LocalLLMServer:
         return f"LocalLLMServer({state})"
 
 
-def _kill(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-_live_servers: set[LocalLLMServer] = set()
-
-
-@atexit.register
-def _stop_all() -> None:
-    for server in list(_live_servers):
-        with contextlib.suppress(Exception):
-            server.stop(timeout=3)
-
-
 _shared: LocalLLMServer | None = None
 _shared_lock = threading.Lock()
 
@@ -378,7 +348,7 @@ def shared_local_llm_server() -> LocalLLMServer:
     global _shared
     with _shared_lock:
         if _shared is None or not _shared.running:
-            _install_sigterm_handler()
+            install_sigterm_handler()
             _shared = LocalLLMServer().start()
         return _shared
 

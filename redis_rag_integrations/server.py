@@ -11,16 +11,12 @@ when Python itself is killed with SIGKILL.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import ctypes
 import importlib.util
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,9 +25,8 @@ from types import TracebackType
 
 import redis
 
+from ._children import die_with_parent, free_port, install_sigterm_handler, terminate, track, untrack
 from .errors import EmbeddedRedisError
-
-_PR_SET_PDEATHSIG = 1
 
 
 def _package_dir(name: str) -> Path:
@@ -55,19 +50,6 @@ def find_binaries() -> tuple[Path, list[Path]]:
     if not os.access(server, os.X_OK):
         server.chmod(server.stat().st_mode | 0o111)
     return server, modules
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask Linux to SIGTERM the server when the thread that started it dies."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class EmbeddedRedis:
@@ -146,7 +128,7 @@ class EmbeddedRedis:
             else:
                 self._cleanup_dir()
                 raise last_error or EmbeddedRedisError("could not start the embedded Redis")
-            _live_servers.add(self)
+            track(self)
             return self
 
     def _launch(self, server: Path, modules: list[Path], port: int) -> None:
@@ -165,15 +147,13 @@ class EmbeddedRedis:
         for module in modules:
             args += ["--loadmodule", str(module)]
         args += self.extra_args
-        in_main_thread = threading.current_thread() is threading.main_thread()
         proc = subprocess.Popen(
             args,
             cwd=self.data_dir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            # PDEATHSIG fires when the *thread* that forked exits, so only use it from the main thread.
-            preexec_fn=_die_with_parent if (sys.platform == "linux" and in_main_thread) else None,
+            preexec_fn=die_with_parent(signal.SIGTERM),  # SIGTERM: Redis flushes its AOF on the way out
             start_new_session=True,  # Ctrl-C in a terminal goes to us; we stop the server in order.
         )
         deadline = time.monotonic() + self.startup_timeout
@@ -219,15 +199,10 @@ class EmbeddedRedis:
                         client.shutdown(nosave=not self.appendonly)  # connection drops: expected
                     proc.wait(timeout=timeout)
                 except (redis.RedisError, subprocess.TimeoutExpired):
-                    proc.terminate()
-                    try:
-                        proc.wait(timeout=timeout)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                    terminate(proc, timeout)
             if proc is not None and proc.stderr is not None:
                 proc.stderr.close()
-            _live_servers.discard(self)
+            untrack(self)
             self._cleanup_dir()
 
     def _cleanup_dir(self) -> None:
@@ -248,24 +223,6 @@ class EmbeddedRedis:
         return f"EmbeddedRedis({state})"
 
 
-_live_servers: set[EmbeddedRedis] = set()
-
-
-@atexit.register
-def _stop_all() -> None:
-    for server in list(_live_servers):
-        with contextlib.suppress(Exception):
-            server.stop(timeout=3)
-
-
-def _install_sigterm_handler() -> None:
-    """Turn SIGTERM into a normal exit so ``atexit`` runs (Python skips it on an unhandled signal)."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-
-
 _shared: EmbeddedRedis | None = None
 _shared_lock = threading.Lock()
 
@@ -275,6 +232,6 @@ def shared_embedded_server() -> EmbeddedRedis:
     global _shared
     with _shared_lock:
         if _shared is None or not _shared.running:
-            _install_sigterm_handler()
+            install_sigterm_handler()
             _shared = EmbeddedRedis().start()
         return _shared
