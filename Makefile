@@ -1,8 +1,12 @@
 # The two set-up commands of the README. Both install everything they need into .venv first.
-.PHONY: demo test lint venv
+.PHONY: demo test lint venv legacy-venv
 
 venv:
 	@bash scripts/setup-venv.sh
+
+# A second venv for the compatibility tests: llama-index-vector-stores-redis pins redisvl<0.5.
+legacy-venv:
+	@bash scripts/setup-legacy-venv.sh
 
 demo: venv
 	.venv/bin/python -m redis_rag_integrations.demo
@@ -12,5 +16,5 @@ lint: venv
 	.venv/bin/ruff format --check redis_rag_integrations tests benchmarks
 
 # pytest exits 5 when it collected no test: make treats that as the failure it is.
-test: lint
+test: lint legacy-venv
 	.venv/bin/python -m pytest -q -rs
