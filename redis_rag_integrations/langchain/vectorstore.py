@@ -7,7 +7,7 @@ both go through :class:`~redis_rag_integrations.store.RedisVectorIndex` and its 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,10 +16,12 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
 
+from ..connection import SyncClient
 from ..embeddings import Embedder
 from ..settings import Settings
 from ..store import FilterLike, Hit, Record, RedisVectorIndex
 from ..store.layout import METADATA, TEXT, FieldType
+from ..store.options import metadata_fields_from, settings_with
 from .embeddings import RagEmbeddings
 
 #: Metadata keys that name the source document of a chunk, tried in order (``doc_id`` is LlamaIndex's word).
@@ -50,12 +52,17 @@ class RedisVectorStore(VectorStore):
         index_name: str | None = None,
         *,
         metadata_fields: dict[str, FieldType] | None = None,
+        metadata_schema: Sequence[Mapping[str, str]] | None = None,
         prefix: str | None = None,
         redis_url: str | None = None,
+        redis_client: SyncClient | None = None,
         settings: Settings | None = None,
         index: RedisVectorIndex | None = None,
         doc_id_keys: Sequence[str] = DOC_ID_KEYS,
+        **index_options: Any,
     ) -> None:
+        metadata_fields = metadata_fields_from(metadata_fields, metadata_schema)
+        settings = settings_with(settings, index_options)
         if embeddings is None or not isinstance(embeddings, Embeddings):
             embeddings = RagEmbeddings(embeddings)
         self._embeddings = embeddings
@@ -63,7 +70,13 @@ class RedisVectorStore(VectorStore):
         if index is None:
             dims = len(self._embed_query("dimension probe"))
             index = RedisVectorIndex(
-                index_name, dims=dims, metadata_fields=metadata_fields, prefix=prefix, url=redis_url, settings=settings
+                index_name,
+                dims=dims,
+                metadata_fields=metadata_fields,
+                prefix=prefix,
+                url=redis_url,
+                client=redis_client,
+                settings=settings,
             )
         self.index = index
 

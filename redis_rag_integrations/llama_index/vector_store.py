@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llama_index.core.bridge.pydantic import PrivateAttr
@@ -26,11 +26,13 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
+from ..connection import SyncClient
 from ..errors import IndexNotFoundError
 from ..settings import Settings
 from ..store import Hit, Record, RedisVectorIndex
 from ..store.filters import FilterError
 from ..store.layout import FieldType
+from ..store.options import metadata_fields_from, settings_with
 
 _OPS = {
     FilterOperator.EQ: "$eq",
@@ -67,6 +69,7 @@ class RedisVectorStore(BasePydanticVectorStore):
     _prefix: str | None = PrivateAttr(default=None)
     _fields: dict[str, FieldType] | None = PrivateAttr(default=None)
     _core: RedisVectorIndex | None = PrivateAttr(default=None)
+    _client: Any = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -74,16 +77,19 @@ class RedisVectorStore(BasePydanticVectorStore):
         *,
         dims: int | None = None,
         metadata_fields: dict[str, FieldType] | None = None,
+        metadata_schema: Sequence[Mapping[str, str]] | None = None,
         prefix: str | None = None,
         redis_url: str | None = None,
+        redis_client: SyncClient | None = None,
         settings: Settings | None = None,
         index: RedisVectorIndex | None = None,
+        **index_options: Any,
     ) -> None:
-        from ..settings import get_settings
-
-        settings = settings or get_settings()
+        metadata_fields = metadata_fields_from(metadata_fields, metadata_schema)
+        settings = settings_with(settings, index_options)
         super().__init__(index_name=index.name if index is not None else index_name or settings.index_name)
         self._settings, self._url, self._prefix, self._fields = settings, redis_url, prefix, metadata_fields
+        self._client = redis_client
         self._core = index
         if self._core is None:
             with contextlib.suppress(IndexNotFoundError):  # else created on the first add, from the nodes' dims
@@ -100,6 +106,7 @@ class RedisVectorStore(BasePydanticVectorStore):
             metadata_fields=self._fields,
             prefix=self._prefix,
             url=self._url,
+            client=self._client,
             settings=self._settings,
         )
         return self._core
