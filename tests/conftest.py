@@ -6,6 +6,7 @@ The Redis side is never mocked. Tests isolate themselves with unique index names
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -65,3 +66,30 @@ def settings(redis_url: str) -> Settings:
 def local_embedder() -> LocalEmbedder:
     """The real all-MiniLM-L6-v2, loaded once per session (for tests where meaning matters)."""
     return LocalEmbedder()
+
+
+class Processes:
+    """Process checks for the no-orphan tests of the embedded Redis and the local LLM server."""
+
+    @staticmethod
+    def alive(pid: int) -> bool:
+        """True while ``pid`` runs (a zombie counts as dead: it only waits to be reaped)."""
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                return fh.read().split()[2] != "Z"
+        except FileNotFoundError:
+            return False
+
+    def wait_dead(self, pid: int, timeout: float = 30.0) -> bool:
+        """True once ``pid`` is gone, False if it outlives ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive(pid):
+                return True
+            time.sleep(0.05)
+        return False
+
+
+@pytest.fixture
+def processes() -> Processes:
+    return Processes()

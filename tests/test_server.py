@@ -4,35 +4,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import redis
 
 from redis_rag_integrations import EmbeddedRedis
 from redis_rag_integrations.connection import get_client, server_modules
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie still "exists"; look at its state
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def _wait_dead(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_embedded_server_has_search_json_and_vectorset(embedded_redis: EmbeddedRedis) -> None:
@@ -42,12 +19,12 @@ def test_embedded_server_has_search_json_and_vectorset(embedded_redis: EmbeddedR
     assert client.config_get("appendonly")["appendonly"] == "yes"
 
 
-def test_stop_leaves_no_process_and_removes_temp_dir() -> None:
+def test_stop_leaves_no_process_and_removes_temp_dir(processes) -> None:
     server = EmbeddedRedis().start()
     pid, data_dir = server.pid, server.data_dir
     assert pid is not None and data_dir is not None and data_dir.exists()
     server.stop()
-    assert _wait_dead(pid)
+    assert processes.wait_dead(pid, timeout=10)
     assert not data_dir.exists()
     assert not server.running
     server.stop()  # idempotent
@@ -69,7 +46,7 @@ def test_taken_port_gives_a_clear_error(embedded_redis: EmbeddedRedis) -> None:
 
 
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
-def test_no_orphan_when_python_is_killed(how: str) -> None:
+def test_no_orphan_when_python_is_killed(how: str, processes) -> None:
     """The server must die with its parent, even when the parent gets SIGKILL (no atexit then)."""
     script = textwrap.dedent(
         """
@@ -85,10 +62,10 @@ def test_no_orphan_when_python_is_killed(how: str) -> None:
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env, text=True)
     assert child.stdout is not None
     server_pid = int(child.stdout.readline())
-    assert _alive(server_pid)
+    assert processes.alive(server_pid)
     if how == "sigterm":
         child.terminate()
     else:
         child.kill()
     child.wait(timeout=10)
-    assert _wait_dead(server_pid), f"redis-server {server_pid} outlived its parent ({how})"
+    assert processes.wait_dead(server_pid, timeout=10), f"redis-server {server_pid} outlived its parent ({how})"

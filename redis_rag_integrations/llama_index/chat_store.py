@@ -148,15 +148,17 @@ class _RedisBacked:
     _recall: RelevantRecall | None
     _embedder: Embedder | None
 
-    def _setup(
+    def __init__(
         self,
-        redis_url: str | None,
-        ttl: int | None,
-        prefix: str,
-        store: ChatHistoryStore | None,
-        embedder: Embedder | None,
-        kwargs: dict[str, Any],
+        redis_url: str | None = None,
+        ttl: int | None = None,
+        *,
+        prefix: str = "chat",
+        store: ChatHistoryStore | None = None,
+        embedder: Embedder | None = None,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(redis_url=redis_url, ttl=ttl, prefix=prefix)  # the pydantic base of the concrete store
         self._core = store or ChatHistoryStore(redis_url, ttl=ttl, prefix=prefix, **kwargs)
         self._recall = None
         self._embedder = embedder
@@ -195,19 +197,6 @@ class RedisChatStore(_RedisBacked, BaseChatStore):
     _core: ChatHistoryStore = PrivateAttr()
     _recall: RelevantRecall | None = PrivateAttr(default=None)
     _embedder: Embedder | None = PrivateAttr(default=None)
-
-    def __init__(
-        self,
-        redis_url: str | None = None,
-        ttl: int | None = None,
-        *,
-        prefix: str = "chat",
-        store: ChatHistoryStore | None = None,
-        embedder: Embedder | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(redis_url=redis_url, ttl=ttl, prefix=prefix)
-        self._setup(redis_url, ttl, prefix, store, embedder, kwargs)
 
     @classmethod
     def class_name(cls) -> str:
@@ -275,19 +264,6 @@ class RedisAsyncChatStore(_RedisBacked, AsyncDBChatStore):
     _core: ChatHistoryStore = PrivateAttr()
     _recall: RelevantRecall | None = PrivateAttr(default=None)
     _embedder: Embedder | None = PrivateAttr(default=None)
-
-    def __init__(
-        self,
-        redis_url: str | None = None,
-        ttl: int | None = None,
-        *,
-        prefix: str = "chat",
-        store: ChatHistoryStore | None = None,
-        embedder: Embedder | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(redis_url=redis_url, ttl=ttl, prefix=prefix)
-        self._setup(redis_url, ttl, prefix, store, embedder, kwargs)
 
     @classmethod
     def class_name(cls) -> str:

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,23 +24,6 @@ from redis_rag_integrations.llm import (
     llm_endpoint,
 )
 from redis_rag_integrations.server import free_port
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def _wait_dead(pid: int, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture
@@ -105,12 +87,12 @@ def test_local_server_refuses_clients_without_its_key(local_llm: LocalLLMServer)
 
 
 @pytest.mark.usefixtures("requires_local_llm")
-def test_local_server_stop_leaves_no_process() -> None:
+def test_local_server_stop_leaves_no_process(processes) -> None:
     server = LocalLLMServer(n_ctx=512).start()
     pid, base_url = server.pid, server.base_url
-    assert pid is not None and _alive(pid)
+    assert pid is not None and processes.alive(pid)
     server.stop()
-    assert _wait_dead(pid)
+    assert processes.wait_dead(pid)
     assert not server.running
     with pytest.raises(LLMUnavailableError, match="cannot connect"):
         check_endpoint(LLMEndpoint(base_url, server.api_key, "smollm2", "local"))
@@ -127,7 +109,7 @@ def test_bad_model_file_fails_with_the_server_output(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("requires_local_llm")
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
-def test_no_orphan_when_python_is_killed(how: str) -> None:
+def test_no_orphan_when_python_is_killed(how: str, processes) -> None:
     """The server must die with its parent, even when the parent gets SIGKILL (no atexit then)."""
     script = textwrap.dedent(
         """
@@ -141,10 +123,10 @@ def test_no_orphan_when_python_is_killed(how: str) -> None:
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env, text=True)
     assert child.stdout is not None
     server_pid = int(child.stdout.readline())
-    assert _alive(server_pid)
+    assert processes.alive(server_pid)
     if how == "sigterm":
         child.terminate()
     else:
         child.kill()
     child.wait(timeout=30)
-    assert _wait_dead(server_pid), f"the LLM server {server_pid} outlived its parent ({how})"
+    assert processes.wait_dead(server_pid), f"the LLM server {server_pid} outlived its parent ({how})"
