@@ -22,11 +22,13 @@ from .. import freshness
 from ..connection import AsyncClient, SyncClient, get_async_client, get_client
 from ..errors import IndexNotFoundError, RedisRagError
 from ..settings import Settings, get_settings
+from . import writes
 from .filters import FilterLike
 from .knn import KnnPlanner, parse_reply
 from .layout import (
     CONTENT_HASH,
     DOC_ID,
+    EXTRA,
     METADATA,
     QUERY_FIELDS,
     RESERVED_FIELDS,
@@ -89,6 +91,10 @@ class RedisVectorIndex:
         self._cluster = isinstance(self.client, RedisCluster) or hasattr(self.client, "nodes_manager")
         if create and not self._index.exists():
             self._index.create()
+        self._scripted = writes.uses_script(self.client)
+        self._optional_fields = (DOC_ID, EXTRA, *self.layout.metadata_fields)
+        self._upsert_script = self.client.register_script(writes.UPSERT_SCRIPT) if self._scripted else None
+        self._aupsert_script: Any = None
 
     # --- opening ---------------------------------------------------------------------------------------------
 
@@ -218,10 +224,20 @@ class RedisVectorIndex:
         return encoded
 
     def upsert(self, records: Sequence[Record], batch_size: int = WRITE_BATCH) -> list[str]:
-        """Write ``records`` (replacing any with the same id, stale fields included); returns their ids."""
+        """Write ``records`` (replacing any with the same id, stale fields included); returns their ids.
+
+        On a standalone server each record is one server-side script (:mod:`.writes`): one round trip per batch.
+        A cluster takes the client-side path: read old hashes, write in a pipeline, then invalidate.
+        """
         encoded = self._encode_all(records)
         for start in range(0, len(encoded), batch_size):
             batch = encoded[start : start + batch_size]
+            if self._scripted:
+                pipe = self.client.pipeline(transaction=False)
+                for key, mapping in batch:
+                    self._upsert_script(keys=[key], args=self._script_args(mapping), client=pipe)
+                pipe.execute()
+                continue
             changed = self._changed_ids(batch, self._read_old(batch))
             pipe = self._pipeline(self.client)
             for key, mapping in batch:
@@ -236,6 +252,12 @@ class RedisVectorIndex:
         encoded = self._encode_all(records)
         for start in range(0, len(encoded), batch_size):
             batch = encoded[start : start + batch_size]
+            if self._scripted:
+                pipe = self.async_client.pipeline(transaction=False)
+                for key, mapping in batch:
+                    await self._async_upsert_script()(keys=[key], args=self._script_args(mapping), client=pipe)
+                await pipe.execute()
+                continue
             changed = self._changed_ids(batch, await self._aread_old(batch))
             pipe = self._pipeline(self.async_client)
             for key, mapping in batch:
@@ -245,6 +267,14 @@ class RedisVectorIndex:
             if changed:
                 await freshness.ainvalidate_documents(self.async_client, changed)
         return [r.id for r in records]
+
+    def _async_upsert_script(self) -> Any:
+        if self._aupsert_script is None:
+            self._aupsert_script = self.async_client.register_script(writes.UPSERT_SCRIPT)
+        return self._aupsert_script
+
+    def _script_args(self, mapping: dict[str, Any]) -> list[Any]:
+        return writes.script_args(mapping, self._optional_fields, self.invalidate_caches)
 
     def _read_old(self, batch: list[tuple[str, dict[str, Any]]]) -> list[Any]:
         if not self.invalidate_caches:
@@ -266,7 +296,8 @@ class RedisVectorIndex:
         """Ids and document ids whose content changed: the caches must forget answers built from them."""
         out: list[str] = []
         for (_, mapping), (old_hash, old_doc) in zip(batch, old, strict=False):
-            if old_hash is not None and old_hash.decode() == mapping[CONTENT_HASH]:
+            same_doc = (old_doc.decode() if old_doc else None) == mapping.get(DOC_ID)
+            if old_hash is not None and old_hash.decode() == mapping[CONTENT_HASH] and same_doc:
                 continue
             out.append(str(mapping["id"]))
             out.extend(str(d) for d in (mapping.get(DOC_ID), old_doc and old_doc.decode()) if d)

@@ -52,19 +52,51 @@ def test_metadata_types_survive_the_round_trip(make_index: Callable[..., RedisVe
     assert index.get(["a"])[0].metadata == meta
 
 
-def test_replacing_a_record_drops_its_stale_fields(make_index: Callable[..., RedisVectorIndex]) -> None:
-    index = make_index(metadata_fields=FIELDS)
+@pytest.fixture(params=["script", "client-side"])
+def write_path(request: pytest.FixtureRequest) -> str:
+    """Standalone servers replace records in a server-side script; clusters take the client-side path."""
+    return request.param
+
+
+def on_path(index: RedisVectorIndex, path: str) -> RedisVectorIndex:
+    index._scripted = path == "script"
+    return index
+
+
+def test_replacing_a_record_drops_its_stale_fields(
+    make_index: Callable[..., RedisVectorIndex], write_path: str
+) -> None:
+    index = on_path(make_index(metadata_fields=FIELDS), write_path)
     index.upsert([rec("a", [1, 0, 0], source="old", year=2020)])
     index.upsert([rec("a", [1, 0, 0], year=2021)])
     assert index.find({"source": "old"}) == []
     assert [r.metadata for r in index.find({"year": 2021})] == [{"year": 2021}]
+    index.upsert([Record("a", "no document now", np.array([1, 0, 0], dtype=np.float32))])
+    assert index.find({"doc_id": "d"}) == []
+    assert index.get(["a"])[0].doc_id is None
     assert index.count() == 1
 
 
-def test_changing_or_deleting_a_document_drops_cache_entries_built_from_it(
-    make_index: Callable[..., RedisVectorIndex], client: redis.Redis, unique_name: str
+async def test_async_replacing_drops_stale_fields_and_cached_answers(
+    make_index: Callable[..., RedisVectorIndex], client: redis.Redis, unique_name: str, write_path: str
 ) -> None:
-    index = make_index()
+    index = on_path(make_index(metadata_fields=FIELDS), write_path)
+    await index.aupsert([rec("a", [1, 0, 0], source="old", year=2020)])
+    entry = f"{unique_name}:cache-entry"
+    client.set(entry, "answer")
+    record_dependencies(client, entry, ["a"])
+    await index.aupsert([rec("a", [1, 0, 0], source="old", year=2020)])
+    assert client.exists(entry) == 1
+    await index.aupsert([rec("a", [0, 1, 0], year=2021)])
+    assert client.exists(entry) == 0
+    assert [r.metadata for r in await index.afind({"year": 2021})] == [{"year": 2021}]
+    assert await index.afind({"source": "old"}) == []
+
+
+def test_changing_or_deleting_a_document_drops_cache_entries_built_from_it(
+    make_index: Callable[..., RedisVectorIndex], client: redis.Redis, unique_name: str, write_path: str
+) -> None:
+    index = on_path(make_index(), write_path)
     index.upsert([rec("a", [1, 0, 0])])
     entry = f"{unique_name}:cache-entry"
     client.set(entry, "answer")
@@ -77,6 +109,20 @@ def test_changing_or_deleting_a_document_drops_cache_entries_built_from_it(
     record_dependencies(client, entry, ["d"])
     index.delete(["a"])
     assert client.exists(entry) == 0 and client.exists(deps_key("d")) == 0
+
+
+def test_moving_a_record_to_another_document_drops_answers_built_from_the_old_one(
+    make_index: Callable[..., RedisVectorIndex], client: redis.Redis, unique_name: str, write_path: str
+) -> None:
+    index = on_path(make_index(), write_path)
+    index.upsert([rec("a", [1, 0, 0])])
+    old_doc, new_doc, other = (f"{unique_name}:{k}" for k in ("old", "new", "other"))
+    for key, doc in ((old_doc, "d"), (new_doc, "d2"), (other, "unrelated")):
+        client.set(key, "answer")
+        record_dependencies(client, key, [doc])
+    index.upsert([Record("a", "text a", np.array([1, 0, 0], dtype=np.float32), doc_id="d2")])
+    assert (client.exists(old_doc), client.exists(new_doc), client.exists(other)) == (0, 0, 1)
+    client.delete(other)
 
 
 def test_opening_an_index_checks_its_layout(
