@@ -19,6 +19,7 @@ VectorAlgorithm = Literal["hnsw", "flat"]
 DistanceMetric = Literal["cosine", "ip", "l2"]
 VectorDatatype = Literal["float32", "float16"]
 EmbeddingProvider = Literal["local", "openai"]
+HybridFusion = Literal["relative_score", "rrf"]
 
 
 class Settings(BaseSettings):
@@ -63,6 +64,17 @@ class Settings(BaseSettings):
         le=4096,
         description="HNSW EF_RUNTIME (query beam): higher = better recall, slower queries.",
     )
+    hybrid_fusion: HybridFusion = Field(
+        default="relative_score",
+        description="How hybrid search merges BM25 and vector results: relative_score (min-max normalised scores, "
+        "convex sum) or rrf (reciprocal rank fusion).",
+    )
+    hybrid_alpha: float = Field(
+        default=0.7,  # benchmarks/store_recall.py: cross-validated on the Python FAQ set (results/store_recall.md)
+        ge=0.0,
+        le=1.0,
+        description="Weight of the vector side in hybrid search (1 = vectors only, 0 = BM25 only).",
+    )
 
     # --- embeddings -------------------------------------------------------------------------------------------
     embedding_provider: EmbeddingProvider = Field(
@@ -86,6 +98,19 @@ class Settings(BaseSettings):
     # --- chat history -----------------------------------------------------------------------------------------
     history_ttl: int | None = Field(
         default=None, gt=0, description="Seconds a chat session lives after its last write; unset = forever."
+    )
+
+    # --- observability ----------------------------------------------------------------------------------------
+    metrics: bool = Field(
+        default=False,
+        description="Record latency histograms and counters per operation (read by `redis-rag stats`). Read once, "
+        "from the environment, when redis_rag_integrations.metrics is imported; metrics.enable() switches at run time.",
+    )
+    metrics_flush_interval: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="Seconds between two flushes of the in-process metrics to Redis (also flushed at exit).",
     )
 
     # --- LLM ----------------------------------------------------------------------------------------------------

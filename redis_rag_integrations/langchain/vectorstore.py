@@ -18,7 +18,7 @@ from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
 
 from ..connection import SyncClient
 from ..embeddings import Embedder
-from ..settings import Settings
+from ..settings import HybridFusion, Settings
 from ..store import FilterLike, Hit, Record, RedisVectorIndex
 from ..store.layout import METADATA, TEXT, FieldType
 from ..store.options import metadata_fields_from, settings_with
@@ -42,8 +42,9 @@ class RedisVectorStore(VectorStore):
     (:meth:`~redis_rag_integrations.store.Layout.similarity`): with the default cosine metric ``1 - distance``, the
     cosine similarity in [-1, 1]; with ``ip`` the dot product; with ``l2`` ``1 - squared_distance / 2`` (the
     cosine for unit vectors). This differs from langchain-redis, which returns raw distances (lower is closer).
-    ``hybrid_search`` scores are reciprocal-rank-fusion scores. ``as_retriever(search_type="hybrid")`` is supported
-    next to ``similarity``, ``similarity_score_threshold`` and ``mmr``.
+    ``hybrid_search`` scores are fused scores (relative score in [0, 1] by default, or RRF).
+    ``as_retriever(search_type="hybrid")`` is supported next to ``similarity``, ``similarity_score_threshold``
+    and ``mmr``.
     """
 
     def __init__(
@@ -267,29 +268,33 @@ class RedisVectorStore(VectorStore):
         query: str,
         k: int = 4,
         filter: FilterLike = None,
-        alpha: float = 0.5,
+        alpha: float | None = None,
         fetch_k: int | None = None,
+        fusion: HybridFusion | None = None,
         **kwargs: Any,
     ) -> list[tuple[Document, float]]:
-        """BM25 + vector search fused by reciprocal rank; the score is the RRF score (higher is better).
+        """BM25 + vector search fused into one ranking; the score is the fused score (higher is better).
 
-        ``alpha`` weighs the vector side (1 = vectors only, 0 = BM25 only); ``fetch_k`` results of each side
-        are fused (default ``max(4k, 20)``).
+        ``fusion`` is ``"relative_score"`` (min-max normalised scores, convex sum: in [0, 1]) or ``"rrf"``
+        (reciprocal rank fusion); ``alpha`` weighs the vector side (1 = vectors only, 0 = BM25 only). Both
+        default to the settings (``hybrid_fusion``, ``hybrid_alpha``). ``fetch_k`` results of each side are
+        fused (default ``max(4k, 20)``).
         """
-        hits = self.index.hybrid_search(query, self._embed_query(query), k, filter, fetch_k=fetch_k, alpha=alpha)
-        return self._pairs(hits)
+        vector = self._embed_query(query)
+        return self._pairs(self.index.hybrid_search(query, vector, k, filter, fetch_k, alpha, fusion))
 
     async def ahybrid_search(
         self,
         query: str,
         k: int = 4,
         filter: FilterLike = None,
-        alpha: float = 0.5,
+        alpha: float | None = None,
         fetch_k: int | None = None,
+        fusion: HybridFusion | None = None,
         **kwargs: Any,
     ) -> list[tuple[Document, float]]:
         vector = await self._aembed_query(query)
-        return self._pairs(await self.index.ahybrid_search(query, vector, k, filter, fetch_k=fetch_k, alpha=alpha))
+        return self._pairs(await self.index.ahybrid_search(query, vector, k, filter, fetch_k, alpha, fusion))
 
     def _pairs(self, hits: list[Hit]) -> list[tuple[Document, float]]:
         return [(self._document(h.record), h.score) for h in hits]
@@ -301,7 +306,7 @@ class RedisVectorStore(VectorStore):
 
     def as_retriever(self, **kwargs: Any) -> RedisVectorStoreRetriever:
         """A retriever over this store; ``search_type`` may also be ``"hybrid"`` (``search_kwargs``: ``k``,
-        ``filter``, ``alpha``, ``fetch_k``)."""
+        ``filter``, ``alpha``, ``fetch_k``, ``fusion``)."""
         tags = kwargs.pop("tags", None) or [*self._get_retriever_tags()]
         return RedisVectorStoreRetriever(vectorstore=self, tags=tags, **kwargs)
 
@@ -322,7 +327,7 @@ class RedisVectorStore(VectorStore):
 
 
 class RedisVectorStoreRetriever(VectorStoreRetriever):
-    """LangChain's vector-store retriever plus ``search_type="hybrid"`` (BM25 + vector, reciprocal rank fusion).
+    """LangChain's vector-store retriever plus ``search_type="hybrid"`` (BM25 + vector, fused).
 
     A subclass because ``VectorStoreRetriever`` validates ``search_type`` against ``allowed_search_types``.
     """

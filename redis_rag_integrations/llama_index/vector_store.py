@@ -56,9 +56,10 @@ class RedisVectorStore(BasePydanticVectorStore):
 
     Pass ``dims`` (or add nodes first) to create a new index; an existing one is opened as it is, with its
     filterable ``metadata_fields``. Query modes: default (KNN), ``TEXT_SEARCH`` (BM25), ``HYBRID`` (BM25 + KNN
-    fused by reciprocal rank, weighted by ``alpha``) and ``MMR``. Similarities are higher-is-better and equal to the
-    LangChain adapter's scores for the same query: for KNN / MMR the metric's similarity (cosine: ``1 - distance``;
-    ip: the dot product; l2: ``1 - squared_distance / 2``), the BM25 score for text search, the RRF score for hybrid.
+    fused, weighted by ``alpha``: see ``RedisVectorIndex.hybrid_search``) and ``MMR``. Similarities are
+    higher-is-better and equal to the LangChain adapter's scores for the same query: for KNN / MMR the metric's
+    similarity (cosine: ``1 - distance``; ip: the dot product; l2: ``1 - squared_distance / 2``), the BM25 score
+    for text search, the fused score for hybrid.
     """
 
     stores_text: bool = True
@@ -288,8 +289,9 @@ def _vector(query: VectorStoreQuery) -> list[float]:
     return query.query_embedding
 
 
-def _alpha(query: VectorStoreQuery) -> float:
-    return 0.5 if query.alpha is None else float(query.alpha)
+def _alpha(query: VectorStoreQuery) -> float | None:
+    """The query's ``alpha`` (LlamaIndex's convention matches ours: 1 = vectors only); ``None`` = the settings'."""
+    return None if query.alpha is None else float(query.alpha)
 
 
 def _lambda(query: VectorStoreQuery, kwargs: dict[str, Any]) -> float:

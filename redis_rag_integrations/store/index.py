@@ -8,6 +8,7 @@ into clear errors before anything is written, atomic replacement of a record, an
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from redisvl.query.filter import Tag
 from .. import freshness
 from ..connection import AsyncClient, SyncClient, get_async_client, get_client
 from ..errors import IndexNotFoundError, RedisRagError
-from ..settings import Settings, get_settings
+from ..settings import HybridFusion, Settings, get_settings
 from . import writes
 from .filters import FilterLike
 from .knn import KnnPlanner, parse_reply
@@ -40,7 +41,15 @@ from .layout import (
     Record,
     detect_dialect,
 )
-from .query import filter_query, hits_from_results, mmr_order, rrf_fuse, text_query, vector_query
+from .query import (
+    filter_query,
+    hits_from_results,
+    mmr_order,
+    relative_score_fuse,
+    rrf_fuse,
+    text_query,
+    vector_query,
+)
 
 WRITE_BATCH = 500
 _REQUIRED = {"id": "tag", "doc_id": "tag", "text": "text", "vector": "vector", "content_hash": "tag"}
@@ -483,11 +492,16 @@ class RedisVectorIndex:
         k: int = 4,
         filter: FilterLike = None,
         fetch_k: int | None = None,
-        alpha: float = 0.5,
+        alpha: float | None = None,
+        fusion: HybridFusion | None = None,
     ) -> list[Hit]:
-        """BM25 and KNN fused by reciprocal rank; ``alpha`` weighs the vector side (1 = vectors only)."""
+        """BM25 and KNN results fused into one ranking (:func:`.query.relative_score_fuse` or ``"rrf"``).
+
+        ``alpha`` weighs the vector side (1 = vectors only, 0 = BM25 only); ``alpha`` and ``fusion`` default to
+        the settings' ``hybrid_alpha`` / ``hybrid_fusion``. Each side fetches ``fetch_k`` candidates.
+        """
         n = fetch_k or max(4 * k, 20)
-        return rrf_fuse([self.search(vector, n, filter), self.text_search(text, n, filter)], k, _alpha_weights(alpha))
+        return self._fuse([self.search(vector, n, filter), self.text_search(text, n, filter)], k, alpha, fusion)
 
     async def ahybrid_search(
         self,
@@ -496,12 +510,21 @@ class RedisVectorIndex:
         k: int = 4,
         filter: FilterLike = None,
         fetch_k: int | None = None,
-        alpha: float = 0.5,
+        alpha: float | None = None,
+        fusion: HybridFusion | None = None,
     ) -> list[Hit]:
         n = fetch_k or max(4 * k, 20)
-        dense = await self.asearch(vector, n, filter)
-        sparse = await self.atext_search(text, n, filter)
-        return rrf_fuse([dense, sparse], k, _alpha_weights(alpha))
+        dense, sparse = await asyncio.gather(self.asearch(vector, n, filter), self.atext_search(text, n, filter))
+        return self._fuse([dense, sparse], k, alpha, fusion)
+
+    def _fuse(self, rankings: list[list[Hit]], k: int, alpha: float | None, fusion: HybridFusion | None) -> list[Hit]:
+        alpha = self.settings.hybrid_alpha if alpha is None else alpha
+        fusion = fusion or self.settings.hybrid_fusion
+        if fusion == "rrf":
+            return rrf_fuse(rankings, k, _alpha_weights(alpha))
+        if fusion == "relative_score":
+            return relative_score_fuse(rankings, k, _alpha_weights(alpha))
+        raise ValueError(f"unknown hybrid fusion {fusion!r}; use 'relative_score' or 'rrf'")
 
     def mmr_search(
         self,

@@ -82,7 +82,7 @@ class Hit:
 
     ``score`` is what both adapters return, so it means the same in LangChain and LlamaIndex: a similarity,
     higher is better. For KNN it is :meth:`Layout.similarity` of the distance; for BM25 the BM25 score; for hybrid
-    the reciprocal-rank-fusion score.
+    the fused score (relative score in [0, 1] by default, or the reciprocal-rank-fusion score).
     """
 
     record: Record

@@ -15,7 +15,16 @@ from ..settings import Settings, get_settings
 from .layout import FieldType
 
 INDEX_OPTIONS = frozenset(
-    {"vector_algorithm", "distance_metric", "vector_datatype", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_runtime"}
+    {
+        "vector_algorithm",
+        "distance_metric",
+        "vector_datatype",
+        "hnsw_m",
+        "hnsw_ef_construction",
+        "hnsw_ef_runtime",
+        "hybrid_fusion",
+        "hybrid_alpha",
+    }
 )
 
 

@@ -14,7 +14,8 @@ from redis_rag_integrations.embeddings import LocalEmbedder
 from redis_rag_integrations.langchain import RagEmbeddings
 from redis_rag_integrations.langchain import RedisVectorStore as LCStore
 from redis_rag_integrations.llama_index import RedisVectorStore as LIStore
-from redis_rag_integrations.store import Layout
+from redis_rag_integrations.store import Hit, Layout, Record
+from redis_rag_integrations.store.query import relative_score_fuse
 
 DOCS = [
     Document(id="py", page_content="Python lists grow with append and shrink with pop.", metadata={"topic": "py"}),
@@ -124,3 +125,44 @@ async def test_retriever_still_runs_mmr_and_score_threshold(store: LCStore) -> N
 def test_retriever_rejects_an_unknown_search_type(store: LCStore) -> None:
     with pytest.raises(ValueError, match="not allowed"):
         store.as_retriever(search_type="bogus")
+
+
+def _hit(i: str, score: float) -> Hit:
+    return Hit(record=Record(i, i), distance=-score, score=score)
+
+
+def test_relative_score_fusion_normalises_each_side_then_weighs_them() -> None:
+    dense = [_hit("a", 0.9), _hit("b", 0.8), _hit("c", 0.5)]  # normalised: a 1, b 0.75, c 0
+    sparse = [_hit("c", 12.0), _hit("d", 4.0)]  # normalised: c 1, d 0
+    fused = relative_score_fuse([dense, sparse], k=4, weights=[0.7, 0.3])
+    assert [h.record.id for h in fused] == ["a", "b", "c", "d"]
+    assert [h.score for h in fused] == pytest.approx([0.7, 0.525, 0.3, 0.0])
+    assert [h.distance for h in fused] == pytest.approx([1 - h.score for h in fused])
+    # A lone result (or equal scores) counts as the best of its list; an empty list contributes nothing.
+    assert [h.score for h in relative_score_fuse([[_hit("x", 3.0)], []], k=2, weights=[0.6, 0.4])] == [0.6]
+
+
+def test_fusion_and_alpha_come_from_the_call_or_the_settings(
+    settings: Settings, unique_name: str, local_embedder: LocalEmbedder
+) -> None:
+    rrf = LCStore(RagEmbeddings(local_embedder), unique_name, settings=settings, hybrid_fusion="rrf", hybrid_alpha=0.5)
+    rrf.add_documents(DOCS)
+    try:
+        default = LCStore(RagEmbeddings(local_embedder), unique_name, settings=settings)
+        by_rank = rrf.hybrid_search("persist keys to disk", k=4)
+        assert max(s for _, s in by_rank) <= 2 / 61  # RRF: at most weight/(60 + 1) from each side
+        assert [s for _, s in default.hybrid_search("persist keys to disk", k=4, fusion="rrf", alpha=0.5)] == (
+            pytest.approx([s for _, s in by_rank])
+        )
+        relative = default.hybrid_search("persist keys to disk", k=4)
+        assert relative[0][0].id == "rd" and relative[0][1] == pytest.approx(1.0)  # best on both sides
+        vectors_only = default.hybrid_search("persist keys to disk", k=4, alpha=1.0)
+        assert [d.id for d, _ in vectors_only] == [
+            d.id for d, _ in default.similarity_search_with_score("persist keys to disk", k=4)
+        ]
+        with pytest.raises(ValueError, match="unknown hybrid fusion"):
+            default.hybrid_search("disk", fusion="borda")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="alpha"):
+            default.hybrid_search("disk", alpha=1.5)
+    finally:
+        rrf.index.drop()
