@@ -1,12 +1,14 @@
 """``redis-rag``: run the embedded Redis and look inside a server.
 
-Sub-commands: ``server`` (embedded Redis in the foreground), ``info`` (version, modules, indexes, memory).
-Later components add their own (``ingest``, ``worker``, ``stats``) through :data:`COMMANDS`.
+Sub-commands: ``server`` (embedded Redis in the foreground), ``info`` (version, modules, indexes, memory),
+``stats`` (index sizes, cache hit rates, per-operation latency percentiles: :mod:`.stats`). Later components add
+their own (``ingest``, ``worker``) through :data:`COMMANDS`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -67,6 +69,43 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from . import stats
+    from .metrics import MetricKeys, reset
+
+    url = args.url or get_settings().redis_url
+    if url is None:
+        console.print("REDIS_URL is not set: nothing to inspect (pass --url, or start one with `redis-rag server`).")
+        return 1
+    client = get_client(url)
+    try:
+        if args.reset:
+            deleted = reset(client, MetricKeys(args.prefix))
+            console.print(f"deleted {deleted} metrics keys under {args.prefix!r}")
+            return 0
+        report = stats.collect(client, url, hours=args.hours, prefix=args.prefix, history_prefix=args.history_prefix)
+    finally:
+        client.close()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        stats.render(report, console)
+    return 0
+
+
+def _add_stats_args(p: argparse.ArgumentParser) -> None:
+    from .metrics.storage import DEFAULT_PREFIX, RETENTION_HOURS
+
+    p.add_argument("--url", default=None, help="Redis URL (default: REDIS_URL)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--hours", type=int, default=24, help=f"latency and counters of the last N hours (1-{RETENTION_HOURS}; 24)"
+    )
+    p.add_argument("--prefix", default=DEFAULT_PREFIX, help=f"metrics key prefix (default {DEFAULT_PREFIX})")
+    p.add_argument("--history-prefix", default="chat", help="chat history key prefix (default chat)")
+    p.add_argument("--reset", action="store_true", help="delete the recorded metrics (not the data) and exit")
+
+
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None]]] = {
     "server": (
@@ -81,6 +120,11 @@ COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None
         "print server version, modules, indexes and memory",
         cmd_info,
         lambda p: p.add_argument("--url", default=None, help="Redis URL (default: REDIS_URL)"),
+    ),
+    "stats": (
+        "index sizes and memory, cache hit rates, chat sessions, p50/p95/p99 per operation (REDIS_RAG_METRICS=1)",
+        cmd_stats,
+        _add_stats_args,
     ),
     "ingest": (
         "publish txt / md / html files (or folders) to the ingestion stream, with a progress bar",

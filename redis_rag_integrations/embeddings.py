@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from . import metrics
 from .settings import Settings, get_settings
 
 DEFAULT_LOCAL_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -74,7 +75,8 @@ class LocalEmbedder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    self._model = _load_sentence_transformer(self.model_path or _packaged_model_path(), self.device)
+                    with metrics.timer("embed.load"):
+                        self._model = _load_sentence_transformer(self.model_path or _packaged_model_path(), self.device)
         return self._model
 
     @property
@@ -86,13 +88,16 @@ class LocalEmbedder:
         batch = _check_texts(texts)
         if not batch:
             return np.zeros((0, self.dims), dtype=np.float32)
-        vectors = self.model.encode(
-            batch,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        model = self.model  # a first call loads the model (seconds): timed apart, as embed.load, not as embed
+        metrics.count("embed.texts", len(batch))
+        with metrics.timer("embed"):
+            vectors = model.encode(
+                batch,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
@@ -150,16 +155,20 @@ class OpenAIEmbedder:
             self._dims = int(self.embed(["dimension probe"]).shape[1])
         return self._dims
 
+    @metrics.timed("embed")
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         batch = _check_texts(texts)
+        metrics.count("embed.texts", len(batch))
         rows: list[list[float]] = []
         for start in range(0, len(batch), self.batch_size):
             reply = self._client.embeddings.create(model=self.model_name, input=batch[start : start + self.batch_size])
             rows.extend(item.embedding for item in reply.data)
         return np.asarray(rows, dtype=np.float32).reshape(len(batch), -1)
 
+    @metrics.timed("embed")
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
         batch = _check_texts(texts)
+        metrics.count("embed.texts", len(batch))
         rows: list[list[float]] = []
         for start in range(0, len(batch), self.batch_size):
             chunk = batch[start : start + self.batch_size]

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from .. import metrics
 from ..connection import AsyncClient, SyncClient, get_async_client, get_client
 from ..settings import Settings, get_settings
 from .guard import REDIS_FAULTS, FaultGuard, check_prompt, check_response
@@ -40,7 +41,7 @@ class ExactCache:
         self.ttl = validate_ttl(self.settings.cache_ttl if ttl is _UNSET else ttl)
         self.max_prompt_bytes = max_prompt_bytes
         self.max_value_bytes = max_value_bytes
-        self.stats = CacheStats()
+        self.stats = CacheStats(kind="exact", name=name)
         self.guard = FaultGuard(name, retry_interval)
         self._url = redis_url
         self._client: SyncClient | None = None
@@ -69,6 +70,7 @@ class ExactCache:
             self._aclient = get_async_client(self._url_now(), settings=self.settings, decode_responses=True)
         return self._aclient
 
+    @metrics.timed("cache.exact.lookup")
     def get(self, prompt: str, *, llm: Any = None, scope: Any = None) -> str | None:
         check_prompt(prompt, self.max_prompt_bytes)
         if not self.guard.available():
@@ -84,6 +86,7 @@ class ExactCache:
         self.stats.record_lookup(value is not None, 0.0, 0.0)
         return value
 
+    @metrics.timed("cache.exact.store")
     def set(self, prompt: str, value: str, *, llm: Any = None, scope: Any = None, ttl: int | None = None) -> bool:
         check_prompt(prompt, self.max_prompt_bytes)
         check_response(value, None, self.max_value_bytes)
@@ -100,6 +103,7 @@ class ExactCache:
         self.stats.count("stores")
         return True
 
+    @metrics.timed("cache.exact.lookup")
     async def aget(self, prompt: str, *, llm: Any = None, scope: Any = None) -> str | None:
         check_prompt(prompt, self.max_prompt_bytes)
         if not self.guard.available():
@@ -115,6 +119,7 @@ class ExactCache:
         self.stats.record_lookup(value is not None, 0.0, 0.0)
         return value
 
+    @metrics.timed("cache.exact.store")
     async def aset(
         self, prompt: str, value: str, *, llm: Any = None, scope: Any = None, ttl: int | None = None
     ) -> bool:

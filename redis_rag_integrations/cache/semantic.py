@@ -28,7 +28,7 @@ from redisvl.query import FilterQuery, VectorRangeQuery
 from redisvl.query.filter import FilterExpression, Tag
 from redisvl.schema import IndexSchema
 
-from .. import freshness
+from .. import freshness, metrics
 from ..connection import AsyncClient, SyncClient, get_async_client, get_client
 from ..embeddings import Embedder, default_embedder
 from ..settings import Settings, get_settings
@@ -102,7 +102,7 @@ class SemanticCache:
         self.max_semantic_chars = max_semantic_chars
         self.max_prompt_bytes = max_prompt_bytes
         self.max_response_bytes = max_response_bytes
-        self.stats = CacheStats()
+        self.stats = CacheStats(kind="semantic", name=name)
         self.guard = FaultGuard(name, retry_interval)
         self._url = redis_url
         self._client: SyncClient | None = None
@@ -232,6 +232,7 @@ class SemanticCache:
             self._url = redis_url(self.settings)
         return self._url
 
+    @metrics.timed("cache.semantic.lookup")
     def check(
         self,
         prompt: str,
@@ -278,6 +279,7 @@ class SemanticCache:
         if ttl:
             client.expire(str(row["id"]), int(ttl))
 
+    @metrics.timed("cache.semantic.store")
     def store(
         self,
         prompt: str,
@@ -393,6 +395,7 @@ class SemanticCache:
         assert self._aclient is not None
         return self._aclient, self._aindex
 
+    @metrics.timed("cache.semantic.lookup")
     async def acheck(
         self,
         prompt: str,
@@ -425,6 +428,7 @@ class SemanticCache:
         self.stats.record_lookup(hit is not None, t1 - t0, time.perf_counter() - t1)
         return hit
 
+    @metrics.timed("cache.semantic.store")
     async def astore(
         self,
         prompt: str,

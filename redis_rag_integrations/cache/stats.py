@@ -1,13 +1,17 @@
 """In-process hit/miss counters and lookup latency of one cache object.
 
 Kept in memory (not in Redis) so that counting never adds a round trip to the hit path; ``snapshot()`` gives a
-consistent copy for logs, dashboards and benchmarks.
+consistent copy for logs, dashboards and benchmarks. The same counts feed the process-wide metrics
+(:mod:`redis_rag_integrations.metrics`: ``cache.{kind}.hits`` etc., labelled with the cache's name) when those are
+on, from this one place, so ``redis-rag stats`` and ``cache.stats`` can never disagree about what was counted.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+
+from .. import metrics
 
 
 @dataclass
@@ -17,7 +21,13 @@ class CacheStats:
     ``errors`` counts Redis failures that were turned into misses; ``skipped`` counts lookups or stores that were
     passed through on purpose (bad input, oversized entries, unserializable values); ``rejected`` counts
     candidates within the threshold that the near-miss verifier refused.
+
+    ``kind`` (``"semantic"`` / ``"exact"``) and ``name`` label what is forwarded to the process-wide metrics;
+    a ``CacheStats`` without a kind forwards nothing.
     """
+
+    kind: str = field(default="", repr=False, compare=False)
+    name: str = field(default="", repr=False, compare=False)
 
     hits: int = 0
     misses: int = 0
@@ -56,10 +66,14 @@ class CacheStats:
                 self.hits += 1
             else:
                 self.misses += 1
+        if self.kind:
+            metrics.count(f"cache.{self.kind}.{'hits' if hit else 'misses'}", label=self.name)
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + n)
+        if self.kind:
+            metrics.count(f"cache.{self.kind}.{name}", n, label=self.name)
 
     def snapshot(self) -> dict[str, float]:
         with self._lock:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import redis
 
+from .. import metrics
 from ..connection import SyncClient, get_client
 from ..errors import RedisRagError
 from ..settings import Settings, get_settings
@@ -85,6 +86,7 @@ class Producer:
     def delete(self, doc_id: str) -> str:
         return self.publish([delete_event(doc_id)])[0]
 
+    @metrics.timed("ingest.publish")
     def publish(self, events: Iterable[DocumentEvent]) -> list[str]:
         """Publish events in order, in pipelined batches, checking the backlog before each batch."""
         pending = list(events)
@@ -96,6 +98,7 @@ class Producer:
             for event in batch:
                 pipe.xadd(self.keys.events, event.encode())  # type: ignore[arg-type]
             ids.extend(_s(i) for i in pipe.execute())
+            metrics.count("ingest.events_published", len(batch))
         return ids
 
     def _respect_backlog(self, incoming: int) -> None:

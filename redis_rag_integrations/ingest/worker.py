@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import metrics
 from ..connection import SyncClient
 from ..embeddings import Embedder
 from ..store.index import RedisVectorIndex
@@ -179,6 +180,7 @@ class Worker:
         return True
 
     # ------------------------------------------------------------------------------------------------ prepare
+    @metrics.timed("ingest.prepare")
     def _prepare(self, entries: Sequence[Entry]) -> _Prepared:
         out = _Prepared()
         latest: dict[str, tuple[str, DocumentEvent]] = {}
@@ -244,6 +246,7 @@ class Worker:
             out.upserts.append((entry_id, event, records))
 
     # -------------------------------------------------------------------------------------------------- write
+    @metrics.timed("ingest.write")
     def _write(self, prepared: _Prepared) -> None:
         done = list(prepared.ack_ids)
         for entry_id, event, records in prepared.upserts:
@@ -252,12 +255,15 @@ class Worker:
             self._record_fresh(event)
             self.stats.indexed += 1
             self.stats.chunks_written += len(records)
+            metrics.count("ingest.documents_indexed")
+            metrics.count("ingest.chunks_written", len(records))
             done.append(entry_id)
         for entry_id, event in prepared.deletes:
             self.index.delete_documents([event.doc_id])
             self.client.hset(self.keys.doc_hashes, event.doc_id, f"{entry_id} -")
             self._record_fresh(event)
             self.stats.deleted += 1
+            metrics.count("ingest.documents_deleted")
             done.append(entry_id)
         if done:
             pipe = self.client.pipeline(transaction=False)
@@ -296,6 +302,7 @@ class Worker:
         pipe.hdel(self.keys.failures, entry_id)
         pipe.execute()
         self.stats.dead_lettered += 1
+        metrics.count("ingest.dead_lettered")
         log.error("event %s dead-lettered after %d attempt(s): %s", entry_id, attempts, error)
 
     def _trim(self) -> None:
