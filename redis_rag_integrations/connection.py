@@ -3,20 +3,28 @@
 Every component gets its client here, so all of them share the same socket timeouts (a hung Redis must never hang
 the application), the same cluster / sentinel handling (delegated to redisvl's connection factory) and the same
 clear errors for the three ways a ``REDIS_URL`` goes wrong: malformed, unreachable, or without the search module.
+
+Cluster detection: redisvl builds a cluster client only for ``?cluster=true`` or a several-host URL, but what a user
+copies from a dashboard is the plain URL of one node, and a plain client on a cluster node fails with MOVED on most
+keys (and SCAN sees one shard only, silently). So a plain URL is asked once (``INFO cluster``, cached per URL) and
+gets a cluster client when the server is a cluster node.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
 import warnings
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 from redisvl.redis.connection import RedisConnectionFactory
+from redisvl.redis.utils import is_cluster_url
 
 from .errors import MissingModuleError, RedisConnectionFailed
 from .settings import Settings, get_settings
@@ -26,6 +34,18 @@ AsyncClient = AsyncRedis | AsyncRedisCluster
 
 _checked_urls: set[tuple[str, frozenset[str]]] = set()
 _checked_lock = threading.Lock()
+_cluster_by_url: dict[str, bool] = {}  # plain URL -> whether its server is a cluster node (asked once)
+
+# What a synchronous cluster client's connections carry over to its asyncio twin: credentials, timeouts, decoding,
+# TLS. Not its Retry or event objects, which are of the synchronous kind.
+_TWIN_OPTIONS = frozenset(
+    {
+        "username", "password", "credential_provider", "client_name", "lib_name", "lib_version",
+        "decode_responses", "encoding", "encoding_errors", "protocol", "health_check_interval",
+        "socket_timeout", "socket_connect_timeout", "socket_keepalive", "socket_keepalive_options",
+    }
+)  # fmt: skip
+_ASYNC_CLUSTER_OPTIONS = frozenset(inspect.signature(AsyncRedisCluster.__init__).parameters)
 
 
 def mask_url(url: str) -> str:
@@ -66,16 +86,25 @@ def get_client(
 ) -> SyncClient:
     """A synchronous client for ``url`` (default: :func:`redis_rag_integrations.redis_url`), with timeouts.
 
-    Standalone, cluster (``?cluster=true`` or several hosts) and sentinel (``redis+sentinel://``) URLs work.
-    Connection failures raise :class:`RedisConnectionFailed` naming the URL.
+    Standalone, cluster (``?cluster=true``, several hosts, or the plain URL of any cluster node) and sentinel
+    (``redis+sentinel://``) URLs work. Connection failures raise :class:`RedisConnectionFailed` naming the URL.
     """
     from .urls import redis_url as default_url
 
     settings = settings or get_settings()
     url = url or default_url(settings)
     _validate_url_syntax(url)
+    kwargs = _client_kwargs(settings, decode_responses)
     try:
-        return RedisConnectionFactory.get_redis_connection(url, **_client_kwargs(settings, decode_responses))
+        if _may_be_cluster_node(url) and _cluster_by_url.get(url):
+            return RedisConnectionFactory.get_redis_connection(_with_cluster_flag(url), **kwargs)
+        client = RedisConnectionFactory.get_redis_connection(url, **kwargs)
+        if _may_be_cluster_node(url) and url not in _cluster_by_url:
+            _cluster_by_url[url] = _is_cluster_node(client)
+            if _cluster_by_url[url]:
+                client.close()
+                return RedisConnectionFactory.get_redis_connection(_with_cluster_flag(url), **kwargs)
+        return client
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         raise connection_failed(url, exc) from exc
 
@@ -83,15 +112,92 @@ def get_client(
 def get_async_client(
     url: str | None = None, *, settings: Settings | None = None, decode_responses: bool = False
 ) -> AsyncClient:
-    """The asyncio twin of :func:`get_client` (connects lazily, on its first command)."""
+    """The asyncio twin of :func:`get_client` (connects lazily, on its first command).
+
+    A plain URL not seen before is asked once, synchronously, whether it names a cluster node (one ``INFO``
+    within the connect timeout); if the server cannot be reached then, the client stays plain and lazy, so the
+    failure surfaces on first use as before.
+    """
     from .urls import redis_url as default_url
 
     settings = settings or get_settings()
     url = url or default_url(settings)
     _validate_url_syntax(url)
+    if _may_be_cluster_node(url) and url not in _cluster_by_url:
+        try:
+            probe = redis.Redis.from_url(url, **_client_kwargs(settings, decode_responses=False))
+            try:
+                _cluster_by_url[url] = _is_cluster_node(probe)
+            finally:
+                probe.close()
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            pass  # unknown: stay plain, and ask again next time
+    if _may_be_cluster_node(url) and _cluster_by_url.get(url):
+        url = _with_cluster_flag(url)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return RedisConnectionFactory.get_async_redis_connection(url, **_client_kwargs(settings, decode_responses))
+
+
+async def ready(client: AsyncClient) -> AsyncClient:
+    """``client``, with an asyncio cluster client's slot map loaded on the running loop.
+
+    Await this before the first transactional pipeline on an asyncio ``RedisCluster``: redis-py (8.1) queues each
+    command of such a pipeline through ``asyncio.run`` on a helper thread, and a client not yet initialised
+    initialises there, binding its connections to that thread's short-lived loop; every later command then
+    fails with "Event loop is closed". Cheap once initialised.
+    """
+    if isinstance(client, AsyncRedisCluster):
+        await client.initialize()
+    return client
+
+
+def async_twin(client: SyncClient) -> AsyncClient:
+    """An asyncio client for the same server(s) and credentials as the synchronous ``client``.
+
+    For a caller that hands over one ready client: the async API must reach the same Redis, never the default.
+    """
+    if isinstance(client, RedisCluster):
+        given = client.nodes_manager.connection_kwargs
+        options = {k: v for k, v in given.items() if k in _TWIN_OPTIONS or k.startswith("ssl")}
+        options = {k: v for k, v in options.items() if k in _ASYNC_CLUSTER_OPTIONS}
+        if given.get("connection_class") is redis.SSLConnection:
+            options["ssl"] = True
+        nodes = [AsyncClusterNode(node.host, node.port) for node in client.get_primaries()]
+        return AsyncRedisCluster(startup_nodes=nodes, **options)
+    if isinstance(client, redis.Redis):
+        return RedisConnectionFactory.sync_to_async_redis(client)
+    raise TypeError(f"expected a redis.Redis or redis.cluster.RedisCluster client, got {type(client).__name__}")
+
+
+def client_url(client: SyncClient) -> str:
+    """A password-free URL naming the server of a ready ``client`` (for error messages and per-server caches)."""
+    if isinstance(client, RedisCluster):
+        node = client.get_default_node()
+        return f"redis://{node.host}:{node.port}?cluster=true"
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
+    return f"redis://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+
+
+def _may_be_cluster_node(url: str) -> bool:
+    """A URL naming one standalone-looking server (not sentinel, not already a cluster URL, not a unix socket)."""
+    return urlsplit(url).scheme in ("redis", "rediss") and not is_cluster_url(url)
+
+
+def _is_cluster_node(client: redis.Redis) -> bool:
+    try:
+        return bool(int(client.info("cluster").get("cluster_enabled", 0)))
+    except redis.ResponseError:  # INFO refused (ACL, some managed services): not a cluster we can detect
+        return False
+
+
+def _with_cluster_flag(url: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "cluster"] + [("cluster", "true")]
+    path = "" if parts.path.strip("/") in ("", "0") else parts.path  # a cluster has only db 0
+    return urlunsplit(parts._replace(path=path, query=urlencode(query)))
 
 
 def connection_failed(url: str, exc: BaseException) -> RedisConnectionFailed:

@@ -102,7 +102,7 @@ class RelevantRecall:
         return self._index
 
     async def _async_index(self) -> AsyncSearchIndex:
-        client = self.store.async_client
+        client = await self.store.aclient()
         found = self._aindex.get(id(client))
         if found is None:
             _ = self.index  # module check + creation, once, on the sync client
@@ -169,13 +169,13 @@ class RelevantRecall:
         index = await self._async_index()
         await self._async_sync(keys)
         vector = (await self.embedder.aembed([query]))[0]
-        client = self.store.async_client
+        client = await self.store.aclient()
         excluded = set(_ids(await client.lrange(keys.active, -exclude_recent, -1))) if exclude_recent else set()
         rows = await index.query(self._query(session_id, vector, k + len(excluded)))
         return _pick(rows, excluded, k, keys)
 
     async def _async_sync(self, keys: SessionKeys) -> None:
-        client = self.store.async_client
+        client = await self.store.aclient()
         pipe = client.pipeline(transaction=False)
         pipe.llen(keys.active)
         pipe.llen(keys.archived)

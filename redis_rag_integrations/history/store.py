@@ -14,7 +14,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Literal
 
-from ..connection import AsyncClient, SyncClient, get_async_client, get_client
+from ..connection import AsyncClient, SyncClient, async_twin, client_url, get_async_client, get_client, ready
 from ..settings import Settings, get_settings
 from .errors import CorruptEntryError, CorruptEntryWarning
 from .layout import ARCHIVE_OLDEST_LUA, DELETE_AT_LUA, Layout, SessionKeys
@@ -28,13 +28,22 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _one_of(name: str, value: Any, alias: str, alias_value: Any) -> Any:
+    if value is not None and alias_value is not None:
+        raise TypeError(f"pass {name} or {alias}, not both")
+    return value if value is not None else alias_value
+
+
 class ChatHistoryStore:
     """Chat sessions in Redis LISTs (see :mod:`.layout`), with TTL, windows, trimming and archiving.
 
     Args:
         redis_url: the Redis to use; default :func:`redis_rag_integrations.redis_url` (the embedded server when
             ``REDIS_URL`` is unset). Plain history needs no Redis module.
-        client / async_client: ready clients instead of a URL (the async one is then used on every loop).
+        client / async_client: ready clients instead of a URL (``redis.Redis`` or ``redis.cluster.RedisCluster``
+            and their asyncio kinds; ``redis_client`` / ``async_redis_client`` are accepted too, the names the
+            vector stores use). A given async client is used on every loop; with only a sync client, the async
+            API gets a twin of it per event loop (same servers and credentials), never the default Redis.
         prefix: key prefix; sessions live at ``{prefix}:{session_id}``.
         ttl: seconds a session lives after its last write (refreshed on every write); default
             ``Settings.history_ttl`` (unset = forever).
@@ -54,7 +63,11 @@ class ChatHistoryStore:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         on_corrupt: OnCorrupt = "raise",
         settings: Settings | None = None,
+        redis_client: SyncClient | None = None,
+        async_redis_client: AsyncClient | None = None,
     ) -> None:
+        client = _one_of("client", client, "redis_client", redis_client)
+        async_client = _one_of("async_client", async_client, "async_redis_client", async_redis_client)
         self.settings = settings or get_settings()
         if ttl is not None and ttl <= 0:
             raise ValueError(f"ttl must be a positive number of seconds or None, got {ttl}")
@@ -66,8 +79,9 @@ class ChatHistoryStore:
         self.ttl = ttl if ttl is not None else self.settings.history_ttl
         self.max_message_bytes = max_message_bytes
         self.on_corrupt: OnCorrupt = on_corrupt
-        self._url = redis_url or self.settings.redis_url
+        self._url = redis_url or (client_url(client) if client is not None else self.settings.redis_url)
         self._client = client
+        self._twin_async = client is not None and redis_url is None
         self._fixed_async_client = async_client
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = (
             weakref.WeakKeyDictionary()
@@ -96,9 +110,14 @@ class ChatHistoryStore:
         loop = asyncio.get_running_loop()
         found = self._async_clients.get(loop)
         if found is None:
-            found = get_async_client(self.url, settings=self.settings)
+            twin = self._twin_async
+            found = async_twin(self.client) if twin else get_async_client(self.url, settings=self.settings)
             self._async_clients[loop] = found
         return found
+
+    async def aclient(self) -> AsyncClient:
+        """:attr:`async_client`, ready for transactions on the running loop (see :func:`connection.ready`)."""
+        return await ready(self.async_client)
 
     def keys(self, session_id: str) -> SessionKeys:
         return self.layout.session(session_id)
@@ -319,13 +338,16 @@ class ChatHistoryStore:
         return sorted(set(self.iter_sessions()))
 
     # --- async API (same semantics) -----------------------------------------------------------------------------
+    async def _atransaction(self) -> Any:
+        return (await self.aclient()).pipeline(transaction=True)
+
     async def aappend(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
         keys = self.keys(session_id)
         entries = self.encode_all(messages)
         if not entries:
             return
         (key,) = self._status_keys(keys, "archived" if status == "archived" else "active")
-        pipe = self.async_client.pipeline(transaction=True)
+        pipe = await self._atransaction()
         self._queue_append(pipe, keys, key, entries)
         await pipe.execute()
 
@@ -345,25 +367,26 @@ class ChatHistoryStore:
                 raise ValueError(f"last must be >= 0, got {last}")
             if last == 0:
                 return []
-            pipe = self.async_client.pipeline(transaction=True)
+            pipe = await self._atransaction()
             pipe.llen(lists[0])
             pipe.lrange(lists[0], -last, -1)
             total, raws = await pipe.execute()
             return self._decode_ranges([(lists[0], total - len(raws), raws)])
-        pipe = self.async_client.pipeline(transaction=True)
+        pipe = await self._atransaction()
         for key in lists:
             pipe.lrange(key, 0, -1)
         return self._slice(lists, await pipe.execute(), last, limit, offset)
 
     async def acount(self, session_id: str, *, status: Status = "active") -> int:
         keys = self.keys(session_id)
-        return sum([int(await self.async_client.llen(k)) for k in self._status_keys(keys, status)])
+        client = await self.aclient()
+        return sum([int(await client.llen(k)) for k in self._status_keys(keys, status)])
 
     async def areplace(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
         keys = self.keys(session_id)
         (key,) = self._status_keys(keys, "archived" if status == "archived" else "active")
         entries = self.encode_all(messages)
-        pipe = self.async_client.pipeline(transaction=True)
+        pipe = await self._atransaction()
         self._queue_replace(pipe, keys, key, entries)
         await pipe.execute()
 
@@ -372,20 +395,22 @@ class ChatHistoryStore:
         if status != "all":
             await self.areplace(session_id, [], status=status)
             return
-        recalled = [keys.recall_prefix + _text(m) for m in await self.async_client.smembers(keys.recalled)]
-        await self.async_client.delete(*keys.all_plain(), *recalled)
+        client = await self.aclient()
+        recalled = [keys.recall_prefix + _text(m) for m in await client.smembers(keys.recalled)]
+        await client.delete(*keys.all_plain(), *recalled)
 
     async def adelete_at(self, session_id: str, index: int) -> StoredMessage | None:
         keys = self.keys(session_id)
         args = (self.ttl or 0, index, uuid.uuid4().hex)
-        raw = await self.async_client.eval(DELETE_AT_LUA, len(keys.all_plain()), *keys.all_plain(), *args)
+        client = await self.aclient()
+        raw = await client.eval(DELETE_AT_LUA, len(keys.all_plain()), *keys.all_plain(), *args)
         return self.decode_all([raw], keys.active, index)[0] if raw else None
 
     async def apop_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
         keys = self.keys(session_id)
         if n <= 0:
             return []
-        pipe = self.async_client.pipeline(transaction=True)
+        pipe = await self._atransaction()
         pipe.lpop(keys.active, n)
         pipe.set(keys.recall_dirty, b"1")
         self._queue_ttl(pipe, keys)
@@ -396,16 +421,15 @@ class ChatHistoryStore:
         keys = self.keys(session_id)
         if n <= 0:
             return []
-        raws = await self.async_client.eval(
-            ARCHIVE_OLDEST_LUA, len(keys.all_plain()), *keys.all_plain(), self.ttl or 0, n
-        )
+        client = await self.aclient()
+        raws = await client.eval(ARCHIVE_OLDEST_LUA, len(keys.all_plain()), *keys.all_plain(), self.ttl or 0, n)
         return self.decode_all(raws or [], keys.active, 0)
 
     async def atrim(self, session_id: str, keep_last: int) -> int:
         if keep_last < 0:
             raise ValueError(f"keep_last must be >= 0, got {keep_last}")
         keys = self.keys(session_id)
-        pipe = self.async_client.pipeline(transaction=True)
+        pipe = await self._atransaction()
         pipe.llen(keys.active)
         if keep_last:
             pipe.ltrim(keys.active, -keep_last, -1)
@@ -417,7 +441,8 @@ class ChatHistoryStore:
         return max(0, before - keep_last)
 
     async def aiter_sessions(self, count: int = 500) -> AsyncIterator[str]:
-        async for key in self.async_client.scan_iter(match=self.layout.scan_pattern, count=count, _type="list"):
+        client = await self.aclient()
+        async for key in client.scan_iter(match=self.layout.scan_pattern, count=count, _type="list"):
             sid = self.layout.session_id_of(_text(key))
             if sid is not None:
                 yield sid
