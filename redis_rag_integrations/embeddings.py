@@ -198,6 +198,10 @@ def default_embedder(settings: Settings | None = None) -> Embedder:
                     base_url=settings.openai_base_url,
                     batch_size=settings.embedding_batch_size,
                 )
+            elif settings.embedding_provider == "local-int8":
+                from .onnx_embedder import OnnxEmbedder
+
+                _defaults[key] = OnnxEmbedder(batch_size=settings.embedding_batch_size)
             else:
                 _defaults[key] = LocalEmbedder(batch_size=settings.embedding_batch_size)
         return _defaults[key]

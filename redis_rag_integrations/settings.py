@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 VectorAlgorithm = Literal["hnsw", "flat"]
 DistanceMetric = Literal["cosine", "ip", "l2"]
 VectorDatatype = Literal["float32", "float16"]
-EmbeddingProvider = Literal["local", "openai"]
+EmbeddingProvider = Literal["local", "local-int8", "openai"]
 HybridFusion = Literal["relative_score", "rrf"]
 
 
@@ -78,7 +78,9 @@ class Settings(BaseSettings):
 
     # --- embeddings -------------------------------------------------------------------------------------------
     embedding_provider: EmbeddingProvider = Field(
-        default="local", description="local (all-MiniLM-L6-v2, offline) or openai (needs OPENAI_API_KEY)."
+        default="local",
+        description="local (all-MiniLM-L6-v2, offline), local-int8 (the same model as int8 ONNX: about 2x faster on "
+        "CPU, no torch) or openai (needs OPENAI_API_KEY).",
     )
     openai_embedding_model: str = Field(default="text-embedding-3-small", description="OpenAI embedding model.")
     embedding_batch_size: int = Field(default=32, ge=1, le=4096, description="Texts per embedding batch.")
