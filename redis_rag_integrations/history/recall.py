@@ -25,6 +25,7 @@ from redisvl.query import VectorQuery
 from redisvl.query.filter import Tag
 from redisvl.schema import IndexSchema
 
+from .. import metrics
 from ..connection import require_modules
 from ..embeddings import Embedder, default_embedder
 from ..errors import MissingModuleError
@@ -111,6 +112,7 @@ class RelevantRecall:
         return found
 
     # --- sync -------------------------------------------------------------------------------------------------------
+    @metrics.timed("history.recall")
     def get_relevant(self, session_id: str, query: str, k: int = 4, *, exclude_recent: int = 0) -> list[StoredMessage]:
         """The ``k`` messages of ``session_id`` (active and archived) most relevant to ``query``, best first,
         leaving out the ``exclude_recent`` newest ones (the window the caller already sends)."""
@@ -161,6 +163,7 @@ class RelevantRecall:
         return raws, sorted(done - set(_ids(raws)))
 
     # --- async ------------------------------------------------------------------------------------------------------
+    @metrics.timed("history.recall")
     async def aget_relevant(
         self, session_id: str, query: str, k: int = 4, *, exclude_recent: int = 0
     ) -> list[StoredMessage]:

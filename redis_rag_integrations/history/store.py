@@ -14,6 +14,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Literal
 
+from .. import metrics
 from ..connection import AsyncClient, SyncClient, async_twin, client_url, get_async_client, get_client, ready
 from ..settings import Settings, get_settings
 from .errors import CorruptEntryError, CorruptEntryWarning
@@ -200,6 +201,7 @@ class ChatHistoryStore:
         return out
 
     # --- sync API -----------------------------------------------------------------------------------------------
+    @metrics.timed("history.append")
     def append(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
         """Append ``messages`` atomically (one RPUSH: contiguous, in order, never interleaved with other writers)
         to the active (or archived) list and refresh the session's TTL."""
@@ -211,7 +213,9 @@ class ChatHistoryStore:
         pipe = self.client.pipeline(transaction=True)
         self._queue_append(pipe, keys, key, entries)
         pipe.execute()
+        metrics.count("history.messages_written", len(entries))
 
+    @metrics.timed("history.read")
     def read(
         self,
         session_id: str,
@@ -260,6 +264,7 @@ class ChatHistoryStore:
         keys = self.keys(session_id)
         return sum(int(self.client.llen(k)) for k in self._status_keys(keys, status))
 
+    @metrics.timed("history.replace")
     def replace(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
         """Replace the session's active (or archived) messages in one transaction."""
         keys = self.keys(session_id)
@@ -341,6 +346,7 @@ class ChatHistoryStore:
     async def _atransaction(self) -> Any:
         return (await self.aclient()).pipeline(transaction=True)
 
+    @metrics.timed("history.append")
     async def aappend(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
         keys = self.keys(session_id)
         entries = self.encode_all(messages)
@@ -350,7 +356,9 @@ class ChatHistoryStore:
         pipe = await self._atransaction()
         self._queue_append(pipe, keys, key, entries)
         await pipe.execute()
+        metrics.count("history.messages_written", len(entries))
 
+    @metrics.timed("history.read")
     async def aread(
         self,
         session_id: str,
@@ -382,6 +390,7 @@ class ChatHistoryStore:
         client = await self.aclient()
         return sum([int(await client.llen(k)) for k in self._status_keys(keys, status)])
 
+    @metrics.timed("history.replace")
     async def areplace(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
         keys = self.keys(session_id)
         (key,) = self._status_keys(keys, "archived" if status == "archived" else "active")

@@ -11,7 +11,7 @@ Operations (the names ``redis-rag stats`` shows):
                          ``.misses`` / ``.errors`` / ``.stores`` ..., labelled with the cache's name);
                          ``cache.semantic.store``; ``cache.exact.lookup`` / ``cache.exact.store`` likewise
 ``history.append``       appending messages (counter ``history.messages_written``); ``history.read``;
-                         ``history.recall`` (relevant-turn recall)
+                         ``history.replace``; ``history.recall`` (relevant-turn recall)
 ``ingest.publish``       publishing events (counter ``ingest.events_published``); ``ingest.prepare`` (decode,
                          chunk, embed a batch) and ``ingest.write`` (index a batch; counters
                          ``ingest.documents_indexed`` / ``.documents_deleted`` / ``.chunks_written`` /
