@@ -19,7 +19,7 @@ from redisvl.index import AsyncSearchIndex, SearchIndex
 from redisvl.query import BaseQuery
 from redisvl.query.filter import Tag
 
-from .. import freshness
+from .. import freshness, metrics
 from ..connection import AsyncClient, SyncClient, get_async_client, get_client
 from ..errors import IndexNotFoundError, RedisRagError
 from ..settings import HybridFusion, Settings, get_settings
@@ -232,6 +232,7 @@ class RedisVectorIndex:
             seen.add(key)
         return encoded
 
+    @metrics.timed("store.upsert")
     def upsert(self, records: Sequence[Record], batch_size: int = WRITE_BATCH) -> list[str]:
         """Write ``records`` (replacing any with the same id, stale fields included); returns their ids.
 
@@ -255,8 +256,10 @@ class RedisVectorIndex:
             pipe.execute()
             if changed:
                 freshness.invalidate_documents(self.client, changed)
+        metrics.count("store.records_written", len(records))
         return [r.id for r in records]
 
+    @metrics.timed("store.upsert")
     async def aupsert(self, records: Sequence[Record], batch_size: int = WRITE_BATCH) -> list[str]:
         encoded = self._encode_all(records)
         for start in range(0, len(encoded), batch_size):
@@ -275,6 +278,7 @@ class RedisVectorIndex:
             await pipe.execute()
             if changed:
                 await freshness.ainvalidate_documents(self.async_client, changed)
+        metrics.count("store.records_written", len(records))
         return [r.id for r in records]
 
     def _async_upsert_script(self) -> Any:
@@ -312,6 +316,7 @@ class RedisVectorIndex:
             out.extend(str(d) for d in (mapping.get(DOC_ID), old_doc and old_doc.decode()) if d)
         return list(dict.fromkeys(out))
 
+    @metrics.timed("store.delete")
     def delete(self, ids: Iterable[str]) -> int:
         """Delete records by id; returns how many existed."""
         keys = [self.layout.key(i) for i in _ids(ids)]
@@ -326,6 +331,7 @@ class RedisVectorIndex:
             freshness.invalidate_documents(self.client, _stale(keys, doc_ids, self.layout.key_prefix))
         return deleted
 
+    @metrics.timed("store.delete")
     async def adelete(self, ids: Iterable[str]) -> int:
         keys = [self.layout.key(i) for i in _ids(ids)]
         if not keys:
@@ -339,6 +345,7 @@ class RedisVectorIndex:
             await freshness.ainvalidate_documents(self.async_client, _stale(keys, doc_ids, self.layout.key_prefix))
         return deleted
 
+    @metrics.timed("store.delete")
     def delete_documents(self, doc_ids: Iterable[str]) -> int:
         """Delete every chunk of the given source documents; returns how many chunks went."""
         ids = _ids(doc_ids)
@@ -349,6 +356,7 @@ class RedisVectorIndex:
             freshness.invalidate_documents(self.client, ids)
         return int(result.processed)
 
+    @metrics.timed("store.delete")
     async def adelete_documents(self, doc_ids: Iterable[str]) -> int:
         ids = _ids(doc_ids)
         if not ids:
@@ -441,6 +449,7 @@ class RedisVectorIndex:
         rows = await self.aindex.query(filter_query(self.layout, filter, limit))
         return [h.record for h in hits_from_results(self.layout, rows, score_field="__none__")]
 
+    @metrics.timed("store.search")
     def search(
         self,
         vector: Sequence[float] | np.ndarray,
@@ -462,6 +471,7 @@ class RedisVectorIndex:
         reply = self.client.execute_command(*args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
         return parse_reply(self.layout, reply, self._similarity)
 
+    @metrics.timed("store.search")
     async def asearch(
         self,
         vector: Sequence[float] | np.ndarray,
@@ -477,14 +487,17 @@ class RedisVectorIndex:
         reply = await self.async_client.execute_command(*args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
         return parse_reply(self.layout, reply, self._similarity)
 
+    @metrics.timed("store.text_search")
     def text_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
         """BM25 over the chunk text; ``score`` is the BM25 score, ``distance`` its negation (lower is better)."""
         return hits_from_results(self.layout, self._run(text_query(self.layout, text, k, filter)), score_field="score")
 
+    @metrics.timed("store.text_search")
     async def atext_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
         rows = await self._arun(text_query(self.layout, text, k, filter))
         return hits_from_results(self.layout, rows, score_field="score")
 
+    @metrics.timed("store.hybrid_search")
     def hybrid_search(
         self,
         text: str,
@@ -503,6 +516,7 @@ class RedisVectorIndex:
         n = fetch_k or max(4 * k, 20)
         return self._fuse([self.search(vector, n, filter), self.text_search(text, n, filter)], k, alpha, fusion)
 
+    @metrics.timed("store.hybrid_search")
     async def ahybrid_search(
         self,
         text: str,
@@ -517,6 +531,7 @@ class RedisVectorIndex:
         dense, sparse = await asyncio.gather(self.asearch(vector, n, filter), self.atext_search(text, n, filter))
         return self._fuse([dense, sparse], k, alpha, fusion)
 
+    @metrics.timed("store.fusion")
     def _fuse(self, rankings: list[list[Hit]], k: int, alpha: float | None, fusion: HybridFusion | None) -> list[Hit]:
         alpha = self.settings.hybrid_alpha if alpha is None else alpha
         fusion = fusion or self.settings.hybrid_fusion
@@ -526,6 +541,7 @@ class RedisVectorIndex:
             return relative_score_fuse(rankings, k, _alpha_weights(alpha))
         raise ValueError(f"unknown hybrid fusion {fusion!r}; use 'relative_score' or 'rrf'")
 
+    @metrics.timed("store.mmr_search")
     def mmr_search(
         self,
         vector: Sequence[float] | np.ndarray,
@@ -539,6 +555,7 @@ class RedisVectorIndex:
         vectors = self.get([h.record.id for h in hits], with_vectors=True)
         return _mmr(vector, hits, vectors, k, lambda_mult)
 
+    @metrics.timed("store.mmr_search")
     async def ammr_search(
         self,
         vector: Sequence[float] | np.ndarray,
