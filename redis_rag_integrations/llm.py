@@ -377,14 +377,20 @@ def translated_errors(endpoint: LLMEndpoint) -> Iterator[None]:
     The adapters wrap every call in this, so a server that dies after start-up, or a model slower than
     ``llm_timeout``, surfaces as "endpoint X is unavailable: ..., here is how to configure another" rather than
     openai's bare "Connection error.". Other errors (bad request, rate limit) pass through untouched.
+
+    A stream that breaks after it started (the server dies or stalls mid-answer) surfaces from ``openai`` as a raw
+    ``httpx`` transport error, not an ``APIConnectionError``: it is translated too, so callers need one ``except``.
     """
     try:
         yield
     except Exception as exc:
+        import httpx  # lazily, like openai (which depends on it)
         import openai  # lazily: the core does not depend on the openai package
 
-        if isinstance(exc, openai.APITimeoutError):
+        if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
             raise unavailable(endpoint.base_url, f"no answer within {endpoint.timeout:g}s") from exc
         if isinstance(exc, openai.APIConnectionError):
             raise unavailable(endpoint.base_url, f"cannot connect ({exc.__cause__ or exc})") from exc
+        if isinstance(exc, httpx.TransportError):
+            raise unavailable(endpoint.base_url, f"the connection broke during the answer ({exc})") from exc
         raise
