@@ -292,11 +292,14 @@ class SemanticCache:
         sources: Sequence[SourceRef] | None = None,
         vector: Sequence[float] | np.ndarray | None = None,
         ttl: int | None = None,
+        since: int | None = None,
     ) -> str | None:
         """Store an answer; returns its key, or ``None`` when Redis is unavailable (logged, nothing half-written).
 
         ``sources`` link the entry to document ids (see :mod:`redis_rag_integrations.freshness`) so that changing
-        a document through the vector store deletes the answers built from it.
+        a document through the vector store deletes the answers built from it. ``since`` is the token
+        :meth:`watch` gave before the answer was generated: if a source changed after it, the answer is not kept
+        (``None``; counted as ``stale``).
         """
         meta_json, entry_ttl = self._prepare_store(prompt, response, payload, meta, sources, ttl)
         if not self.guard.available():
@@ -319,12 +322,42 @@ class SemanticCache:
                 self._evict(client, size - self.max_entries)
             if sources:
                 freshness.record_dependencies(client, key, [s.id for s in sources], ttl=entry_ttl)
+            if since is not None and freshness.changed_since(client, since, [s.id for s in sources or ()]):
+                self.drop([key])
+                self.stats.count("stale")
+                return None
         except REDIS_FAULTS as exc:
             self._fault("store", exc)
             return None
         self.guard.succeeded()
         self.stats.count("stores")
         return key
+
+    def watch(self) -> int | None:
+        """Call before generating an answer to store with sources: pass the token to :meth:`store` as ``since``.
+
+        Closes the window in which a source document changes after retrieval but before the answer is linked to
+        it (see :mod:`redis_rag_integrations.freshness`). ``None`` when Redis is unavailable (the store will be
+        skipped anyway). A token whose answer is never stored expires by itself; :meth:`unwatch` ends it sooner.
+        """
+        if not self.guard.available():
+            return None
+        try:
+            client, _ = self._sync_index()
+            return freshness.watch(client)
+        except REDIS_FAULTS as exc:
+            self._fault("watch", exc)
+            return None
+
+    def unwatch(self, token: int | None) -> None:
+        """End a watch whose answer will not be stored (the generation failed or was not cacheable)."""
+        if token is None:
+            return
+        try:
+            client, _ = self._sync_index()
+            freshness.unwatch(client, token)
+        except REDIS_FAULTS as exc:
+            self._fault("unwatch", exc)
 
     def _evict(self, client: SyncClient, excess: int) -> None:
         popped = client.zpopmin(self.order_key, excess)
@@ -441,6 +474,7 @@ class SemanticCache:
         sources: Sequence[SourceRef] | None = None,
         vector: Sequence[float] | np.ndarray | None = None,
         ttl: int | None = None,
+        since: int | None = None,
     ) -> str | None:
         """Async :meth:`store`."""
         meta_json, entry_ttl = self._prepare_store(prompt, response, payload, meta, sources, ttl)
@@ -467,12 +501,36 @@ class SemanticCache:
                     await client.delete(*[member for member, _ in popped])
             if sources:
                 await freshness.arecord_dependencies(client, key, [s.id for s in sources], ttl=entry_ttl)
+            if since is not None and await freshness.achanged_since(client, since, [s.id for s in sources or ()]):
+                await self.adrop([key])
+                self.stats.count("stale")
+                return None
         except REDIS_FAULTS as exc:
             self._fault("store", exc)
             return None
         self.guard.succeeded()
         self.stats.count("stores")
         return key
+
+    async def awatch(self) -> int | None:
+        """Async :meth:`watch`."""
+        if not self.guard.available():
+            return None
+        try:
+            client, _ = await self._async_index()
+            return await freshness.awatch(client)
+        except REDIS_FAULTS as exc:
+            self._fault("watch", exc)
+            return None
+
+    async def aunwatch(self, token: int | None) -> None:
+        if token is None:
+            return
+        try:
+            client, _ = await self._async_index()
+            await freshness.aunwatch(client, token)
+        except REDIS_FAULTS as exc:
+            self._fault("unwatch", exc)
 
     async def adrop(self, keys: Sequence[str]) -> int:
         if not keys:

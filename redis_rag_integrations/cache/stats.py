@@ -20,7 +20,8 @@ class CacheStats:
 
     ``errors`` counts Redis failures that were turned into misses; ``skipped`` counts lookups or stores that were
     passed through on purpose (bad input, oversized entries, unserializable values); ``rejected`` counts
-    candidates within the threshold that the near-miss verifier refused.
+    candidates within the threshold that the near-miss verifier refused; ``stale`` counts answers not kept because
+    a source document changed while they were being generated.
 
     ``kind`` (``"semantic"`` / ``"exact"``) and ``name`` label what is forwarded to the process-wide metrics;
     a ``CacheStats`` without a kind forwards nothing.
@@ -35,6 +36,7 @@ class CacheStats:
     errors: int = 0
     skipped: int = 0
     rejected: int = 0
+    stale: int = 0
     lookups: int = 0
     embed_seconds: float = 0.0
     search_seconds: float = 0.0
@@ -84,6 +86,7 @@ class CacheStats:
                 "errors": self.errors,
                 "skipped": self.skipped,
                 "rejected": self.rejected,
+                "stale": self.stale,
                 "lookups": self.lookups,
                 "hit_rate": self.hit_rate,
                 "mean_lookup_ms": self.mean_lookup_ms,
@@ -93,5 +96,6 @@ class CacheStats:
 
     def reset(self) -> None:
         with self._lock:
-            self.hits = self.misses = self.stores = self.errors = self.skipped = self.rejected = self.lookups = 0
+            self.hits = self.misses = self.stores = self.errors = self.skipped = self.rejected = self.stale = 0
+            self.lookups = 0
             self.embed_seconds = self.search_seconds = self.last_lookup_ms = 0.0

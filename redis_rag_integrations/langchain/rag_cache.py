@@ -138,12 +138,20 @@ class CachedRAGChain(Runnable[Any, Any]):
                 return self._decode(hit.payload)
         except CacheInputError as exc:
             logger.debug("CachedRAGChain passes through: %s", exc)
-        output = self.chain.invoke(input, config, **kwargs)
+        token = self.cache.watch() if question is not None else None
+        try:
+            output = self.chain.invoke(input, config, **kwargs)
+        except BaseException:
+            self.cache.unwatch(token)
+            raise
         if question is not None:
             try:
                 text, payload, refs = self._encode(output)
-                self.cache.store(question, text, llm=self.llm_scope, scope=scope, payload=payload, sources=refs)
+                self.cache.store(
+                    question, text, llm=self.llm_scope, scope=scope, payload=payload, sources=refs, since=token
+                )
             except CacheInputError as exc:
+                self.cache.unwatch(token)
                 logger.debug("CachedRAGChain did not cache: %s", exc)
         return output
 
@@ -156,11 +164,19 @@ class CachedRAGChain(Runnable[Any, Any]):
                 return self._decode(hit.payload)
         except CacheInputError as exc:
             logger.debug("CachedRAGChain passes through: %s", exc)
-        output = await self.chain.ainvoke(input, config, **kwargs)
+        token = await self.cache.awatch() if question is not None else None
+        try:
+            output = await self.chain.ainvoke(input, config, **kwargs)
+        except BaseException:
+            await self.cache.aunwatch(token)
+            raise
         if question is not None:
             try:
                 text, payload, refs = self._encode(output)
-                await self.cache.astore(question, text, llm=self.llm_scope, scope=scope, payload=payload, sources=refs)
+                await self.cache.astore(
+                    question, text, llm=self.llm_scope, scope=scope, payload=payload, sources=refs, since=token
+                )
             except CacheInputError as exc:
+                await self.cache.aunwatch(token)
                 logger.debug("CachedRAGChain did not cache: %s", exc)
         return output

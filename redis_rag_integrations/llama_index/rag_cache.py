@@ -110,11 +110,19 @@ class CachedQueryEngine(BaseQueryEngine):
         except CacheInputError as exc:
             logger.debug("CachedQueryEngine passes through: %s", exc)
             return self.query_engine.query(query_bundle)
-        response = self.query_engine.query(query_bundle)
+        token = self.cache.watch()
+        try:
+            response = self.query_engine.query(query_bundle)
+        except BaseException:
+            self.cache.unwatch(token)
+            raise
         try:
             text, payload, refs = self._entry(response)
-            self.cache.store(question, text, llm=self.llm_scope, scope=self.scope, payload=payload, sources=refs)
+            self.cache.store(
+                question, text, llm=self.llm_scope, scope=self.scope, payload=payload, sources=refs, since=token
+            )
         except CacheInputError as exc:
+            self.cache.unwatch(token)
             logger.debug("CachedQueryEngine did not cache: %s", exc)
         return response
 
@@ -127,10 +135,18 @@ class CachedQueryEngine(BaseQueryEngine):
         except CacheInputError as exc:
             logger.debug("CachedQueryEngine passes through: %s", exc)
             return await self.query_engine.aquery(query_bundle)
-        response = await self.query_engine.aquery(query_bundle)
+        token = await self.cache.awatch()
+        try:
+            response = await self.query_engine.aquery(query_bundle)
+        except BaseException:
+            await self.cache.aunwatch(token)
+            raise
         try:
             text, payload, refs = self._entry(response)
-            await self.cache.astore(question, text, llm=self.llm_scope, scope=self.scope, payload=payload, sources=refs)
+            await self.cache.astore(
+                question, text, llm=self.llm_scope, scope=self.scope, payload=payload, sources=refs, since=token
+            )
         except CacheInputError as exc:
+            await self.cache.aunwatch(token)
             logger.debug("CachedQueryEngine did not cache: %s", exc)
         return response

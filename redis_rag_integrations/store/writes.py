@@ -2,10 +2,11 @@
 
 Why a script: an upsert must (1) drop fields the new version no longer has, (2) write the new fields, and (3) when
 the content or the document changed, delete the semantic-cache entries that depend on the record or its document
-(:mod:`redis_rag_integrations.freshness`). Done from the client that is a read round trip, a MULTI/EXEC write and
-two more round trips for the invalidation; it made ingestion 0.63x a raw pipelined ``HSET``. As one Lua script per
-record, queued in a plain pipeline, a batch costs one round trip, each record is replaced atomically (no reader sees
-a half-written hash: scripts run without interleaving), and a record whose content is unchanged triggers nothing.
+and, while an answer is being generated, stamp the change (:mod:`redis_rag_integrations.freshness`). Done from
+the client that is a read round trip, a MULTI/EXEC write and two more round trips for the invalidation; it made
+ingestion 0.63x a raw pipelined ``HSET``. As one Lua script per record, queued in a plain pipeline, a batch costs
+one round trip, each record is replaced atomically (no reader sees a half-written hash: scripts run without
+interleaving), and a record whose content is unchanged triggers nothing.
 
 The script reads the old ``doc_id`` to invalidate the document a record moves away from, a key it cannot declare
 in advance. That is fine on a standalone server; a cluster cannot allow it, so :class:`RedisVectorIndex` keeps
@@ -18,7 +19,7 @@ from typing import Any
 
 from redis.cluster import RedisCluster
 
-from ..freshness import DEPS_PREFIX
+from ..freshness import CHANGED_PREFIX, CLOCK_KEY, DEPS_PREFIX, INFLIGHT_KEY, WATCH_SECONDS
 from .layout import CONTENT_HASH, DOC_ID
 
 # KEYS[1] the record's hash.
@@ -37,6 +38,8 @@ end
 if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
 redis.call('HSET', key, unpack(ARGV, 6 + n))
 if ARGV[1] == '' or (old[1] == ARGV[2] and (old[2] or '') == ARGV[4]) then return -1 end
+local watching = redis.call('ZCARD', '@INFLIGHT@') > 0
+local version = watching and redis.call('INCR', '@CLOCK@')
 local dropped = 0
 for _, id in ipairs({ARGV[3], ARGV[4], old[2]}) do
   if id and id ~= '' then
@@ -46,10 +49,14 @@ for _, id in ipairs({ARGV[3], ARGV[4], old[2]}) do
       for _, entry in ipairs(entries) do dropped = dropped + redis.call('DEL', entry) end
       redis.call('DEL', deps)
     end
+    if watching then redis.call('SET', '@CHANGED@' .. id, version, 'EX', @TTL@) end
   end
 end
 return dropped
 """
+for _name, _value in (("@INFLIGHT@", INFLIGHT_KEY), ("@CLOCK@", CLOCK_KEY), ("@CHANGED@", CHANGED_PREFIX)):
+    UPSERT_SCRIPT = UPSERT_SCRIPT.replace(_name, _value)
+UPSERT_SCRIPT = UPSERT_SCRIPT.replace("@TTL@", str(WATCH_SECONDS))
 
 assert CONTENT_HASH == "content_hash" and DOC_ID == "doc_id", "UPSERT_SCRIPT names these fields literally"
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+import redis
 from langchain_core.runnables import RunnableLambda
 
-from redis_rag_integrations import Settings
+from redis_rag_integrations import Settings, freshness
 from redis_rag_integrations.ingest import Producer, Worker
 from redis_rag_integrations.langchain import CachedRAGChain, RagEmbeddings, RedisVectorStore
 from redis_rag_integrations.store.index import RedisVectorIndex
@@ -78,3 +80,96 @@ def test_streaming_ingestion_update_drops_cached_answers(redis_url: str, unique_
         cached.cache.delete_index()
         index.drop()
         index.client.delete(*index.client.scan_iter(match=f"ingest:{{{index.name}}}:*"), "-")
+
+
+def racing_chain(store: RedisVectorStore, change: Any, calls: list[str]) -> Any:
+    """Retrieves, then the source changes while the 'LLM' is still generating, then answers from the old text."""
+    retriever = store.as_retriever(search_kwargs={"k": 1})
+
+    def answer(question: str) -> dict[str, Any]:
+        calls.append(question)
+        docs = retriever.invoke(question)
+        if len(calls) == 1:
+            change()
+        return {"answer": f"Answer: {docs[0].page_content}", "context": docs}
+
+    return RunnableLambda(answer)
+
+
+@pytest.mark.parametrize("write_path", ["script", "client-side", "delete"])
+def test_a_source_changing_during_generation_is_not_cached(
+    redis_url: str, unique_name: str, local_embedder, client: redis.Redis, write_path: str
+) -> None:
+    embeddings = RagEmbeddings(local_embedder)
+    store = RedisVectorStore(embeddings, f"{unique_name}-kb", redis_url=redis_url)
+    store.index._scripted = write_path == "script"
+    store.add_texts(["Use shutil.copy() to copy a file."], metadatas=[{"doc_id": "copying"}], ids=["copying#0"])
+
+    def change() -> None:
+        if write_path == "delete":
+            store.delete(["copying#0"])
+            store.add_texts(["shutil.copyfile() copies contents only."], metadatas=[{"doc_id": "o"}], ids=["o#0"])
+        else:
+            store.add_texts(["Use shutil.copy2() to keep metadata."], metadatas=[{"doc_id": "copying"}],
+                            ids=["copying#0"])  # fmt: skip
+
+    calls: list[str] = []
+    chain = racing_chain(store, change, calls)
+    cached = CachedRAGChain(chain, embeddings=embeddings, redis_url=redis_url, name=unique_name)
+    try:
+        assert cached.invoke(QUESTION)["answer"] == "Answer: Use shutil.copy() to copy a file."  # stale already
+        assert cached.cache.stats.stale == 1 and len(cached.cache) == 0
+        fresh = cached.invoke(QUESTION)["answer"]
+        assert fresh != "Answer: Use shutil.copy() to copy a file." and len(calls) == 2
+        cached.invoke(QUESTION)
+        assert len(calls) == 2  # the fresh answer is cached normally
+        assert client.zcard(freshness.INFLIGHT_KEY) == 0  # every watch ended
+    finally:
+        cached.cache.delete_index()
+        store.index.drop()
+
+
+async def test_async_answers_race_the_same_way_and_failed_generations_end_their_watch(
+    redis_url: str, unique_name: str, local_embedder, client: redis.Redis
+) -> None:
+    embeddings = RagEmbeddings(local_embedder)
+    store = RedisVectorStore(embeddings, f"{unique_name}-kb", redis_url=redis_url)
+    await store.aadd_texts(["Use shutil.copy() to copy a file."], metadatas=[{"doc_id": "copying"}], ids=["c#0"])
+    calls: list[str] = []
+
+    async def answer(question: str) -> dict[str, Any]:
+        calls.append(question)
+        docs = await store.as_retriever(search_kwargs={"k": 1}).ainvoke(question)
+        if len(calls) == 1:
+            await store.aadd_texts(["Use shutil.copy2()."], metadatas=[{"doc_id": "copying"}], ids=["c#0"])
+        if len(calls) == 2:
+            raise RuntimeError("the LLM failed")
+        return {"answer": f"Answer: {docs[0].page_content}", "context": docs}
+
+    cached = CachedRAGChain(RunnableLambda(answer), embeddings=embeddings, redis_url=redis_url, name=unique_name)
+    try:
+        await cached.ainvoke(QUESTION)
+        assert cached.cache.stats.stale == 1 and len(cached.cache) == 0
+        with pytest.raises(RuntimeError, match="LLM failed"):
+            await cached.ainvoke(QUESTION)
+        assert client.zcard(freshness.INFLIGHT_KEY) == 0
+        assert (await cached.ainvoke(QUESTION))["answer"] == "Answer: Use shutil.copy2()."
+        await cached.ainvoke(QUESTION)
+        assert len(calls) == 3
+    finally:
+        cached.cache.delete_index()
+        store.index.drop()
+
+
+def test_without_answers_in_flight_ingestion_writes_no_change_stamps(
+    redis_url: str, unique_name: str, local_embedder, client: redis.Redis
+) -> None:
+    store = RedisVectorStore(RagEmbeddings(local_embedder), f"{unique_name}-kb", redis_url=redis_url)
+    try:
+        assert client.zcard(freshness.INFLIGHT_KEY) == 0
+        store.add_texts(["one"], ids=[f"{unique_name}-a"])
+        store.add_texts(["two"], ids=[f"{unique_name}-a"])
+        store.delete([f"{unique_name}-a"])
+        assert client.exists(freshness.changed_key(f"{unique_name}-a")) == 0
+    finally:
+        store.index.drop()
