@@ -122,3 +122,29 @@ async def test_query_engine_async_hit(redis_url, client, unique_name, local_embe
         assert (await cached.aquery(QUESTION)).metadata["cache_hit"] is True and engine.calls == 1
     finally:
         cached.cache.delete_index()
+
+
+class RacingEngine(RedisBackedEngine):
+    """Reads its source, which then changes (through the freshness contract) before the answer is returned."""
+
+    def custom_query(self, query_str: str) -> Response:
+        response = super().custom_query(query_str)
+        if self.calls == 1:
+            self.client.hset(f"{self.prefix}:doc:copy", "text", "use shutil.copy2()")
+            invalidate_documents(self.client, ["copy#0"])
+        return response
+
+
+async def test_query_engine_does_not_keep_an_answer_whose_source_changed_while_it_was_generated(
+    redis_url, client, unique_name, local_embedder
+) -> None:
+    client.hset(f"{unique_name}:doc:copy", "text", "use shutil.copy()")
+    engine = RacingEngine(client=client, prefix=unique_name)
+    cached = CachedQueryEngine(engine, embed_model=RagEmbedding(local_embedder), redis_url=redis_url, name=unique_name)
+    try:
+        assert str(cached.query(QUESTION)) == "Answer: use shutil.copy()"
+        assert cached.cache.stats.stale == 1 and len(cached.cache) == 0
+        assert str(await cached.aquery(QUESTION)) == "Answer: use shutil.copy2()" and engine.calls == 2
+        assert (await cached.aquery(QUESTION)).metadata["cache_hit"] is True and engine.calls == 2
+    finally:
+        cached.cache.delete_index()
