@@ -1,5 +1,5 @@
 # The two set-up commands of the README. Both install everything they need into .venv first.
-.PHONY: demo test lint venv legacy-venv
+.PHONY: demo test lint venv legacy-venv bench
 
 venv:
 	@bash scripts/setup-venv.sh
@@ -18,3 +18,10 @@ lint: venv
 # pytest exits 5 when it collected no test: make treats that as the failure it is.
 test: lint legacy-venv
 	.venv/bin/python -m pytest -q -rs
+
+# Every benchmark side by side on one embedded Redis (REDIS_URL to use your own); writes benchmarks/results/<run>/
+# (results.json, results.md, plots) and regenerates the README's performance section.
+# `make bench`: quick, minutes. `make bench MODE=full`: the big figures (10k chunks, longer loops).
+MODE ?= quick
+bench: venv legacy-venv
+	.venv/bin/python -m benchmarks.run --mode $(MODE) --update-readme

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +81,10 @@ class Embedded:
 
 
 def evaluate(
-    pairs: list[dict[str, str]], emb: Embedded, verifier: Verifier | None = is_near_miss
+    pairs: list[dict[str, str]],
+    emb: Embedded,
+    verifier: Verifier | None = is_near_miss,
+    thresholds: Sequence[float] = THRESHOLDS,
 ) -> tuple[list[Row], dict[str, float]]:
     """Rows per threshold for ``pairs``; in the in-cache view the cache holds EVERY cached question of the data set
     (both halves), so the queries of one half also meet the other half's questions as distractors."""
@@ -93,7 +96,7 @@ def evaluate(
     if verifier is not None:  # what the cache does: a candidate the verifier rejects is no hit; the next-closest may be
         pair_dist = np.where([verifier(p["cached"], p["query"]) for p in pairs], 9.0, pair_dist)
         for i, p in enumerate(pairs):
-            for j in np.flatnonzero(1.0 - sims[i] <= THRESHOLDS[-1]):  # only candidates any threshold could hit
+            for j in np.flatnonzero(1.0 - sims[i] <= max(thresholds)):  # only candidates any threshold could hit
                 if verifier(emb.cached[j], p["query"]):
                     sims[i, j] = -9.0
     nearest = sims.argmax(axis=1)
@@ -101,7 +104,7 @@ def evaluate(
     # a query that is itself a cached question (a near miss of another one) rightly hits its own entry
     itself = np.array([emb.cached[j] == p["query"] for j, p in zip(nearest, pairs, strict=True)])
     rows = []
-    for t in THRESHOLDS:
+    for t in thresholds:
         hit = pair_dist <= t
         correct = int((hit & positive).sum())
         c_hit = nearest_dist <= t

@@ -1,0 +1,6 @@
+"""The benchmark harness: ``python -m benchmarks.run --mode quick|full`` (see ``benchmarks/run.py``).
+
+Every section module exposes ``run(quick: bool, redis_url: str) -> dict`` in the shape that
+:mod:`benchmarks.report` defines, so the harness can run them side by side on one server and write one report.
+Nothing heavy is imported here: ``benchmarks.timing`` must stay importable from the legacy LlamaIndex venv.
+"""

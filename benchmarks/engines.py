@@ -1,0 +1,157 @@
+"""The query engines compared side by side, each built from a plain spec dict so that QPS worker processes can
+build their own (Redis connections do not cross processes).
+
+Every engine answers the same top-k KNN question for a query vector and returns what an application needs from a
+result (id, text, metadata). On our index: raw redis-py ``FT.SEARCH`` (the baseline), redisvl's ``VectorQuery``,
+our core, our LangChain store and our LlamaIndex store. ``langchain-redis`` writes its own layout, so it is compared
+on its own index of the same vectors, against raw ``FT.SEARCH`` on that index. (``llama-index-vector-stores-redis``
+cannot live in this venv: see :mod:`benchmarks.legacy_llamaindex`.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+from llama_index.core.vector_stores.types import VectorStoreQuery
+from redis.commands.search.query import Query
+
+from redis_rag_integrations import Settings
+from redis_rag_integrations.langchain import RedisVectorStore as LCStore
+from redis_rag_integrations.llama_index import RedisVectorStore as LIStore
+from redis_rag_integrations.store import RedisVectorIndex
+
+RAW = "raw redis-py FT.SEARCH"
+REDISVL = "redisvl VectorQuery"
+CORE = "ours: core search"
+LANGCHAIN = "ours: LangChain store"
+LLAMAINDEX = "ours: LlamaIndex store"
+RAW_FILTER = "raw FT.SEARCH + tag filter"
+CORE_FILTER = "ours: core search + tag filter"
+LANGCHAIN_FILTER = "ours: LangChain + tag filter"
+LCR_RAW = "raw FT.SEARCH, langchain-redis index"
+LCR = "langchain-redis"
+#: Metadata the langchain-redis index declares, so that it returns the whole metadata as our stores do.
+LCR_METADATA = [
+    {"name": "section", "type": "tag"},
+    {"name": "title", "type": "text"},
+    {"name": "source", "type": "tag"},
+    {"name": "chunk", "type": "numeric"},
+]
+#: What an application needs from a hit in our layout (the raw baseline asks for exactly that).
+RAW_FIELDS = ("id", "text", "metadata")
+
+QueryFn = Callable[[np.ndarray], object]
+
+
+class VectorsOnly(Embeddings):
+    """Stands in for a model where the benchmark passes vectors: any call to embed is a bug in the benchmark."""
+
+    def __init__(self, dims: int, table: dict[str, np.ndarray] | None = None) -> None:
+        self.dims = dims
+        self.table = table or {}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Precomputed vectors looked up by text (ingest benchmarks); unknown text is an error."""
+        try:
+            return [self.table[t].tolist() for t in texts]
+        except KeyError as exc:
+            raise RuntimeError(f"benchmark embedder asked for an unknown text: {str(exc)[:60]}") from None
+
+    def embed_query(self, text: str) -> list[float]:
+        if text == "The quick brown fox jumps over the lazy dog":  # langchain-redis' dimension probe
+            return [0.0] * self.dims
+        raise RuntimeError("the query benchmarks pass vectors: nothing may be embedded here")
+
+
+def raw_knn(
+    client: Any, index: str, vector_field: str, fields: tuple[str, ...], spec: dict[str, Any], where: str = "*"
+):
+    """redis-py's own FT.SEARCH: the query object built once, the vector sent as bytes, redis-py's parser."""
+    query = (
+        Query(f"{where}=>[KNN {spec['k']} @{vector_field} $v EF_RUNTIME {spec['ef_runtime']} AS d]")
+        .sort_by("d")
+        .return_fields(*fields, "d")
+        .paging(0, spec["k"])
+        .dialect(2)
+    )
+    ft = client.ft(index)
+    return lambda q: ft.search(query, {"v": q.tobytes()})
+
+
+def open_index(spec: dict[str, Any]) -> RedisVectorIndex:
+    return RedisVectorIndex(spec["index"], settings=Settings(redis_url=spec["redis_url"]), create=False)
+
+
+def ours(spec: dict[str, Any]) -> dict[str, QueryFn]:
+    """Engines on our index: raw, redisvl, core, LangChain, LlamaIndex, and the filtered pair."""
+    from redisvl.query import VectorQuery
+
+    index = open_index(spec)
+    k, ef, section = spec["k"], spec["ef_runtime"], spec["filter_section"]
+    lc = LCStore(VectorsOnly(index.layout.dims), index=index)
+    li = LIStore(index=index)
+    svl = index._index  # redisvl's SearchIndex over the same index and client
+    where = f"(@section:{{{section}}})"
+    return {
+        RAW: raw_knn(index.client, index.name, "vector", RAW_FIELDS, spec),
+        REDISVL: lambda q: svl.query(
+            VectorQuery(q.tolist(), "vector", return_fields=list(RAW_FIELDS), num_results=k, ef_runtime=ef)
+        ),
+        CORE: lambda q: index.search(q, k),
+        LANGCHAIN: lambda q: lc.similarity_search_by_vector(q.tolist(), k),
+        LLAMAINDEX: lambda q: li.query(VectorStoreQuery(query_embedding=q.tolist(), similarity_top_k=k)),
+        RAW_FILTER: raw_knn(index.client, index.name, "vector", RAW_FIELDS, spec, where),
+        CORE_FILTER: lambda q: index.search(q, k, {"section": section}),
+        LANGCHAIN_FILTER: lambda q: lc.similarity_search_by_vector(q.tolist(), k, filter={"section": section}),
+    }
+
+
+def langchain_redis_config(spec: dict[str, Any]) -> Any:
+    """langchain-redis' own default layout, with our HNSW parameters so both indexes search alike."""
+    from langchain_redis import RedisConfig
+    from redisvl.schema import IndexSchema
+
+    base = RedisConfig(
+        index_name=spec["lcr_index"],
+        redis_url=spec["redis_url"],
+        metadata_schema=LCR_METADATA,
+        embedding_dimensions=spec["dims"],
+        indexing_algorithm="HNSW",
+    ).to_index_schema()
+    schema = base.to_dict()
+    for f in schema["fields"]:
+        if f["type"] == "vector":
+            f["attrs"].update(
+                m=spec["hnsw_m"], ef_construction=spec["hnsw_ef_construction"], ef_runtime=spec["ef_runtime"]
+            )
+    return RedisConfig(
+        index_name=spec["lcr_index"],
+        redis_url=spec["redis_url"],
+        embedding_dimensions=spec["dims"],
+        schema=IndexSchema.from_dict(schema),
+    )
+
+
+def langchain_redis(spec: dict[str, Any], table: dict[str, np.ndarray] | None = None) -> Any:
+    from langchain_redis import RedisVectorStore
+
+    return RedisVectorStore(VectorsOnly(spec["dims"], table), config=langchain_redis_config(spec))
+
+
+def theirs(spec: dict[str, Any]) -> dict[str, QueryFn]:
+    """langchain-redis on its own index, and raw FT.SEARCH on that index returning the same fields."""
+    store = langchain_redis(spec)
+    k = spec["k"]
+    fields = ("text", *(m["name"] for m in LCR_METADATA))
+    return {
+        LCR_RAW: raw_knn(store.index.client, spec["lcr_index"], "embedding", fields, spec),
+        LCR: lambda q: store.similarity_search_by_vector(q.tolist(), k),
+    }
+
+
+def build_all(spec: dict[str, Any]) -> dict[str, QueryFn]:
+    """Every engine of this venv (the QPS workers' factory)."""
+    return {**ours(spec), **theirs(spec)}
