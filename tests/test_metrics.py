@@ -329,3 +329,53 @@ def test_reader_refuses_other_bucket_boundaries(client: redis.Redis, prefix: str
             read(client, keys)
     finally:
         metrics.reset(client, keys)
+
+
+class _WordEmbedder:
+    """Deterministic 8-dim bag of words: the ingestion test is about plumbing, not meaning."""
+
+    model_name, dims = "words-8", 8
+
+    def embed(self, texts: Any) -> np.ndarray:
+        out = np.full((len(texts), 8), 1e-3, dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.split():
+                out[i, sum(map(ord, word)) % 8] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    async def aembed(self, texts: Any) -> np.ndarray:
+        return self.embed(texts)
+
+
+def test_ingestion_and_search_are_recorded(
+    metrics_on: MetricKeys, client: redis.Redis, redis_url: str, unique_name: str
+) -> None:
+    from redis_rag_integrations import Settings
+    from redis_rag_integrations.ingest import Producer, Worker
+    from redis_rag_integrations.store import RedisVectorIndex
+
+    index = RedisVectorIndex(unique_name, dims=8, settings=Settings(redis_url=redis_url))
+    try:
+        producer = Producer(index.name, client=index.client)
+        producer.upsert("a.md", "sorting lists in python")
+        producer.upsert("b.md", "reading files line by line")
+        producer.delete("old.md")
+        worker = Worker(index, _WordEmbedder(), batch_size=10)
+        assert worker.process_once() == 3
+        hits = index.hybrid_search("sorting lists", _WordEmbedder().embed(["sorting lists"])[0], k=1)
+        assert hits[0].record.doc_id == "a.md"
+        assert metrics.flush()
+        window = read(client, metrics_on, hours=2)
+    finally:
+        index.drop()
+        for key in client.scan_iter(match=f"{unique_name}*"):
+            client.delete(key)
+    ops = window.operations
+    assert ops["ingest.publish"].count == 3
+    assert ops["ingest.prepare"].count == 1 and ops["ingest.write"].count == 1
+    assert ops["store.hybrid_search"].count == 1 and ops["store.fusion"].count == 1
+    assert ops["store.search"].count == 1 and ops["store.text_search"].count == 1
+    assert window.counter("ingest.events_published") == 3
+    assert window.counter("ingest.documents_indexed") == 2
+    assert window.counter("ingest.documents_deleted") == 1
+    assert window.counter("ingest.chunks_written") == 2  # one chunk per short document
