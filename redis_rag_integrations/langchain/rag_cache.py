@@ -92,14 +92,16 @@ class CachedRAGChain(Runnable[Any, Any]):
         if not isinstance(chain, Runnable):
             raise TypeError(f"CachedRAGChain wraps a LangChain Runnable, got {type(chain).__name__}")
         self.chain = chain
-        self.cache = cache or SemanticCache(
-            as_embedder(embeddings),
-            name=name,
-            redis_url=redis_url,
-            settings=settings,
-            distance_threshold=distance_threshold,
-            ttl=_UNSET if ttl is None else ttl,
-        )
+        if cache is None:  # not `cache or ...`: an empty SemanticCache is falsy (len 0) and would be replaced
+            cache = SemanticCache(
+                as_embedder(embeddings),
+                name=name,
+                redis_url=redis_url,
+                settings=settings,
+                distance_threshold=distance_threshold,
+                ttl=_UNSET if ttl is None else ttl,
+            )
+        self.cache = cache
         self.llm_scope = {"rag": chain_id}
         self.question_key = question_key
         self.answer_key = answer_key

@@ -129,16 +129,18 @@ class SemanticCacheLLM(LLM):
             callback_manager=llm.callback_manager,
             **kwargs,
         )
-        self._cache = cache or SemanticCache(
-            as_embedder(embed_model),
-            name=name,
-            redis_url=redis_url,
-            settings=settings,
-            distance_threshold=distance_threshold,
-            ttl=_UNSET if ttl is None else ttl,
-            max_entries=_UNSET if max_entries is None else max_entries,
-            refresh_on_hit=refresh_on_hit,
-        )
+        if cache is None:  # not `cache or ...`: an empty SemanticCache is falsy (len 0) and would be replaced
+            cache = SemanticCache(
+                as_embedder(embed_model),
+                name=name,
+                redis_url=redis_url,
+                settings=settings,
+                distance_threshold=distance_threshold,
+                ttl=_UNSET if ttl is None else ttl,
+                max_entries=_UNSET if max_entries is None else max_entries,
+                refresh_on_hit=refresh_on_hit,
+            )
+        self._cache = cache
 
     @classmethod
     def class_name(cls) -> str:

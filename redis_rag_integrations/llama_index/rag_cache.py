@@ -63,14 +63,16 @@ class CachedQueryEngine(BaseQueryEngine):
             raise TypeError(f"CachedQueryEngine wraps a LlamaIndex query engine, got {type(query_engine).__name__}")
         super().__init__(callback_manager=query_engine.callback_manager)
         self.query_engine = query_engine
-        self.cache = cache or SemanticCache(
-            as_embedder(embed_model),
-            name=name,
-            redis_url=redis_url,
-            settings=settings,
-            distance_threshold=distance_threshold,
-            ttl=_UNSET if ttl is None else ttl,
-        )
+        if cache is None:  # not `cache or ...`: an empty SemanticCache is falsy (len 0) and would be replaced
+            cache = SemanticCache(
+                as_embedder(embed_model),
+                name=name,
+                redis_url=redis_url,
+                settings=settings,
+                distance_threshold=distance_threshold,
+                ttl=_UNSET if ttl is None else ttl,
+            )
+        self.cache = cache
         self.llm_scope = {"rag": engine_id, "engine": "llama_index"}
         self.scope = scope
 
