@@ -159,7 +159,8 @@ class Latency:
     hit_search: list[float] = field(default_factory=list)
     #: a separate embedding of the same text right before each hit call (the issue's "query-embedding time")
     embed: list[float] = field(default_factory=list)
-    unexpected: int = 0  # a planned miss that hit, or a planned hit that missed
+    planned_miss_hit: int = 0  # a round's question was answered from another round's entry: round skipped
+    planned_hit_missed: int = 0  # a paraphrase went to the LLM: the round's remaining hits skipped
     answer: str = ""
 
     @property
@@ -195,7 +196,7 @@ def _measure(
         before = stats.hits
         ms, answer = _clock_ms(lambda p=pair: ask(p["cached"]))
         if stats.hits != before:
-            out.unexpected += 1
+            out.planned_miss_hit += 1
             continue
         out.miss.append(ms)
         out.answer = out.answer or str(answer)
@@ -205,7 +206,7 @@ def _measure(
             hits, embed_s, search_s = stats.hits, stats.embed_seconds, stats.search_seconds
             hit_ms, _ = _clock_ms(lambda p=pair: ask(p["query"]))
             if stats.hits == hits:  # the paraphrase went to the LLM: its time is no hit time
-                out.unexpected += 1
+                out.planned_hit_missed += 1
                 break
             out.embed.append(embed_ms)
             out.hit.append(hit_ms)
@@ -373,7 +374,11 @@ def run(quick: bool, redis_url: str) -> dict[str, Any]:
             f"{key}_hit_minus_embedding_ms": lat.beyond_embedding,
             f"{key}_hit_search_ms": lat.hit_search,
         }
-    unexpected = {lat.framework: lat.unexpected for lat in latencies if lat.unexpected}
+    unexpected = {
+        lat.framework: f"{lat.planned_miss_hit} planned misses hit, {lat.planned_hit_missed} planned hits missed"
+        for lat in latencies
+        if lat.planned_miss_hit or lat.planned_hit_missed
+    }
     notes = [
         f"LLM: {endpoint.kind} endpoint, model {endpoint.model!r}, max_tokens {MAX_TOKENS}, temperature 0 "
         f"(ready in {llm_start_s:.1f}s). Embedder: {embedder.model_name}. Default threshold: cosine distance "
@@ -386,7 +391,7 @@ def run(quick: bool, redis_url: str) -> dict[str, Any]:
         "= embedding + Redis search, decoding). 'Minus its query embedding' subtracts the embedding timed inside "
         "that very call by the cache (robust to machine noise); 'minus the separate embedding' subtracts an "
         "embedding of the same text timed just before the call (the issue's wording, but two calls: noisy when the "
-        "machine is loaded).",
+        "machine is loaded: torch's CPU threads make a single embedding swing by 10x and more).",
         f"Load average (1 min) {load_before:.1f} before / {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores.",
         f"Sample answer (miss): {latencies[0].answer[:120]!r}.",
     ]
