@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from langchain_core.documents import Document
@@ -25,7 +26,7 @@ from llama_index.core.schema import BaseNode
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..datasets import TextDocument, docs_available, python_docs
+from ..datasets import DOCS_ROOT, TextDocument, docs_available, python_docs
 from ..langchain import RedisVectorStore as LangChainStore
 from ..langchain.datasets import split_documents as split_for_langchain
 from ..llama_index.datasets import split_documents as split_for_llama_index
@@ -75,16 +76,18 @@ class CorpusPlan:
     llama_index_pages: list[TextDocument]
 
 
-def plan_corpus(html: PageChoice = HTML_PAGES, topics: PageChoice = TOPIC_PAGES) -> CorpusPlan:
-    """The chosen pages of the installed HTML docs, or the chosen reference topics where the HTML is absent."""
-    if docs_available():
+def plan_corpus(
+    html: PageChoice = HTML_PAGES, topics: PageChoice = TOPIC_PAGES, *, root: Path | str = DOCS_ROOT
+) -> CorpusPlan:
+    """The chosen pages of the HTML docs under ``root``, or the chosen reference topics where the HTML is absent."""
+    if docs_available(root):
         wanted = (*html.langchain, *html.llama_index)
         sections = tuple(dict.fromkeys(page.split("/", 1)[0] for page in wanted))
         corpus, choice = "python3.11-doc HTML", html
-        pages = {doc["id"]: doc for doc in python_docs(sections=sections)}
+        pages = {doc["id"]: doc for doc in python_docs(sections=sections, root=root)}
     else:
         corpus, choice = "pydoc_data.topics", topics
-        pages = {doc["id"]: doc for doc in python_docs()}
+        pages = {doc["id"]: doc for doc in python_docs(root=root)}
     missing = [page for page in (*choice.langchain, *choice.llama_index) if page not in pages]
     if missing:
         raise ValueError(f"pages not found in {corpus}: {', '.join(missing)}")
