@@ -54,8 +54,12 @@ def run(quick: bool, redis_url: str, *, profile: Profile | None = None) -> Secti
     store = ChatHistoryStore(redis_url, prefix=prefix, settings=settings)
     session = "s"
     raw_key = f"{prefix}:raw"
-    message = StoredMessage(role="user", content="A new question about the itinerary?")
-    blob = encode(message)
+    # one new message per call, as an application appends them (each with its own id; encoded up front for raw)
+    fresh = [
+        StoredMessage(role="user", content=f"A new question about the itinerary, take {i}?")
+        for i in range(p.history_rounds + 20)
+    ]
+    blobs = [encode(m) for m in fresh]
     history = [
         StoredMessage(role="user" if i % 2 == 0 else "assistant", content=f"Turn {i} about {TOPICS[i % 5]}.")
         for i in range(p.history_messages)
@@ -65,11 +69,6 @@ def run(quick: bool, redis_url: str, *, profile: Profile | None = None) -> Secti
     try:
         store.append(session, history)
         client.rpush(raw_key, *store.encode_all(history))
-        appends = interleaved(
-            {"ours": lambda _: store.append(session, [message]), "raw": lambda _: client.rpush(raw_key, blob)},
-            list(range(p.history_rounds)),
-            1,
-        )
         reads = interleaved(
             {"ours": lambda _: store.read(session, last=20), "raw": lambda _: client.lrange(raw_key, -20, -1)},
             list(range(p.history_rounds)),
@@ -82,6 +81,14 @@ def run(quick: bool, redis_url: str, *, profile: Profile | None = None) -> Secti
         rounds = max(10, p.history_rounds // 5)
         embed_ms = timed(lambda: model.embed([QUERY]), rounds)
         recall_ms = timed(lambda: recall.get_relevant(session, QUERY, k=4), rounds)
+        appends = interleaved(  # last: it grows the session (recall above ran on exactly history_messages)
+            {
+                "ours": lambda i: store.append(session, [fresh[i]]),
+                "raw": lambda i: client.rpush(raw_key, blobs[i]),
+            },
+            list(range(len(fresh))),
+            1,
+        )
     finally:
         store.delete(session)
         client.delete(raw_key)

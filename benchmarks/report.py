@@ -242,11 +242,19 @@ def readme_markdown(run: Mapping[str, Any], results_dir: str, plots: Sequence[Pa
         if s["status"] != "ok" and not shown:
             reason = _cell((s.get("error") or "").splitlines()[0][:140] if s.get("error") else "")
             lines.append(f"| {_cell(s['title'])} | {s['status']} | {reason} | | | |")
-        for f in shown:
+        for i, f in enumerate(shown):
+            title = f"**{_cell(s['title'])}**" if i == 0 else ""
             lines.append(
-                f"| {_cell(s['title'])} | {_cell(f['name'])} | {_value(f)} | {_ratio(f)} | "
+                f"| {title} | {_cell(f['name'])} | {_value(f)} | {_ratio(f)} | "
                 f"{_cell(f['target'] or '')} | {verdict(f['passed'])} |"
             )
+    checked = [f for s in run["sections"] for f in s.get("figures", []) if f["passed"] is not None]
+    lines += [
+        "",
+        f"{sum(bool(f['passed']) for f in checked)} of {len(checked)} targets met. The ratio is to the baseline the "
+        "target or the figure names, measured in the same run (raw FT.SEARCH on the same index, raw pipelined "
+        "HSET, the embedder alone, vector R@1...); for recall and precision it is the fraction itself.",
+    ]
     if plots:
         lines += ["", "Plots: " + ", ".join(f"[{p.stem}]({results_dir}/{p.name})" for p in plots) + "."]
     lines += ["", README_END]

@@ -19,6 +19,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -39,6 +40,7 @@ from benchmarks.profiles import PROFILES, RESULTS, Profile
 from benchmarks.report import readme_markdown, results_markdown, section_markdown, splice_readme, validate
 
 ROOT = Path(__file__).resolve().parent.parent
+_NUMBER_LIST = re.compile(r"\[(?:\s*-?[0-9][0-9.eE+-]*,)*\s*-?[0-9][0-9.eE+-]*\s*\]")
 README = ROOT / "README.md"
 #: Run order: the cheap, embedding-free sections first, so a broken embedder still leaves Redis figures behind.
 SECTIONS: tuple[str, ...] = (
@@ -158,7 +160,7 @@ def run_all(
     run["machine"]["load_after"] = machine.load()
     run["seconds"] = round(time.perf_counter() - began, 1)
     pngs = plots.write_all(run["sections"], out)
-    (out / "results.json").write_text(json.dumps(_rounded(run), indent=1) + "\n", encoding="utf-8")
+    (out / "results.json").write_text(to_json(run), encoding="utf-8")
     (out / "results.md").write_text(results_markdown(run, pngs), encoding="utf-8")
     if update_readme:
         rel = out.resolve().relative_to(ROOT).as_posix() if out.resolve().is_relative_to(ROOT) else str(out)
@@ -169,14 +171,20 @@ def run_all(
 
 
 def _rounded(value: Any) -> Any:
-    """Floats to 4 significant decimals of a millisecond: raw samples stay useful and the JSON stays small."""
+    """Floats to 4 significant digits: finer than any machine's noise, and the JSON stays small."""
     if isinstance(value, float):
-        return round(value, 4)
+        return float(f"{value:.4g}")
     if isinstance(value, dict):
         return {k: _rounded(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_rounded(v) for v in value]
     return value
+
+
+def to_json(run: dict[str, Any]) -> str:
+    """Indented for reading, but each list of numbers (raw samples) on one line: a tenth of the size."""
+    text = json.dumps(_rounded(run), indent=1)
+    return _NUMBER_LIST.sub(lambda m: re.sub(r"\s+", "", m.group(0)), text) + "\n"
 
 
 def standalone(section_run: Callable[..., Any]) -> None:
@@ -187,7 +195,9 @@ def standalone(section_run: Callable[..., Any]) -> None:
     group.add_argument("--smoke", action="store_true", help="tiny run, seconds")
     args = parser.parse_args()
     profile = PROFILES["full" if args.full else "smoke" if args.smoke else "quick"]
-    name = section_run.__module__.rsplit(".", 1)[-1]
+    module = sys.modules[section_run.__module__]
+    spec = getattr(module, "__spec__", None)  # under ``python -m`` the module is ``__main__``; its spec knows better
+    name = (spec.name if spec is not None else section_run.__module__).rsplit(".", 1)[-1]
     with redis_server(None) as url:
         load_before = machine.load()[0]
         began = time.perf_counter()
