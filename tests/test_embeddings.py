@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -39,3 +43,15 @@ async def test_langchain_and_llamaindex_wrappers_agree(local_embedder: LocalEmbe
     assert np.allclose(await li.aget_query_embedding(text), a, atol=1e-6)
     batch = li.get_text_embedding_batch(["one", "two"])
     assert np.allclose(np.array(batch), np.array(docs), atol=1e-6)
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_importing_the_package_stops_openmp_busy_waiting_unless_the_user_chose(
+    given: str | None, expected: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import os, redis_rag_integrations, torch; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected

@@ -35,6 +35,7 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.llm import LLM
 
 from ..cache import CacheHit, CacheInputError, SemanticCache
+from ..cache.chat import chat_key
 from ..cache.semantic import _UNSET
 from ..embeddings import Embedder
 from ..settings import Settings
@@ -76,16 +77,17 @@ def model_identity(llm: LLM) -> dict[str, Any]:
     return {"class": llm.class_name(), "metadata": metadata, "params": params}
 
 
-def messages_to_key(messages: Sequence[ChatMessage]) -> str:
-    """One text for a chat, role-tagged; :class:`CacheInputError` for content text cannot represent."""
-    lines = []
+def messages_to_key(messages: Sequence[ChatMessage]) -> tuple[str, str | None]:
+    """The chat's key (:func:`redis_rag_integrations.cache.chat.chat_key`); :class:`CacheInputError` for content
+    that text cannot represent (images, audio, tool calls)."""
+    turns = []
     for message in messages:
         if any(not isinstance(block, TextBlock) for block in message.blocks):
             raise CacheInputError("chat message has non-text content (image, audio, document...); not cached")
         if message.additional_kwargs.get("tool_calls") or message.role == MessageRole.TOOL:
             raise CacheInputError("chat with tool calls; not cached")
-        lines.append(f"{message.role.value}: {message.content or ''}")
-    return "\n".join(lines)
+        turns.append((message.role.value, message.content or ""))
+    return chat_key(turns)
 
 
 def _replay(text: str) -> list[str]:
@@ -193,13 +195,17 @@ class SemanticCacheLLM(LLM):
         except CacheInputError as exc:
             logger.debug("SemanticCacheLLM store skipped: %s", exc)
 
-    @staticmethod
-    def _chat_key(messages: Sequence[ChatMessage]) -> str | None:
+    def _chat_key(self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]) -> tuple[str | None, dict]:
+        """The text to match and the LLM scope of a chat call (the chat's context digest joins the scope)."""
+        scope = self._llm_scope("chat", kwargs)
         try:
-            return messages_to_key(messages)
+            text, context = messages_to_key(messages)
         except CacheInputError as exc:
             logger.debug("SemanticCacheLLM passes through: %s", exc)
-            return None
+            return None, scope
+        if context is not None:
+            scope["context"] = context
+        return text, scope
 
     @staticmethod
     def _chat_text(response: ChatResponse) -> str | None:
@@ -282,7 +288,7 @@ class SemanticCacheLLM(LLM):
     # ----------------------------------------------------------------- chat
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        key, scope = self._chat_key(messages), self._llm_scope("chat", kwargs)
+        key, scope = self._chat_key(messages, kwargs)
         hit = self._lookup(key, scope)
         if hit is not None:
             return self._chat_hit(hit)
@@ -292,7 +298,7 @@ class SemanticCacheLLM(LLM):
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        key, scope = self._chat_key(messages), self._llm_scope("chat", kwargs)
+        key, scope = self._chat_key(messages, kwargs)
         hit = self._lookup(key, scope)
         if hit is not None:
             return self._replay_chat(hit)
@@ -313,7 +319,7 @@ class SemanticCacheLLM(LLM):
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        key, scope = self._chat_key(messages), self._llm_scope("chat", kwargs)
+        key, scope = self._chat_key(messages, kwargs)
         hit = await self._alookup(key, scope)
         if hit is not None:
             return self._chat_hit(hit)
@@ -323,7 +329,7 @@ class SemanticCacheLLM(LLM):
 
     @llm_chat_callback()
     async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
-        key, scope = self._chat_key(messages), self._llm_scope("chat", kwargs)
+        key, scope = self._chat_key(messages, kwargs)
         hit = await self._alookup(key, scope)
         if hit is not None:
             return self._areplay_chat(hit)

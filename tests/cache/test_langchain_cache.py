@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from langchain_core.globals import set_llm_cache
 from langchain_core.language_models import FakeListLLM, GenericFakeChatModel
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import Generation
 from langchain_tests.integration_tests import AsyncCacheTestSuite, SyncCacheTestSuite
 
@@ -73,6 +73,30 @@ def test_global_cache_serves_chat_models_and_keeps_messages(semantic: RedisSeman
         assert again.content == first.content == "A tuple is immutable."
     finally:
         set_llm_cache(None)
+
+
+def test_chat_prompts_are_matched_on_the_last_turn_within_the_same_context(
+    redis_url: str, unique_name: str, local_embedder
+) -> None:
+    """LangChain hands the cache ``dumps(messages)``: embedded whole, its boilerplate made questions look alike."""
+    cache = RedisSemanticCache(embeddings=RagEmbeddings(local_embedder), redis_url=redis_url, name=unique_name)
+    set_llm_cache(cache)
+    answers = ["Floor division rounds down.", "The sign of the divisor.", "In Java it truncates."]
+    model = GenericFakeChatModel(messages=iter([AIMessage(content=a) for a in answers]))
+    system = SystemMessage("You answer questions about Python in one sentence.")
+    try:
+        model.invoke([system, HumanMessage("Why does -22 // 10 return -3?")])
+        # 0.024 apart as serialized JSON, 0.076 with the system prompt as text: both wrong hits at 0.10
+        assert model.invoke([system, HumanMessage("Why does -22 % 10 return 8?")]).content == answers[1]
+        assert model.invoke([system, HumanMessage("why does -22//10 return -3?")]).content == answers[0]  # a hit
+        # the same question in another context (no system prompt) is another question
+        assert model.invoke([HumanMessage("why does -22//10 return -3?")]).content == answers[2]
+        assert (cache.stats.hits, cache.stats.stores) == (1, 3)
+        with pytest.raises(StopIteration):  # an image is not matched by meaning: the model is called
+            model.invoke([HumanMessage(content=[{"type": "image_url", "image_url": {"url": "https://x/y.png"}}])])
+    finally:
+        set_llm_cache(None)
+        cache.core.delete_index()
 
 
 def test_another_model_or_other_parameters_never_get_the_answer(semantic: RedisSemanticCache) -> None:

@@ -13,6 +13,7 @@ from llama_index.core.base.llms.types import (
     CompletionResponseGen,
     ImageBlock,
     LLMMetadata,
+    MessageRole,
     TextBlock,
 )
 from llama_index.core.bridge.pydantic import PrivateAttr
@@ -196,3 +197,20 @@ def test_unreachable_redis_still_answers(local_embedder) -> None:
 def test_wrapping_something_that_is_not_an_llm_is_a_clear_error() -> None:
     with pytest.raises(TypeError, match="LlamaIndex LLM"):
         SemanticCacheLLM("gpt-4o")  # type: ignore[arg-type]
+
+
+def test_chats_match_on_the_last_turn_and_only_within_the_same_context(wrap) -> None:
+    inner = CountingLLM()
+    llm = wrap(inner, distance_threshold=0.10)
+    system = ChatMessage(role=MessageRole.SYSTEM, content="You answer questions about Python in one sentence.")
+
+    def ask(*messages: ChatMessage) -> str:
+        return str(llm.chat(list(messages)).message.content)
+
+    first = ask(system, ChatMessage(role=MessageRole.USER, content="Why does -22 // 10 return -3?"))
+    # with the system prompt embedded along, these two were 0.076 apart: a wrong hit at 0.10
+    assert ask(system, ChatMessage(role=MessageRole.USER, content="Why does -22 % 10 return 8?")) != first
+    assert ask(system, ChatMessage(role=MessageRole.USER, content="why does -22//10 return -3?")) == first
+    assert inner.calls == 2
+    assert ask(ChatMessage(role=MessageRole.USER, content="why does -22//10 return -3?")) != first  # no system
+    assert inner.calls == 3
