@@ -125,7 +125,7 @@ class SemanticCache:
     def schema(self) -> IndexSchema:
         return IndexSchema.from_dict(
             {
-                "index": {"name": self.name, "prefix": self.prefix, "storage_type": "hash"},
+                "index": {"name": self.name, "prefix": f"{self.prefix}:", "storage_type": "hash"},
                 "fields": [
                     {"name": "llm", "type": "tag"},
                     {"name": "scope", "type": "tag"},

@@ -147,16 +147,18 @@ class RedisSemanticCache(BaseCache):
         settings: Settings | None = None,
         core: SemanticCache | None = None,
     ) -> None:
-        self.core = core or SemanticCache(
-            as_embedder(embeddings),
-            name=name,
-            redis_url=redis_url,
-            settings=settings,
-            distance_threshold=distance_threshold,
-            ttl=_UNSET if ttl is None else ttl,
-            max_entries=_UNSET if max_entries is None else max_entries,
-            refresh_on_hit=refresh_on_hit,
-        )
+        if core is None:  # not `core or ...`: an empty SemanticCache is falsy (len 0) and would be replaced
+            core = SemanticCache(
+                as_embedder(embeddings),
+                name=name,
+                redis_url=redis_url,
+                settings=settings,
+                distance_threshold=distance_threshold,
+                ttl=_UNSET if ttl is None else ttl,
+                max_entries=_UNSET if max_entries is None else max_entries,
+                refresh_on_hit=refresh_on_hit,
+            )
+        self.core = core
         self.scope = scope
 
     @property

@@ -153,7 +153,7 @@ class RedisVectorIndex:
                     ": filters on them would find nothing. Re-create the index to add fields."
                 )
         prefixes = existing.index.prefix
-        prefix = prefixes[0] if isinstance(prefixes, list) else prefixes
+        prefix = (prefixes[0] if isinstance(prefixes, list) else prefixes).rstrip(wanted.key_separator)
         return Layout(
             index_name=wanted.index_name,
             dims=wanted.dims,

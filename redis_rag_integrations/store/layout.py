@@ -237,7 +237,12 @@ class Layout:
             fields.append({"name": name, "type": ftype, "attrs": exact_tag if ftype == "tag" else {}})
         return IndexSchema.from_dict(
             {
-                "index": {"name": self.index_name, "prefix": self.key_prefix, "storage_type": "hash"},
+                # With the separator: a bare "docs" would also index keys such as "docs-cache:..." of other data.
+                "index": {
+                    "name": self.index_name,
+                    "prefix": f"{self.key_prefix}{self.key_separator}",
+                    "storage_type": "hash",
+                },
                 "fields": fields,
             }
         )

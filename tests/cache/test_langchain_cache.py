@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import Generation
 from langchain_tests.integration_tests import AsyncCacheTestSuite, SyncCacheTestSuite
 
+from redis_rag_integrations.cache import SemanticCache
 from redis_rag_integrations.langchain import RagEmbeddings, RedisCache, RedisSemanticCache
 from redis_rag_integrations.server import free_port
 
@@ -137,3 +138,14 @@ async def test_unreachable_redis_still_answers_async(local_embedder) -> None:
 def test_bad_embeddings_argument_is_a_clear_error() -> None:
     with pytest.raises(TypeError, match="Embeddings"):
         RedisSemanticCache(embeddings="all-MiniLM-L6-v2")  # type: ignore[arg-type]
+
+
+def test_a_given_empty_core_is_used_not_replaced(redis_url: str, unique_name: str, local_embedder) -> None:
+    core = SemanticCache(local_embedder, name=unique_name, redis_url=redis_url)
+    try:
+        assert len(core) == 0
+        cache = RedisSemanticCache(core=core)
+        cache.update("What is a decorator?", "model=a", [Generation(text="a wrapper")])
+        assert cache.core is core and len(core) == 1
+    finally:
+        core.delete_index()

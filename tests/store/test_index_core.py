@@ -189,3 +189,19 @@ def test_text_search_survives_queries_full_of_stopwords(make_index: Callable[...
     assert [h.record.id for h in hits] == ["a"] and hits[0].score > 0
     with pytest.raises(ValueError, match="no words"):
         index.text_search("on the")
+
+
+def test_the_index_holds_only_its_own_keys_not_others_sharing_the_name(
+    make_index: Callable[..., RedisVectorIndex], client: redis.Redis, unique_name: str
+) -> None:
+    index = make_index()
+    index.upsert([rec("a", [1, 0, 0])])
+    other = f"{unique_name}-cache:entry1"  # another component's hash whose key starts with the index name
+    client.hset(other, mapping={"text": "not a document", "vector": np.zeros(3, dtype=np.float32).tobytes()})
+    try:
+        assert index.count() == 1
+        assert [h.record.id for h in index.search([1, 0, 0], k=5)] == ["a"]
+        reopened = RedisVectorIndex(unique_name, settings=index.settings)
+        assert reopened.layout.key("a") == index.layout.key("a") and reopened.get(["a"])[0].text == "text a"
+    finally:
+        client.delete(other)
