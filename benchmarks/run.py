@@ -93,7 +93,7 @@ def run_section(name: str, profile: Profile, redis_url: str) -> dict[str, Any]:
     except BaseException as exc:  # a section's failure is a figure of the report, not the end of the run
         if isinstance(exc, KeyboardInterrupt):
             raise
-        tail = "".join(traceback.format_exception(exc)[-3:]).strip()
+        tail = "".join(traceback.format_exception(exc)).strip()[-3000:]  # enough frames to reach the section's own
         entry.update(status="error", error=f"{type(exc).__name__}: {exc}".strip()[:500], traceback=tail)
     finally:
         entry.update(
