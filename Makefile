@@ -17,7 +17,7 @@ lint: venv
 
 # pytest exits 5 when it collected no test: make treats that as the failure it is.
 test: lint legacy-venv
-	.venv/bin/python -m pytest -q -rs
+	.venv/bin/python -m pytest -q -rs --nbmake tests notebooks
 
 # Every benchmark side by side on one embedded Redis (REDIS_URL to use your own); writes benchmarks/results/<run>/
 # (results.json, results.md, plots) and regenerates the README's performance section.
