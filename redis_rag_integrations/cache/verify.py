@@ -270,6 +270,8 @@ def is_contrast(cached: str, query: str, max_slot: int = MAX_SLOT) -> bool:
 def is_near_miss(cached: str, query: str) -> bool:
     """True when ``query`` must NOT reuse the answer to ``cached`` although their embeddings are close."""
     a, b = _tokens(cached), _tokens(query)
+    if a == b:  # the same words in the same order: nothing was negated, swapped or contrasted
+        return False
     if (negation_count(a) % 2) != (negation_count(b) % 2):
         return True
     if reversed_relation(a, b):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from redis_rag_integrations.cache.verify import is_contrast, is_near_miss, stem, unmatched_words
+from redis_rag_integrations.cache import verify
+from redis_rag_integrations.cache.verify import is_contrast, is_near_miss, reversed_relation, stem, unmatched_words
 
 
 @pytest.mark.parametrize(
@@ -64,3 +65,11 @@ def test_stemming_equates_inflections_only() -> None:
     assert stem("strings") == stem("string")
     assert stem("speed") == "speed"  # not "spe"
     assert stem("list") != stem("tuple")
+
+
+def test_a_prompt_is_never_a_near_miss_of_itself() -> None:
+    # RAG prompts hold pairs such as "a list of tuples ... a tuple of lists": compared with itself, no rule fires.
+    prompt = "Context: sort a list of tuples by key; a tuple of lists is not hashable.\nQuestion: how do I sort?"
+    assert reversed_relation(verify._tokens(prompt), verify._tokens(prompt))  # the rule alone would fire
+    assert not is_near_miss(prompt, prompt)
+    assert not is_near_miss(prompt, prompt.upper())
