@@ -241,7 +241,9 @@ def readme_markdown(run: Mapping[str, Any], results_dir: str, plots: Sequence[Pa
         shown = [f for f in s.get("figures", []) if f["target"] is not None or f.get("summary")]
         if s["status"] != "ok" and not shown:
             reason = _cell((s.get("error") or "").splitlines()[0][:140] if s.get("error") else "")
-            lines.append(f"| {_cell(s['title'])} | {s['status']} | {reason} | | | |")
+            lines.append(
+                f"| **{_cell(s['title'])}** | {s['status']} (`benchmarks/{s['module']}.py`) | {reason} | | | |"
+            )
         for i, f in enumerate(shown):
             title = f"**{_cell(s['title'])}**" if i == 0 else ""
             lines.append(
