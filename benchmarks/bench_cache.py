@@ -46,6 +46,7 @@ from redis_rag_integrations import EmbeddedRedis, Settings
 from redis_rag_integrations.cache import CacheStats, SemanticCache
 from redis_rag_integrations.embeddings import Embedder, default_embedder
 from redis_rag_integrations.langchain import RedisSemanticCache
+from redis_rag_integrations.langchain.cache import prompt_key
 from redis_rag_integrations.langchain.models import chat_model
 from redis_rag_integrations.llama_index import SemanticCacheLLM
 from redis_rag_integrations.llama_index.llm import messages_to_key
@@ -60,13 +61,14 @@ WARMUP_PROMPT = "Say hello in one word."
 
 
 def langchain_prompt(question: str) -> str:
-    """What a LangChain chat model hands its cache for ``invoke(question)``: the message list, serialized."""
-    return dumps([HumanMessage(content=question)])
+    """What RedisSemanticCache matches for a chat model's ``invoke(question)``: LangChain hands it the serialized
+    message list, which ``prompt_key`` turns back into the last turn's text (the context goes into the scope)."""
+    return prompt_key(dumps([HumanMessage(content=question)]), "bench-eval")[0]
 
 
 def llama_index_prompt(question: str) -> str:
-    """What ``SemanticCacheLLM.chat`` hands the cache for one user message."""
-    return messages_to_key([ChatMessage(role=MessageRole.USER, content=question)])
+    """What ``SemanticCacheLLM.chat`` matches for one user message."""
+    return messages_to_key([ChatMessage(role=MessageRole.USER, content=question)])[0]
 
 
 PromptForm = Callable[[str], str]
