@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 _PR_SET_PDEATHSIG = 1
 
@@ -83,3 +83,30 @@ def install_sigterm_handler() -> None:
         return
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+class Startable(Protocol):
+    @property
+    def running(self) -> bool: ...
+
+    def start(self) -> Any: ...
+
+
+C = TypeVar("C", bound=Startable)
+
+
+class SharedChild(Generic[C]):
+    """The one child of a kind per process (the embedded Redis, the local LLM server): started on first use,
+    started again if it died, stopped at exit by the ties above."""
+
+    def __init__(self, factory: Callable[[], C]) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self.current: C | None = None  # what runs now, without starting anything
+
+    def get(self) -> C:
+        with self._lock:
+            if self.current is None or not self.current.running:
+                install_sigterm_handler()
+                self.current = self._factory().start()
+            return self.current

@@ -11,16 +11,20 @@ One race remains with dependency sets alone: a document that changes after a RAG
 its answer is stored would leave a stale answer behind (the invalidation ran when no entry was linked yet). So a
 cache about to generate an answer first takes a *watch token* (:func:`watch`: a number from a counter, registered
 as in flight); while any watch is in flight, every invalidation also stamps the changed ids with a newer number
-(``{CHANGED_PREFIX}{id}``, kept :data:`WATCH_SECONDS`). After storing the entry and its links, the cache reads the
-stamps of its sources (:func:`changed_since`): a stamp newer than its token means the answer may be stale and the
-entry is dropped. A change after that read finds the links and deletes the entry the usual way. With no answer
-in flight, invalidation writes no stamp at all, so bulk ingestion pays one ``ZCARD``.
+(``{CHANGED_PREFIX}{id}``, kept :data:`WATCH_SECONDS`) before it reads the links. The cache stores the entry, its
+links and reads its sources' stamps in one MULTI (:func:`queue_links`, :func:`queue_stamp_reads`): a stamp newer
+than its token means the answer may be stale and the entry is dropped; a change after that finds the links and
+deletes the entry the usual way. With no answer in flight, invalidation writes no stamp at all, so bulk
+ingestion pays one ``ZCARD``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.cluster import RedisCluster
 
 from .connection import AsyncClient, SyncClient
 
@@ -47,7 +51,7 @@ def changed_key(doc_id: str) -> str:
 
 
 def watch(client: SyncClient) -> int:
-    """A token to pass to :func:`changed_since` after storing an answer generated from now on."""
+    """A token for :func:`queue_stamp_reads` when storing an answer generated from now on."""
     return int(client.eval(_WATCH_SCRIPT, 2, CLOCK_KEY, INFLIGHT_KEY, WATCH_SECONDS))
 
 
@@ -55,27 +59,20 @@ async def awatch(client: AsyncClient) -> int:
     return int(await client.eval(_WATCH_SCRIPT, 2, CLOCK_KEY, INFLIGHT_KEY, WATCH_SECONDS))
 
 
-def _stale(token: int, stamps: list[Any]) -> bool:
+def queue_stamp_reads(pipe: Any, token: int, doc_ids: Sequence[str]) -> None:
+    """Queue the reads :func:`stale` judges (one ``GET`` per id), then the end of the watch ``token``.
+
+    Queue them after the entry's links (:func:`queue_links`) in the same MULTI: an invalidation then either ran
+    before (its stamps are read here) or runs after (it finds the links and deletes the entry).
+    """
+    for doc_id in doc_ids:
+        pipe.get(changed_key(doc_id))
+    pipe.zrem(INFLIGHT_KEY, token)
+
+
+def stale(token: int, stamps: Sequence[Any]) -> bool:
+    """True when any stamp read by :func:`queue_stamp_reads` is newer than ``token``."""
     return any(stamp is not None and int(stamp) > token for stamp in stamps)
-
-
-def changed_since(client: SyncClient, token: int, doc_ids: Iterable[str]) -> bool:
-    """True when any of ``doc_ids`` changed after :func:`watch` gave ``token``; ends that watch."""
-    ids = list(dict.fromkeys(doc_ids))
-    pipe = client.pipeline(transaction=False)
-    for doc_id in ids:
-        pipe.get(changed_key(doc_id))
-    pipe.zrem(INFLIGHT_KEY, token)
-    return _stale(token, pipe.execute()[: len(ids)])
-
-
-async def achanged_since(client: AsyncClient, token: int, doc_ids: Iterable[str]) -> bool:
-    ids = list(dict.fromkeys(doc_ids))
-    pipe = client.pipeline(transaction=False)
-    for doc_id in ids:
-        pipe.get(changed_key(doc_id))
-    pipe.zrem(INFLIGHT_KEY, token)
-    return _stale(token, (await pipe.execute())[: len(ids)])
 
 
 def unwatch(client: SyncClient, token: int) -> None:
@@ -87,40 +84,67 @@ async def aunwatch(client: AsyncClient, token: int) -> None:
     await client.zrem(INFLIGHT_KEY, token)
 
 
-def _stamp(pipe: Any, version: int, ids: list[str]) -> None:
-    for doc_id in ids:
-        pipe.set(changed_key(doc_id), version, ex=WATCH_SECONDS)
+# KEYS[1] the in-flight set, KEYS[2] the clock; ARGV the changed ids. Stamps only while an answer is in flight.
+_STAMP_SCRIPT = f"""
+if redis.call('ZCARD', KEYS[1]) == 0 then return 0 end
+local version = redis.call('INCR', KEYS[2])
+for i = 1, #ARGV do redis.call('SET', '{CHANGED_PREFIX}' .. ARGV[i], version, 'EX', {WATCH_SECONDS}) end
+return version
+"""
 
 
 def deps_key(doc_id: str) -> str:
     return f"{DEPS_PREFIX}{doc_id}"
 
 
-def record_dependencies(client: SyncClient, entry_key: str, doc_ids: Iterable[str], ttl: int | None = None) -> None:
-    """Remember that the cache entry ``entry_key`` was built from ``doc_ids``."""
-    ids = list(dict.fromkeys(doc_ids))
-    if not ids:
-        return
-    pipe = client.pipeline(transaction=False)
-    for doc_id in ids:
+def queue_links(pipe: Any, entry_key: str, doc_ids: Sequence[str], ttl: int | None = None) -> None:
+    """Queue the links from ``doc_ids`` to the cache entry ``entry_key`` on ``pipe``."""
+    for doc_id in doc_ids:
         pipe.sadd(deps_key(doc_id), entry_key)
         if ttl is not None:
             pipe.expire(deps_key(doc_id), ttl, gt=True)
-    pipe.execute()
+
+
+def record_dependencies(client: SyncClient, entry_key: str, doc_ids: Iterable[str], ttl: int | None = None) -> None:
+    """Remember that the cache entry ``entry_key`` was built from ``doc_ids``."""
+    ids = list(dict.fromkeys(doc_ids))
+    if ids:
+        pipe = client.pipeline(transaction=False)
+        queue_links(pipe, entry_key, ids, ttl)
+        pipe.execute()
 
 
 async def arecord_dependencies(
     client: AsyncClient, entry_key: str, doc_ids: Iterable[str], ttl: int | None = None
 ) -> None:
     ids = list(dict.fromkeys(doc_ids))
-    if not ids:
-        return
+    if ids:
+        pipe = client.pipeline(transaction=False)
+        queue_links(pipe, entry_key, ids, ttl)
+        await pipe.execute()
+
+
+def _queue_reads(client: Any, ids: list[str]) -> tuple[Any, int]:
+    """Stamp ``ids`` (while answers are in flight) BEFORE reading their links: a store that links after the
+    read must find the stamp. A cluster cannot run the stamp script across slots; it cannot host the semantic
+    cache's MULTI either, so there is nothing in flight to stamp for."""
     pipe = client.pipeline(transaction=False)
+    stamped = not (isinstance(client, RedisCluster | AsyncRedisCluster) or hasattr(client, "nodes_manager"))
+    if stamped:
+        pipe.eval(_STAMP_SCRIPT, 2, INFLIGHT_KEY, CLOCK_KEY, *ids)
     for doc_id in ids:
-        pipe.sadd(deps_key(doc_id), entry_key)
-        if ttl is not None:
-            pipe.expire(deps_key(doc_id), ttl, gt=True)
-    await pipe.execute()
+        pipe.smembers(deps_key(doc_id))
+    return pipe, int(stamped)
+
+
+def _queue_deletes(client: Any, ids: list[str], entry_sets: Sequence[Any]) -> tuple[Any, int]:
+    entries = {e for members in entry_sets for e in members}
+    pipe = client.pipeline(transaction=False)
+    for entry in entries:
+        pipe.delete(entry)
+    for doc_id in ids:
+        pipe.delete(deps_key(doc_id))
+    return pipe, len(entries)
 
 
 def invalidate_documents(client: SyncClient, doc_ids: Iterable[str]) -> int:
@@ -128,43 +152,15 @@ def invalidate_documents(client: SyncClient, doc_ids: Iterable[str]) -> int:
     ids = list(dict.fromkeys(doc_ids))
     if not ids:
         return 0
-    pipe = client.pipeline(transaction=False)
-    for doc_id in ids:
-        pipe.smembers(deps_key(doc_id))
-    pipe.zcard(INFLIGHT_KEY)
-    *entry_sets, watching = pipe.execute()
-    entries = {e for members in entry_sets for e in members}
-    pipe = client.pipeline(transaction=False)
-    for entry in entries:
-        pipe.delete(entry)
-    for doc_id in ids:
-        pipe.delete(deps_key(doc_id))
-    results = pipe.execute()
-    if watching:
-        pipe = client.pipeline(transaction=False)
-        _stamp(pipe, int(client.incr(CLOCK_KEY)), ids)
-        pipe.execute()
-    return int(sum(results[: len(entries)]))
+    pipe, skip = _queue_reads(client, ids)
+    pipe, n = _queue_deletes(client, ids, pipe.execute()[skip:])
+    return int(sum(pipe.execute()[:n]))
 
 
 async def ainvalidate_documents(client: AsyncClient, doc_ids: Iterable[str]) -> int:
     ids = list(dict.fromkeys(doc_ids))
     if not ids:
         return 0
-    pipe = client.pipeline(transaction=False)
-    for doc_id in ids:
-        pipe.smembers(deps_key(doc_id))
-    pipe.zcard(INFLIGHT_KEY)
-    *entry_sets, watching = await pipe.execute()
-    entries = {e for members in entry_sets for e in members}
-    pipe = client.pipeline(transaction=False)
-    for entry in entries:
-        pipe.delete(entry)
-    for doc_id in ids:
-        pipe.delete(deps_key(doc_id))
-    results = await pipe.execute()
-    if watching:
-        pipe = client.pipeline(transaction=False)
-        _stamp(pipe, int(await client.incr(CLOCK_KEY)), ids)
-        await pipe.execute()
-    return int(sum(results[: len(entries)]))
+    pipe, skip = _queue_reads(client, ids)
+    pipe, n = _queue_deletes(client, ids, (await pipe.execute())[skip:])
+    return int(sum((await pipe.execute())[:n]))

@@ -38,7 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from ._children import die_with_parent, free_port, install_sigterm_handler, terminate, track, untrack
+from ._children import SharedChild, die_with_parent, free_port, terminate, track, untrack
 from .errors import RedisRagError
 from .settings import Settings, get_settings
 
@@ -356,18 +356,12 @@ class LocalLLMServer:
         return f"LocalLLMServer({state})"
 
 
-_shared: LocalLLMServer | None = None
-_shared_lock = threading.Lock()
+_shared: SharedChild[LocalLLMServer] = SharedChild(LocalLLMServer)
 
 
 def shared_local_llm_server() -> LocalLLMServer:
     """The one local LLM server of this process, started on first use and stopped at exit."""
-    global _shared
-    with _shared_lock:
-        if _shared is None or not _shared.running:
-            install_sigterm_handler()
-            _shared = LocalLLMServer().start()
-        return _shared
+    return _shared.get()
 
 
 @contextlib.contextmanager

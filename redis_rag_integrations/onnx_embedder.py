@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from .embeddings import _check_texts
+
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2 (int8 ONNX)"
 MAX_TOKENS = 256  # sentence_bert_config.json of all-MiniLM-L6-v2
 DIMS = 384
@@ -86,8 +88,6 @@ class OnnxEmbedder:
         return DIMS
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        from .embeddings import _check_texts
-
         batch = _check_texts(texts)
         out = np.zeros((len(batch), DIMS), dtype=np.float32)
         if not batch:

@@ -25,7 +25,7 @@ from types import TracebackType
 
 import redis
 
-from ._children import die_with_parent, free_port, install_sigterm_handler, terminate, track, untrack
+from ._children import SharedChild, die_with_parent, free_port, terminate, track, untrack
 from .errors import EmbeddedRedisError
 
 
@@ -223,15 +223,9 @@ class EmbeddedRedis:
         return f"EmbeddedRedis({state})"
 
 
-_shared: EmbeddedRedis | None = None
-_shared_lock = threading.Lock()
+_shared: SharedChild[EmbeddedRedis] = SharedChild(EmbeddedRedis)
 
 
 def shared_embedded_server() -> EmbeddedRedis:
     """The one embedded server of this process, started on first use and stopped at exit."""
-    global _shared
-    with _shared_lock:
-        if _shared is None or not _shared.running:
-            install_sigterm_handler()
-            _shared = EmbeddedRedis().start()
-        return _shared
+    return _shared.get()

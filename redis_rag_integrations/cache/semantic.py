@@ -311,27 +311,50 @@ class SemanticCache:
         try:
             client, _ = self._sync_index()
             pipe = client.pipeline(transaction=True)
-            pipe.delete(key)
-            pipe.hset(key, mapping=mapping)
-            if entry_ttl is not None:
-                pipe.expire(key, entry_ttl)
-            pipe.zadd(self.order_key, {key: time.time()})
-            pipe.zcard(self.order_key)
-            size = pipe.execute()[-1]
-            if self.max_entries is not None and size > self.max_entries:
-                self._evict(client, size - self.max_entries)
-            if sources:
-                freshness.record_dependencies(client, key, [s.id for s in sources], ttl=entry_ttl)
-            if since is not None and freshness.changed_since(client, since, [s.id for s in sources or ()]):
+            ids = self._queue_store(pipe, key, mapping, entry_ttl, sources, since)
+            size, is_stale = self._stored(pipe.execute(), ids, since)
+            if is_stale:
                 self.drop([key])
-                self.stats.count("stale")
-                return None
+            elif self.max_entries is not None and size > self.max_entries:
+                self._evict(client, size - self.max_entries)
         except REDIS_FAULTS as exc:
             self._fault("store", exc)
             return None
+        return self._store_done(key, is_stale)
+
+    def _queue_store(
+        self,
+        pipe: Any,
+        key: str,
+        mapping: Mapping[str, Any],
+        entry_ttl: int | None,
+        sources: Sequence[SourceRef] | None,
+        since: int | None,
+    ) -> list[str]:
+        """One MULTI: replace the entry, note its order, link it to its sources and (with a watch token) read
+        their change stamps (see :mod:`redis_rag_integrations.freshness`); returns the source ids."""
+        ids = list(dict.fromkeys(s.id for s in sources or ()))
+        pipe.delete(key)
+        pipe.hset(key, mapping=mapping)
+        if entry_ttl is not None:
+            pipe.expire(key, entry_ttl)
+        pipe.zadd(self.order_key, {key: time.time()})
+        freshness.queue_links(pipe, key, ids, entry_ttl)
+        if since is not None:
+            freshness.queue_stamp_reads(pipe, since, ids)
+        pipe.zcard(self.order_key)
+        return ids
+
+    @staticmethod
+    def _stored(results: list[Any], ids: list[str], since: int | None) -> tuple[int, bool]:
+        """``(entries in the cache, whether a source changed while the answer was generated)``."""
+        stamps = results[-2 - len(ids) : -2] if since is not None else []
+        return int(results[-1]), since is not None and freshness.stale(since, stamps)
+
+    def _store_done(self, key: str, is_stale: bool) -> str | None:
         self.guard.succeeded()
-        self.stats.count("stores")
-        return key
+        self.stats.count("stale" if is_stale else "stores")
+        return None if is_stale else key
 
     def watch(self) -> int | None:
         """Call before generating an answer to store with sources: pass the token to :meth:`store` as ``since``.
@@ -488,29 +511,18 @@ class SemanticCache:
         try:
             client, _ = await self._async_index()
             pipe = client.pipeline(transaction=True)
-            pipe.delete(key)
-            pipe.hset(key, mapping=mapping)
-            if entry_ttl is not None:
-                pipe.expire(key, entry_ttl)
-            pipe.zadd(self.order_key, {key: time.time()})
-            pipe.zcard(self.order_key)
-            size = (await pipe.execute())[-1]
-            if self.max_entries is not None and size > self.max_entries:
+            ids = self._queue_store(pipe, key, mapping, entry_ttl, sources, since)
+            size, is_stale = self._stored(await pipe.execute(), ids, since)
+            if is_stale:
+                await self.adrop([key])
+            elif self.max_entries is not None and size > self.max_entries:
                 popped = await client.zpopmin(self.order_key, size - self.max_entries)
                 if popped:
                     await client.delete(*[member for member, _ in popped])
-            if sources:
-                await freshness.arecord_dependencies(client, key, [s.id for s in sources], ttl=entry_ttl)
-            if since is not None and await freshness.achanged_since(client, since, [s.id for s in sources or ()]):
-                await self.adrop([key])
-                self.stats.count("stale")
-                return None
         except REDIS_FAULTS as exc:
             self._fault("store", exc)
             return None
-        self.guard.succeeded()
-        self.stats.count("stores")
-        return key
+        return self._store_done(key, is_stale)
 
     async def awatch(self) -> int | None:
         """Async :meth:`watch`."""

@@ -248,7 +248,7 @@ def _running_embedded_server() -> Any:
     """This process's shared embedded Redis if it was started and still runs, else ``None`` (never starts one)."""
     from .. import server
 
-    shared = getattr(server, "_shared", None)
+    shared = server._shared.current
     return shared if shared is not None and shared.running else None
 
 
