@@ -112,6 +112,39 @@ class SemanticCache:
         self._lock = threading.Lock()
         self._alock: asyncio.Lock | None = None
 
+    @classmethod
+    def from_options(
+        cls,
+        cache: SemanticCache | None,
+        embedder: Embedder | None,
+        *,
+        name: str,
+        redis_url: str | None,
+        settings: Settings | None,
+        distance_threshold: float | None,
+        ttl: int | None,
+        max_entries: int | None = None,
+        refresh_on_hit: bool = False,
+    ) -> SemanticCache:
+        """``cache`` if one was given, else a cache from the framework adapters' options.
+
+        The adapters' signatures use ``None`` for "the settings' default" (what LangChain and LlamaIndex users
+        expect), where the core keeps ``ttl=None`` for "no TTL"; this is the one place that translates. A given
+        cache is tested with ``is None``: an empty cache is falsy (``len`` 0) and must not be replaced.
+        """
+        if cache is not None:
+            return cache
+        return cls(
+            embedder,
+            name=name,
+            redis_url=redis_url,
+            settings=settings,
+            distance_threshold=distance_threshold,
+            ttl=_UNSET if ttl is None else ttl,
+            max_entries=_UNSET if max_entries is None else max_entries,
+            refresh_on_hit=refresh_on_hit,
+        )
+
     # ------------------------------------------------------------------ layout
     @property
     def prefix(self) -> str:

@@ -27,7 +27,6 @@ from langchain_core.outputs import Generation
 
 from ..cache import CacheInputError, ExactCache, SemanticCache
 from ..cache.chat import chat_key
-from ..cache.semantic import _UNSET
 from ..embeddings import Embedder
 from ..settings import Settings
 from .embeddings import LangChainEmbedder, RagEmbeddings
@@ -147,18 +146,17 @@ class RedisSemanticCache(BaseCache):
         settings: Settings | None = None,
         core: SemanticCache | None = None,
     ) -> None:
-        if core is None:  # not `core or ...`: an empty SemanticCache is falsy (len 0) and would be replaced
-            core = SemanticCache(
-                as_embedder(embeddings),
-                name=name,
-                redis_url=redis_url,
-                settings=settings,
-                distance_threshold=distance_threshold,
-                ttl=_UNSET if ttl is None else ttl,
-                max_entries=_UNSET if max_entries is None else max_entries,
-                refresh_on_hit=refresh_on_hit,
-            )
-        self.core = core
+        self.core = SemanticCache.from_options(
+            core,
+            as_embedder(embeddings),
+            name=name,
+            redis_url=redis_url,
+            settings=settings,
+            distance_threshold=distance_threshold,
+            ttl=ttl,
+            max_entries=max_entries,
+            refresh_on_hit=refresh_on_hit,
+        )
         self.scope = scope
 
     @property
@@ -235,7 +233,8 @@ class RedisCache(BaseCache):
         scope: str | Mapping[str, Any] | None = None,
         settings: Settings | None = None,
     ) -> None:
-        self.core = ExactCache(name=name, redis_url=redis_url, settings=settings, ttl=_UNSET if ttl is None else ttl)
+        ttl_option = {} if ttl is None else {"ttl": ttl}  # None: the settings' cache_ttl
+        self.core = ExactCache(name=name, redis_url=redis_url, settings=settings, **ttl_option)
         self.scope = scope
 
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:

@@ -22,7 +22,6 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from ..cache import CacheInputError, SemanticCache, SourceRef, content_hash
-from ..cache.semantic import _UNSET
 from ..embeddings import Embedder
 from ..settings import Settings
 from .cache import as_embedder
@@ -92,16 +91,15 @@ class CachedRAGChain(Runnable[Any, Any]):
         if not isinstance(chain, Runnable):
             raise TypeError(f"CachedRAGChain wraps a LangChain Runnable, got {type(chain).__name__}")
         self.chain = chain
-        if cache is None:  # not `cache or ...`: an empty SemanticCache is falsy (len 0) and would be replaced
-            cache = SemanticCache(
-                as_embedder(embeddings),
-                name=name,
-                redis_url=redis_url,
-                settings=settings,
-                distance_threshold=distance_threshold,
-                ttl=_UNSET if ttl is None else ttl,
-            )
-        self.cache = cache
+        self.cache = SemanticCache.from_options(
+            cache,
+            as_embedder(embeddings),
+            name=name,
+            redis_url=redis_url,
+            settings=settings,
+            distance_threshold=distance_threshold,
+            ttl=ttl,
+        )
         self.llm_scope = {"rag": chain_id}
         self.question_key = question_key
         self.answer_key = answer_key

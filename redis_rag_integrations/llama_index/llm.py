@@ -36,7 +36,6 @@ from llama_index.core.llms.llm import LLM
 
 from ..cache import CacheHit, CacheInputError, SemanticCache
 from ..cache.chat import chat_key
-from ..cache.semantic import _UNSET
 from ..embeddings import Embedder
 from ..settings import Settings
 from .embeddings import LlamaIndexEmbedder, RagEmbedding
@@ -131,18 +130,17 @@ class SemanticCacheLLM(LLM):
             callback_manager=llm.callback_manager,
             **kwargs,
         )
-        if cache is None:  # not `cache or ...`: an empty SemanticCache is falsy (len 0) and would be replaced
-            cache = SemanticCache(
-                as_embedder(embed_model),
-                name=name,
-                redis_url=redis_url,
-                settings=settings,
-                distance_threshold=distance_threshold,
-                ttl=_UNSET if ttl is None else ttl,
-                max_entries=_UNSET if max_entries is None else max_entries,
-                refresh_on_hit=refresh_on_hit,
-            )
-        self._cache = cache
+        self._cache = SemanticCache.from_options(
+            cache,
+            as_embedder(embed_model),
+            name=name,
+            redis_url=redis_url,
+            settings=settings,
+            distance_threshold=distance_threshold,
+            ttl=ttl,
+            max_entries=max_entries,
+            refresh_on_hit=refresh_on_hit,
+        )
 
     @classmethod
     def class_name(cls) -> str:

@@ -19,7 +19,6 @@ from llama_index.core.base.response.schema import RESPONSE_TYPE, Response
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from ..cache import CacheHit, CacheInputError, SemanticCache, SourceRef
-from ..cache.semantic import _UNSET
 from ..embeddings import Embedder
 from ..settings import Settings
 from .llm import as_embedder
@@ -63,16 +62,15 @@ class CachedQueryEngine(BaseQueryEngine):
             raise TypeError(f"CachedQueryEngine wraps a LlamaIndex query engine, got {type(query_engine).__name__}")
         super().__init__(callback_manager=query_engine.callback_manager)
         self.query_engine = query_engine
-        if cache is None:  # not `cache or ...`: an empty SemanticCache is falsy (len 0) and would be replaced
-            cache = SemanticCache(
-                as_embedder(embed_model),
-                name=name,
-                redis_url=redis_url,
-                settings=settings,
-                distance_threshold=distance_threshold,
-                ttl=_UNSET if ttl is None else ttl,
-            )
-        self.cache = cache
+        self.cache = SemanticCache.from_options(
+            cache,
+            as_embedder(embed_model),
+            name=name,
+            redis_url=redis_url,
+            settings=settings,
+            distance_threshold=distance_threshold,
+            ttl=ttl,
+        )
         self.llm_scope = {"rag": engine_id, "engine": "llama_index"}
         self.scope = scope
 
