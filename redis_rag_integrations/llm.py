@@ -279,7 +279,7 @@ class LocalLLMServer:
             "--host", "127.0.0.1",
             "--port", str(port),
             "--n_ctx", str(self.n_ctx),
-            "--api_key", self.api_key,
+            f"--api_key={self.api_key}",  # one token: a key starting with "-" would read as an option
         ]  # fmt: skip
         if self.n_threads is not None:
             args += ["--n_threads", str(self.n_threads), "--n_threads_batch", str(self.n_threads)]

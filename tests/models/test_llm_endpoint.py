@@ -87,6 +87,15 @@ def test_local_server_refuses_clients_without_its_key(local_llm: LocalLLMServer)
 
 
 @pytest.mark.usefixtures("requires_local_llm")
+def test_a_random_key_starting_with_a_dash_still_starts_the_server() -> None:
+    # token_urlsafe keys start with "-" now and then: passed as a separate argument, argparse took it for an option
+    server = LocalLLMServer(n_ctx=512)
+    server.api_key = "-" + server.api_key
+    with server:
+        assert "smollm2" in check_endpoint(LLMEndpoint(server.base_url, server.api_key, "smollm2", "local"))
+
+
+@pytest.mark.usefixtures("requires_local_llm")
 def test_local_server_stop_leaves_no_process(processes) -> None:
     server = LocalLLMServer(n_ctx=512).start()
     pid, base_url = server.pid, server.base_url
