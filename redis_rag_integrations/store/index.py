@@ -9,7 +9,7 @@ into clear errors before anything is written, atomic replacement of a record, an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from .. import freshness, metrics
 from ..connection import AsyncClient, SyncClient, get_async_client, get_client
 from ..errors import IndexNotFoundError, RedisRagError
 from ..settings import HybridFusion, Settings, get_settings
-from . import writes
+from . import bulk, writes
 from .filters import FilterLike
 from .knn import KnnPlanner, parse_reply
 from .layout import (
@@ -35,6 +35,7 @@ from .layout import (
     RESERVED_FIELDS,
     RETURN_FIELDS,
     VECTOR,
+    Checked,
     FieldType,
     Hit,
     Layout,
@@ -52,6 +53,8 @@ from .query import (
 )
 
 WRITE_BATCH = 500
+#: Below this many records the script alone writes them: one round trip, where creating new records first takes two.
+SMALL_WRITE = 8
 _REQUIRED = {"id": "tag", "doc_id": "tag", "text": "text", "vector": "vector", "content_hash": "tag"}
 
 
@@ -100,10 +103,13 @@ class RedisVectorIndex:
         self._cluster = isinstance(self.client, RedisCluster) or hasattr(self.client, "nodes_manager")
         if create and not self._index.exists():
             self._index.create()
-        self._scripted = writes.uses_script(self.client)
         self._optional_fields = (DOC_ID, EXTRA, *self.layout.metadata_fields)
-        self._upsert_script = self.client.register_script(writes.UPSERT_SCRIPT) if self._scripted else None
-        self._aupsert_script: Any = None
+        #: How records are written (see :mod:`.writes`): tests switch it to cover every path on one server.
+        self._write_path: writes.WritePath = writes.default_path(self.client)
+        self._small_write = SMALL_WRITE
+        self._upsert_sha = "" if self._write_path == "client-side" else self.client.script_load(writes.UPSERT_SCRIPT)
+        self._invalidate_new: Any = self.client.register_script(writes.INVALIDATE_SCRIPT)
+        self._ainvalidate_new: Any = None
 
     # --- opening ---------------------------------------------------------------------------------------------
 
@@ -217,77 +223,91 @@ class RedisVectorIndex:
 
     # --- writing ---------------------------------------------------------------------------------------------
 
-    def _encode_all(self, records: Sequence[Record]) -> list[tuple[str, dict[str, Any]]]:
-        """Every record encoded before any is written: one bad record fails the call and loses nothing."""
+    def _check_all(self, records: Sequence[Record]) -> list[tuple[str, Checked]]:
+        """Every record checked before any is written: one bad record fails the call and loses nothing."""
         if self.layout.dialect != "native":
             raise LayoutMismatchError(
                 f"index {self.name!r} was written by {self.layout.dialect} and is opened read-only: search it, "
                 "and re-ingest into a new index to write (two layouts in one index would confuse both readers)"
             )
-        encoded = [(self.layout.key(r.id), self.layout.encode(r)) for r in records]
+        checked = [(self.layout.key(r.id), self.layout.check(r)) for r in records]
         seen: set[str] = set()
-        for key, _ in encoded:
+        for key, _ in checked:
             if key in seen:
                 raise ValueError(f"record id {key[len(self.layout.key_prefix) + 1 :]!r} appears twice in one call")
             seen.add(key)
-        return encoded
+        return checked
 
     @metrics.timed("store.upsert")
     def upsert(self, records: Sequence[Record], batch_size: int = WRITE_BATCH) -> list[str]:
         """Write ``records`` (replacing any with the same id, stale fields included); returns their ids.
 
-        On a standalone server each record is one server-side script (:mod:`.writes`): one round trip per batch.
-        A cluster takes the client-side path: read old hashes, write in a pipeline, then invalidate.
+        Everything is encoded (and so checked) before anything is written. Then, on a standalone server, new
+        records are created as plain hashes and existing ones replaced by a script, batches streamed on one
+        connection (:mod:`.writes`, :mod:`.bulk`). A cluster takes the client-side path: read old hashes, write
+        in a pipeline, then invalidate.
         """
-        encoded = self._encode_all(records)
-        for start in range(0, len(encoded), batch_size):
-            batch = encoded[start : start + batch_size]
-            if self._scripted:
-                pipe = self.client.pipeline(transaction=False)
+        checked = self._check_all(records)
+        stream = min(batch_size, bulk.STREAM_BATCH)
+        if self._write_path == "client-side":
+            encoded = [(key, Layout.assemble(c)) for key, c in checked]
+            for start in range(0, len(encoded), batch_size):
+                batch = encoded[start : start + batch_size]
+                changed = self._changed_ids(batch, self._read_old(batch))
+                pipe = self._pipeline(self.client)
                 for key, mapping in batch:
-                    self._upsert_script(keys=[key], args=self._script_args(mapping), client=pipe)
+                    pipe.delete(key)
+                    pipe.hset(key, mapping=mapping)
                 pipe.execute()
-                continue
-            changed = self._changed_ids(batch, self._read_old(batch))
-            pipe = self._pipeline(self.client)
-            for key, mapping in batch:
-                pipe.delete(key)
-                pipe.hset(key, mapping=mapping)
-            pipe.execute()
-            if changed:
-                freshness.invalidate_documents(self.client, changed)
+                if changed:
+                    freshness.invalidate_documents(self.client, changed)
+        elif self._write_path == "new-first" and len(checked) >= self._small_write:
+            encoded: list[tuple[str, dict[str, Any]]] = []
+            replies = bulk.send_overlapped(self.client, writes.create_commands(checked, encoded), stream)
+            existing, created = writes.split_created(encoded, replies)
+            if created and self.invalidate_caches:
+                self._invalidate_new(args=writes.invalidate_args(created))
+            if existing:
+                writes.run_scripts(self.client, self._script_commands(existing), stream)
+        elif checked:
+            writes.run_scripts(self.client, self._script_commands(_assembled(checked)), stream)
         metrics.count("store.records_written", len(records))
         return [r.id for r in records]
 
     @metrics.timed("store.upsert")
     async def aupsert(self, records: Sequence[Record], batch_size: int = WRITE_BATCH) -> list[str]:
-        encoded = self._encode_all(records)
-        for start in range(0, len(encoded), batch_size):
-            batch = encoded[start : start + batch_size]
-            if self._scripted:
-                pipe = self.async_client.pipeline(transaction=False)
+        checked = self._check_all(records)
+        stream = min(batch_size, bulk.STREAM_BATCH)
+        client = self.async_client
+        if self._write_path == "client-side":
+            encoded = [(key, Layout.assemble(c)) for key, c in checked]
+            for start in range(0, len(encoded), batch_size):
+                batch = encoded[start : start + batch_size]
+                changed = self._changed_ids(batch, await self._aread_old(batch))
+                pipe = self._pipeline(client)
                 for key, mapping in batch:
-                    await self._async_upsert_script()(keys=[key], args=self._script_args(mapping), client=pipe)
+                    pipe.delete(key)
+                    pipe.hset(key, mapping=mapping)
                 await pipe.execute()
-                continue
-            changed = self._changed_ids(batch, await self._aread_old(batch))
-            pipe = self._pipeline(self.async_client)
-            for key, mapping in batch:
-                pipe.delete(key)
-                pipe.hset(key, mapping=mapping)
-            await pipe.execute()
-            if changed:
-                await freshness.ainvalidate_documents(self.async_client, changed)
+                if changed:
+                    await freshness.ainvalidate_documents(client, changed)
+        elif self._write_path == "new-first" and len(checked) >= self._small_write:
+            encoded: list[tuple[str, dict[str, Any]]] = []
+            replies = await bulk.asend_overlapped(client, writes.create_commands(checked, encoded), stream)
+            existing, created = writes.split_created(encoded, replies)
+            if created and self.invalidate_caches:
+                if self._ainvalidate_new is None:
+                    self._ainvalidate_new = client.register_script(writes.INVALIDATE_SCRIPT)
+                await self._ainvalidate_new(args=writes.invalidate_args(created))
+            if existing:
+                await writes.arun_scripts(client, self._script_commands(existing), stream)
+        elif checked:
+            await writes.arun_scripts(client, self._script_commands(_assembled(checked)), stream)
         metrics.count("store.records_written", len(records))
         return [r.id for r in records]
 
-    def _async_upsert_script(self) -> Any:
-        if self._aupsert_script is None:
-            self._aupsert_script = self.async_client.register_script(writes.UPSERT_SCRIPT)
-        return self._aupsert_script
-
-    def _script_args(self, mapping: dict[str, Any]) -> list[Any]:
-        return writes.script_args(mapping, self._optional_fields, self.invalidate_caches)
+    def _script_commands(self, encoded: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[Any]:
+        return writes.script_commands(self._upsert_sha, encoded, self._optional_fields, self.invalidate_caches)
 
     def _read_old(self, batch: list[tuple[str, dict[str, Any]]]) -> list[Any]:
         if not self.invalidate_caches:
@@ -609,3 +629,9 @@ def _mmr(query: Sequence[float] | np.ndarray, hits: list[Hit], records: list[Rec
         return []
     matrix = np.stack([by_id[h.record.id] for h in kept])
     return [kept[i] for i in mmr_order(np.asarray(query, dtype=np.float32), matrix, k, lam)]
+
+
+def _assembled(checked: Iterable[tuple[str, Checked]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Hash fields of checked records, assembled lazily (as their batch is about to be sent)."""
+    for key, c in checked:
+        yield key, Layout.assemble(c)
