@@ -159,8 +159,9 @@ class RedisVectorStore(BasePydanticVectorStore):
         extra = record.extra
         if isinstance(extra, dict) and "node" in extra:
             # What metadata_dict_to_node does, minus its JSON round trip of the fields we already hold as a dict.
+            # (from_dict would copy the dict once more and pop class_name; pydantic ignores that key anyway.)
             cls = _NODE_TYPES.get(extra.get("type"), TextNode)
-            node = cls.from_dict({**extra["node"], "id_": record.id, "metadata": record.metadata, "text": record.text})
+            node = cls(**{**extra["node"], "id_": record.id, "metadata": record.metadata, "text": record.text})
             if cls is not TextNode:
                 node.set_content(record.text)
             return node

