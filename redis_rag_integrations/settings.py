@@ -79,8 +79,8 @@ class Settings(BaseSettings):
     # --- embeddings -------------------------------------------------------------------------------------------
     embedding_provider: EmbeddingProvider = Field(
         default="local",
-        description="local (all-MiniLM-L6-v2, offline), local-int8 (the same model as int8 ONNX: about 2x faster on "
-        "CPU, no torch) or openai (needs OPENAI_API_KEY).",
+        description="local (all-MiniLM-L6-v2, offline), local-int8 (the same model as int8 ONNX, no torch: "
+        "faster on short texts such as queries, not on long chunks) or openai (needs OPENAI_API_KEY).",
     )
     openai_embedding_model: str = Field(default="text-embedding-3-small", description="OpenAI embedding model.")
     embedding_batch_size: int = Field(default=32, ge=1, le=4096, description="Texts per embedding batch.")

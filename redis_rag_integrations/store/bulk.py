@@ -50,10 +50,11 @@ def send_overlapped(client: Any, commands: Iterable[Command], batch_size: int = 
     ``commands`` may be a generator: it is advanced one batch at a time, while the previous batch is in flight,
     so building the commands overlaps the server's work too.
     """
-    own = getattr(client, "connection", None)  # a single-connection client keeps its one connection
+    # Always a connection of our own from the pool, even for a single-connection client: its one connection
+    # may be in use by another thread, and we hold ours across several batches.
     pool = client.connection_pool
     batches = _batches(commands, batch_size)
-    connection = own or pool.get_connection()
+    connection = pool.get_connection()
     replies: list[Any] = []
     in_flight: deque[int] = deque()
     try:
@@ -68,8 +69,7 @@ def send_overlapped(client: Any, commands: Iterable[Command], batch_size: int = 
         connection.disconnect()  # unread replies would desynchronise the next user of this connection
         raise
     finally:
-        if own is None:
-            pool.release(connection)
+        pool.release(connection)
     return replies
 
 
@@ -83,10 +83,9 @@ async def _aread_into(connection: Any, count: int, replies: list[Any]) -> None:
 
 async def asend_overlapped(client: Any, commands: Iterable[Command], batch_size: int = STREAM_BATCH) -> list[Any]:
     """The asyncio twin of :func:`send_overlapped`, on a ``redis.asyncio`` client."""
-    own = getattr(client, "connection", None)
     pool = client.connection_pool
     batches = _batches(commands, batch_size)
-    connection = own or await pool.get_connection()
+    connection = await pool.get_connection()
     replies: list[Any] = []
     in_flight: deque[int] = deque()
     try:
@@ -101,8 +100,7 @@ async def asend_overlapped(client: Any, commands: Iterable[Command], batch_size:
         await connection.disconnect()
         raise
     finally:
-        if own is None:
-            await pool.release(connection)
+        await pool.release(connection)
     return replies
 
 

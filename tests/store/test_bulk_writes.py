@@ -137,3 +137,14 @@ def test_the_write_path_follows_the_server(redis_url: str, client: redis.Redis) 
         limited.close()
     finally:
         client.acl_deluser(user)
+
+
+def test_a_single_connection_client_streams_on_a_connection_of_its_own(redis_url: str, unique_name: str) -> None:
+    single = redis.Redis.from_url(redis_url, single_connection_client=True)
+    try:
+        single.set(f"{unique_name}:text", "abc")
+        check_replies(send_overlapped(single, commands_with_an_error(unique_name), batch_size=3))
+        assert single.get(f"{unique_name}:0") == b"10"  # its own connection is untouched and in sync
+    finally:
+        single.delete(*[f"{unique_name}:{k}" for k in [*range(5), "text"]])
+        single.close()
