@@ -20,16 +20,14 @@ and precision on the evaluation set at the default threshold.
    hits / hits, recall = correct paraphrase hits / paraphrases, hit rate = hits / queries. cache_eval's offline
    in-cache view at the same threshold is reported next to the measured one as a cross-check.
 
-Run: ``.venv/bin/python -m benchmarks.bench_cache --mode quick|full`` (``REDIS_URL`` or, when unset, an embedded
+Run: ``.venv/bin/python -m benchmarks.bench_cache [--full]`` (``REDIS_URL`` or, when unset, an embedded
 Redis). The harness calls :func:`run`. Every cache index is named after this process and dropped at the end.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +40,7 @@ from langchain_core.messages import HumanMessage
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from benchmarks import cache_eval
-from redis_rag_integrations import EmbeddedRedis, Settings
+from redis_rag_integrations import Settings
 from redis_rag_integrations.cache import CacheStats, SemanticCache
 from redis_rag_integrations.embeddings import Embedder, default_embedder
 from redis_rag_integrations.langchain import RedisSemanticCache
@@ -415,33 +413,7 @@ def run(quick: bool, redis_url: str) -> dict[str, Any]:
     return {"title": f"Semantic cache with a real LLM ({mode})", "figures": figures, "series": series, "notes": notes}
 
 
-def format_section(section: dict[str, Any]) -> str:
-    """The section as a plain-text table, for standalone runs."""
-    lines = [section["title"], "=" * len(section["title"])]
-    for f in section["figures"]:
-        ratio = f"{f['ratio']:.3f}x" if f["ratio"] is not None else ""
-        verdict = "" if f["passed"] is None else ("PASS" if f["passed"] else "FAIL")
-        target = f"target {f['target']}" if f["target"] else ""
-        value = f"{f['value']:.3f}" if abs(f["value"]) < 100 else f"{f['value']:.0f}"
-        lines.append(f"{f['name']:66s} {value:>9s} {f['unit']:3s} {ratio:>8s}  {target:16s} {verdict}".rstrip())
-    lines += ["", *(f"- {note}" for note in section["notes"])]
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--mode", choices=sorted(SIZES), default="quick")
-    args = parser.parse_args(argv)
-    url = os.environ.get("REDIS_URL")
-    server = None if url else EmbeddedRedis(appendonly=False).start()
-    try:
-        section = run(args.mode == "quick", url or server.url)  # type: ignore[union-attr]
-    finally:
-        if server is not None:
-            server.stop()
-    print(format_section(section))
-    return 1 if any(f["passed"] is False for f in section["figures"]) else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from benchmarks.run import standalone
+
+    standalone(run)

@@ -199,12 +199,12 @@ def standalone(section_run: Callable[..., Any]) -> None:
     spec = getattr(module, "__spec__", None)  # under ``python -m`` the module is ``__main__``; its spec knows better
     name = (spec.name if spec is not None else section_run.__module__).rsplit(".", 1)[-1]
     with redis_server(None) as url:
-        load_before = machine.load()[0]
-        began = time.perf_counter()
-        result = validate(section_run(profile.quick, url, profile=profile), name)
-    entry = {**result, "module": name, "status": "ok", "seconds": time.perf_counter() - began}
-    entry.update(load_before=load_before, load_after=machine.load()[0])
+        entry = run_section(name, profile, url)
+    if entry["status"] != "ok":
+        print(entry.get("traceback") or entry.get("error"), file=sys.stderr)
+        raise SystemExit(1)
     print("\n".join(section_markdown(entry)))
+    raise SystemExit(1 if any(f.get("passed") is False for f in entry["figures"]) else 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,23 +22,21 @@ What is measured, per vector datatype (float32, float16), each index loaded alon
 Every index and key is named after this process (``scale_<dtype>_<pid>``) and dropped with its records at the end:
 the server may be shared, so nothing else is touched.
 
-Run: ``.venv/bin/python -m benchmarks.scale --mode quick|full`` (``REDIS_URL`` or, when unset, an embedded Redis).
+Run: ``.venv/bin/python -m benchmarks.scale [--full|--smoke]`` (``REDIS_URL`` or, when unset, an embedded Redis).
 The harness calls :func:`run`.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from redis_rag_integrations import EmbeddedRedis, Settings
+from redis_rag_integrations import Settings
 from redis_rag_integrations.connection import get_client
 from redis_rag_integrations.store import Record, RedisVectorIndex
 
@@ -339,37 +337,7 @@ def run(quick: bool, redis_url: str, *, size: tuple[int, int] | None = None) -> 
     return {"title": title, "figures": figures, "series": series, "notes": notes}
 
 
-def format_section(section: dict[str, Any]) -> str:
-    """The section as a plain-text table, for standalone runs."""
-    lines = [section["title"], "=" * len(section["title"])]
-    for f in section["figures"]:
-        ratio = f"{f['ratio']:.3f}x" if f["ratio"] is not None else ""
-        verdict = "" if f["passed"] is None else ("PASS" if f["passed"] else "FAIL")
-        target = f"target {f['target']}" if f["target"] else ""
-        value = f"{f['value']:.4f}" if abs(f["value"]) < 10 else f"{f['value']:.0f}"
-        lines.append(f"{f['name']:62s} {value:>10s} {f['unit']:10s} {ratio:>9s}  {target:14s} {verdict}".rstrip())
-    lines += ["", *(f"- {note}" for note in section["notes"])]
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--mode", choices=sorted(SIZES), default="quick")
-    parser.add_argument("--vectors", type=int, help="override the mode's corpus size (smoke runs)")
-    parser.add_argument("--queries", type=int, help="override the mode's number of queries")
-    args = parser.parse_args(argv)
-    default_n, default_q = SIZES[args.mode]
-    size = (args.vectors or default_n, args.queries or default_q)
-    url = os.environ.get("REDIS_URL")
-    server = None if url else EmbeddedRedis(appendonly=False).start()
-    try:
-        section = run(args.mode == "quick", url or server.url, size=size)  # type: ignore[union-attr]
-    finally:
-        if server is not None:
-            server.stop()
-    print(format_section(section))
-    return 1 if any(f["passed"] is False for f in section["figures"]) else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from benchmarks.run import standalone
+
+    standalone(run)
