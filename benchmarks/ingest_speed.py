@@ -2,7 +2,7 @@
 default embedder against the embedder alone.
 
 1. Precomputed vectors (Python-docs chunks): raw redis-py pipelined ``HSET`` of exactly the hash fields our layout
-   writes (500 per pipeline, as our upsert batches), our core ``upsert``, our LangChain ``add_texts`` and LlamaIndex
+   writes (500 per pipeline), our core ``upsert``, our LangChain ``add_texts`` and LlamaIndex
    ``add``, and langchain-redis ``add_texts``. Each writes into its own index of the same schema, in interleaved
    parts (order rotated per part), so every engine meets an index of the same size under the same noise.
    Target: ours >= 0.9x raw.
@@ -201,8 +201,9 @@ def run(quick: bool, redis_url: str, *, profile: Profile | None = None) -> Secti
     notes = [
         f"Precomputed: {len(chunks)} Python-docs chunks (384-dim vectors from the embedding cache) per engine, each "
         f"into its own index of the same schema, in {p.ingest_parts} interleaved parts; raw = pipelined HSET "
-        f"({BATCH} per pipeline) of the same fields our layout encodes. Our upsert also reads the old content hashes "
-        "(cache freshness) and replaces each hash atomically (MULTI: DEL + HSET).",
+        f"({BATCH} per pipeline) of the same fields our layout encodes. Our upsert checks every record before writing "
+        "any, creates new records with HSETEX FNX and replaces existing ones with a script (stale fields, cache "
+        "invalidation), streaming 50-command batches on one connection (store/writes.py, store/bulk.py).",
         f"End to end: {len(texts)} FAQ answers -> {n_chunks} chunks (RecursiveCharacterTextSplitter 1000/150), "
         f"all-MiniLM-L6-v2 in batches of 32, {p.e2e_rounds} interleaved round(s), a fresh index per run.",
     ]

@@ -45,7 +45,7 @@ K = 10
 RECALL_TARGET = 0.99
 EF_SWEEP = (20, 50, 100, 200)
 SEED = 20251121
-BATCH = 500  # records per upsert call: the core's own pipeline batch size (store.index.WRITE_BATCH)
+BATCH = 500  # records per upsert call (store.index.WRITE_BATCH)
 SIZES = {"quick": (20_000, 200), "full": (100_000, 500)}  # (vectors, held-out queries)
 # Spreads (standard deviation per dimension): a sub-topic centroid is ~0.7 cosine to its topic, a point ~0.8 to its
 # sub-topic, so points of one sub-topic are ~0.6 apart, like paraphrases / same-section chunks under MiniLM.
@@ -322,7 +322,7 @@ def run(quick: bool, redis_url: str, *, size: tuple[int, int] | None = None) -> 
         f"EF_RUNTIME {default_ef}, {settings.distance_metric}; float16 recall is against the float32 exact "
         "neighbours, so it includes the quantization loss.",
         f"Load: {f32.load_s:.1f}s float32, {f16.load_s:.1f}s float16 for {n} records through "
-        f"RedisVectorIndex.upsert ({BATCH} per pipeline), until FT.INFO reports nothing left to index.",
+        f"RedisVectorIndex.upsert ({BATCH} per call), until FT.INFO reports nothing left to index.",
         "Memory per vector = INFO used_memory after loading minus before creating the index, / vectors: the hash "
         f"(its vector blob is a second copy: {f32.hash_bytes_per_vector:.0f} B float32 / "
         f"{f16.hash_bytes_per_vector:.0f} B float16 per hash, sampled), the HNSW graph and vectors "
