@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -108,8 +109,9 @@ class RedisVectorIndex:
         self._write_path: writes.WritePath = writes.default_path(self.client)
         self._small_write = SMALL_WRITE
         self._upsert_sha = "" if self._write_path == "client-side" else self.client.script_load(writes.UPSERT_SCRIPT)
+        self._new_records: Any = self.client.register_script(writes.NEW_RECORDS_SCRIPT)
         self._invalidate_new: Any = self.client.register_script(writes.INVALIDATE_SCRIPT)
-        self._ainvalidate_new: Any = None
+        self._ascripts: tuple[Any, Any] | None = None
 
     # --- opening ---------------------------------------------------------------------------------------------
 
@@ -262,13 +264,16 @@ class RedisVectorIndex:
                 if changed:
                     freshness.invalidate_documents(self.client, changed)
         elif self._write_path == "new-first" and len(checked) >= self._small_write:
+            args = writes.new_records_args(checked, self.invalidate_caches)
+            new, old = writes.split_new(checked, self._new_records(keys=[k for k, _ in checked], args=args))
             encoded: list[tuple[str, dict[str, Any]]] = []
-            replies = bulk.send_overlapped(self.client, writes.create_commands(checked, encoded), stream)
+            replies = bulk.send_overlapped(self.client, writes.create_commands(new, encoded), stream)
             existing, created = writes.split_created(encoded, replies)
             if created and self.invalidate_caches:
                 self._invalidate_new(args=writes.invalidate_args(created))
-            if existing:
-                writes.run_scripts(self.client, self._script_commands(existing), stream)
+            if existing or old:
+                commands = self._script_commands(chain(existing, _assembled(old)))
+                writes.run_scripts(self.client, commands, stream)
         elif checked:
             writes.run_scripts(self.client, self._script_commands(_assembled(checked)), stream)
         metrics.count("store.records_written", len(records))
@@ -292,19 +297,30 @@ class RedisVectorIndex:
                 if changed:
                     await freshness.ainvalidate_documents(client, changed)
         elif self._write_path == "new-first" and len(checked) >= self._small_write:
+            scripts = self._async_scripts()
+            args = writes.new_records_args(checked, self.invalidate_caches)
+            new, old = writes.split_new(checked, await scripts[0](keys=[k for k, _ in checked], args=args))
             encoded: list[tuple[str, dict[str, Any]]] = []
-            replies = await bulk.asend_overlapped(client, writes.create_commands(checked, encoded), stream)
+            replies = await bulk.asend_overlapped(client, writes.create_commands(new, encoded), stream)
             existing, created = writes.split_created(encoded, replies)
             if created and self.invalidate_caches:
-                if self._ainvalidate_new is None:
-                    self._ainvalidate_new = client.register_script(writes.INVALIDATE_SCRIPT)
-                await self._ainvalidate_new(args=writes.invalidate_args(created))
-            if existing:
-                await writes.arun_scripts(client, self._script_commands(existing), stream)
+                await scripts[1](args=writes.invalidate_args(created))
+            if existing or old:
+                await writes.arun_scripts(client, self._script_commands(chain(existing, _assembled(old))), stream)
         elif checked:
             await writes.arun_scripts(client, self._script_commands(_assembled(checked)), stream)
         metrics.count("store.records_written", len(records))
         return [r.id for r in records]
+
+    def _async_scripts(self) -> tuple[Any, Any]:
+        """The new-records and invalidation scripts on the async client (registered on first use)."""
+        if self._ascripts is None:
+            client = self.async_client
+            self._ascripts = (
+                client.register_script(writes.NEW_RECORDS_SCRIPT),
+                client.register_script(writes.INVALIDATE_SCRIPT),
+            )
+        return self._ascripts
 
     def _script_commands(self, encoded: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[Any]:
         return writes.script_commands(self._upsert_sha, encoded, self._optional_fields, self.invalidate_caches)

@@ -5,11 +5,13 @@ the document changed, delete the semantic-cache entries that depend on the recor
 answer is being generated, stamp the change (:mod:`redis_rag_integrations.freshness`). Three write paths:
 
 - ``new-first`` (standalone Redis 8+, the default there). Bulk ingestion mostly writes records that do not exist
-  yet, and for those (1) and the record's own cache links are moot. ``HSETEX key FNX FIELDS ...`` creates the hash
-  only when none of its fields exist, in one command the search index sees as a plain ``HSET``; a record that
-  already exists is left untouched and goes to the script below. The documents the new records belong to are then
-  invalidated in one script call (a document that gained a chunk may answer differently). This path costs the
-  server what raw pipelined ``HSET`` does; the script costs it ~14 us more per record (Lua call and checks).
+  yet, and for those (1) is moot. One script call finds which records are new and invalidates their documents (a
+  document that gained a chunk may answer differently) *before* anything is written, so a client that dies
+  mid-write leaves no answer built from the old document. ``HSETEX key FNX FIELDS ...`` then creates each new hash,
+  only if none of its fields exist yet (one command the search index sees as a plain ``HSET``); one another writer
+  created meanwhile, and every record that existed, go to the script below. The new records' documents are
+  invalidated once more after the write, for answers retrieved in between. This path costs the server what raw
+  pipelined ``HSET`` does; the script costs it ~14 us more per record (Lua call and checks).
 - ``script`` (standalone servers without ``HSETEX``, and existing records on the path above). One Lua script per
   record, queued with the others: each record is replaced atomically (scripts run without interleaving) and a
   record whose content is unchanged triggers no invalidation.
@@ -90,6 +92,26 @@ return invalidate(ARGV[1], ids)
 """
 )
 
+# KEYS the records' hashes. ARGV[1] deps-key prefix ('' = do not invalidate caches); ARGV[2i], ARGV[2i + 1] the id
+# and doc id ('' if none) of record i. Returns, per record, 1 if its hash does not exist yet, else 0; invalidates the
+# ids and documents of those new records first.
+NEW_RECORDS_SCRIPT = (
+    _INVALIDATE_LUA
+    + """
+local flags, ids, seen = {}, {}, {}
+for i = 1, #KEYS do
+  flags[i] = 1 - redis.call('EXISTS', KEYS[i])
+  if flags[i] == 1 then
+    for _, id in ipairs({ARGV[2 * i], ARGV[2 * i + 1]}) do
+      if id ~= '' and not seen[id] then seen[id] = true; ids[#ids + 1] = id end
+    end
+  end
+end
+if ARGV[1] ~= '' and #ids > 0 then invalidate(ARGV[1], ids) end
+return flags
+"""
+)
+
 assert CONTENT_HASH == "content_hash" and DOC_ID == "doc_id", "UPSERT_SCRIPT names these fields literally"
 
 
@@ -133,6 +155,24 @@ def split_created(encoded: Sequence[Encoded], replies: Sequence[Any]) -> tuple[l
     existing = [e for e, created in zip(encoded, replies, strict=True) if not int(created)]
     created = [e for e, created in zip(encoded, replies, strict=True) if int(created)]
     return existing, created
+
+
+def new_records_args(checked: Sequence[tuple[str, Checked]], invalidate: bool) -> list[str]:
+    """ARGV of :data:`NEW_RECORDS_SCRIPT` (its KEYS are the keys of ``checked``)."""
+    args = [DEPS_PREFIX if invalidate else ""]
+    for _, c in checked:
+        args.append(c.record.id)
+        args.append("" if c.record.doc_id is None else str(c.record.doc_id))
+    return args
+
+
+def split_new(
+    checked: Sequence[tuple[str, Checked]], flags: Sequence[Any]
+) -> tuple[list[tuple[str, Checked]], list[tuple[str, Checked]]]:
+    """(records whose hash did not exist, records that exist) by :data:`NEW_RECORDS_SCRIPT`'s flags."""
+    new = [c for c, flag in zip(checked, flags, strict=True) if int(flag)]
+    existing = [c for c, flag in zip(checked, flags, strict=True) if not int(flag)]
+    return new, existing
 
 
 def invalidate_args(created: Sequence[Encoded]) -> list[str]:

@@ -148,3 +148,23 @@ def test_a_single_connection_client_streams_on_a_connection_of_its_own(redis_url
     finally:
         single.delete(*[f"{unique_name}:{k}" for k in [*range(5), "text"]])
         single.close()
+
+
+def test_documents_that_gain_chunks_lose_their_answers_before_the_chunks_are_written(
+    make_index: Callable[..., RedisVectorIndex], client: redis.Redis, unique_name: str
+) -> None:
+    """A bulk write that dies after the check (here: the server refuses writes) leaves no stale answer behind."""
+    index = make_index()
+    index.upsert([rec(i) for i in range(8)])  # documents doc0..doc3
+    answer = f"{unique_name}:answer"
+    client.set(answer, "built from doc1 as it was")
+    record_dependencies(client, answer, ["doc1"])
+    maxmemory = client.config_get("maxmemory")["maxmemory"]
+    client.config_set("maxmemory", 1)  # from now on every command that may grow memory is refused
+    try:
+        with pytest.raises(ResponseError, match="maxmemory"):
+            index.upsert([rec(i) for i in range(8, 16)])  # new chunks of doc0..doc3
+    finally:
+        client.config_set("maxmemory", maxmemory)
+    assert index.count() == 8  # no chunk was written...
+    assert client.exists(answer) == 0  # ...but the answer built from the document as it was is gone
