@@ -65,6 +65,16 @@ def unavailable(base_url: str, reason: str) -> LLMUnavailableError:
     return LLMUnavailableError(f"the LLM endpoint {base_url} is unavailable: {reason}. {_HOW_TO_CONFIGURE}")
 
 
+def unfinished(base_url: str) -> LLMUnavailableError:
+    """A stream that ended without saying why (no ``finish_reason``): the answer may be cut short.
+
+    OpenAI-compatible servers end every complete answer with a chunk carrying ``finish_reason`` (``stop``,
+    ``length``...). A proxy or server that closes the stream cleanly mid-answer sends none; raising here keeps
+    that partial answer out of every cache, as a broken connection already is.
+    """
+    return unavailable(base_url, "the stream ended before the answer was finished (no finish_reason)")
+
+
 @dataclass(frozen=True)
 class LLMEndpoint:
     """Where to send OpenAI-style chat requests: what ``openai.OpenAI(base_url=..., api_key=...)`` needs."""

@@ -16,7 +16,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
-from ..llm import LLMEndpoint, llm_endpoint, translated_errors
+from ..llm import LLMEndpoint, llm_endpoint, translated_errors, unfinished
 from ..settings import Settings
 
 
@@ -66,8 +66,13 @@ class RagChatOpenAI(ChatOpenAI):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        finished = False
         with translated_errors(self._where()):
-            yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+            for chunk in super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs):
+                finished = finished or _finishes(chunk)
+                yield chunk
+        if not finished:
+            raise unfinished(self._where().base_url)
 
     async def _astream(
         self,
@@ -76,9 +81,18 @@ class RagChatOpenAI(ChatOpenAI):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        finished = False
         with translated_errors(self._where()):
             async for chunk in super()._astream(messages, stop=stop, run_manager=run_manager, **kwargs):
+                finished = finished or _finishes(chunk)
                 yield chunk
+        if not finished:
+            raise unfinished(self._where().base_url)
+
+
+def _finishes(chunk: ChatGenerationChunk) -> bool:
+    """Whether ``chunk`` is the one that ends a complete answer (ChatOpenAI keeps ``finish_reason`` there)."""
+    return bool((chunk.generation_info or {}).get("finish_reason"))
 
 
 def chat_model(settings: Settings | None = None, *, endpoint: LLMEndpoint | None = None, **kwargs: Any) -> ChatOpenAI:

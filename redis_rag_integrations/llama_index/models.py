@@ -14,7 +14,7 @@ from llama_index.core.base.llms.types import ChatMessage, ChatResponse, Completi
 from llama_index.llms.openai_like import OpenAILike
 from pydantic import PrivateAttr
 
-from ..llm import LLMEndpoint, llm_endpoint, translated_errors
+from ..llm import LLMEndpoint, llm_endpoint, translated_errors, unfinished
 from ..settings import Settings
 
 T = TypeVar("T")
@@ -30,13 +30,22 @@ class RagOpenAILike(OpenAILike):
         return "RagOpenAILike"
 
     def _wrap(self, gen: Iterator[T]) -> Iterator[T]:
+        finished = False
         with translated_errors(self._endpoint):
-            yield from gen
+            for item in gen:
+                finished = finished or _finishes(item)
+                yield item
+        if not finished:
+            raise unfinished(self._endpoint.base_url)
 
     async def _awrap(self, gen: AsyncIterator[T]) -> AsyncIterator[T]:
+        finished = False
         with translated_errors(self._endpoint):
             async for item in gen:
+                finished = finished or _finishes(item)
                 yield item
+        if not finished:
+            raise unfinished(self._endpoint.base_url)
 
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         with translated_errors(self._endpoint):
@@ -71,6 +80,14 @@ class RagOpenAILike(OpenAILike):
     ) -> AsyncIterator[CompletionResponse]:
         with translated_errors(self._endpoint):
             return self._awrap(await super().astream_complete(prompt, formatted=formatted, **kwargs))
+
+
+def _finishes(response: Any) -> bool:
+    """Whether a streamed response is the one that ends a complete answer: its raw OpenAI chunk names a
+    ``finish_reason``."""
+    raw = getattr(response, "raw", None)
+    choices = getattr(raw, "choices", None) or (raw.get("choices") if isinstance(raw, dict) else None) or []
+    return any((c.get("finish_reason") if isinstance(c, dict) else getattr(c, "finish_reason", None)) for c in choices)
 
 
 def llm(settings: Settings | None = None, *, endpoint: LLMEndpoint | None = None, **kwargs: Any) -> OpenAILike:

@@ -51,7 +51,8 @@ class FakeLLMServer:
     """An OpenAI-compatible ``/v1`` on 127.0.0.1 with a switchable behaviour for ``POST /chat/completions``.
 
     Modes: ``ok`` answers :data:`FULL_ANSWER` (streamed word by word when asked); ``error`` returns HTTP 500;
-    ``drop`` streams two words then cuts the connection (non-streamed requests: cut before any answer);
+    ``drop`` streams two words then cuts the connection (non-streamed requests: cut before any answer); ``cut``
+    streams two words then ends the stream cleanly, without the chunk that names a ``finish_reason``;
     ``stall`` waits :data:`STALL` seconds before answering; ``stall_midstream`` streams two words, then waits.
     ``GET /models`` always answers at once, so the probe passes and the fault is in the generation.
     """
@@ -141,6 +142,10 @@ class FakeLLMServer:
             if n == 2 and mode == "drop":
                 handler.connection.shutdown(socket.SHUT_RDWR)
                 handler.close_connection = True
+                return
+            if n == 2 and mode == "cut":  # a clean end of stream, mid-answer: no finish_reason was sent
+                send("data: [DONE]\n\n")
+                handler.wfile.write(b"0\r\n\r\n")
                 return
             if n == 2 and mode == "stall_midstream":
                 self.stop.wait(STALL)
@@ -395,3 +400,44 @@ async def test_cached_query_engine_keeps_nothing_from_a_failed_generation(
     again = engine.query(QUESTION)
     assert again.metadata["cache_hit"] is True and str(again) == FULL_ANSWER
     assert llm_server.chat_requests == requests + 1
+
+
+UNFINISHED = "ended before the answer was finished"
+
+
+async def test_a_stream_that_ends_cleanly_mid_answer_is_an_error_and_not_in_the_llm_cache(
+    llm_server: FakeLLMServer, global_llm_cache: RedisSemanticCache, client: redis.Redis, unique_name: str
+) -> None:
+    """No finish_reason means the answer may be cut short: the model raises and LangChain's cache keeps nothing."""
+    streaming = chat_model(endpoint=llm_server.endpoint(), max_retries=0, streaming=True)
+    llm_server.mode = "cut"
+    with pytest.raises(LLMUnavailableError, match=UNFINISHED):
+        streaming.invoke(QUESTION)
+    with pytest.raises(LLMUnavailableError, match=UNFINISHED):
+        [c async for c in streaming.astream(QUESTION)]
+    assert cache_entries(client, unique_name) == (0, 0)
+    assert global_llm_cache.stats.stores == 0
+    llm_server.mode = "ok"
+    assert streaming.invoke(QUESTION).content == FULL_ANSWER  # a complete stream is still fine, and stored
+    assert cache_entries(client, unique_name) == (1, 1)
+
+
+async def test_a_stream_that_ends_cleanly_mid_answer_is_not_cached_by_our_wrappers(
+    llm_server: FakeLLMServer, semantic_cache: SemanticCache, client: redis.Redis, unique_name: str
+) -> None:
+    endpoint = llm_server.endpoint()
+    streaming = chat_model(endpoint=endpoint, max_retries=0, streaming=True)
+    prompt = ChatPromptTemplate.from_messages([("human", "{question}")])
+    rag = CachedRAGChain(prompt | streaming | StrOutputParser(), cache=semantic_cache, chain_id="cut")
+    li = SemanticCacheLLM(llama_index_llm(endpoint=endpoint, max_retries=0), cache=semantic_cache)
+    llm_server.mode = "cut"
+    with pytest.raises(LLMUnavailableError, match=UNFINISHED):
+        list(rag.stream({"question": QUESTION}))
+    received: list[str] = []
+    with pytest.raises(LLMUnavailableError, match=UNFINISHED):
+        for response in li.stream_complete(QUESTION):
+            received.append(response.delta or "")
+    assert "".join(received).strip() == " ".join(FULL_ANSWER.split(" ")[:2])  # the words before the end arrived
+    with pytest.raises(LLMUnavailableError, match=UNFINISHED):
+        [r async for r in await li.astream_chat([ChatMessage(role="user", content=QUESTION)])]
+    assert cache_entries(client, unique_name) == (0, 0)
