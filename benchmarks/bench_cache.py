@@ -40,6 +40,7 @@ from langchain_core.messages import HumanMessage
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from benchmarks import cache_eval
+from benchmarks.report import figure
 from redis_rag_integrations import Settings
 from redis_rag_integrations.cache import CacheStats, SemanticCache
 from redis_rag_integrations.embeddings import Embedder, default_embedder
@@ -278,45 +279,28 @@ def _pct(values: list[float], q: float) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- section
-def _figure(
-    name: str,
-    value: float,
-    unit: str,
-    *,
-    ratio: float | None = None,
-    target: str | None = None,
-    passed: bool | None = None,
-    summary: bool = False,
-) -> dict[str, Any]:
-    """One figure of the harness interface; ``summary`` puts an informative one into the README table too."""
-    out = {"name": name, "value": value, "unit": unit, "ratio": ratio, "target": target, "passed": passed}
-    if summary:
-        out["summary"] = True
-    return out
-
-
 def latency_figures(lat: Latency) -> list[dict[str, Any]]:
     if not lat.miss or not lat.hit:
-        return [_figure(f"{lat.framework}: no complete round", 0.0, "", passed=False)]
+        return [figure(f"{lat.framework}: no complete round", 0.0, "", passed=False)]
     miss50, hit50, embed50 = statistics.median(lat.miss), statistics.median(lat.hit), statistics.median(lat.embed)
     beyond = statistics.median(lat.beyond_embedding)
     name = lat.framework
     return [
-        _figure(f"{name}: miss p50 (the LLM answers)", miss50, "ms"),
-        _figure(f"{name}: miss p95", _pct(lat.miss, 0.95), "ms"),
-        _figure(f"{name}: hit p50, paraphrase (ratio: vs miss p50)", hit50, "ms", ratio=hit50 / miss50),
-        _figure(f"{name}: hit p95", _pct(lat.hit, 0.95), "ms"),
-        _figure(f"{name}: speed-up of a hit (miss p50 / hit p50)", miss50 / hit50, "x", summary=True),
-        _figure(
+        figure(f"{name}: miss p50 (the LLM answers)", miss50, "ms"),
+        figure(f"{name}: miss p95", _pct(lat.miss, 0.95), "ms"),
+        figure(f"{name}: hit p50, paraphrase (ratio: vs miss p50)", hit50, "ms", ratio=hit50 / miss50),
+        figure(f"{name}: hit p95", _pct(lat.hit, 0.95), "ms"),
+        figure(f"{name}: speed-up of a hit (miss p50 / hit p50)", miss50 / hit50, "x", summary=True),
+        figure(
             f"{name}: hit path minus its query embedding (p50)",
             beyond,
             "ms",
             target=f"<= {OVERHEAD_TARGET_MS:g} ms",
             passed=beyond <= OVERHEAD_TARGET_MS,
         ),
-        _figure(f"{name}: Redis search part of a hit (p50)", statistics.median(lat.hit_search), "ms"),
-        _figure(f"{name}: query embedding alone p50 (ratio: hit p50 / it)", embed50, "ms", ratio=hit50 / embed50),
-        _figure(
+        figure(f"{name}: Redis search part of a hit (p50)", statistics.median(lat.hit_search), "ms"),
+        figure(f"{name}: query embedding alone p50 (ratio: hit p50 / it)", embed50, "ms", ratio=hit50 / embed50),
+        figure(
             f"{name}: hit minus the separate embedding (paired p50)",
             statistics.median(lat.beyond_separate_embedding),
             "ms",
@@ -326,16 +310,16 @@ def latency_figures(lat: Latency) -> list[dict[str, Any]]:
 
 def eval_figures(res: EvalResult) -> list[dict[str, Any]]:
     return [
-        _figure(
+        figure(
             f"eval, {res.form}: precision (held-out)",
             res.precision["held"],
             "",
             target=f">= {PRECISION_TARGET}",
             passed=res.precision["held"] >= PRECISION_TARGET,
         ),
-        _figure(f"eval, {res.form}: paraphrase hit rate = recall (held-out)", res.recall["held"], ""),
-        _figure(f"eval, {res.form}: precision (whole set)", res.precision["all"], ""),
-        _figure(f"eval, {res.form}: hit rate, all queries (whole set)", res.hit_rate["all"], "", summary=True),
+        figure(f"eval, {res.form}: paraphrase hit rate = recall (held-out)", res.recall["held"], ""),
+        figure(f"eval, {res.form}: precision (whole set)", res.precision["all"], ""),
+        figure(f"eval, {res.form}: hit rate, all queries (whole set)", res.hit_rate["all"], "", summary=True),
     ]
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.report import figure
 from redis_rag_integrations import Settings
 from redis_rag_integrations.connection import get_client
 from redis_rag_integrations.store import Record, RedisVectorIndex
@@ -206,23 +207,6 @@ def recall_at_k(index: RedisVectorIndex, queries: np.ndarray, truth: np.ndarray)
     return found / (K * len(queries)), times
 
 
-def _figure(
-    name: str,
-    value: float,
-    unit: str,
-    *,
-    ratio: float | None = None,
-    target: str | None = None,
-    passed: bool | None = None,
-    summary: bool = False,
-) -> dict[str, Any]:
-    """One figure of the harness interface; ``summary`` puts an informative one into the README table too."""
-    out = {"name": name, "value": value, "unit": unit, "ratio": ratio, "target": target, "passed": passed}
-    if summary:
-        out["summary"] = True
-    return out
-
-
 def run(quick: bool, redis_url: str, *, size: tuple[int, int] | None = None) -> dict[str, Any]:
     """The harness entry point: measure on ``redis_url`` and return the section (title, figures, series, notes).
 
@@ -246,15 +230,15 @@ def run(quick: bool, redis_url: str, *, size: tuple[int, int] | None = None) -> 
     default_ef = settings.hnsw_ef_runtime
     sweep = sorted({*EF_SWEEP, default_ef})
     figures = [
-        _figure(
+        figure(
             f"recall@{K}, float32, EF_RUNTIME {default_ef} (default)",
             f32.recall[default_ef],
             "",
             target=f">= {RECALL_TARGET}",
             passed=f32.recall[default_ef] >= RECALL_TARGET,
         ),
-        *(_figure(f"recall@{K}, float32, EF_RUNTIME {ef}", f32.recall[ef], "") for ef in sweep if ef != default_ef),
-        _figure(
+        *(figure(f"recall@{K}, float32, EF_RUNTIME {ef}", f32.recall[ef], "") for ef in sweep if ef != default_ef),
+        figure(
             f"recall@{K}, float16, EF_RUNTIME {default_ef} (default)",
             f16.recall[default_ef],
             "",
@@ -262,36 +246,36 @@ def run(quick: bool, redis_url: str, *, size: tuple[int, int] | None = None) -> 
             target=f">= {RECALL_TARGET}",
             passed=f16.recall[default_ef] >= RECALL_TARGET,
         ),
-        _figure(
+        figure(
             f"query p50, float32, EF_RUNTIME {default_ef} (ratio: vs EF_RUNTIME 20)",
             f32.p50_ms[default_ef],
             "ms",
             ratio=f32.p50_ms[default_ef] / f32.p50_ms[20],
         ),
-        _figure("memory per vector, float32 (used_memory delta)", f32.used_bytes_per_vector, "bytes", summary=True),
-        _figure(
+        figure("memory per vector, float32 (used_memory delta)", f32.used_bytes_per_vector, "bytes", summary=True),
+        figure(
             "memory per vector, float16 (used_memory delta)",
             f16.used_bytes_per_vector,
             "bytes",
             ratio=f16.used_bytes_per_vector / f32.used_bytes_per_vector,
             summary=True,
         ),
-        _figure("vector index per vector, float32 (FT.INFO)", f32.vector_index_bytes_per_vector, "bytes"),
-        _figure(
+        figure("vector index per vector, float32 (FT.INFO)", f32.vector_index_bytes_per_vector, "bytes"),
+        figure(
             "vector index per vector, float16 (FT.INFO)",
             f16.vector_index_bytes_per_vector,
             "bytes",
             ratio=f16.vector_index_bytes_per_vector / f32.vector_index_bytes_per_vector,
         ),
-        _figure("hash per record, float32 (MEMORY USAGE)", f32.hash_bytes_per_vector, "bytes"),
-        _figure(
+        figure("hash per record, float32 (MEMORY USAGE)", f32.hash_bytes_per_vector, "bytes"),
+        figure(
             "hash per record, float16 (MEMORY USAGE)",
             f16.hash_bytes_per_vector,
             "bytes",
             ratio=f16.hash_bytes_per_vector / f32.hash_bytes_per_vector,
         ),
-        _figure("load, float32 (upsert until indexed)", f32.vectors_per_s, "vectors/s", summary=True),
-        _figure(
+        figure("load, float32 (upsert until indexed)", f32.vectors_per_s, "vectors/s", summary=True),
+        figure(
             "load, float16 (upsert until indexed)",
             f16.vectors_per_s,
             "vectors/s",
