@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from redis.cluster import RedisCluster
@@ -109,9 +109,8 @@ class RedisVectorIndex:
         self._write_path: writes.WritePath = writes.default_path(self.client)
         self._small_write = SMALL_WRITE
         self._upsert_sha = "" if self._write_path == "client-side" else self.client.script_load(writes.UPSERT_SCRIPT)
-        self._new_records: Any = self.client.register_script(writes.NEW_RECORDS_SCRIPT)
-        self._invalidate_new: Any = self.client.register_script(writes.INVALIDATE_SCRIPT)
-        self._ascripts: tuple[Any, Any] | None = None
+        self._scripts = _Scripts.on(self.client)
+        self._ascripts: _Scripts | None = None  # on the async client, made on first use
 
     # --- opening ---------------------------------------------------------------------------------------------
 
@@ -244,7 +243,7 @@ class RedisVectorIndex:
     def upsert(self, records: Sequence[Record], batch_size: int = WRITE_BATCH) -> list[str]:
         """Write ``records`` (replacing any with the same id, stale fields included); returns their ids.
 
-        Everything is encoded (and so checked) before anything is written. Then, on a standalone server, new
+        Every record is checked before anything is written. Then, on a standalone server, new
         records are created as plain hashes and existing ones replaced by a script, batches streamed on one
         connection (:mod:`.writes`, :mod:`.bulk`). A cluster takes the client-side path: read old hashes, write
         in a pipeline, then invalidate.
@@ -265,12 +264,12 @@ class RedisVectorIndex:
                     freshness.invalidate_documents(self.client, changed)
         elif self._write_path == "new-first" and len(checked) >= self._small_write:
             args = writes.new_records_args(checked, self.invalidate_caches)
-            new, old = writes.split_new(checked, self._new_records(keys=[k for k, _ in checked], args=args))
+            new, old = writes.split_new(checked, self._scripts.new_records(keys=[k for k, _ in checked], args=args))
             encoded: list[tuple[str, dict[str, Any]]] = []
             replies = bulk.send_overlapped(self.client, writes.create_commands(new, encoded), stream)
             existing, created = writes.split_created(encoded, replies)
             if created and self.invalidate_caches:
-                self._invalidate_new(args=writes.invalidate_args(created))
+                self._scripts.invalidate(args=writes.invalidate_args(created))
             if existing or old:
                 commands = self._script_commands(chain(existing, _assembled(old)))
                 writes.run_scripts(self.client, commands, stream)
@@ -297,30 +296,20 @@ class RedisVectorIndex:
                 if changed:
                     await freshness.ainvalidate_documents(client, changed)
         elif self._write_path == "new-first" and len(checked) >= self._small_write:
-            scripts = self._async_scripts()
+            scripts = self._ascripts = self._ascripts or _Scripts.on(client)
             args = writes.new_records_args(checked, self.invalidate_caches)
-            new, old = writes.split_new(checked, await scripts[0](keys=[k for k, _ in checked], args=args))
+            new, old = writes.split_new(checked, await scripts.new_records(keys=[k for k, _ in checked], args=args))
             encoded: list[tuple[str, dict[str, Any]]] = []
             replies = await bulk.asend_overlapped(client, writes.create_commands(new, encoded), stream)
             existing, created = writes.split_created(encoded, replies)
             if created and self.invalidate_caches:
-                await scripts[1](args=writes.invalidate_args(created))
+                await scripts.invalidate(args=writes.invalidate_args(created))
             if existing or old:
                 await writes.arun_scripts(client, self._script_commands(chain(existing, _assembled(old))), stream)
         elif checked:
             await writes.arun_scripts(client, self._script_commands(_assembled(checked)), stream)
         metrics.count("store.records_written", len(records))
         return [r.id for r in records]
-
-    def _async_scripts(self) -> tuple[Any, Any]:
-        """The new-records and invalidation scripts on the async client (registered on first use)."""
-        if self._ascripts is None:
-            client = self.async_client
-            self._ascripts = (
-                client.register_script(writes.NEW_RECORDS_SCRIPT),
-                client.register_script(writes.INVALIDATE_SCRIPT),
-            )
-        return self._ascripts
 
     def _script_commands(self, encoded: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[Any]:
         return writes.script_commands(self._upsert_sha, encoded, self._optional_fields, self.invalidate_caches)
@@ -645,6 +634,17 @@ def _mmr(query: Sequence[float] | np.ndarray, hits: list[Hit], records: list[Rec
         return []
     matrix = np.stack([by_id[h.record.id] for h in kept])
     return [kept[i] for i in mmr_order(np.asarray(query, dtype=np.float32), matrix, k, lam)]
+
+
+class _Scripts(NamedTuple):
+    """The new-first path's two scripts, registered on one client (redis-py loads them on first use)."""
+
+    new_records: Any
+    invalidate: Any
+
+    @classmethod
+    def on(cls, client: Any) -> _Scripts:
+        return cls(client.register_script(writes.NEW_RECORDS_SCRIPT), client.register_script(writes.INVALIDATE_SCRIPT))
 
 
 def _assembled(checked: Iterable[tuple[str, Checked]]) -> Iterator[tuple[str, dict[str, Any]]]:
