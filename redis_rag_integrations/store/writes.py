@@ -23,7 +23,7 @@ answer is being generated, stamp the change (:mod:`redis_rag_integrations.freshn
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError, ResponseError
@@ -34,6 +34,7 @@ from .layout import CONTENT_HASH, DOC_ID, Checked, Layout
 
 WritePath = Literal["new-first", "script", "client-side"]
 Encoded = tuple[str, dict[str, Any]]
+T = TypeVar("T")
 
 # Lua shared by both scripts: delete the cache entries linked to each id (and the links), stamping the ids while any
 # answer is in flight. Returns the number of entries deleted.
@@ -152,8 +153,7 @@ def split_created(encoded: Sequence[Encoded], replies: Sequence[Any]) -> tuple[l
     error = first_error(replies, [key for key, _ in encoded])
     if error is not None:
         raise error
-    existing = [e for e, created in zip(encoded, replies, strict=True) if not int(created)]
-    created = [e for e, created in zip(encoded, replies, strict=True) if int(created)]
+    created, existing = _partition(encoded, replies)
     return existing, created
 
 
@@ -170,9 +170,16 @@ def split_new(
     checked: Sequence[tuple[str, Checked]], flags: Sequence[Any]
 ) -> tuple[list[tuple[str, Checked]], list[tuple[str, Checked]]]:
     """(records whose hash did not exist, records that exist) by :data:`NEW_RECORDS_SCRIPT`'s flags."""
-    new = [c for c, flag in zip(checked, flags, strict=True) if int(flag)]
-    existing = [c for c, flag in zip(checked, flags, strict=True) if not int(flag)]
-    return new, existing
+    return _partition(checked, flags)
+
+
+def _partition(items: Sequence[T], flags: Sequence[Any]) -> tuple[list[T], list[T]]:
+    """(items whose flag is 1, items whose flag is 0): the servers' 1/0 replies, in order."""
+    ones: list[T] = []
+    zeros: list[T] = []
+    for item, flag in zip(items, flags, strict=True):
+        (ones if int(flag) else zeros).append(item)
+    return ones, zeros
 
 
 def invalidate_args(created: Sequence[Encoded]) -> list[str]:
