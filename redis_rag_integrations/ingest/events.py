@@ -40,11 +40,6 @@ class StreamKeys:
         return f"{self.tag}:dead"
 
     @property
-    def doc_hashes(self) -> str:
-        """doc id -> content hash of the version that is indexed (drives dedup)."""
-        return f"{self.tag}:docs"
-
-    @property
     def failures(self) -> str:
         """stream entry id -> how many times processing it failed (bounds retries)."""
         return f"{self.tag}:failures"

@@ -4,11 +4,15 @@ Guarantees, and how:
 - **at-least-once, nothing indexed twice**: an event is acknowledged only after its document is written; chunk ids
   derive from the document id, so a replay rewrites the same keys. Events a dead worker left pending are taken over
   with XAUTOCLAIM once they have been idle ``claim_idle_ms``.
-- **all-or-nothing document versions**: a changed document replaces its whole chunk set in one MULTI/EXEC
-  (:func:`~.replace.replace_document`), so readers never see a mix of versions or leftovers.
-- **dedup**: the content hash of each indexed document version is kept; an unchanged document is skipped.
-- **ordering**: the entry id of the indexed version is kept too; an older event never overwrites a newer one, even
-  when another worker picked it up late.
+- **all-or-nothing document versions, in order**: an event's entry id is its document's version. A changed
+  document replaces its whole chunk set, and a delete removes it, through
+  :meth:`~..store.index.RedisVectorIndex.replace_document` / ``delete_document``: the version check and the write
+  are one script on the server, so an older event (reclaimed from a killed or stalled worker, or retried) never
+  overwrites a newer one, whatever order workers apply them in; a delete leaves a tombstone for
+  ``tombstone_ttl`` seconds that refuses older upserts. Readers never see a mix of versions or leftovers.
+- **dedup**: the content hash of each indexed version is kept beside it; an unchanged document is not embedded
+  again, only its version moves on (``advance_document``). If its content changed between the read and that step
+  (an older event landed in between), the event stays pending and is redone in full after ``claim_idle_ms``.
 - **poison events**: an undecodable entry goes straight to the dead-letter stream; one whose processing fails (say,
   the embedder raises) is retried up to ``max_retries`` times, then dead-lettered with its error. The stream keeps
   flowing either way.
@@ -30,15 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import metrics
+from .. import freshness, metrics
 from ..connection import SyncClient
 from ..embeddings import Embedder
 from ..store.index import RedisVectorIndex
 from ..store.layout import Record
+from ..store.versioned import TOMBSTONE_TTL, parse
 from .chunking import Splitter, chunk_id, make_splitter
 from .events import DocumentEvent, PoisonEvent, StreamKeys, decode_event
 from .producer import GROUP, _s, ensure_group
-from .replace import replace_document
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,8 @@ class WorkerStats:
     deleted: int = 0
     skipped_unchanged: int = 0
     skipped_stale: int = 0
+    #: unchanged documents whose content changed under them before their version moved on (left pending, redone)
+    requeued: int = 0
     dead_lettered: int = 0
     retried: int = 0
     chunks_written: int = 0
@@ -65,6 +71,9 @@ class _Prepared:
 
     upserts: list[tuple[str, DocumentEvent, list[Record]]] = field(default_factory=list)
     deletes: list[tuple[str, DocumentEvent]] = field(default_factory=list)
+    unchanged: list[tuple[str, DocumentEvent]] = field(default_factory=list)
+    #: documents whose indexed version is the event's own: a replay (its worker died before acknowledging)
+    replays: list[str] = field(default_factory=list)
     ack_ids: list[str] = field(default_factory=list)
 
 
@@ -82,9 +91,10 @@ class Worker:
         block_ms: int = 500,
         claim_idle_ms: int = 30_000,
         max_retries: int = 3,
+        tombstone_ttl: int = TOMBSTONE_TTL,
     ) -> None:
-        if batch_size <= 0 or max_retries <= 0 or claim_idle_ms <= 0:
-            raise ValueError("batch_size, max_retries and claim_idle_ms must be positive")
+        if batch_size <= 0 or max_retries <= 0 or claim_idle_ms <= 0 or tombstone_ttl <= 0:
+            raise ValueError("batch_size, max_retries, claim_idle_ms and tombstone_ttl must be positive")
         self.index = index
         self.client: SyncClient = index.client
         self.embedder = embedder
@@ -95,6 +105,7 @@ class Worker:
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self.max_retries = max_retries
+        self.tombstone_ttl = tombstone_ttl
         self.stats = WorkerStats()
         self._stop = threading.Event()
         ensure_group(self.client, self.keys)
@@ -199,18 +210,20 @@ class Worker:
             latest[event.doc_id] = (entry_id, event)
         if not latest:
             return out
-        state = self._indexed_state(list(latest))
+        # An early look, to save embedding work: the write itself checks again, atomically.
+        states = self.index.document_states(list(latest))
         to_embed: list[tuple[str, DocumentEvent, list[str]]] = []
         for doc_id, (entry_id, event) in latest.items():
-            indexed_entry, indexed_hash = state.get(doc_id, (None, None))
-            if indexed_entry is not None and _entry_key(indexed_entry) >= _entry_key(entry_id):
+            state = states.get(doc_id)
+            if state is not None and parse(state.version) >= parse(entry_id):
                 self.stats.skipped_stale += 1
                 out.ack_ids.append(entry_id)
+                if state.version == entry_id:
+                    out.replays.append(doc_id)
             elif event.op == "delete":
                 out.deletes.append((entry_id, event))
-            elif indexed_hash == event.content_hash:
-                self.stats.skipped_unchanged += 1
-                out.ack_ids.append(entry_id)
+            elif state is not None and state.content_hash == event.content_hash:
+                out.unchanged.append((entry_id, event))
             else:
                 to_embed.append((entry_id, event, self.splitter(event.text) if event.text.strip() else []))
         self._embed_into(to_embed, out)
@@ -250,21 +263,39 @@ class Worker:
     def _write(self, prepared: _Prepared) -> None:
         done = list(prepared.ack_ids)
         for entry_id, event, records in prepared.upserts:
-            state = (self.keys.doc_hashes, event.doc_id, f"{entry_id} {event.content_hash}")
-            replace_document(self.index, event.doc_id, records, state=state)
+            written = self.index.replace_document(
+                event.doc_id, records, version=entry_id, content_hash=event.content_hash
+            )
+            done.append(entry_id)
+            if not written.applied:
+                self.stats.skipped_stale += 1
+                continue
             self._record_fresh(event)
             self.stats.indexed += 1
             self.stats.chunks_written += len(records)
             metrics.count("ingest.documents_indexed")
             metrics.count("ingest.chunks_written", len(records))
-            done.append(entry_id)
         for entry_id, event in prepared.deletes:
-            self.index.delete_documents([event.doc_id])
-            self.client.hset(self.keys.doc_hashes, event.doc_id, f"{entry_id} -")
+            done.append(entry_id)
+            if not self.index.delete_document(event.doc_id, version=entry_id, tombstone_ttl=self.tombstone_ttl).applied:
+                self.stats.skipped_stale += 1
+                continue
             self._record_fresh(event)
             self.stats.deleted += 1
             metrics.count("ingest.documents_deleted")
+        for entry_id, event in prepared.unchanged:
+            status = self.index.advance_document(event.doc_id, event.content_hash, version=entry_id).status
+            if status == "changed":  # left pending: redone in full once reclaimed
+                self.stats.requeued += 1
+                continue
             done.append(entry_id)
+            if status == "unchanged":
+                self.stats.skipped_unchanged += 1
+            else:
+                self.stats.skipped_stale += 1
+        if prepared.replays and self.index.invalidate_caches:
+            # a replay's first attempt may have died between its write and a client-side invalidation (clusters)
+            freshness.invalidate_documents(self.client, prepared.replays)
         if done:
             pipe = self.client.pipeline(transaction=False)
             pipe.xack(self.keys.events, GROUP, *done)
@@ -276,15 +307,6 @@ class Worker:
         if event.published_at:
             self.stats.freshness.append(time.time() - event.published_at)
             del self.stats.freshness[:-10_000]
-
-    def _indexed_state(self, doc_ids: list[str]) -> dict[str, tuple[str, str]]:
-        values = self.client.hmget(self.keys.doc_hashes, doc_ids)
-        state: dict[str, tuple[str, str]] = {}
-        for doc_id, value in zip(doc_ids, values, strict=True):
-            if value is not None:
-                entry, _, digest = _s(value).partition(" ")
-                state[doc_id] = (entry, digest)
-        return state
 
     def _failed(self, entry_id: str, event: DocumentEvent, error: str) -> None:
         attempts = int(self.client.hincrby(self.keys.failures, entry_id, 1))
@@ -317,15 +339,10 @@ class Worker:
                 last = _s(group.get("last-delivered-id"))
                 ms, _, seq = last.partition("-")
                 candidate = f"{ms}-{int(seq or 0) + 1}"
-            if floor is None or _entry_key(candidate) < _entry_key(floor):
+            if floor is None or parse(candidate) < parse(floor):
                 floor = candidate
         if floor is not None:
             self.client.xtrim(self.keys.events, minid=floor, approximate=False)
-
-
-def _entry_key(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 def _split_rows(vectors: np.ndarray, counts: list[int]) -> list[np.ndarray]:

@@ -24,7 +24,7 @@ from .. import freshness, metrics
 from ..connection import AsyncClient, SyncClient, get_async_client, get_client
 from ..errors import IndexNotFoundError, RedisRagError
 from ..settings import HybridFusion, Settings, get_settings
-from . import bulk, writes
+from . import bulk, versioned, writes
 from .filters import FilterLike
 from .knn import KnnPlanner, parse_reply
 from .layout import (
@@ -390,6 +390,90 @@ class RedisVectorIndex:
         if self.invalidate_caches:
             await freshness.ainvalidate_documents(self.async_client, ids)
         return int(result.processed)
+
+    # --- versioned documents (streaming ingestion; the protocol is in :mod:`.versioned`) ------------------------
+
+    def replace_document(
+        self, doc_id: str, records: Sequence[Record], *, version: versioned.Version, content_hash: str | None = None
+    ) -> versioned.DocumentWrite:
+        """Make ``records`` the whole chunk set of ``doc_id`` if ``version`` (``ms-seq``) is newer than the indexed one.
+
+        Checked like :meth:`upsert` (each record, duplicate ids, read-only legacy layouts) before anything is
+        written. The version check, removing the chunks the new version lacks and writing it are then one atomic
+        step on the server, so writers racing or replaying old events never leave an older version, or a mix,
+        behind. ``content_hash`` names the content for :meth:`advance_document` (default: hash of the chunks).
+        """
+        steps = self._document_steps(doc_id, "upsert", version, records, content_hash=content_hash)
+        return self._settled(versioned.drive(self.client, steps))
+
+    async def areplace_document(
+        self, doc_id: str, records: Sequence[Record], *, version: versioned.Version, content_hash: str | None = None
+    ) -> versioned.DocumentWrite:
+        steps = self._document_steps(doc_id, "upsert", version, records, content_hash=content_hash)
+        return await self._asettled(await versioned.adrive(self.async_client, steps))
+
+    def delete_document(
+        self, doc_id: str, *, version: versioned.Version, tombstone_ttl: int = versioned.TOMBSTONE_TTL
+    ) -> versioned.DocumentWrite:
+        """Delete every chunk of ``doc_id`` if ``version`` is newer than the indexed one, leaving a tombstone so an
+        older upsert arriving later is refused (for ``tombstone_ttl`` seconds)."""
+        steps = self._document_steps(doc_id, "delete", version, (), tombstone_ttl=tombstone_ttl)
+        return self._settled(versioned.drive(self.client, steps))
+
+    async def adelete_document(
+        self, doc_id: str, *, version: versioned.Version, tombstone_ttl: int = versioned.TOMBSTONE_TTL
+    ) -> versioned.DocumentWrite:
+        steps = self._document_steps(doc_id, "delete", version, (), tombstone_ttl=tombstone_ttl)
+        return await self._asettled(await versioned.adrive(self.async_client, steps))
+
+    def advance_document(
+        self, doc_id: str, content_hash: str, *, version: versioned.Version
+    ) -> versioned.DocumentWrite:
+        """Record ``version`` as applied without rewriting chunks, if the indexed content still has ``content_hash``
+        (status ``unchanged``; ``changed`` means it has not: embed and :meth:`replace_document` instead). Why: an
+        unchanged document must still move its version on, or an older event could overwrite it later."""
+        steps = self._document_steps(doc_id, "advance", version, (), content_hash=content_hash)
+        return versioned.drive(self.client, steps)
+
+    async def aadvance_document(
+        self, doc_id: str, content_hash: str, *, version: versioned.Version
+    ) -> versioned.DocumentWrite:
+        steps = self._document_steps(doc_id, "advance", version, (), content_hash=content_hash)
+        return await versioned.adrive(self.async_client, steps)
+
+    def document_states(self, doc_ids: Sequence[str]) -> dict[str, versioned.DocumentState]:
+        """The applied version and content hash of each document that has a version record (others are left out)."""
+        ids = _ids(doc_ids)
+        pipe = self.client.pipeline(transaction=False)
+        for command in versioned.read_commands(self.layout, ids):
+            pipe.execute_command(*command)
+        return versioned.states(ids, pipe.execute())
+
+    async def adocument_states(self, doc_ids: Sequence[str]) -> dict[str, versioned.DocumentState]:
+        ids = _ids(doc_ids)
+        pipe = self.async_client.pipeline(transaction=False)
+        for command in versioned.read_commands(self.layout, ids):
+            pipe.execute_command(*command)
+        return versioned.states(ids, await pipe.execute())
+
+    def _document_steps(
+        self, doc_id: str, op: versioned.Op, version: versioned.Version, records: Sequence[Record], **kw: Any
+    ) -> versioned.Steps:
+        checked = self._check_all(records)
+        if op == "upsert" and kw.get("content_hash") is None:
+            kw["content_hash"] = versioned.chunks_hash(records)
+        target = versioned.Target(self.layout, self.name, self.invalidate_caches, self._cluster)
+        return versioned.write_steps(target, doc_id, op, version, checked, **kw)
+
+    def _settled(self, result: versioned.DocumentWrite) -> versioned.DocumentWrite:
+        if result.invalidate:  # clusters: the script could not reach the cache links
+            freshness.invalidate_documents(self.client, result.invalidate)
+        return result
+
+    async def _asettled(self, result: versioned.DocumentWrite) -> versioned.DocumentWrite:
+        if result.invalidate:
+            await freshness.ainvalidate_documents(self.async_client, result.invalidate)
+        return result
 
     def delete_where(self, filter: FilterLike) -> int:
         """Delete every record matching ``filter`` (required: use :meth:`clear` to empty the index)."""

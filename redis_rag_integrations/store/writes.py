@@ -60,6 +60,9 @@ end
 for _name, _value in (("@INFLIGHT@", INFLIGHT_KEY), ("@CLOCK@", CLOCK_KEY), ("@CHANGED@", CHANGED_PREFIX)):
     _INVALIDATE_LUA = _INVALIDATE_LUA.replace(_name, _value)
 _INVALIDATE_LUA = _INVALIDATE_LUA.replace("@TTL@", str(WATCH_SECONDS))
+#: The Lua ``invalidate(prefix, ids)`` function, for other scripts that invalidate in their own atomic step
+#: (:mod:`.versioned`).
+INVALIDATE_LUA = _INVALIDATE_LUA
 
 # KEYS[1] the record's hash.
 # ARGV[1] deps-key prefix ('' = do not invalidate caches); ARGV[2] the new content hash; ARGV[3] the record id;
