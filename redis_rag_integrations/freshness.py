@@ -26,6 +26,7 @@ from typing import Any
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
+from . import tags
 from .connection import AsyncClient, SyncClient
 
 DEPS_PREFIX = "rag:deps:"
@@ -34,6 +35,8 @@ CLOCK_KEY = "rag:fresh:clock"
 INFLIGHT_KEY = "rag:fresh:inflight"
 #: How long a watch (an answer being generated) and a change stamp live: longer than any LLM call.
 WATCH_SECONDS = 900
+#: What separates a semantic cache's name from an entry's digest in its key (``{name}:entry:{digest}``).
+ENTRY_INFIX = ":entry:"
 
 # KEYS[1] the clock, KEYS[2] the in-flight set; ARGV[1] the watch lifetime. Server time, so clients' clocks
 # do not matter; expired watches (a crashed generator) are pruned here.
@@ -47,7 +50,7 @@ return token
 
 
 def changed_key(doc_id: str) -> str:
-    return f"{CHANGED_PREFIX}{doc_id}"
+    return f"{CHANGED_PREFIX}{tags.encode(doc_id)}"
 
 
 def watch(client: SyncClient) -> int:
@@ -84,8 +87,10 @@ async def aunwatch(client: AsyncClient, token: int) -> None:
     await client.zrem(INFLIGHT_KEY, token)
 
 
-# KEYS[1] the in-flight set, KEYS[2] the clock; ARGV the changed ids. Stamps only while an answer is in flight.
+# KEYS[1] the in-flight set, KEYS[2] the clock; ARGV the changed ids. Stamps only while an answer is in flight;
+# watches that expired (their generator crashed) are pruned first, or they would make every later change stamp.
 _STAMP_SCRIPT = f"""
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(redis.call('TIME')[1]))
 if redis.call('ZCARD', KEYS[1]) == 0 then return 0 end
 local version = redis.call('INCR', KEYS[2])
 for i = 1, #ARGV do redis.call('SET', '{CHANGED_PREFIX}' .. ARGV[i], version, 'EX', {WATCH_SECONDS}) end
@@ -94,15 +99,43 @@ return version
 
 
 def deps_key(doc_id: str) -> str:
-    return f"{DEPS_PREFIX}{doc_id}"
+    """The link set of ``doc_id``, named by the id's stored form (:mod:`.tags`): the write scripts read ids from
+    the records' hashes and build the same names."""
+    return f"{DEPS_PREFIX}{tags.encode(doc_id)}"
+
+
+#: Members of a link set checked for a dead entry each time an entry is linked to it.
+LINK_SAMPLE = 64
+
+# KEYS[1] a document's link set; ARGV[1] the entry key, ARGV[2] its TTL ('' = none), ARGV[3] the sample size.
+# Why a script: entries die by TTL or eviction without telling the sets that link to them, and a document that is
+# cited again and again would keep its set alive forever, growing. So every link first drops the dead members of
+# a sample (all of them while the set holds at most ARGV[3]): a set grows only through links, and each link
+# prunes, so it stays within about ARGV[3] / (ARGV[3] - 1) times its live entries. The set lives as long as its
+# longest-lived entry: TTL'd entries extend it (EXPIRE ... GT would not: it treats a set without TTL as
+# infinite, so a new set never got one), an entry without TTL makes it persistent (its link must not expire).
+_LINK_SCRIPT = """
+for _, member in ipairs(redis.call('SRANDMEMBER', KEYS[1], tonumber(ARGV[3]))) do
+  if member ~= ARGV[1] and redis.call('EXISTS', member) == 0 then redis.call('SREM', KEYS[1], member) end
+end
+local ttl = redis.call('TTL', KEYS[1])
+redis.call('SADD', KEYS[1], ARGV[1])
+if ARGV[2] == '' then
+  redis.call('PERSIST', KEYS[1])
+elseif ttl == -2 or (ttl >= 0 and ttl < tonumber(ARGV[2])) then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+"""
 
 
 def queue_links(pipe: Any, entry_key: str, doc_ids: Sequence[str], ttl: int | None = None) -> None:
-    """Queue the links from ``doc_ids`` to the cache entry ``entry_key`` on ``pipe``."""
+    """Queue the links from ``doc_ids`` to the cache entry ``entry_key`` on ``pipe`` (one reply per id).
+
+    Linking again (an entry whose TTL was refreshed) extends the links to the new TTL.
+    """
     for doc_id in doc_ids:
-        pipe.sadd(deps_key(doc_id), entry_key)
-        if ttl is not None:
-            pipe.expire(deps_key(doc_id), ttl, gt=True)
+        pipe.eval(_LINK_SCRIPT, 1, deps_key(doc_id), entry_key, "" if ttl is None else int(ttl), LINK_SAMPLE)
 
 
 def record_dependencies(client: SyncClient, entry_key: str, doc_ids: Iterable[str], ttl: int | None = None) -> None:
@@ -131,10 +164,22 @@ def _queue_reads(client: Any, ids: list[str]) -> tuple[Any, int]:
     pipe = client.pipeline(transaction=False)
     stamped = not (isinstance(client, RedisCluster | AsyncRedisCluster) or hasattr(client, "nodes_manager"))
     if stamped:
-        pipe.eval(_STAMP_SCRIPT, 2, INFLIGHT_KEY, CLOCK_KEY, *ids)
+        pipe.eval(_STAMP_SCRIPT, 2, INFLIGHT_KEY, CLOCK_KEY, *(tags.encode(i) for i in ids))
     for doc_id in ids:
         pipe.smembers(deps_key(doc_id))
     return pipe, int(stamped)
+
+
+def listing_keys(entry_key: str) -> tuple[str, ...]:
+    """The sorted sets that list a semantic-cache entry ``{name}:entry:{digest}`` -- ``{name}:order`` and
+    ``{name}:expiry`` (see :mod:`redis_rag_integrations.cache.order`) -- so that an invalidation, which knows only
+    entry keys, unlists what it deletes instead of leaving dead members that count against ``max_entries``."""
+    name, infix, _ = _text(entry_key).rpartition(ENTRY_INFIX)
+    return (f"{name}:order", f"{name}:expiry") if infix and name else ()
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
 
 
 def _queue_deletes(client: Any, ids: list[str], entry_sets: Sequence[Any]) -> tuple[Any, int]:
@@ -142,6 +187,9 @@ def _queue_deletes(client: Any, ids: list[str], entry_sets: Sequence[Any]) -> tu
     pipe = client.pipeline(transaction=False)
     for entry in entries:
         pipe.delete(entry)
+    for entry in entries:
+        for listing in listing_keys(entry):
+            pipe.zrem(listing, entry)
     for doc_id in ids:
         pipe.delete(deps_key(doc_id))
     return pipe, len(entries)

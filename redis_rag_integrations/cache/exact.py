@@ -15,8 +15,9 @@ from .. import metrics
 from ..connection import AsyncClient, SyncClient, get_async_client, get_client
 from ..settings import Settings, get_settings
 from .guard import REDIS_FAULTS, FaultGuard, check_prompt, check_response
+from .options import UNSET as _UNSET
+from .options import validate_ttl
 from .scope import digest, llm_scope_tag, user_scope_tag
-from .semantic import _UNSET, validate_ttl
 from .stats import CacheStats
 
 

@@ -15,6 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .identity import identity_json
+
 NO_SCOPE = "global"
 
 
@@ -24,16 +26,19 @@ def digest(text: str, size: int = 32) -> str:
 
 
 def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no whitespace, so equal mappings give equal digests; non-JSON values use repr."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr, ensure_ascii=False)
+    """JSON with sorted keys and no whitespace, so equal mappings give equal digests (user scopes: plain values)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def llm_scope_tag(llm: str | Mapping[str, Any] | None) -> str:
-    """The TAG value for an LLM identity (LangChain's ``llm_string`` or a mapping of model metadata)."""
+    """The TAG value for an LLM identity (LangChain's ``llm_string`` or a mapping of model metadata).
+
+    A mapping is encoded exactly (:func:`.identity.identity_json`): a value with no canonical form raises
+    :class:`.identity.UncacheableCall` instead of being reduced to its ``repr`` and silently matching another.
+    """
     if llm is None:
         return NO_SCOPE
-    text = llm if isinstance(llm, str) else canonical_json(dict(llm))
-    return digest(text)
+    return digest(llm if isinstance(llm, str) else identity_json(dict(llm)))
 
 
 def user_scope_tag(scope: str | Mapping[str, Any] | None) -> str:

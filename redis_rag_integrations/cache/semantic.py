@@ -15,7 +15,6 @@ sees their beginning and two long prompts that differ at the end would otherwise
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -34,6 +33,9 @@ from ..embeddings import Embedder, default_embedder
 from ..settings import Settings, get_settings
 from .entry import CacheHit, SourceRef, decode_hit, encode_meta
 from .guard import REDIS_FAULTS, CacheInputError, FaultGuard, check_prompt, check_response
+from .options import UNSET as _UNSET
+from .options import validate_threshold, validate_ttl
+from .order import queue_order, unlist
 from .scope import digest, llm_scope_tag, user_scope_tag
 from .stats import CacheStats
 from .verify import is_near_miss
@@ -41,7 +43,6 @@ from .verify import is_near_miss
 LLMScope = str | Mapping[str, Any] | None
 UserScope = str | Mapping[str, Any] | None
 _RETURN_FIELDS = ["prompt", "response", "extra", "meta", "ttl"]
-_UNSET: Any = object()
 _CANDIDATES = 4  # same-scope neighbours within the threshold that the verifier may look at, closest first
 
 
@@ -152,8 +153,13 @@ class SemanticCache:
 
     @property
     def order_key(self) -> str:
-        """Sorted set of entry keys by insertion time: the eviction order for ``max_entries``."""
+        """Sorted set of live entry keys by insertion time: the eviction order for ``max_entries``."""
         return f"{self.name}:order"
+
+    @property
+    def expiry_key(self) -> str:
+        """Sorted set of TTL'd entry keys by expiry time, so expired ones leave the order (see :mod:`.order`)."""
+        return f"{self.name}:expiry"
 
     def schema(self) -> IndexSchema:
         return IndexSchema.from_dict(
@@ -307,10 +313,19 @@ class SemanticCache:
             self.stats.count("rejected")
         return None
 
+    def _queue_refresh(self, pipe: Any, row: Mapping[str, Any]) -> None:
+        """Extend a hit entry's TTL and its document links with it (links that expired first would let a
+        document change miss the entry)."""
+        ttl = int(row["ttl"])
+        key = str(row["id"])
+        pipe.expire(key, ttl)
+        freshness.queue_links(pipe, key, list(dict.fromkeys(s.id for s in decode_hit(row).sources)), ttl)
+
     def _refresh(self, client: SyncClient, row: Mapping[str, Any]) -> None:
-        ttl = str(row.get("ttl") or "")
-        if ttl:
-            client.expire(str(row["id"]), int(ttl))
+        if row.get("ttl"):
+            pipe = client.pipeline(transaction=False)
+            self._queue_refresh(pipe, row)
+            pipe.execute()
 
     @metrics.timed("cache.semantic.store")
     def store(
@@ -345,11 +360,9 @@ class SemanticCache:
             client, _ = self._sync_index()
             pipe = client.pipeline(transaction=True)
             ids = self._queue_store(pipe, key, mapping, entry_ttl, sources, since)
-            size, is_stale = self._stored(pipe.execute(), ids, since)
+            is_stale = self._stored(pipe.execute(), ids, since)
             if is_stale:
                 self.drop([key])
-            elif self.max_entries is not None and size > self.max_entries:
-                self._evict(client, size - self.max_entries)
         except REDIS_FAULTS as exc:
             self._fault("store", exc)
             return None
@@ -364,25 +377,27 @@ class SemanticCache:
         sources: Sequence[SourceRef] | None,
         since: int | None,
     ) -> list[str]:
-        """One MULTI: replace the entry, note its order, link it to its sources and (with a watch token) read
-        their change stamps (see :mod:`redis_rag_integrations.freshness`); returns the source ids."""
+        """One MULTI: replace the entry, link it to its sources, (with a watch token) read their change stamps (see
+        :mod:`redis_rag_integrations.freshness`), then list it in the eviction order, which also forgets expired
+        entries and evicts beyond ``max_entries`` (see :mod:`.order`); returns the source ids."""
         ids = list(dict.fromkeys(s.id for s in sources or ()))
         pipe.delete(key)
         pipe.hset(key, mapping=mapping)
         if entry_ttl is not None:
             pipe.expire(key, entry_ttl)
-        pipe.zadd(self.order_key, {key: time.time()})
         freshness.queue_links(pipe, key, ids, entry_ttl)
         if since is not None:
             freshness.queue_stamp_reads(pipe, since, ids)
-        pipe.zcard(self.order_key)
+        queue_order(pipe, self.order_key, self.expiry_key, key, entry_ttl, self.max_entries)
         return ids
 
-    @staticmethod
-    def _stored(results: list[Any], ids: list[str], since: int | None) -> tuple[int, bool]:
-        """``(entries in the cache, whether a source changed while the answer was generated)``."""
+    def _stored(self, results: list[Any], ids: list[str], since: int | None) -> bool:
+        """Whether a source changed while the answer was generated (evictions are counted on the way)."""
+        evicted = int(results[-1][1])
+        if evicted:
+            self.stats.count("evicted", evicted)
         stamps = results[-2 - len(ids) : -2] if since is not None else []
-        return int(results[-1]), since is not None and freshness.stale(since, stamps)
+        return since is not None and freshness.stale(since, stamps)
 
     def _store_done(self, key: str, is_stale: bool) -> str | None:
         self.guard.succeeded()
@@ -415,11 +430,6 @@ class SemanticCache:
         except REDIS_FAULTS as exc:
             self._fault("unwatch", exc)
 
-    def _evict(self, client: SyncClient, excess: int) -> None:
-        popped = client.zpopmin(self.order_key, excess)
-        if popped:
-            client.delete(*[member for member, _ in popped])
-
     def drop(self, keys: Sequence[str]) -> int:
         """Delete entries by key; returns how many existed."""
         if not keys:
@@ -427,7 +437,7 @@ class SemanticCache:
         client, _ = self._sync_index()
         pipe = client.pipeline(transaction=False)
         pipe.delete(*keys)
-        pipe.zrem(self.order_key, *keys)
+        unlist(pipe, self.order_key, self.expiry_key, list(keys))
         return int(pipe.execute()[0])
 
     def invalidate(self, *, llm: LLMScope = _UNSET, scope: UserScope = _UNSET) -> int:
@@ -451,7 +461,7 @@ class SemanticCache:
         try:
             client, index = self._sync_index()
             count = index.clear()
-            client.delete(self.order_key)
+            client.delete(self.order_key, self.expiry_key)
         except REDIS_FAULTS as exc:
             self._fault("clear", exc)
             raise
@@ -465,7 +475,7 @@ class SemanticCache:
         """Drop the index and all entries (used by tests and by ``redis-rag`` maintenance)."""
         client, index = self._sync_index()
         index.delete(drop=True)
-        client.delete(self.order_key)
+        client.delete(self.order_key, self.expiry_key)
         self._index = None
 
     # ------------------------------------------------------------------ async
@@ -509,7 +519,9 @@ class SemanticCache:
             row = self._pick(prompt, await index.query(query))
             hit = decode_hit(row) if row is not None else None
             if row is not None and self.refresh_on_hit and row.get("ttl"):
-                await client.expire(str(row["id"]), int(row["ttl"]))
+                pipe = client.pipeline(transaction=False)
+                self._queue_refresh(pipe, row)
+                await pipe.execute()
         except REDIS_FAULTS as exc:
             self._fault("lookup", exc)
             return None
@@ -545,13 +557,9 @@ class SemanticCache:
             client, _ = await self._async_index()
             pipe = client.pipeline(transaction=True)
             ids = self._queue_store(pipe, key, mapping, entry_ttl, sources, since)
-            size, is_stale = self._stored(await pipe.execute(), ids, since)
+            is_stale = self._stored(await pipe.execute(), ids, since)
             if is_stale:
                 await self.adrop([key])
-            elif self.max_entries is not None and size > self.max_entries:
-                popped = await client.zpopmin(self.order_key, size - self.max_entries)
-                if popped:
-                    await client.delete(*[member for member, _ in popped])
         except REDIS_FAULTS as exc:
             self._fault("store", exc)
             return None
@@ -583,7 +591,7 @@ class SemanticCache:
         client, _ = await self._async_index()
         pipe = client.pipeline(transaction=False)
         pipe.delete(*keys)
-        pipe.zrem(self.order_key, *keys)
+        unlist(pipe, self.order_key, self.expiry_key, list(keys))
         return int((await pipe.execute())[0])
 
     async def ainvalidate(self, *, llm: LLMScope = _UNSET, scope: UserScope = _UNSET) -> int:
@@ -603,7 +611,7 @@ class SemanticCache:
     async def aclear(self) -> int:
         client, index = await self._async_index()
         count = await index.clear()
-        await client.delete(self.order_key)
+        await client.delete(self.order_key, self.expiry_key)
         return int(count)
 
     async def aclose(self) -> None:
@@ -644,29 +652,3 @@ class SemanticCache:
             f"SemanticCache(name={self.name!r}, distance_threshold={self.distance_threshold}, ttl={self.ttl}, "
             f"max_entries={self.max_entries}, embedder={self.embedder!r})"
         )
-
-
-def validate_threshold(value: float) -> float:
-    """A cosine DISTANCE threshold must lie in [0, 2]; similarity-style values like 0.95 are almost always a
-    mistake, but they are valid distances, so only the range is enforced."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 2.0:
-        raise ValueError(
-            f"distance_threshold is a cosine DISTANCE in [0, 2] (0 = identical, 2 = opposite), got {value!r}"
-        )
-    return float(value)
-
-
-def validate_ttl(value: int | None) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"ttl must be a positive number of seconds or None (= no expiry), got {value!r}")
-    return value
-
-
-def dumps_json(value: Any) -> str:
-    """Strict JSON (no NaN, no repr fallback) for adapter payloads: a value JSON cannot carry is an input error."""
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise CacheInputError(f"value is not JSON-serializable: {exc}") from exc

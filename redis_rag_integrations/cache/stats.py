@@ -21,7 +21,8 @@ class CacheStats:
     ``errors`` counts Redis failures that were turned into misses; ``skipped`` counts lookups or stores that were
     passed through on purpose (bad input, oversized entries, unserializable values); ``rejected`` counts
     candidates within the threshold that the near-miss verifier refused; ``stale`` counts answers not kept because
-    a source document changed while they were being generated.
+    a source document changed while they were being generated; ``evicted`` counts live entries removed to keep
+    ``max_entries``.
 
     ``kind`` (``"semantic"`` / ``"exact"``) and ``name`` label what is forwarded to the process-wide metrics;
     a ``CacheStats`` without a kind forwards nothing.
@@ -37,6 +38,7 @@ class CacheStats:
     skipped: int = 0
     rejected: int = 0
     stale: int = 0
+    evicted: int = 0
     lookups: int = 0
     embed_seconds: float = 0.0
     search_seconds: float = 0.0
@@ -87,6 +89,7 @@ class CacheStats:
                 "skipped": self.skipped,
                 "rejected": self.rejected,
                 "stale": self.stale,
+                "evicted": self.evicted,
                 "lookups": self.lookups,
                 "hit_rate": self.hit_rate,
                 "mean_lookup_ms": self.mean_lookup_ms,
@@ -97,5 +100,6 @@ class CacheStats:
     def reset(self) -> None:
         with self._lock:
             self.hits = self.misses = self.stores = self.errors = self.skipped = self.rejected = self.stale = 0
+            self.evicted = 0
             self.lookups = 0
             self.embed_seconds = self.search_seconds = self.last_lookup_ms = 0.0

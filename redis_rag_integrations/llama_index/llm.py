@@ -3,8 +3,11 @@
 It is an ``LLM`` that wraps any other ``LLM`` and can be set as ``Settings.llm``: every call (complete, chat, their
 streaming and async forms) first asks the framework-neutral :class:`~redis_rag_integrations.cache.SemanticCache`;
 on a hit the wrapped model is not called, and a streaming call replays the cached text as a stream. The LLM scope is
-the wrapped model's class, metadata and plain parameters plus the call's keyword arguments, so a cached answer is
-never served to another model, another temperature, or a chat call for a completion.
+the wrapped model's class, metadata and every parameter plus every keyword argument of the call (stop words,
+``max_tokens``, tools, response format, output schema...), encoded exactly by
+:mod:`redis_rag_integrations.cache.identity`, so a cached answer is never served to another model, another
+temperature, other tools, or a chat call for a completion. A call with an argument that has no exact form (a
+lambda, an arbitrary object) bypasses the cache, with one warning.
 
 Calls the cache cannot represent faithfully -- messages with images or tool calls, responses with tool calls -- are
 passed through uncached rather than stored as a lossy text-only copy.
@@ -33,9 +36,11 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
+from llama_index.core.tools.types import BaseTool
 
 from ..cache import CacheHit, CacheInputError, SemanticCache
 from ..cache.chat import chat_key
+from ..cache.identity import UncacheableCall, excluded, identity_json, log_bypass
 from ..embeddings import Embedder
 from ..settings import Settings
 from .embeddings import LlamaIndexEmbedder, RagEmbedding
@@ -44,8 +49,6 @@ logger = logging.getLogger("redis_rag_integrations.cache")
 
 __all__ = ["SemanticCacheLLM"]
 
-_PLAIN = (str, int, float, bool, type(None))
-_SECRET = re.compile(r"key|token|secret|password", re.IGNORECASE)
 _CHUNK = re.compile(r"\S+\s*|\s+")
 
 
@@ -63,17 +66,23 @@ def as_embedder(embed_model: BaseEmbedding | Embedder | None) -> Embedder | None
 
 
 def model_identity(llm: LLM) -> dict[str, Any]:
-    """What identifies the answers of ``llm``: class, metadata and plain parameters (secrets left out)."""
-    params: dict[str, Any] = {}
-    for name in type(llm).model_fields:
-        value = getattr(llm, name, None)
-        if isinstance(value, _PLAIN) and not _SECRET.search(name):
-            params[name] = value
+    """What identifies the answers of ``llm``: class, metadata and every field (``max_tokens``, prompt formatters,
+    extra kwargs...); only secrets and runtime plumbing are left out, by exact name
+    (:data:`redis_rag_integrations.cache.identity.EXCLUDED_NAMES`)."""
+    params = {name: getattr(llm, name, None) for name in type(llm).model_fields if not excluded(name)}
     try:
         metadata = llm.metadata.model_dump(mode="json")
     except Exception:  # a metadata property that needs a live server: the parameters still identify the model
         metadata = {}
     return {"class": llm.class_name(), "metadata": metadata, "params": params}
+
+
+def tool_identity(value: Any) -> tuple[str, Any] | None:
+    """A LlamaIndex tool as the model sees it: its name, description and parameter schema (not the Python object)."""
+    if isinstance(value, BaseTool):
+        meta = value.metadata
+        return "tool", {"name": meta.name, "description": meta.description, "schema": meta.get_parameters_dict()}
+    return None
 
 
 def messages_to_key(messages: Sequence[ChatMessage]) -> tuple[str, str | None]:
@@ -155,12 +164,22 @@ class SemanticCacheLLM(LLM):
         return self.llm.metadata
 
     # ----------------------------------------------------------------- cache plumbing
-    def _llm_scope(self, kind: str, kwargs: Mapping[str, Any], formatted: bool = False) -> dict[str, Any]:
-        call = {k: v for k, v in kwargs.items() if isinstance(v, _PLAIN)}
-        return {"kind": kind, "formatted": formatted, "model": model_identity(self.llm), "call": call}
+    def _llm_scope(
+        self, kind: str, kwargs: Mapping[str, Any], formatted: bool = False, context: str | None = None
+    ) -> str | None:
+        """The exact identity of this call, or ``None`` when an argument has no exact form (the call then
+        bypasses the cache; warned once): never a partial identity that another call could share."""
+        identity = {"kind": kind, "formatted": formatted, "model": model_identity(self.llm), "call": dict(kwargs)}
+        if context is not None:
+            identity["context"] = context
+        try:
+            return identity_json(identity, tool_identity)
+        except UncacheableCall as exc:
+            log_bypass(f"SemanticCacheLLM({self.llm.class_name()})", exc)
+            return None
 
-    def _lookup(self, key: str | None, llm_scope: Mapping[str, Any]) -> CacheHit | None:
-        if key is None:
+    def _lookup(self, key: str | None, llm_scope: str | None) -> CacheHit | None:
+        if key is None or llm_scope is None:
             return None
         try:
             return self._cache.check(key, llm=llm_scope, scope=self.scope)
@@ -168,8 +187,8 @@ class SemanticCacheLLM(LLM):
             logger.debug("SemanticCacheLLM lookup passed through: %s", exc)
             return None
 
-    async def _alookup(self, key: str | None, llm_scope: Mapping[str, Any]) -> CacheHit | None:
-        if key is None:
+    async def _alookup(self, key: str | None, llm_scope: str | None) -> CacheHit | None:
+        if key is None or llm_scope is None:
             return None
         try:
             return await self._cache.acheck(key, llm=llm_scope, scope=self.scope)
@@ -177,33 +196,30 @@ class SemanticCacheLLM(LLM):
             logger.debug("SemanticCacheLLM lookup passed through: %s", exc)
             return None
 
-    def _store(self, key: str | None, text: str | None, llm_scope: Mapping[str, Any]) -> None:
-        if key is None or text is None:
+    def _store(self, key: str | None, text: str | None, llm_scope: str | None) -> None:
+        if key is None or text is None or llm_scope is None:
             return
         try:
             self._cache.store(key, text, llm=llm_scope, scope=self.scope)
         except CacheInputError as exc:
             logger.debug("SemanticCacheLLM store skipped: %s", exc)
 
-    async def _astore(self, key: str | None, text: str | None, llm_scope: Mapping[str, Any]) -> None:
-        if key is None or text is None:
+    async def _astore(self, key: str | None, text: str | None, llm_scope: str | None) -> None:
+        if key is None or text is None or llm_scope is None:
             return
         try:
             await self._cache.astore(key, text, llm=llm_scope, scope=self.scope)
         except CacheInputError as exc:
             logger.debug("SemanticCacheLLM store skipped: %s", exc)
 
-    def _chat_key(self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]) -> tuple[str | None, dict]:
+    def _chat_key(self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]) -> tuple[str | None, str | None]:
         """The text to match and the LLM scope of a chat call (the chat's context digest joins the scope)."""
-        scope = self._llm_scope("chat", kwargs)
         try:
             text, context = messages_to_key(messages)
         except CacheInputError as exc:
             logger.debug("SemanticCacheLLM passes through: %s", exc)
-            return None, scope
-        if context is not None:
-            scope["context"] = context
-        return text, scope
+            return None, None
+        return text, self._llm_scope("chat", kwargs, context=context)
 
     @staticmethod
     def _chat_text(response: ChatResponse) -> str | None:
@@ -245,7 +261,7 @@ class SemanticCacheLLM(LLM):
             text += delta
             yield CompletionResponse(text=text, delta=delta, additional_kwargs=self._hit_info(hit))
 
-    def _record_completion(self, key: str, scope: dict[str, Any], stream: CompletionResponseGen) -> Generator:
+    def _record_completion(self, key: str, scope: str | None, stream: CompletionResponseGen) -> Generator:
         last: CompletionResponse | None = None
         for last in stream:
             yield last
@@ -276,7 +292,7 @@ class SemanticCacheLLM(LLM):
             yield item
 
     async def _arecord_completion(
-        self, key: str, scope: dict[str, Any], stream: CompletionResponseAsyncGen
+        self, key: str, scope: str | None, stream: CompletionResponseAsyncGen
     ) -> AsyncGenerator[CompletionResponse, None]:
         last: CompletionResponse | None = None
         async for last in stream:
@@ -309,7 +325,7 @@ class SemanticCacheLLM(LLM):
             message = ChatMessage(role=MessageRole.ASSISTANT, content=text)
             yield ChatResponse(message=message, delta=delta, additional_kwargs=self._hit_info(hit))
 
-    def _record_chat(self, key: str | None, scope: dict[str, Any], stream: ChatResponseGen) -> Generator:
+    def _record_chat(self, key: str | None, scope: str | None, stream: ChatResponseGen) -> Generator:
         last: ChatResponse | None = None
         for last in stream:
             yield last
@@ -339,7 +355,7 @@ class SemanticCacheLLM(LLM):
             yield item
 
     async def _arecord_chat(
-        self, key: str | None, scope: dict[str, Any], stream: ChatResponseAsyncGen
+        self, key: str | None, scope: str | None, stream: ChatResponseAsyncGen
     ) -> AsyncGenerator[ChatResponse, None]:
         last: ChatResponse | None = None
         async for last in stream:
