@@ -6,12 +6,20 @@ stays fresh because each entry records the ids and content hashes of the documen
 ``context`` / ``source_documents`` lists of ``Document``) and links them with
 :func:`redis_rag_integrations.freshness.record_dependencies`; when the vector store updates or deletes one of them,
 it calls ``invalidate_documents`` and the answer is gone.
+
+An entry answers only the same call: its identity is the ``chain_id``, a fingerprint of the wrapped chain's
+configuration (its ``repr`` -- prompts, model parameters, steps -- with memory addresses removed, so two different
+chains left at the default id never share answers, while the same chain rebuilt in another process does), the
+input's other fields (``{"question": q, "language": "fr"}`` is not ``"en"``), ``config["configurable"]`` and the
+call's keyword arguments, encoded exactly by :mod:`redis_rag_integrations.cache.identity`. A call with a value that
+has no exact form bypasses the cache, with one warning.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -22,6 +30,8 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from ..cache import CacheInputError, SemanticCache, SourceRef, content_hash
+from ..cache.identity import UncacheableCall, identity_json, log_bypass
+from ..cache.scope import digest
 from ..embeddings import Embedder
 from ..settings import Settings
 from .cache import as_embedder
@@ -31,6 +41,13 @@ logger = logging.getLogger("redis_rag_integrations.cache")
 __all__ = ["CachedRAGChain", "sources_of"]
 
 DOC_ID_KEYS = ("doc_id", "source")
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def chain_fingerprint(chain: Runnable[Any, Any]) -> str:
+    """A digest of the chain's configuration as its ``repr`` shows it (prompts, model parameters, steps), with
+    memory addresses removed so that the same chain built in another process has the same fingerprint."""
+    return digest(_ADDRESS.sub("", repr(chain)))
 
 
 def sources_of(output: Any) -> list[SourceRef]:
@@ -44,9 +61,9 @@ def sources_of(output: Any) -> list[SourceRef]:
             docs.extend(v for v in value if isinstance(v, Document))
     refs: list[SourceRef] = []
     for doc in docs:
-        digest = str(doc.metadata.get("content_hash") or content_hash(doc.page_content, doc.metadata))
+        doc_hash = str(doc.metadata.get("content_hash") or content_hash(doc.page_content, doc.metadata))
         ids = [doc.id] + [doc.metadata.get(k) for k in DOC_ID_KEYS]
-        refs.extend(SourceRef(str(i), digest) for i in dict.fromkeys(ids) if i not in (None, ""))
+        refs.extend(SourceRef(str(i), doc_hash) for i in dict.fromkeys(ids) if i not in (None, ""))
     return refs
 
 
@@ -100,7 +117,7 @@ class CachedRAGChain(Runnable[Any, Any]):
             distance_threshold=distance_threshold,
             ttl=ttl,
         )
-        self.llm_scope = {"rag": chain_id}
+        self.llm_scope: dict[str, Any] = {"rag": chain_id, "chain": chain_fingerprint(chain)}
         self.question_key = question_key
         self.answer_key = answer_key
         self.scope = scope
@@ -112,6 +129,28 @@ class CachedRAGChain(Runnable[Any, Any]):
         if isinstance(input, Mapping) and isinstance(input.get(self.question_key), str):
             return input[self.question_key]
         raise CacheInputError(f"expected the question as a str or under {self.question_key!r} in a dict")
+
+    def _key(self, input: Any, config: RunnableConfig | None, kwargs: Mapping[str, Any]) -> tuple[str, dict]:
+        """``(question, identity of this call)``: everything besides the question that reaches the chain joins
+        the identity; :class:`CacheInputError` (or :class:`UncacheableCall`) when the call cannot be cached."""
+        question = self._question(input)
+        identity = dict(self.llm_scope)
+        if isinstance(input, Mapping) and len(input) > 1:
+            identity["input"] = {k: v for k, v in input.items() if k != self.question_key}
+        configurable = {k: v for k, v in ((config or {}).get("configurable") or {}).items() if k != "cache_scope"}
+        if configurable:
+            identity["configurable"] = configurable
+        if kwargs:
+            identity["kwargs"] = dict(kwargs)
+        identity_json(identity)  # refuse here, before the lookup, what the core could not encode exactly
+        return question, identity
+
+    @staticmethod
+    def _passes_through(exc: CacheInputError) -> None:
+        if isinstance(exc, UncacheableCall):
+            log_bypass("CachedRAGChain", exc)
+        else:
+            logger.debug("CachedRAGChain passes through: %s", exc)
 
     def _scope(self, config: RunnableConfig | None) -> Any:
         return ((config or {}).get("configurable") or {}).get("cache_scope", self.scope)
@@ -130,14 +169,15 @@ class CachedRAGChain(Runnable[Any, Any]):
         return answer_text(output, self.answer_key), payload, list(self.sources(output))
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        question, scope = None, self._scope(config)
+        question, scope, identity = None, self._scope(config), self.llm_scope
         try:
-            question = self._question(input)
-            hit = self.cache.check(question, llm=self.llm_scope, scope=scope)
+            question, identity = self._key(input, config, kwargs)
+            hit = self.cache.check(question, llm=identity, scope=scope)
             if hit is not None and hit.payload:
                 return self._decode(hit.payload)
         except CacheInputError as exc:
-            logger.debug("CachedRAGChain passes through: %s", exc)
+            question = None
+            self._passes_through(exc)
         token = self.cache.watch() if question is not None else None
         try:
             output = self.chain.invoke(input, config, **kwargs)
@@ -147,23 +187,22 @@ class CachedRAGChain(Runnable[Any, Any]):
         if question is not None:
             try:
                 text, payload, refs = self._encode(output)
-                self.cache.store(
-                    question, text, llm=self.llm_scope, scope=scope, payload=payload, sources=refs, since=token
-                )
+                self.cache.store(question, text, llm=identity, scope=scope, payload=payload, sources=refs, since=token)
             except CacheInputError as exc:
                 self.cache.unwatch(token)
                 logger.debug("CachedRAGChain did not cache: %s", exc)
         return output
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        question, scope = None, self._scope(config)
+        question, scope, identity = None, self._scope(config), self.llm_scope
         try:
-            question = self._question(input)
-            hit = await self.cache.acheck(question, llm=self.llm_scope, scope=scope)
+            question, identity = self._key(input, config, kwargs)
+            hit = await self.cache.acheck(question, llm=identity, scope=scope)
             if hit is not None and hit.payload:
                 return self._decode(hit.payload)
         except CacheInputError as exc:
-            logger.debug("CachedRAGChain passes through: %s", exc)
+            question = None
+            self._passes_through(exc)
         token = await self.cache.awatch() if question is not None else None
         try:
             output = await self.chain.ainvoke(input, config, **kwargs)
@@ -174,7 +213,7 @@ class CachedRAGChain(Runnable[Any, Any]):
             try:
                 text, payload, refs = self._encode(output)
                 await self.cache.astore(
-                    question, text, llm=self.llm_scope, scope=scope, payload=payload, sources=refs, since=token
+                    question, text, llm=identity, scope=scope, payload=payload, sources=refs, since=token
                 )
             except CacheInputError as exc:
                 await self.cache.aunwatch(token)

@@ -4,6 +4,11 @@ Keyed on the user's question (not the synthesized prompt), so a hit skips retrie
 the answer and its source nodes (id, ref doc id, text, metadata, score) and links the entry to the node ids and
 document ids through :mod:`redis_rag_integrations.freshness`, so an update or delete through the vector store drops
 it. Streaming responses pass through uncached.
+
+An entry answers only the same engine: its identity is the ``engine_id`` plus the wrapped engine's configuration
+as LlamaIndex exposes it publicly -- its class, its prompts (``get_prompts()``: the QA and refine templates) and
+its retriever's class and ``similarity_top_k`` -- so two different engines left at the default id never share
+answers. A question bundle's custom embedding strings or embedding join the identity too.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from llama_index.core.base.response.schema import RESPONSE_TYPE, Response
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from ..cache import CacheHit, CacheInputError, SemanticCache, SourceRef
+from ..cache.identity import UncacheableCall, identity_json, log_bypass
 from ..embeddings import Embedder
 from ..settings import Settings
 from .llm import as_embedder
@@ -38,6 +44,22 @@ def _node_record(item: NodeWithScore) -> dict[str, Any]:
         "metadata": dict(node.metadata),
         "score": item.score,
     }
+
+
+def engine_config(query_engine: BaseQueryEngine) -> dict[str, Any]:
+    """What of an engine's configuration can change its answers and is public: class, prompts, retriever."""
+    config: dict[str, Any] = {"class": f"{type(query_engine).__module__}:{type(query_engine).__qualname__}"}
+    try:
+        config["prompts"] = {name: prompt.get_template() for name, prompt in query_engine.get_prompts().items()}
+    except Exception as exc:  # an engine whose prompts cannot be listed: its class and id still identify it
+        logger.debug("CachedQueryEngine: prompts of %s not listed: %s", type(query_engine).__name__, exc)
+    retriever = getattr(query_engine, "retriever", None)
+    if retriever is not None:
+        config["retriever"] = f"{type(retriever).__module__}:{type(retriever).__qualname__}"
+        top_k = getattr(retriever, "similarity_top_k", None)
+        if isinstance(top_k, int):
+            config["similarity_top_k"] = top_k
+    return config
 
 
 class CachedQueryEngine(BaseQueryEngine):
@@ -71,11 +93,28 @@ class CachedQueryEngine(BaseQueryEngine):
             distance_threshold=distance_threshold,
             ttl=ttl,
         )
-        self.llm_scope = {"rag": engine_id, "engine": "llama_index"}
+        self.llm_scope: dict[str, Any] = {"rag": engine_id, "engine": "llama_index", **engine_config(query_engine)}
         self.scope = scope
 
     def _get_prompt_modules(self) -> dict[str, Any]:
         return {}
+
+    def _identity(self, query_bundle: QueryBundle) -> dict[str, Any]:
+        """This question's identity: the engine's, plus what else in the bundle steers retrieval."""
+        identity = dict(self.llm_scope)
+        if query_bundle.custom_embedding_strs:
+            identity["embedding_strs"] = list(query_bundle.custom_embedding_strs)
+        if query_bundle.embedding is not None:
+            identity["embedding"] = list(query_bundle.embedding)
+        identity_json(identity)
+        return identity
+
+    @staticmethod
+    def _passes_through(exc: CacheInputError) -> None:
+        if isinstance(exc, UncacheableCall):
+            log_bypass("CachedQueryEngine", exc)
+        else:
+            logger.debug("CachedQueryEngine passes through: %s", exc)
 
     def _hit_response(self, hit: CacheHit) -> Response:
         records = json.loads(hit.payload or "[]")
@@ -104,11 +143,12 @@ class CachedQueryEngine(BaseQueryEngine):
     def _query(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
         question = query_bundle.query_str
         try:
-            hit = self.cache.check(question, llm=self.llm_scope, scope=self.scope)
+            identity = self._identity(query_bundle)
+            hit = self.cache.check(question, llm=identity, scope=self.scope)
             if hit is not None:
                 return self._hit_response(hit)
         except CacheInputError as exc:
-            logger.debug("CachedQueryEngine passes through: %s", exc)
+            self._passes_through(exc)
             return self.query_engine.query(query_bundle)
         token = self.cache.watch()
         try:
@@ -118,9 +158,7 @@ class CachedQueryEngine(BaseQueryEngine):
             raise
         try:
             text, payload, refs = self._entry(response)
-            self.cache.store(
-                question, text, llm=self.llm_scope, scope=self.scope, payload=payload, sources=refs, since=token
-            )
+            self.cache.store(question, text, llm=identity, scope=self.scope, payload=payload, sources=refs, since=token)
         except CacheInputError as exc:
             self.cache.unwatch(token)
             logger.debug("CachedQueryEngine did not cache: %s", exc)
@@ -129,11 +167,12 @@ class CachedQueryEngine(BaseQueryEngine):
     async def _aquery(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
         question = query_bundle.query_str
         try:
-            hit = await self.cache.acheck(question, llm=self.llm_scope, scope=self.scope)
+            identity = self._identity(query_bundle)
+            hit = await self.cache.acheck(question, llm=identity, scope=self.scope)
             if hit is not None:
                 return self._hit_response(hit)
         except CacheInputError as exc:
-            logger.debug("CachedQueryEngine passes through: %s", exc)
+            self._passes_through(exc)
             return await self.query_engine.aquery(query_bundle)
         token = await self.cache.awatch()
         try:
@@ -144,7 +183,7 @@ class CachedQueryEngine(BaseQueryEngine):
         try:
             text, payload, refs = self._entry(response)
             await self.cache.astore(
-                question, text, llm=self.llm_scope, scope=self.scope, payload=payload, sources=refs, since=token
+                question, text, llm=identity, scope=self.scope, payload=payload, sources=refs, since=token
             )
         except CacheInputError as exc:
             await self.cache.aunwatch(token)
