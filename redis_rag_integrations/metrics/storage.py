@@ -1,7 +1,8 @@
 """Where metrics live in Redis, how a process adds its share, and how ``redis-rag stats`` reads them back.
 
 ===================================== ====== ==========================================================================
-``{prefix}:ops``                      SET    every operation name ever flushed (so readers never SCAN)
+``{prefix}:ops:hours``                ZSET   operation name -> last hour it was flushed (so readers never SCAN);
+                                             names unseen for ``RETENTION_HOURS`` are dropped at flush time
 ``{prefix}:op:{operation}:{hour}``    HASH   one hour of one operation: ``count``, ``errors``, ``sum_us``, ``b{i}``
 ``{prefix}:counters:{hour}``          HASH   one hour of every counter: ``{name}`` or ``{name}|{label}`` -> total
 ``{prefix}:meta``                     HASH   ``first_flush`` / ``last_flush`` (unix seconds), ``bucket_scheme``
@@ -9,7 +10,9 @@
 
 ``{hour}`` is ``unix time // 3600`` at flush time. Hourly keys, each expiring ``RETENTION_HOURS`` after its hour,
 let ``redis-rag stats`` answer "the last N hours" -- what matters for a running system -- instead of a lifetime total
-in which last week's slow spell would hide today's, and keep the footprint bounded without a cleanup job.
+in which last week's slow spell would hide today's, and keep the footprint bounded without a cleanup job. The list
+of operation names is bounded the same way: it was a SET of every name ever flushed (``{prefix}:ops``, still read
+so that data written before the change shows up, never written), which grew forever when names were dynamic.
 
 Every process adds its counts with ``HINCRBY`` (atomic, commutative), so any number of processes flush into the same
 hashes without coordination and nothing is ever overwritten. One flush is one pipeline: a MULTI/EXEC on a standalone
@@ -43,6 +46,12 @@ class MetricKeys:
 
     @property
     def ops(self) -> str:
+        """Operation names by the last hour they were flushed (a sorted set)."""
+        return f"{self.prefix}:ops:hours"
+
+    @property
+    def legacy_ops(self) -> str:
+        """The unbounded SET of names written by earlier versions: read, never written."""
         return f"{self.prefix}:ops"
 
     @property
@@ -95,7 +104,8 @@ def write(
         pipe.expireat(key, expire_at)
         names.append(operation)
     if names:
-        pipe.sadd(keys.ops, *names)
+        pipe.zadd(keys.ops, dict.fromkeys(names, hour), gt=True)
+        pipe.zremrangebyscore(keys.ops, "-inf", hour - RETENTION_HOURS - 1)
     wanted = {name: n for name, n in counters.items() if n}
     if wanted:
         key = keys.counters(hour)
@@ -137,7 +147,8 @@ def read(client: Any, keys: MetricKeys, hours: int = 24, now: float | None = Non
         raise ValueError(f"hours must be an int within [1, {RETENTION_HOURS}], got {hours!r}")
     last = current_hour(now)
     periods = range(last - hours + 1, last + 1)
-    operations = sorted(_text(m) for m in client.smembers(keys.ops))
+    names = client.zrangebyscore(keys.ops, last - hours + 1, "+inf")
+    operations = sorted({_text(m) for m in names} | {_text(m) for m in client.smembers(keys.legacy_ops)})
     pipe = client.pipeline(transaction=False)
     pipe.hgetall(keys.meta)
     for operation in operations:
