@@ -135,19 +135,28 @@ def run(url: str, seed: int, cfg: Config | None = None) -> Outcome:
         for _ in range(cfg.workers):
             workers.spawn()
         kills_at = set(rng.sample(range(cfg.events), cfg.kills))
-        for i in range(cfg.events):
+
+        def publish(i: int, bait: bool) -> None:
+            """One random event; ``bait``: an upsert with chunks, so some worker is sure to start a batch."""
             doc_id = f"doc-{rng.randrange(cfg.docs)}"
-            if doc_id in latest and rng.random() < 0.2:
+            if not bait and doc_id in latest and rng.random() < 0.2:
                 producer.delete(doc_id)
                 latest[doc_id] = None
             else:  # a new version with 0..6 chunks: grows, shrinks or empties the document
                 text = "\n\n".join(f"{doc_id} v{i} part {p} " + "word " * rng.randint(1, 8)
-                                   for p in range(rng.randint(0, 6)))  # fmt: skip
+                                   for p in range(rng.randint(int(bait), 6)))  # fmt: skip
                 producer.upsert(doc_id, text)
                 latest[doc_id] = text
             outcome.events += 1
+
+        for i in range(cfg.events):
+            publish(i, bait=i in kills_at)
             if i in kills_at:
-                outcome.kills += workers.kill_mid_batch(rng)
+                for extra in range(5):  # a worker still starting up may miss its chance: bait again
+                    if workers.kill_mid_batch(rng):
+                        outcome.kills += 1
+                        break
+                    publish(cfg.events + 10 * i + extra, bait=True)
             elif rng.random() < 0.3:
                 time.sleep(rng.uniform(0.0, 0.05))
         _drain(producer, cfg.drain_timeout)

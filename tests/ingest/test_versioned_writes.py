@@ -22,7 +22,7 @@ from redis_rag_integrations.ingest.events import StreamKeys
 from redis_rag_integrations.ingest.producer import GROUP
 from redis_rag_integrations.store.index import LayoutMismatchError, RedisVectorIndex
 from redis_rag_integrations.store.layout import Record
-from redis_rag_integrations.store.versioned import record_key
+from redis_rag_integrations.store.versioned import CrossSlotDocumentError, Target, drive, record_key, write_steps
 
 sys.path.insert(0, str(Path(__file__).parent))
 from chaos import indexed_texts, split_paragraphs
@@ -160,6 +160,31 @@ async def test_async_twins_apply_the_same_rules(index: RedisVectorIndex) -> None
     assert (await index.adocument_states(["d"]))["d"].deleted
     assert indexed_texts(index) == {}
     await index.aclose()
+
+
+def test_on_a_cluster_a_documents_keys_must_share_a_slot(redis_url: str, unique_name: str) -> None:
+    """Cluster rules, run on the standalone server: the script only when every key of the document hashes to one
+    slot (a hash-tagged prefix, which this search build needs anyway), else an error and nothing written; the cache
+    invalidation is left to the caller (the ids come back)."""
+    settings = Settings(redis_url=redis_url)
+    tagged = RedisVectorIndex(f"{unique_name}t", dims=DIMS, prefix=f"{{{unique_name}}}:docs", settings=settings)
+    plain = RedisVectorIndex(f"{unique_name}p", dims=DIMS, settings=settings)
+    try:
+        for idx in (tagged, plain):
+            checked = [(idx.layout.key(r.id), idx.layout.check(r)) for r in chunks("d", "v1", 3)]
+            steps = write_steps(Target(idx.layout, idx.name, True, True), "d", "upsert", "1-0", checked)
+            if idx is plain:
+                with pytest.raises(CrossSlotDocumentError, match="hash tag"):
+                    drive(idx.client, steps)
+                assert indexed_texts(idx) == {}
+            else:
+                result = drive(idx.client, steps)
+                assert result.applied and set(result.invalidate) == {"d", "d#0", "d#1", "d#2"}
+                assert indexed_texts(idx) == texts_of(chunks("d", "v1", 3))
+    finally:
+        for idx in (tagged, plain):
+            idx.drop()
+            idx.client.delete(record_key(idx.layout, "d"))
 
 
 @pytest.mark.parametrize("seed", range(6))
