@@ -22,10 +22,9 @@ from typing import Any
 import numpy as np
 from redisvl.index import AsyncSearchIndex, SearchIndex
 from redisvl.query import VectorQuery
-from redisvl.query.filter import Tag
 from redisvl.schema import IndexSchema
 
-from .. import metrics
+from .. import metrics, tags
 from ..connection import require_modules
 from ..embeddings import Embedder, default_embedder
 from ..errors import MissingModuleError
@@ -67,7 +66,9 @@ class RelevantRecall:
                         "storage_type": "hash",
                     },
                     "fields": [
-                        {"name": "session", "type": "tag"},
+                        # Exact: one value per entry, case kept (the default "," separator and case folding
+                        # let session "a" recall the messages of sessions "A" and "a,b").
+                        {"name": "session", "type": "tag", "attrs": _EXACT_TAG},
                         {"name": "role", "type": "tag"},
                         {
                             "name": "vector",
@@ -97,6 +98,8 @@ class RelevantRecall:
         if self._index is None:
             self._check_search()
             index = SearchIndex(self.schema, redis_client=self.store.client)
+            if index.exists() and not _session_tag_exact(self.store.client, self.index_name):
+                index.delete(drop=False)  # built by an older version: rebuilt over the same (derived) entries
             if not index.exists():
                 index.create(overwrite=False)
             self._index = index
@@ -213,7 +216,7 @@ class RelevantRecall:
             vector=np.asarray(vector, dtype=np.float32).tobytes(),
             vector_field_name="vector",
             return_fields=["entry"],
-            filter_expression=Tag("session") == session_id,
+            filter_expression=tags.tag_clause("session", [session_id]),
             num_results=max(1, n),
             dtype="float32",
         )
@@ -246,7 +249,7 @@ class RelevantRecall:
             pipe.hset(
                 key,
                 mapping={
-                    "session": keys.session_id,
+                    "session": tags.encode(keys.session_id),
                     "role": message.role,
                     "entry": encode(message, max_bytes=self.store.max_message_bytes),
                     "vector": np.asarray(vectors[row], dtype=np.float32).tobytes(),
@@ -313,3 +316,13 @@ def _pick(rows: list[dict[str, Any]], excluded: set[str], k: int, keys: SessionK
         if len(out) == k:
             break
     return out
+
+
+_EXACT_TAG = {"separator": "\x1f", "case_sensitive": True}
+
+
+def _session_tag_exact(client: Any, index_name: str) -> bool:
+    """Whether the existing recall index keeps session tags exact (indexes made before this was fixed did not)."""
+    field = SearchIndex.from_existing(index_name, redis_client=client).schema.fields.get("session")
+    attrs = getattr(field, "attrs", None)
+    return bool(attrs is not None and attrs.separator == "\x1f" and attrs.case_sensitive)

@@ -1,8 +1,9 @@
-"""Metadata filters, framework-neutral: a small dict language compiled to a redisvl ``FilterExpression``.
+"""Metadata filters, framework-neutral: a small dict language compiled to a Redis query string.
 
 Both adapters translate their own filter types (LangChain dicts, LlamaIndex ``MetadataFilters``) into this, so the
-two frameworks filter the same way. The one rule that matters: a filter that names a field the index cannot filter
-on is an error, never a silent empty result.
+two frameworks filter the same way. The rules that matter: a filter that names a field the index cannot filter on is
+an error, never a silent empty result; and a filter for a value finds exactly the records holding that value, for any
+string (:mod:`.tags` says how), or is refused with an error saying why. Values never become query syntax.
 
 Syntax (Mongo-like)::
 
@@ -11,26 +12,28 @@ Syntax (Mongo-like)::
     {"$or": [{"source": "faq"}, {"tags": {"$in": ["x", "y"]}}]}
     {"$and": [...]}, {"$not": {...}}
 
-Operators: ``$eq $ne $gt $gte $lt $lte $in $nin $between`` and, on text fields, ``$like`` (Redis text syntax,
-``*`` wildcards) and ``$match``.
+Operators: tag fields ``$eq $ne $in $nin``; numeric fields those and ``$gt $gte $lt $lte $between`` (ints beyond
+2**53 are refused: the index holds doubles); text fields ``$like`` / ``$match``: every word present, ``word*`` a
+prefix (equality is refused there: the engine matches words, so declare exact-match fields as tags).
 """
 
 from __future__ import annotations
 
-import functools
-import operator
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from redisvl.query.filter import FilterExpression, Num, Tag, Text
+from redisvl.query.filter import FilterExpression
 
-from .layout import CONTENT_HASH, DOC_ID, ID, TEXT, Layout
+from .. import tags
+from .layout import CONTENT_HASH, DOC_ID, ID, MAX_EXACT_INT, TEXT, Layout
 
 FilterLike = FilterExpression | Mapping[str, Any] | str | None
 
 _NUMERIC_OPS = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$between"}
 _TAG_OPS = {"$eq", "$ne", "$in", "$nin"}
-_TEXT_OPS = {"$eq", "$ne", "$like", "$match"}
+_TEXT_OPS = {"$like", "$match"}
 
 
 class FilterError(ValueError):
@@ -48,26 +51,118 @@ def compile_filter(layout: Layout, flt: FilterLike) -> FilterExpression | str | 
         return flt
     if not isinstance(flt, Mapping):
         raise FilterError(f"a filter is a dict, a redisvl FilterExpression or a query string, not {type(flt).__name__}")
-    return _compile(filterable_fields(layout), flt)
+    return _Compiler(filterable_fields(layout), encoded=layout.dialect == "native").compile(flt)
 
 
-def _compile(fields: dict[str, str], flt: Mapping[str, Any]) -> FilterExpression:
-    if not flt:
-        raise FilterError("empty filter: pass None to search without one")
-    parts: list[FilterExpression] = []
-    for key, value in flt.items():
-        if key in ("$and", "$or"):
-            if not isinstance(value, list | tuple) or not value:
-                raise FilterError(f"{key} takes a non-empty list of filters, got {value!r}")
-            subs = [_compile(fields, _mapping(key, v)) for v in value]
-            parts.append(functools.reduce(operator.and_ if key == "$and" else operator.or_, subs))
-        elif key == "$not":
-            parts.append(_negate(_compile(fields, _mapping(key, value))))
-        elif key.startswith("$"):
-            raise FilterError(f"unknown logical operator {key!r}; use $and, $or, $not")
+class _Compiler:
+    """Dict filter -> Redis query string. Every value is written by this module, never pasted into the query."""
+
+    def __init__(self, fields: dict[str, str], encoded: bool) -> None:
+        self.fields = fields
+        self.encoded = encoded
+
+    def compile(self, flt: Mapping[str, Any]) -> str:
+        if not flt:
+            raise FilterError("empty filter: pass None to search without one")
+        parts: list[str] = []
+        for key, value in flt.items():
+            if not isinstance(key, str):
+                raise FilterError(f"filter keys are field names (strings), got {key!r}")
+            if key in ("$and", "$or"):
+                if not isinstance(value, list | tuple) or not value:
+                    raise FilterError(f"{key} takes a non-empty list of filters, got {value!r}")
+                subs = [self.compile(_mapping(key, v)) for v in value]
+                parts.append(_join(subs, " " if key == "$and" else " | "))
+            elif key == "$not":
+                parts.append(_negate(self.compile(_mapping(key, value))))
+            elif key.startswith("$"):
+                raise FilterError(f"unknown logical operator {key!r}; use $and, $or, $not")
+            else:
+                parts.append(self._field(key, value))
+        return _join(parts, " ")
+
+    def _field(self, name: str, cond: Any) -> str:
+        ftype = self.fields.get(name)
+        if ftype is None:
+            raise FilterError(
+                f"cannot filter on {name!r}: it is not an indexed field. Filterable: {', '.join(sorted(self.fields))}. "
+                "Declare it in metadata_fields when creating the store (a new field needs a new index)."
+            )
+        if isinstance(cond, Mapping):
+            ops = dict(cond)
         else:
-            parts.append(_field(fields, key, value))
-    return functools.reduce(operator.and_, parts)
+            ops = {"$in" if isinstance(cond, list | tuple | set) else "$eq": cond}
+        allowed = {"tag": _TAG_OPS, "numeric": _NUMERIC_OPS, "text": _TEXT_OPS}.get(ftype, set())
+        parts = []
+        for op, value in ops.items():
+            if op not in allowed:
+                hint = _TEXT_EQ_HINT if ftype == "text" and op in _TAG_OPS else ""
+                raise FilterError(
+                    f"operator {op!r} does not apply to {ftype} field {name!r}; it takes "
+                    f"{', '.join(sorted(allowed)) or 'no filter operator'}{hint}"
+                )
+            parts.append(self._condition(ftype, name, op, value))
+        if not parts:
+            raise FilterError(f"no condition given for {name!r}")
+        return _join(parts, " ")
+
+    def _condition(self, ftype: str, name: str, op: str, value: Any) -> str:
+        if ftype == "tag":
+            values = _tag_values(name, value, many=op in ("$in", "$nin"))
+            try:
+                clause = tags.tag_clause(name, values, encoded=self.encoded)
+            except tags.UnmatchableTagError as exc:
+                raise FilterError(f"filter on {name!r}: {exc}") from exc
+            return clause if op in ("$eq", "$in") else _negate(clause)
+        if ftype == "numeric":
+            return _numeric(name, op, value)
+        return _text(name, op, value)
+
+
+#: Why ``$eq`` is refused on a text field: the engine matches its words, not the whole value.
+_TEXT_EQ_HINT = (
+    ". A text field matches words ($like / $match), so equality on it could match other values: declare the field "
+    "as 'tag' to filter on exact values"
+)
+_WORD = re.compile(r"\w+\*?")
+
+
+def _text(name: str, op: str, value: Any) -> str:
+    """``$like`` / ``$match``: records whose text field holds every word of ``value`` (``word*``: a prefix).
+
+    The value is reduced to its words: Redis query syntax in it (``|``, ``-``, ``@field:``, parentheses) is never
+    passed through, so a search string cannot widen the filter.
+    """
+    if not isinstance(value, str):
+        raise FilterError(f"text field {name!r} takes a string, got {value!r}")
+    words = _WORD.findall(value)
+    if not words:
+        raise FilterError(f"{op} on text field {name!r} needs at least one word, got {value!r}")
+    return f"@{tags.escape(name)}:({' '.join(words)})"
+
+
+def _numeric(name: str, op: str, value: Any) -> str:
+    field = f"@{tags.escape(name)}"
+    if op in ("$in", "$nin"):
+        items = _list(name, op, value)
+        clause = _join([f"{field}:[{_number(name, v)} {_number(name, v)}]" for v in items], " | ")
+        return clause if op == "$in" else _negate(clause)
+    if op == "$between":
+        low, high = _list(name, op, value, size=2)
+        return f"{field}:[{_number(name, low)} {_number(name, high)}]"
+    n = _number(name, value)
+    return {
+        "$eq": f"{field}:[{n} {n}]",
+        "$ne": _negate(f"{field}:[{n} {n}]"),
+        "$gt": f"{field}:[({n} +inf]",
+        "$gte": f"{field}:[{n} +inf]",
+        "$lt": f"{field}:[-inf ({n}]",
+        "$lte": f"{field}:[-inf {n}]",
+    }[op]
+
+
+def _join(parts: list[str], sep: str) -> str:
+    return parts[0] if len(parts) == 1 else "(" + sep.join(parts) + ")"
 
 
 def _mapping(op: str, value: Any) -> Mapping[str, Any]:
@@ -76,68 +171,23 @@ def _mapping(op: str, value: Any) -> Mapping[str, Any]:
     return value
 
 
-def _field(fields: dict[str, str], name: str, cond: Any) -> FilterExpression:
-    ftype = fields.get(name)
-    if ftype is None:
-        raise FilterError(
-            f"cannot filter on {name!r}: it is not an indexed field. Filterable: {', '.join(sorted(fields))}. "
-            "Declare it in metadata_fields when creating the store (a new field needs a new index)."
-        )
-    ops = dict(cond) if isinstance(cond, Mapping) else {"$in" if isinstance(cond, list) else "$eq": cond}
-    allowed = {"tag": _TAG_OPS, "numeric": _NUMERIC_OPS, "text": _TEXT_OPS}.get(ftype, set())
-    parts = []
-    for op, value in ops.items():
-        if op not in allowed:
-            raise FilterError(
-                f"operator {op!r} does not apply to {ftype} field {name!r}; it takes {', '.join(sorted(allowed))}"
-            )
-        parts.append(_condition(ftype, name, op, value))
-    if not parts:
-        raise FilterError(f"no condition given for {name!r}")
-    return functools.reduce(operator.and_, parts)
+def _negate(expr: str) -> str:
+    """``NOT expr`` in Redis query syntax."""
+    return f"(-{expr})"
 
 
-def _condition(ftype: str, name: str, op: str, value: Any) -> FilterExpression:
-    if ftype == "tag":
-        values = _tag_values(name, value, many=op in ("$in", "$nin"))
-        expr = Tag(name) == values
-        return expr if op in ("$eq", "$in") else _negate(expr)
-    if ftype == "numeric":
-        if op in ("$in", "$nin"):
-            items = _list(name, op, value)
-            expr = functools.reduce(operator.or_, [Num(name) == _number(name, v) for v in items])
-            return expr if op == "$in" else _negate(expr)
-        if op == "$between":
-            low, high = _list(name, op, value, size=2)
-            return Num(name).between(_number(name, low), _number(name, high))
-        n = _number(name, value)
-        field = Num(name)
-        return {
-            "$eq": field == n,
-            "$ne": field != n,
-            "$gt": field > n,
-            "$gte": field >= n,
-            "$lt": field < n,
-            "$lte": field <= n,
-        }[op]
-    if not isinstance(value, str):
-        raise FilterError(f"text field {name!r} takes a string, got {value!r}")
-    field_t = Text(name)
-    return {"$eq": field_t == value, "$ne": field_t != value, "$like": field_t % value, "$match": field_t % value}[op]
-
-
-def _negate(expr: FilterExpression) -> FilterExpression:
-    """``NOT expr`` in Redis query syntax (redisvl has no negation of a compound expression)."""
-    return FilterExpression(f"(-({expr}))")
+def tag_text(value: Any) -> str:
+    """The string a tag holds for a metadata value: strings as they are, booleans as ``true`` / ``false``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _tag_values(name: str, value: Any, *, many: bool) -> list[str]:
     items = _list(name, "$in", value) if many else [value]
     out = []
     for v in items:
-        if v is None or isinstance(v, dict | list):
+        if v is None or isinstance(v, dict | list | tuple | set):
             raise FilterError(f"tag field {name!r} takes strings, numbers or booleans, got {v!r}")
-        out.append(str(v).lower() if isinstance(v, bool) else str(v))
+        out.append(tag_text(v))
     return out
 
 
@@ -148,7 +198,12 @@ def _list(name: str, op: str, value: Any, size: int | None = None) -> list[Any]:
     return list(value)
 
 
-def _number(name: str, value: Any) -> float:
+def _number(name: str, value: Any) -> str:
+    """``value`` written so the engine reads back exactly the double it stands for."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise FilterError(f"numeric field {name!r} compares with numbers, got {value!r}")
-    return value
+    if isinstance(value, int) and abs(value) > MAX_EXACT_INT:
+        raise FilterError(f"numeric field {name!r}: {value} is beyond 2**53 and cannot be compared exactly")
+    if not math.isfinite(value):
+        raise FilterError(f"numeric field {name!r} compares with finite numbers, got {value!r}")
+    return repr(float(value))

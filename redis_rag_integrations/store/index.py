@@ -15,12 +15,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from redis.cluster import RedisCluster
+from redis.exceptions import ResponseError
 from redisvl.exceptions import RedisVLError
 from redisvl.index import AsyncSearchIndex, SearchIndex
 from redisvl.query import BaseQuery
-from redisvl.query.filter import Tag
 
-from .. import freshness, metrics
+from .. import freshness, metrics, tags
 from ..connection import AsyncClient, SyncClient, get_async_client, get_client
 from ..errors import IndexNotFoundError, RedisRagError
 from ..settings import HybridFusion, Settings, get_settings
@@ -103,6 +103,7 @@ class RedisVectorIndex:
         # Cluster clients cannot route a bare FT.SEARCH by index name: they keep redis-py's search command.
         self._cluster = isinstance(self.client, RedisCluster) or hasattr(self.client, "nodes_manager")
         if create and not self._index.exists():
+            _refuse_overlapping_prefix(self.client, self.layout)
             self._index.create()
         self._optional_fields = (DOC_ID, EXTRA, *self.layout.metadata_fields)
         #: How records are written (see :mod:`.writes`): tests switch it to cover every path on one server.
@@ -339,7 +340,7 @@ class RedisVectorIndex:
                 continue
             out.append(str(mapping["id"]))
             out.extend(str(d) for d in (mapping.get(DOC_ID), old_doc and old_doc.decode()) if d)
-        return list(dict.fromkeys(out))
+        return list(dict.fromkeys(tags.decode(i) for i in out))  # stored forms -> the callers' ids
 
     @metrics.timed("store.delete")
     def delete(self, ids: Iterable[str]) -> int:
@@ -370,13 +371,16 @@ class RedisVectorIndex:
             await freshness.ainvalidate_documents(self.async_client, _stale(keys, doc_ids, self.layout.key_prefix))
         return deleted
 
+    def _docs_filter(self, doc_ids: list[str]) -> str:
+        return tags.tag_clause(DOC_ID, doc_ids, encoded=self.layout.dialect == "native")
+
     @metrics.timed("store.delete")
     def delete_documents(self, doc_ids: Iterable[str]) -> int:
         """Delete every chunk of the given source documents; returns how many chunks went."""
         ids = _ids(doc_ids)
         if not ids:
             return 0
-        result = self._index.drop_by_filter(Tag(DOC_ID) == ids)
+        result = self._index.drop_by_filter(self._docs_filter(ids))
         if self.invalidate_caches:
             freshness.invalidate_documents(self.client, ids)
         return int(result.processed)
@@ -386,7 +390,7 @@ class RedisVectorIndex:
         ids = _ids(doc_ids)
         if not ids:
             return 0
-        result = await self.aindex.drop_by_filter(Tag(DOC_ID) == ids)
+        result = await self.aindex.drop_by_filter(self._docs_filter(ids))
         if self.invalidate_caches:
             await freshness.ainvalidate_documents(self.async_client, ids)
         return int(result.processed)
@@ -687,6 +691,35 @@ class RedisVectorIndex:
             self._aindex = None
 
 
+def _refuse_overlapping_prefix(client: SyncClient, layout: Layout) -> None:
+    """Refuse an index whose key prefix contains, or lies inside, another index's prefix.
+
+    Why: an index sees every hash under its prefix. Index ``docs`` (keys ``docs:*``) would also return the records of
+    an index ``docs:fr`` (keys ``docs:fr:*``), and one record written to ``docs:fr`` would appear in both. Checked once,
+    when the index is created; a server that refuses ``FT._LIST`` / ``FT.INFO`` (an ACL) skips the check.
+    """
+    if isinstance(client, RedisCluster) or hasattr(client, "nodes_manager"):
+        return  # each node lists only its own indexes: no complete answer to check against
+    ours = layout.key_prefix + layout.key_separator
+    try:
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in client.execute_command("FT._LIST")]
+        for name in names:
+            info = client.ft(name).info()
+            definition = info.get("index_definition") or []
+            pairs = dict(zip(definition[::2], definition[1::2], strict=False)) if isinstance(definition, list) else {}
+            prefixes = pairs.get("prefixes") or pairs.get(b"prefixes") or []
+            for prefix in prefixes:
+                theirs = prefix.decode() if isinstance(prefix, bytes) else str(prefix)
+                if theirs and (ours.startswith(theirs) or theirs.startswith(ours)):
+                    raise LayoutMismatchError(
+                        f"index {layout.index_name!r} (keys {ours}*) would overlap index {name!r} (keys {theirs}*): "
+                        "each would return the other's records. Choose an index name or key prefix that neither "
+                        "contains nor lies inside another index's prefix"
+                    )
+    except ResponseError:
+        return
+
+
 def _ids(ids: Iterable[str] | None) -> list[str]:
     if ids is None:
         return []
@@ -701,7 +734,7 @@ def _ids(ids: Iterable[str] | None) -> list[str]:
 
 def _stale(keys: list[str], doc_ids: list[Any], prefix: str) -> list[str]:
     out = [k[len(prefix) + 1 :] for k in keys]
-    out.extend(d.decode() for d in doc_ids if d)
+    out.extend(tags.decode(d.decode()) for d in doc_ids if d)
     return list(dict.fromkeys(out))
 
 

@@ -13,6 +13,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..tags import ENCODED_MARK
+from ..tags import decode as decode_tag
 from .filters import FilterLike, compile_filter
 from .layout import DOC_ID, EXTRA, METADATA, TEXT, Hit, Layout, Record
 
@@ -99,12 +101,16 @@ def parse_reply(layout: Layout, reply: Any, similarity: Callable[[float], float]
         extra = f.get(extra_n)
         if isinstance(text, bytes):
             text = text.decode()
+        if doc:
+            doc = doc.decode() if isinstance(doc, bytes) else doc
+            if doc[:1] == ENCODED_MARK:  # stored encoded (see ..tags); every other id is stored as written
+                doc = decode_tag(doc)
         record = Record(
             skey[cut:] if skey.startswith(head) else skey,
             "" if text is None else text,
             None,
             loads(meta.decode() if isinstance(meta, bytes) else meta) if meta else {},
-            (doc.decode() if isinstance(doc, bytes) else doc) if doc else None,
+            doc or None,
             loads(extra.decode() if isinstance(extra, bytes) else extra) if extra else None,
         )
         distance = float(f[score_n])

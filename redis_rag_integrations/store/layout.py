@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 from redisvl.schema import IndexSchema
 
+from .. import tags
 from ..settings import Settings, get_settings
 
 FieldType = Literal["tag", "numeric", "text", "geo"]
@@ -311,10 +312,17 @@ class Layout:
         """
         if not isinstance(record.id, str) or not record.id:
             raise ValueError(f"record id must be a non-empty string, got {record.id!r}")
+        if "\x00" in record.id:
+            # Search 2.10 returns no fields for a key holding NUL: the record would come back empty from every query.
+            raise ValueError(
+                f"record id {record.id!r} contains a NUL character, which the search engine cannot read back"
+            )
         if not isinstance(record.text, str):
             raise TypeError(f"record {record.id!r}: text is {type(record.text).__name__}, expected str")
         if record.vector is None:
             raise ValueError(f"record {record.id!r} has no vector")
+        if record.doc_id is not None and not (isinstance(record.doc_id, str) and record.doc_id):
+            raise ValueError(f"record {record.id!r}: doc_id must be a non-empty string or None, got {record.doc_id!r}")
         try:
             metadata_json = json.dumps(record.metadata, ensure_ascii=False, allow_nan=False)
             extra = record.extra
@@ -327,7 +335,7 @@ class Layout:
         indexed = {
             name: _index_value(record.id, name, ftype, record.metadata[name])
             for name, ftype in self.metadata_fields.items()
-            if name in record.metadata and record.metadata[name] is not None
+            if name in record.metadata and _holds_values(record.metadata[name])
         }
         vector = self.vector_bytes(record.vector, f"record {record.id!r}: vector")
         return Checked(record, vector, metadata_json, extra_json, indexed)
@@ -337,14 +345,14 @@ class Layout:
         """The hash fields of a checked record (this cannot fail)."""
         record = checked.record
         mapping: dict[str, str | bytes | float] = {
-            ID: record.id,
+            ID: tags.encode(record.id),
             TEXT: record.text,
             VECTOR: checked.vector,
             METADATA: checked.metadata_json,
             CONTENT_HASH: record.content_hash,
         }
         if record.doc_id is not None:
-            mapping[DOC_ID] = str(record.doc_id)
+            mapping[DOC_ID] = tags.encode(str(record.doc_id))
         if checked.extra_json is not None:
             mapping[EXTRA] = checked.extra_json
         mapping.update(checked.indexed)
@@ -358,7 +366,7 @@ class Layout:
             id=_s(f.get(ID, "")),
             text=_s(f.get(TEXT, "")),
             metadata=json.loads(_s(f[METADATA])) if f.get(METADATA) else {},
-            doc_id=_s(f[DOC_ID]) if f.get(DOC_ID) not in (None, "", b"") else None,
+            doc_id=tags.decode(_s(f[DOC_ID])) if f.get(DOC_ID) not in (None, "", b"") else None,
             extra=json.loads(_s(extra)) if extra else None,
             vector=np.frombuffer(vector, dtype=_DTYPES[self.datatype]).astype(np.float32) if vector else None,
         )
@@ -393,6 +401,40 @@ def _l2_similarity(distance: float) -> float:
     return 1.0 - distance / 2.0
 
 
+def _holds_values(value: Any) -> bool:
+    """Whether a metadata value gets an index entry: ``None`` and empty lists hold nothing to filter on (so
+    ``$eq`` never matches them and ``$ne`` / ``$nin`` always do)."""
+    return value is not None and not (isinstance(value, list | tuple | set) and not value)
+
+
+#: Beyond this an int is not exactly a double (filters refuse such values too).
+MAX_EXACT_INT = 2**53
+#: The latitudes Redis' geo index accepts (web-mercator limits); longitudes are -180..180.
+_MAX_LAT = 85.05112878
+
+
+def _geo_value(record_id: str, name: str, value: Any) -> str:
+    """``lon,lat`` after checking it: the engine silently leaves a record with an invalid geo value out of the index."""
+    try:
+        if isinstance(value, str):
+            lon_s, lat_s = value.split(",")
+            lon, lat = float(lon_s), float(lat_s)
+        elif isinstance(value, list | tuple) and len(value) == 2 and not any(isinstance(v, bool) for v in value):
+            lon, lat = float(value[0]), float(value[1])
+        else:
+            raise ValueError
+    except (ValueError, TypeError):
+        raise TypeError(
+            f"record {record_id!r}: metadata {name!r} is geo; give 'lon,lat' or [lon, lat], got {value!r}"
+        ) from None
+    if not (-180.0 <= lon <= 180.0 and -_MAX_LAT <= lat <= _MAX_LAT):
+        raise ValueError(
+            f"record {record_id!r}: metadata {name!r} = {value!r} is outside longitude -180..180 / latitude "
+            f"-{_MAX_LAT}..{_MAX_LAT}: Redis would leave the record out of the index"
+        )
+    return f"{lon!r},{lat!r}"
+
+
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -402,22 +444,21 @@ def _index_value(record_id: str, name: str, ftype: str, value: Any) -> str | flo
     if ftype == "numeric":
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise TypeError(f"record {record_id!r}: metadata {name!r} is declared numeric but is {value!r}")
-        return float(value)
+        if isinstance(value, int) and abs(value) > MAX_EXACT_INT:
+            raise ValueError(
+                f"record {record_id!r}: metadata {name!r} = {value} is beyond 2**53: the numeric index holds doubles "
+                "and would compare a rounded value. Declare the field as 'tag' to filter on it exactly"
+            )
+        return repr(float(value))
     if ftype == "tag":
         values = value if isinstance(value, list | tuple | set) else [value]
         out = []
         for v in values:
-            if isinstance(v, dict | list):
+            if v is None or isinstance(v, dict | list | tuple | set):
                 raise TypeError(f"record {record_id!r}: metadata {name!r} is a tag field but holds {v!r}")
-            text = str(v).lower() if isinstance(v, bool) else str(v)
-            if TAG_SEPARATOR in text:
-                raise ValueError(f"record {record_id!r}: metadata {name!r} contains the tag separator \\x1f")
-            out.append(text)
+            # Encoded (see .tags): a value the engine would trim or garble is still matched exactly by a filter.
+            out.append(tags.encode(str(v).lower() if isinstance(v, bool) else str(v)))
         return TAG_SEPARATOR.join(out)
     if ftype == "geo":
-        if isinstance(value, str):
-            return value
-        if isinstance(value, list | tuple) and len(value) == 2:
-            return f"{float(value[0])},{float(value[1])}"
-        raise TypeError(f"record {record_id!r}: metadata {name!r} is geo; give 'lon,lat' or [lon, lat]")
+        return _geo_value(record_id, name, value)
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

@@ -28,6 +28,7 @@ from typing import Any, Literal, TypeVar
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError, ResponseError
 
+from .. import tags
 from ..freshness import CHANGED_PREFIX, CLOCK_KEY, DEPS_PREFIX, INFLIGHT_KEY, WATCH_SECONDS
 from .bulk import Command, asend_overlapped, first_error, send_overlapped
 from .layout import CONTENT_HASH, DOC_ID, Checked, Layout
@@ -163,9 +164,9 @@ def split_created(encoded: Sequence[Encoded], replies: Sequence[Any]) -> tuple[l
 def new_records_args(checked: Sequence[tuple[str, Checked]], invalidate: bool) -> list[str]:
     """ARGV of :data:`NEW_RECORDS_SCRIPT` (its KEYS are the keys of ``checked``)."""
     args = [DEPS_PREFIX if invalidate else ""]
-    for _, c in checked:
-        args.append(c.record.id)
-        args.append("" if c.record.doc_id is None else str(c.record.doc_id))
+    for _, c in checked:  # in their stored form, as the other scripts read them from the hashes
+        args.append(tags.encode(c.record.id))
+        args.append("" if c.record.doc_id is None else tags.encode(str(c.record.doc_id)))
     return args
 
 
