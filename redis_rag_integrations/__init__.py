@@ -5,14 +5,6 @@ Framework-neutral pieces live at the top level; the framework adapters are in
 used, so either framework stays optional.
 """
 
-import os
-
-# OpenMP threads that busy-wait between batches steal the CPU from everything else on a small machine (the
-# embedder's torch, the local LLM): on 2 busy cores one query embedding took 80-100 ms p50 (p90 220-270 ms) with the
-# default policy and 25-30 ms with PASSIVE, and batch throughput did not suffer. It must be set before torch loads
-# its OpenMP runtime, hence here, first; a value the user set wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from .connection import get_async_client, get_client
 from .embeddings import Embedder, LocalEmbedder, OpenAIEmbedder, default_embedder
 from .errors import (

@@ -107,6 +107,5 @@ class SharedChild(Generic[C]):
     def get(self) -> C:
         with self._lock:
             if self.current is None or not self.current.running:
-                install_sigterm_handler()
                 self.current = self._factory().start()
             return self.current

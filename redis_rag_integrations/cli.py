@@ -20,6 +20,7 @@ from rich.table import Table
 
 from .connection import get_client, server_modules
 from .errors import RedisRagError
+from .host import configure_entry_point
 from .server import EmbeddedRedis
 from .settings import get_settings
 
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_entry_point()
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))

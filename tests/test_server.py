@@ -69,3 +69,14 @@ def test_no_orphan_when_python_is_killed(how: str, processes) -> None:
         child.kill()
     child.wait(timeout=10)
     assert processes.wait_dead(server_pid, timeout=10), f"redis-server {server_pid} outlived its parent ({how})"
+
+
+def test_starting_the_embedded_server_leaves_the_hosts_signal_handlers_alone() -> None:
+    """A library installs no signal handler unasked; the server still stops with its parent (PR_SET_PDEATHSIG)."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    code = (
+        "import signal; from redis_rag_integrations import redis_url; redis_url(); "
+        "print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "True"

@@ -17,6 +17,7 @@ from rich.panel import Panel
 from ..connection import mask_url
 from ..errors import RedisRagError
 from ..history import ChatHistoryStore
+from ..host import configure_entry_point
 from ..langchain import CachedRAGChain, RagEmbeddings
 from ..langchain import RedisVectorStore as LangChainStore
 from ..langchain.models import chat_model
@@ -178,6 +179,7 @@ def quiet_libraries() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry: exit 0 when the demo ran, 2 with a clear message when Redis or the LLM is unavailable."""
+    configure_entry_point()
     config, args = parse_args(argv)
     quiet_libraries()
     console = Console()
