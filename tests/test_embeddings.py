@@ -56,7 +56,7 @@ def test_only_our_programs_stop_openmp_busy_waiting_and_the_users_choice_wins(
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     if given is not None:
         env["OMP_WAIT_POLICY"] = given
-    call = "from redis_rag_integrations.host import configure_entry_point; configure_entry_point(); " if entry_point else ""
+    call = "import redis_rag_integrations.host as h; h.configure_entry_point(); " if entry_point else ""
     code = f"import os, redis_rag_integrations, torch; {call}print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
