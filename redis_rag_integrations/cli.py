@@ -28,15 +28,15 @@ console = Console()
 
 
 def cmd_server(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the URL is printed: whoever reads it may stop us at once
+        signal.signal(sig, lambda *_: stop.set())
     server = EmbeddedRedis(port=args.port, data_dir=args.data_dir)
     server.start()
-    console.print(f"[bold green]embedded Redis running[/] at [bold]{server.url}[/]  (pid {server.pid})")
-    console.print(f"data dir: {server.data_dir}   modules: {', '.join(server_modules(get_client(server.url)))}")
-    console.print(f"use it with:  export REDIS_URL={server.url}     stop with Ctrl-C")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     try:
+        console.print(f"[bold green]embedded Redis running[/] at [bold]{server.url}[/]  (pid {server.pid})")
+        console.print(f"data dir: {server.data_dir}   modules: {', '.join(server_modules(get_client(server.url)))}")
+        console.print(f"use it with:  export REDIS_URL={server.url}     stop with Ctrl-C")
         while not stop.wait(0.5):
             if not server.running:
                 console.print("[red]redis-server exited[/]")

@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ._children import SharedChild, die_with_parent, free_port, terminate, track, untrack
 from .errors import EmbeddedRedisError
@@ -50,6 +52,19 @@ def find_binaries() -> tuple[Path, list[Path]]:
     if not os.access(server, os.X_OK):
         server.chmod(server.stat().st_mode | 0o111)
     return server, modules
+
+
+class _PortTaken(EmbeddedRedisError):
+    """The server could not bind its port (taken between our probe and its bind): worth another port."""
+
+
+def _no_retry_client(port: int, **kwargs: float) -> redis.Redis:
+    """A client to our own server that fails at once on a dropped connection.
+
+    redis-py retries a failed command with backoff by default: SHUTDOWN drops the connection by design, and those
+    retries made ``stop()`` take 3 s after the server had exited within milliseconds.
+    """
+    return redis.Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), 0), **kwargs)
 
 
 class EmbeddedRedis:
@@ -110,8 +125,9 @@ class EmbeddedRedis:
                 return self
             server, modules = find_binaries()
             if self._data_dir_arg is not None:
-                self._data_dir_arg.mkdir(parents=True, exist_ok=True)
-                self.data_dir = self._data_dir_arg
+                # Absolute: redis-server runs with its data dir as cwd, where a relative --dir would not exist.
+                self.data_dir = self._data_dir_arg.expanduser().resolve()
+                self.data_dir.mkdir(parents=True, exist_ok=True)
             else:
                 self._tmpdir = Path(tempfile.mkdtemp(prefix="redis-rag-"))
                 self.data_dir = self._tmpdir
@@ -123,8 +139,11 @@ class EmbeddedRedis:
                     self._launch(server, modules, port)
                     self.port = port
                     break
-                except EmbeddedRedisError as exc:  # a port race: somebody took it between bind and listen
+                except _PortTaken as exc:  # a port race: somebody took it between our probe and the server's bind
                     last_error = exc
+                except EmbeddedRedisError:
+                    self._cleanup_dir()
+                    raise
             else:
                 self._cleanup_dir()
                 raise last_error or EmbeddedRedisError("could not start the embedded Redis")
@@ -156,24 +175,33 @@ class EmbeddedRedis:
             preexec_fn=die_with_parent(signal.SIGTERM),  # SIGTERM: Redis flushes its AOF on the way out
             start_new_session=True,  # Ctrl-C in a terminal goes to us; we stop the server in order.
         )
+        try:
+            self._wait_ready(proc, port)
+        except BaseException:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()
+            raise
+        self._proc = proc
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes], port: int) -> None:
         deadline = time.monotonic() + self.startup_timeout
-        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5, socket_timeout=2)
+        client = _no_retry_client(port, socket_connect_timeout=0.5, socket_timeout=2)
         try:
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
-                    raise EmbeddedRedisError(
-                        f"redis-server exited with code {proc.returncode} on port {port}: {self._log_tail(proc)}"
-                    )
+                    tail = self._log_tail(proc)
+                    kind = _PortTaken if "Address already in use" in tail else EmbeddedRedisError
+                    raise kind(f"redis-server exited with code {proc.returncode} on port {port}: {tail}")
                 try:
                     # Another server may already own the port: only our own pid counts as "up".
                     if int(client.info("server")["process_id"]) == proc.pid:
-                        self._proc = proc
                         return
                 except redis.ConnectionError:
                     pass
-                time.sleep(0.05)
-            proc.kill()
-            proc.wait()
+                time.sleep(0.02)
             raise EmbeddedRedisError(f"redis-server did not answer within {self.startup_timeout}s on port {port}")
         finally:
             client.close()
@@ -194,9 +222,10 @@ class EmbeddedRedis:
             proc, self._proc = self._proc, None
             if proc is not None and proc.poll() is None:
                 try:
-                    client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=timeout)
+                    client = _no_retry_client(self.port or 0, socket_timeout=timeout)
                     with contextlib.suppress(redis.ConnectionError):
                         client.shutdown(nosave=not self.appendonly)  # connection drops: expected
+                    client.close()
                     proc.wait(timeout=timeout)
                 except (redis.RedisError, subprocess.TimeoutExpired):
                     terminate(proc, timeout)

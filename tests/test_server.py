@@ -80,3 +80,44 @@ def test_starting_the_embedded_server_leaves_the_hosts_signal_handlers_alone() -
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "True"
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def test_a_relative_data_dir_works_and_is_kept_absolute(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with EmbeddedRedis(data_dir="./redis-data") as server:
+        redis.Redis.from_url(server.url).set("k", "v")
+        assert server.data_dir == tmp_path / "redis-data"
+    assert (tmp_path / "redis-data" / "appendonlydir").is_dir()
+    with EmbeddedRedis(data_dir="redis-data") as server:
+        assert redis.Redis.from_url(server.url).get("k") == b"v"
+
+
+def test_cli_server_with_a_relative_data_dir(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["COLUMNS"] = "300"
+    cmd = [sys.executable, "-m", "redis_rag_integrations", "server", "--data-dir", "./rd"]
+    child = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert child.stdout is not None
+    try:
+        first = child.stdout.readline()
+        assert "running at redis://127.0.0.1:" in first, first + child.stdout.read()
+    finally:
+        child.terminate()
+        rest = child.communicate(timeout=30)[0]
+    assert child.returncode == 0, rest
+    assert (tmp_path / "rd" / "appendonlydir").is_dir()
+
+
+def test_a_failed_start_closes_what_it_opened(tmp_path) -> None:
+    from redis_rag_integrations.errors import EmbeddedRedisError
+
+    before = _open_fds()
+    server = EmbeddedRedis(data_dir=tmp_path, extra_args=["--no-such-option", "1"])
+    with pytest.raises(EmbeddedRedisError, match="no-such-option"):
+        server.start()
+    assert _open_fds() - before == set()
+    assert not server.running
