@@ -1,0 +1,73 @@
+"""Fixtures for the agent tests: a tool-calling fake chat model, a plumbing embedder, memory stores that clean up."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+from redis_rag_integrations.langchain.memory_store import RedisMemoryStore
+
+DIMS = 16
+
+
+class ToolFakeChatModel(GenericFakeChatModel):
+    """``GenericFakeChatModel`` that accepts ``bind_tools`` (``create_agent`` binds the agent's tools) and records
+    what it was asked, so tests can count real model calls."""
+
+    calls: list[Any] = []  # noqa: RUF012 - replaced per instance in __init__
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.calls = []
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ToolFakeChatModel:
+        return self
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        self.calls.append(list(messages))
+        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+
+class HashEmbedder:
+    """Deterministic plumbing embedder: equal texts -> equal unit vectors, different texts -> ~orthogonal ones."""
+
+    model_name = "hash-embedder"
+    dims = DIMS
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+            vec = np.random.default_rng(seed).standard_normal(DIMS).astype(np.float32)
+            rows.append(vec / np.linalg.norm(vec))
+        return np.asarray(rows, dtype=np.float32).reshape(len(rows), DIMS)
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def make_store(redis_url: str, unique_name: str) -> Iterator[Callable[..., RedisMemoryStore]]:
+    made: list[RedisMemoryStore] = []
+
+    def factory(**kwargs: Any) -> RedisMemoryStore:
+        kwargs.setdefault("name", f"{unique_name}m{len(made)}")
+        store = RedisMemoryStore(redis_url, **kwargs)
+        made.append(store)
+        return store
+
+    yield factory
+    for store in made:
+        with contextlib.suppress(Exception):
+            store.drop()
