@@ -20,7 +20,7 @@ class ToolFakeChatModel(GenericFakeChatModel):
     """``GenericFakeChatModel`` that accepts ``bind_tools`` (``create_agent`` binds the agent's tools) and records
     what it was asked, so tests can count real model calls."""
 
-    calls: list[Any] = []  # noqa: RUF012 - replaced per instance in __init__
+    calls: list[Any] = []
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -8,7 +8,6 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from langgraph.store.base import MatchCondition
 
 from redis_rag_integrations.errors import RedisConnectionFailed
 from redis_rag_integrations.langchain.memory_store import RedisMemoryStore
@@ -110,7 +109,7 @@ def test_search_by_meaning(make_store, local_embedder) -> None:
     store.put(("user", "1", "memories"), "c", {"text": "I live in Lisbon"}, index=False)
     store.put(("user", "2", "memories"), "d", {"text": "I cannot eat nuts"})
     hits = store.search(("user", "1"), query="what food should I avoid?", limit=2)
-    assert [h.key for h in hits][0] == "a"
+    assert hits[0].key == "a"
     assert all(h.namespace[:2] == ("user", "1") for h in hits)
     assert hits[0].score is not None and hits[0].score > hits[-1].score
     assert "c" not in {h.key for h in store.search(("user", "1"), query="where do I live?", limit=10)}
@@ -131,5 +130,5 @@ def test_async_api(make_store, hash_embedder) -> None:
 
 
 def test_redis_down_is_a_clear_error() -> None:
-    with pytest.raises(RedisConnectionFailed, match="127.0.0.1:1"):
+    with pytest.raises(RedisConnectionFailed, match=r"127\.0\.0\.1:1"):
         RedisMemoryStore("redis://127.0.0.1:1/0")
