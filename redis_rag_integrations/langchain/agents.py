@@ -1,0 +1,127 @@
+"""Agent memory on Redis for LangChain 1.x ``create_agent`` / LangGraph: checkpointers (short-term) and a store
+(long-term), built in one place on the same Redis as the rest of the package.
+
+Short-term memory is the official ``langgraph-checkpoint-redis`` saver, with one fix: its sync ``list()`` (what
+``get_state_history`` reads) returns the pending ``Send`` packets of a checkpoint as plain dicts, while
+``get_tuple()`` revives them. LangGraph then drops them ("Ignoring invalid packet type dict in pending sends"), so
+the history shows the step before a tool call with ``next == ()`` instead of ``("tools",)``, and replaying or
+forking from that checkpoint skips the tool. :class:`RedisCheckpointSaver` revives them the way ``get_tuple()``
+does. Long-term memory is :class:`~redis_rag_integrations.langchain.memory_store.RedisMemoryStore` (why not the
+official ``RedisStore``: see that module).
+
+Usage::
+
+    agent = create_agent(model, tools, checkpointer=checkpointer(), store=memory_store())
+    agent.invoke({"messages": [...]}, {"configurable": {"thread_id": "user-42"}})
+
+    async with async_checkpointer() as saver:          # one per event loop
+        agent = create_agent(model, tools, checkpointer=saver)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+from langchain_core.embeddings import Embeddings
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import CheckpointTuple
+from langgraph.checkpoint.redis import RedisSaver
+from langgraph.checkpoint.redis.aio import AsyncRedisSaver
+
+from ..connection import connection_failed, get_async_client, get_client
+from ..embeddings import Embedder, default_embedder
+from ..settings import Settings, get_settings
+from ..urls import redis_url as resolve_url
+from .cache import as_embedder
+from .memory_store import RedisMemoryStore
+
+__all__ = ["AsyncRedisCheckpointSaver", "RedisCheckpointSaver", "async_checkpointer", "checkpointer", "memory_store"]
+
+_FAULTS = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+class RedisCheckpointSaver(RedisSaver):
+    """``RedisSaver`` whose ``list()`` returns checkpoints as ``get_tuple()`` does (pending sends revived)."""
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        for found in super().list(config, filter=filter, before=before, limit=limit):
+            values = self._recursive_deserialize(found.checkpoint.get("channel_values") or {})
+            yield found._replace(checkpoint={**found.checkpoint, "channel_values": values})
+
+
+class AsyncRedisCheckpointSaver(AsyncRedisSaver):
+    """``AsyncRedisSaver`` under our name, so both savers come from here (its ``alist`` already revives sends)."""
+
+
+def _ttl(ttl_seconds: int | None, refresh_on_read: bool) -> dict[str, Any] | None:
+    """LangGraph counts checkpoint TTLs in minutes; the package's settings count seconds."""
+    if ttl_seconds is None:
+        return None
+    return {"default_ttl": ttl_seconds / 60, "refresh_on_read": refresh_on_read}
+
+
+def checkpointer(
+    redis_url: str | None = None,
+    *,
+    ttl: int | None = None,
+    refresh_on_read: bool = True,
+    settings: Settings | None = None,
+) -> RedisCheckpointSaver:
+    """A ready (indexes created) sync checkpointer on ``redis_url`` (default: ``REDIS_URL`` or the embedded
+    Redis), with the package's timeouts. ``ttl`` in seconds (default ``Settings.history_ttl``; unset = forever).
+    An unreachable Redis raises :class:`~redis_rag_integrations.errors.RedisConnectionFailed` naming the URL."""
+    settings = settings or get_settings()
+    url = redis_url or resolve_url(settings)
+    ttl = ttl if ttl is not None else settings.history_ttl
+    try:
+        saver = RedisCheckpointSaver(redis_client=get_client(url, settings=settings), ttl=_ttl(ttl, refresh_on_read))
+        saver.setup()
+    except _FAULTS as exc:
+        raise connection_failed(url, exc) from exc
+    return saver
+
+
+def async_checkpointer(
+    redis_url: str | None = None,
+    *,
+    ttl: int | None = None,
+    refresh_on_read: bool = True,
+    settings: Settings | None = None,
+) -> AsyncRedisCheckpointSaver:
+    """An async checkpointer to enter with ``async with`` (which creates the indexes and binds it to the running
+    event loop: one per loop). Same Redis, keys and TTL rules as :func:`checkpointer`."""
+    settings = settings or get_settings()
+    url = redis_url or resolve_url(settings)
+    ttl = ttl if ttl is not None else settings.history_ttl
+    client = get_async_client(url, settings=settings)  # our timeouts; lazily connected, on the loop that uses it
+    return AsyncRedisCheckpointSaver(redis_client=client, ttl=_ttl(ttl, refresh_on_read))
+
+
+def memory_store(
+    redis_url: str | None = None,
+    *,
+    embeddings: Embeddings | Embedder | None = None,
+    name: str = "agent-memory",
+    fields: list[str] | None = None,
+    ttl_minutes: float | None = None,
+    settings: Settings | None = None,
+) -> RedisMemoryStore:
+    """Long-term memory for ``create_agent(store=...)``, searchable by meaning with ``embeddings`` (default: the
+    package's embedder) over the value ``fields`` (default: the whole value)."""
+    settings = settings or get_settings()
+    url = redis_url or resolve_url(settings)
+    embedder = as_embedder(embeddings) if embeddings is not None else None
+    if embedder is None:
+        embedder = default_embedder(settings)
+    index: dict[str, Any] = {"dims": embedder.dims, "embed": embedder, "fields": fields or ["$"]}
+    ttl = {"default_ttl": ttl_minutes, "refresh_on_read": True} if ttl_minutes else None
+    return RedisMemoryStore(url, name=name, index=index, ttl=ttl, settings=settings)  # type: ignore[arg-type]
