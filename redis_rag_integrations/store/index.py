@@ -519,28 +519,36 @@ class RedisVectorIndex:
     def get(self, ids: Iterable[str], with_vectors: bool = False) -> list[Record]:
         """The records with these ids, in the order asked; ids that do not exist are left out."""
         wanted = _ids(ids)
-        pipe = self.client.pipeline(transaction=False)
-        for i in wanted:
-            pipe.hmget(self.layout.key(i), self._READ)
+        pipe = self._queue_reads(self.client.pipeline(transaction=False), wanted)
         return self._records(wanted, pipe.execute(), with_vectors)
 
     async def aget(self, ids: Iterable[str], with_vectors: bool = False) -> list[Record]:
         wanted = _ids(ids)
-        pipe = self.async_client.pipeline(transaction=False)
-        for i in wanted:
-            pipe.hmget(self.layout.key(i), self._READ)
+        pipe = self._queue_reads(self.async_client.pipeline(transaction=False), wanted)
         return self._records(wanted, await pipe.execute(), with_vectors)
 
-    def _records(self, ids: list[str], rows: list[list[Any]], with_vectors: bool) -> list[Record]:
+    def _queue_reads(self, pipe: Any, ids: list[str]) -> Any:
+        """Our layout's fields by name; a legacy record whole (its metadata fields are named by the record)."""
+        for i in ids:
+            if self.layout.dialect == "native":
+                pipe.hmget(self.layout.key(i), self._READ)
+            else:
+                pipe.hgetall(self.layout.key(i))
+        return pipe
+
+    def _records(self, ids: list[str], rows: list[Any], with_vectors: bool) -> list[Record]:
         out = []
+        vfield = self.layout.vector_field
         for record_id, values in zip(ids, rows, strict=True):
-            if values[RETURN_FIELDS.index(METADATA)] is None and values[-1] is None:
-                continue
-            record = self.layout.decode(
-                dict(zip(RETURN_FIELDS, values[:-1], strict=True)), values[-1] if with_vectors else None
-            )
-            record.id = record_id
-            out.append(record)
+            if self.layout.dialect == "native":
+                if values[RETURN_FIELDS.index(METADATA)] is None and values[-1] is None:
+                    continue  # no such record
+                fields, vector = dict(zip(RETURN_FIELDS, values[:-1], strict=True)), values[-1]
+            else:
+                if not values:
+                    continue
+                fields, vector = values, values.get(vfield.encode(), values.get(vfield))
+            out.append(self.layout.read(self.layout.key(record_id), fields, vector if with_vectors else None))
         return out
 
     def _run(self, query: BaseQuery) -> list[dict[str, Any]]:

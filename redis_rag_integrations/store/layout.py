@@ -207,6 +207,25 @@ class Layout:
     def key(self, record_id: str) -> str:
         return f"{self.key_prefix}{self.key_separator}{record_id}"
 
+    @property
+    def returned_fields(self) -> list[str] | None:
+        """What a search asks Redis to send back: our fields, or everything (``None``) for a legacy layout, whose
+        metadata sits in fields only its records know (one per metadata key, or ``_metadata_json``)."""
+        return list(QUERY_FIELDS) if self.dialect == "native" else None
+
+    def read(self, key: str, fields: Mapping[str | bytes, Any], vector: bytes | None = None) -> Record:
+        """The :class:`Record` stored under ``key``, from its hash fields, in this layout's dialect: the one decoder
+        behind every read (get, KNN, BM25, hybrid, find), so no path reads a legacy index differently."""
+        if self.dialect == "native":
+            record = self.decode(fields, vector)
+        else:
+            record = self.decode_legacy(key, fields)
+            if vector is not None:
+                record.vector = np.frombuffer(vector, dtype=_DTYPES[self.datatype]).astype(np.float32)
+        head = self.key_prefix + self.key_separator
+        record.id = key[len(head) :] if key.startswith(head) else key
+        return record
+
     def decode_legacy(self, key: str, fields: Mapping[str | bytes, Any]) -> Record:
         """A :class:`Record` from one search row of a legacy layout (the vector blob, if sent, is dropped).
 

@@ -14,7 +14,7 @@ import numpy as np
 from redisvl.query import FilterQuery, TextQuery, VectorQuery
 
 from .filters import FilterLike, compile_filter
-from .layout import QUERY_FIELDS, TEXT, VECTOR, Hit, Layout
+from .layout import TEXT, VECTOR, Hit, Layout
 from .stopwords import QUESTION_STOPWORDS, REDIS_STOPWORDS
 
 #: RRF's damping constant; 60 is the value from the original paper and what most engines default to.
@@ -33,7 +33,7 @@ def vector_query(
     return VectorQuery(
         layout.vector_bytes(vector, "query vector"),
         VECTOR,
-        return_fields=list(QUERY_FIELDS),
+        return_fields=layout.returned_fields,
         filter_expression=compile_filter(layout, flt),
         dtype=layout.datatype,
         num_results=k,
@@ -56,7 +56,7 @@ def text_query(layout: Layout, text: str, k: int, flt: FilterLike = None) -> Tex
         " ".join(words),
         TEXT,
         filter_expression=compile_filter(layout, flt),
-        return_fields=list(QUERY_FIELDS),
+        return_fields=layout.returned_fields,
         num_results=k,
         stopwords=None,
     )
@@ -68,18 +68,12 @@ def filter_query(layout: Layout, flt: FilterLike, limit: int) -> FilterQuery:
     compiled = compile_filter(layout, flt)
     if compiled is None:
         raise ValueError("a filter is required")
-    return FilterQuery(compiled, return_fields=list(QUERY_FIELDS), num_results=limit)
+    return FilterQuery(compiled, return_fields=layout.returned_fields, num_results=limit)
 
 
 def _check_k(k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
-
-
-def record_id(layout: Layout, key: str) -> str:
-    """The caller's id from a key: exactly what follows ``{prefix}:``, as written (never a guess)."""
-    head = layout.key_prefix + ":"
-    return key[len(head) :] if key.startswith(head) else key
 
 
 def hits_from_results(layout: Layout, rows: list[Mapping[str, Any]], score_field: str = "vector_distance") -> list[Hit]:
@@ -90,8 +84,7 @@ def hits_from_results(layout: Layout, rows: list[Mapping[str, Any]], score_field
     """
     hits = []
     for row in rows:
-        record = layout.decode(row)
-        record.id = record_id(layout, str(row["id"]))
+        record = layout.read(str(row["id"]), {k: v for k, v in row.items() if k not in ("id", "payload")})
         value = float(row.get(score_field, 0.0))
         if score_field == "vector_distance":
             hits.append(Hit(record=record, distance=value, score=layout.similarity(value)))

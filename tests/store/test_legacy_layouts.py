@@ -56,6 +56,33 @@ def test_langchain_redis_index_opens_and_searches(
         legacy.index.delete(drop=True)
 
 
+def test_langchain_redis_index_reads_whole_through_every_path(
+    settings: Settings, unique_name: str, redis_url: str, local_embedder: LocalEmbedder
+) -> None:
+    """get_by_ids, MMR, BM25 and hybrid search read a legacy index with its text and metadata (they returned [] or
+    empty metadata while KNN worked)."""
+    embeddings = RagEmbeddings(local_embedder)
+    legacy = LangchainRedisStore(embeddings, config=RedisConfig(index_name=unique_name, redis_url=redis_url))
+    legacy.add_texts([t for t, _ in TEXTS.values()], [m for _, m in TEXTS.values()], ids=list(TEXTS))
+    try:
+        ours = LCStore(embeddings, unique_name, settings=settings)
+        got = ours.get_by_ids(["py", "missing", "ck"])
+        assert [(d.id, d.page_content, d.metadata) for d in got] == [
+            ("py", TEXTS["py"][0], TEXTS["py"][1]),
+            ("ck", TEXTS["ck"][0], TEXTS["ck"][1]),
+        ]
+        mmr = ours.max_marginal_relevance_search("baking bread", k=2, fetch_k=3)
+        assert len(mmr) == 2 and mmr[0].id == "ck" and mmr[0].metadata == TEXTS["ck"][1]
+        [(doc, _)] = ours.hybrid_search("bread crust oven", k=1)
+        assert (doc.id, doc.page_content, doc.metadata) == ("ck", TEXTS["ck"][0], TEXTS["ck"][1])
+        [hit] = ours.index.text_search("crust golden", k=1)
+        assert (hit.record.id, hit.record.metadata) == ("ck", TEXTS["ck"][1])
+        [rec] = ours.index.get(["rd"], with_vectors=True)
+        assert rec.vector is not None and rec.vector.shape == (384,)
+    finally:
+        legacy.index.delete(drop=True)
+
+
 @pytest.mark.skipif(
     not LEGACY_STAMP.exists(),
     reason=".venv-legacy is absent or incomplete: run scripts/setup-legacy-venv.sh "
@@ -94,6 +121,11 @@ async def test_llama_index_vector_stores_redis_index_opens_and_searches(
         lc = LCStore(RagEmbeddings(local_embedder), unique_name, settings=settings)
         [doc] = lc.similarity_search("keys in memory", k=1)
         assert doc.id == "node-rd" and doc.metadata == TEXTS["rd"][1]
+        [got] = li.get_nodes(node_ids=["node-py"])  # by the legacy id tag, then read whole
+        assert got.get_content() == TEXTS["py"][0] and got.metadata == TEXTS["py"][1] and got.ref_doc_id == "doc-py"
+        assert [d.id for d in lc.get_by_ids(["node-ck", "nope"])] == ["node-ck"]
+        [hit] = li.index.text_search("crust golden", k=1)
+        assert (hit.record.id, hit.record.doc_id, hit.record.metadata) == ("node-ck", "doc-ck", TEXTS["ck"][1])
         with pytest.raises(LayoutMismatchError, match="read-only"):
             li.index.upsert([Record("x", "t", q)])
     finally:
