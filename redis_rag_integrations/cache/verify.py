@@ -1,172 +1,54 @@
-"""A lexical second look at a semantic candidate, for the near misses embeddings cannot see.
+"""A lexical second look at a semantic candidate, for the look-alike questions embeddings cannot see.
 
 Sentence embedders average meaning, so "convert a string to a number" and "convert a number to a string" (distance
-~0.005) or "which mutations are thread-safe" / "... are NOT thread-safe" (~0.007) sit closer together than most true
-paraphrases, and "is a list mutable?" / "is a tuple mutable?" or "how do I create .pyc files?" / "... delete .pyc
-files?" closer than many of them: no threshold separates them (see ``benchmarks/results/cache_threshold.md``). Three
-cheap rules reject them:
+~0.005), "which mutations are thread-safe" / "... are NOT thread-safe" (~0.007), "sort a list of dicts by a key" /
+"... by two keys" or "round a number down" / "... up" sit closer together than most true paraphrases: no threshold
+separates them (``benchmarks/results/cache_threshold.md``). Look-alikes share most words with the cached question
+and change one slot; paraphrases rewrite many words or swap words for near-synonyms. So the verifier compares the
+*content words* of the two questions (framing such as "how can I" / "how do I" dropped, light stemming, near-synonyms
+and compounds matched, see :mod:`.lexicon`) and rejects a candidate when:
 
 1. *negation*: the questions disagree on negation;
 2. *direction*: they relate the same words in opposite directions around an asymmetric connective
    (to / into / from / than / of / as): "a list of tuples" / "a tuple of lists";
-3. *contrast*: each question has a content word the other lacks (after lowercasing, stop-word removal and light
-   stemming) that is not accounted for by a near-synonym, a shared stem ("connect" / "connection") or a compound
-   ("doc strings" / "docstrings"), and it is a minimal edit: exactly one such word on each side
-   (``MAX_SLOT``) in an otherwise shared frame -- ``list`` -> ``tuple``, ``copy`` -> ``delete`` -- or one word is
-   the other with a negating prefix (``install`` -> ``uninstall``, ``compatible`` -> ``incompatible``). One word
-   per side, not two, was chosen on the tuning half of the evaluation set: one-for-one swaps there were mostly near
-   misses (22 of 34), one-for-two mostly paraphrases (8 of 10).
+3. *negated word*: a word of one is a word of the other with a negating prefix (install / uninstall);
+4. *addition*: one question has content words the other lacks and the other has none of its own ("a function" /
+   "an async function", "a key" / "two keys", "keys and values" / "keys only"), unless the extra words are a whole
+   trailing scope qualifier ("... in Python", "... on Linux") that the other question simply leaves out;
+5. *swap*: both have unmatched words, at most ``MAX_SLOT`` each, in a frame of shared words at least as large
+   (``list`` -> ``tuple``, ``UTC`` -> ``local time zone``, ``create ... missing`` -> ``remove ... empty``).
 
-Why a lexicon and not word vectors for rule 3: with all-MiniLM-L6-v2 the cosine of isolated words does not tell
-synonyms from contrasting terms -- read/write 0.56, good/bad 0.59, install/uninstall 0.57, largest/smallest 0.54
-against convert/turn 0.36, generate/produce 0.43 -- because embedders place words that occur in the same contexts
-together, and opposites do. So near-synonyms come from a small, general lexicon of how programming questions are
-phrased (make / create / generate, remove / delete, check / test ...), written as general vocabulary rather than as
-pairs of the evaluation set (though by someone who had read it: treat the held-out figures as slightly optimistic).
-A swap the lexicon does not know is rejected (a miss, the safe side); a synonym it does not know costs a hit.
-
-A rewrite that shares few words with the cached question is left to the distance threshold: its embedding distance
-already carries the difference, and most such pairs are genuine paraphrases.
+What passes is either the same question modulo framing and near-synonyms, or a rewrite (many words changed, few
+shared), where the embedding distance already carries the difference and the threshold decides. A swap of a
+synonym the lexicon does not know is rejected: a miss, the safe side. ``MAX_SLOT`` and the threshold were chosen
+on evaluation set B (``data/cache_eval_library.json``) and are reported on sets A and C.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
+from .lexicon import NEGATIONS, QUANTITIES, RELATIONS, SCOPE_PREPOSITIONS, STOP, SYNONYMS
+
 _WORD = re.compile(r"[a-z0-9_.+#]+(?:'[a-z]+)?")
-_NEGATIONS = {"not", "no", "never", "none", "nothing", "without", "cannot", "nor", "neither"}
 _DIRECTIONAL = {"to": "to", "into": "to", "from": "from", "than": "than", "of": "of", "as": "as"}
 _VOWEL = re.compile("[aeiouy]")
-_SKIP = {"a", "an", "the", "my", "your", "its", "their", "some", "any", "one", "another", "of"}
+_NEGATING_PREFIXES = ("un", "de", "dis", "in", "im", "non", "anti")
 
-# Function words and question framing ("how can I", "is it possible to", "what's"): they carry no topic.
-_STOP = frozenset(
-    """
-    a an the and or but if of to in on at by for with from into onto over as about than then so too very also just
-    only even still really actually again ever already both either each every all any some many much more most
-    other another such own same i i'm i've me my mine we our us you your yours he him his she her it it's its they
-    them their this that these those there here what what's which who whom whose when where where's why how how's
-    whether is are was were be been being am do does did doing done have has had having can could may might must
-    shall should will would let get gets got getting possible possibly way ways please thing things want wants
-    need needs like go going tell someone something anyone anything one ones out up though although while given
-    particular certain etc e.g i.e
-    """.split()  # noqa: SIM905 -- a word list reads better as text
-)
-
-# Near-synonyms in how programming questions are phrased. General vocabulary, one group per sense; a word may be in
-# several groups. Matching is by stem, so list one form of each word.
-_SYNONYMS = (
-    "make create generate produce build construct write define implement form",
-    "convert turn transform cast translate change",
-    "change modify alter edit update mutate mutation",
-    "get obtain retrieve fetch acquire download access read grab",
-    "find discover locate search look determine identify detect know learn see",
-    "check test verify determine tell see find detect",
-    "exist contain present include have",
-    "remove delete drop eliminate erase discard strip rid",
-    "add append insert push include extend",
-    "run execute launch invoke start",
-    "call invoke apply",
-    "stop terminate end halt finish exit quit kill",
-    "join concatenate concat combine merge",
-    "split break separate divide",
-    "send submit transmit",
-    "mail email e-mail",
-    "raise throw",
-    "error exception failure problem",
-    "difference differ different distinguish compare versus vs",
-    "same equivalent equal identical similar alike like",
-    "complex complicated sophisticated advanced",
-    "fast quick speed faster fastest efficient performance quickly",
-    "large big huge",
-    "small tiny little",
-    "largest biggest maximum max greatest highest",
-    "smallest minimum min least lowest",
-    "good suitable suited useful best recommended ideal appropriate well",
-    "rule guideline convention standard practice style",
-    "help assist support aid",
-    "show display print output",
-    "loop iterate traverse walk",
-    "reverse reversed backwards backward invert",
-    "parse decode deserialize load",
-    "serialize encode dump",
-    "suggest propose recommend",
-    "persistent persist save store",
-    "restriction restrict limit limitation constraint",
-    "allow permit allowed",
-    "mean meaning explain definition purpose",
-    "work function operate behave",
-    "appear seem look",
-    "wait block",
-    "pass forward propagate",
-    "beginner novice newbie beginning",
-    "measure time timing duration",
-    "library package module lib",
-    "dict dictionary mapping",
-    "str string text",
-    "int integer",
-    "func function",
-    "arg argument param parameter",
-    "doc docs documentation",
-    "app application program",
-    "script program",
-    "dir directory folder",
-    "var variable",
-    "obj object",
-    "num number",
-    "element item entry member",
-    "attribute attr property field",
-    "clear reset empty flush",
-    "open connect connection establish",
-    "handle process manage deal",
-    "reason why cause",
-    "specify write express declare",
-    "two 2 pair",
-    "three 3",
-    "one 1 single",
-    "multiple several many",
-    "multidimensional dimensional nested",
-    "recommend suggest",
-    "unique distinct",
-    "fix solve resolve repair",
-    "install setup",
-    "use utilize employ",
-)
+MAX_SLOT = 2  # a swapped slot is at most this many unmatched words on each side (chosen on set B)
+MAX_QUALIFIER = 3  # content words in a trailing scope qualifier that may be left out
 
 
-def _tokens(text: str) -> list[str]:
+def tokens(text: str) -> list[str]:
+    """Lowercased word tokens (keeps ``.pyc``, ``c++``, ``c#``, ``don't``)."""
     return _WORD.findall(text.lower().replace("\u2019", "'"))
 
 
-def negation_count(tokens: list[str]) -> int:
-    return sum(1 for t in tokens if t in _NEGATIONS or t.endswith("n't"))
-
-
-def _sides(tokens: list[str], width: int = 2) -> list[tuple[str, frozenset[str], frozenset[str]]]:
-    """For each asymmetric connective: the content-word stems just before and just after it (``width`` each)."""
-    out = []
-    for i, tok in enumerate(tokens):
-        conn = _DIRECTIONAL.get(tok)
-        if conn is None:
-            continue
-        left = [stem(w) for w in _words(tokens[max(0, i - 4) : i])][-width:]
-        right = [stem(w) for w in _words(tokens[i + 1 : i + 5])][:width]
-        if left and right:
-            out.append((conn, frozenset(left) - frozenset(right), frozenset(right) - frozenset(left)))
-    return out
-
-
-def reversed_relation(a: list[str], b: list[str]) -> bool:
-    """The same connective relates the same words in opposite directions: "a string to a number" / "a number to a
-    string", "a list of tuples" / "a tuple of lists", "a script from a binary" / "a binary from a script"."""
-    sides_b = _sides(b)
-    for conn, left_a, right_a in _sides(a):
-        for conn_b, left_b, right_b in sides_b:
-            if conn == conn_b and left_a & right_b and right_a & left_b:
-                return True
-    return False
+def negation_count(toks: list[str]) -> int:
+    return sum(1 for t in toks if t in NEGATIONS or t.endswith("n't"))
 
 
 @lru_cache(maxsize=4096)
@@ -189,7 +71,7 @@ def stem(word: str) -> str:
 
 def _build_lexicon() -> dict[str, frozenset[int]]:
     groups: dict[str, set[int]] = {}
-    for gid, line in enumerate(_SYNONYMS):
+    for gid, line in enumerate(SYNONYMS):
         for word in line.split():
             groups.setdefault(stem(word), set()).add(gid)
     return {k: frozenset(v) for k, v in groups.items()}
@@ -198,18 +80,43 @@ def _build_lexicon() -> dict[str, frozenset[int]]:
 _LEXICON = _build_lexicon()
 
 
-def _words(tokens: list[str]) -> list[str]:
-    """Content words: no stop words, negations (rule 1 handles them) or punctuation-only tokens; split on '/'."""
+def content_words(toks: list[str]) -> list[str]:
+    """Content words: no framing words, negations (rule 1 handles them) or punctuation-only tokens; split on '/'."""
     out = []
-    for tok in tokens:
+    for tok in toks:
         for part in tok.split("/"):
             part = part.strip(".").removesuffix("'s")
-            if part and part not in _STOP and part not in _NEGATIONS and not part.endswith("n't"):
+            if part and part not in STOP and part not in NEGATIONS and not part.endswith("n't"):
                 out.append(part)
     return out
 
 
-def _related(a: str, b: str) -> bool:
+def _sides(toks: list[str], width: int = 2) -> list[tuple[str, frozenset[str], frozenset[str]]]:
+    """For each asymmetric connective: the content-word stems just before and just after it (``width`` each)."""
+    out = []
+    for i, tok in enumerate(toks):
+        conn = _DIRECTIONAL.get(tok)
+        if conn is None:
+            continue
+        left = [stem(w) for w in content_words(toks[max(0, i - 4) : i])][-width:]
+        right = [stem(w) for w in content_words(toks[i + 1 : i + 5])][:width]
+        if left and right:
+            out.append((conn, frozenset(left) - frozenset(right), frozenset(right) - frozenset(left)))
+    return out
+
+
+def reversed_relation(a: list[str], b: list[str]) -> bool:
+    """The same connective relates the same words in opposite directions: "a string to a number" / "a number to a
+    string", "a list of tuples" / "a tuple of lists", "a script from a binary" / "a binary from a script"."""
+    sides_b = _sides(b)
+    for conn, left_a, right_a in _sides(a):
+        for conn_b, left_b, right_b in sides_b:
+            if conn == conn_b and left_a & right_b and right_a & left_b:
+                return True
+    return False
+
+
+def related(a: str, b: str) -> bool:
     """Same word for this purpose: equal stems, one stem a prefix of the other (>= 4 letters), or near-synonyms."""
     if a == b:
         return True
@@ -219,9 +126,31 @@ def _related(a: str, b: str) -> bool:
     return bool(_LEXICON.get(a, frozenset()) & _LEXICON.get(b, frozenset()))
 
 
-def unmatched_words(cached: str, query: str) -> tuple[list[str], list[str], int]:
-    """Content-word stems of each question that nothing in the other accounts for, and the number shared."""
-    wa, wb = _words(_tokens(cached)), _words(_tokens(query))
+def _qualifier_start(toks: list[str], other: list[str]) -> int | None:
+    """Where a trailing scope qualifier ("in Python", "on Linux") starts, if none of its words is in ``other``."""
+    for i in range(len(toks) - 1, -1, -1):
+        if toks[i] in SCOPE_PREPOSITIONS:
+            tail = [stem(w) for w in content_words(toks[i + 1 :])]
+            if 0 < len(tail) <= MAX_QUALIFIER and not any(related(s, o) for s in tail for o in other):
+                return i
+            return None
+    return None
+
+
+def drop_one_sided_qualifier(a: list[str], b: list[str]) -> tuple[list[str], list[str]]:
+    """Leave out a trailing scope qualifier that only ONE question has: "copy a file" / "copy a file in Python".
+    When both have one and they differ ("in UTC" / "in local time"), both stay: that is a swap, not a scope."""
+    sa, sb = [stem(w) for w in content_words(a)], [stem(w) for w in content_words(b)]
+    qa, qb = _qualifier_start(a, sb), _qualifier_start(b, sa)
+    if qa is not None and qb is None:
+        return a[:qa], b
+    if qb is not None and qa is None:
+        return a, b[:qb]
+    return a, b
+
+
+def _unmatched(toks_a: list[str], toks_b: list[str]) -> tuple[list[str], list[str], int]:
+    wa, wb = content_words(toks_a), content_words(toks_b)
     sa, sb = [stem(w) for w in wa], [stem(w) for w in wb]
     # compounds: "doc strings" / "docstrings", "stand-alone" / "standalone" (stemmed after joining)
     ja = [stem(x + y) for x, y in pairwise(wa)]
@@ -231,24 +160,20 @@ def unmatched_words(cached: str, query: str) -> tuple[list[str], list[str], int]
         out = []
         only_theirs = [t for t in theirs if t not in mine]  # a synonym must stand in the other's swapped slot
         for i, s in enumerate(mine):
-            if s in theirs or any(_related(s, t) for t in only_theirs) or s in joined_theirs:
+            if s in theirs or any(related(s, t) for t in only_theirs) or s in joined_theirs:
                 continue
-            around = joined_mine[max(0, i - 1) : i + 1]  # the compounds this word is part of
-            if any(j in theirs for j in around):
+            if any(j in theirs for j in joined_mine[max(0, i - 1) : i + 1]):  # the compounds this word is part of
                 continue
             out.append(s)
         return list(dict.fromkeys(out))
 
-    ua = unmatched(sa, ja, sb, jb)
-    ub = unmatched(sb, jb, sa, ja)
-    shared = len(set(sa) & set(sb))
-    return ua, ub, shared
+    return unmatched(sa, ja, sb, jb), unmatched(sb, jb, sa, ja), len(set(sa) & set(sb))
 
 
-MAX_SLOT = 1  # a swapped slot is at most this many unmatched words on each side
-
-
-_NEGATING_PREFIXES = ("un", "de", "dis", "in", "im", "non", "anti")
+def unmatched_words(cached: str, query: str) -> tuple[list[str], list[str], int]:
+    """Content-word stems of each question that nothing in the other accounts for, and the number shared (after
+    leaving out a one-sided scope qualifier)."""
+    return _unmatched(*drop_one_sided_qualifier(tokens(cached), tokens(query)))
 
 
 def _negated(a: str, b: str) -> bool:
@@ -256,24 +181,78 @@ def _negated(a: str, b: str) -> bool:
     return any(len(x) >= 4 and any(y == p + x for p in _NEGATING_PREFIXES) for x, y in ((a, b), (b, a)))
 
 
+def _quantities(toks: list[str]) -> set[str]:
+    return {QUANTITIES[t] for t in toks if t in QUANTITIES}
+
+
+def _scoped(toks: list[str]) -> set[str]:
+    """Stems of the first content word after each scope preposition: "a list in Python" -> {"python"}."""
+    out = set()
+    for i, tok in enumerate(toks):
+        if tok in SCOPE_PREPOSITIONS:
+            words = content_words(toks[i + 1 : i + 4])
+            if words:
+                out.add(stem(words[0]))
+    return out
+
+
+def _frame(toks: list[str], shared: set[str]) -> list[str]:
+    """The shared content words and the relating prepositions, in order ("copy file TO server" / "FROM")."""
+    out: list[str] = []
+    for tok in toks:
+        item = RELATIONS.get(tok) or (stem(tok) if stem(tok) in shared else None)
+        if item is not None and (not out or out[-1] != item):
+            out.append(item)
+    return out
+
+
+def reordered(a: list[str], b: list[str]) -> bool:
+    """The same words in another order or around another relating preposition: "rebase my branch onto main" /
+    "rebase main onto my branch", "copy files to a server" / "copy files from a server"."""
+    shared = {stem(w) for w in content_words(a)} & {stem(w) for w in content_words(b)}
+    shared -= _scoped(a) | _scoped(b)  # "a list in Python" / "a Python list": a scope moves freely
+    return _frame(a, shared) != _frame(b, shared)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why a candidate was rejected (``rule``), or ``None`` when it may be reused."""
+
+    rule: str | None
+    unmatched_cached: tuple[str, ...] = ()
+    unmatched_query: tuple[str, ...] = ()
+    shared: int = 0
+
+
+def judge(cached: str, query: str, max_slot: int = MAX_SLOT) -> Verdict:
+    """Apply the rules of the module docstring in order; the first that fires names the verdict."""
+    a, b = tokens(cached), tokens(query)
+    if a == b:  # the same words in the same order: nothing was negated, swapped or contrasted
+        return Verdict(None)
+    if (negation_count(a) % 2) != (negation_count(b) % 2):
+        return Verdict("negation")
+    if reversed_relation(a, b):
+        return Verdict("direction")
+    ua, ub, shared = _unmatched(*drop_one_sided_qualifier(a, b))
+    rule = None
+    qa, qb = _quantities(a), _quantities(b)
+    if qa and qb and qa != qb:
+        rule = "quantity"
+    elif not ua and not ub and reordered(a, b):
+        rule = "order"
+    elif any(_negated(x, y) for x in ua for y in ub):
+        rule = "negated_word"
+    elif (ua or ub) and len(ua) <= max_slot and len(ub) <= max_slot and shared >= max(len(ua), len(ub)):
+        rule = "addition" if not (ua and ub) else "swap"
+    return Verdict(rule, tuple(ua), tuple(ub), shared)
+
+
 def is_contrast(cached: str, query: str, max_slot: int = MAX_SLOT) -> bool:
-    """Both questions have unmatched content words, few enough to be one swapped slot in a shared frame, or a word
-    of one is a word of the other with a negating prefix."""
-    ua, ub, shared = unmatched_words(cached, query)
-    if any(_negated(x, y) for x in ua for y in ub):
-        return True
-    if not ua or not ub:
-        return False  # one side only adds words ("... in Python?"): left to the threshold
-    return len(ua) <= max_slot and len(ub) <= max_slot and shared >= 1
+    """The content-word rules alone (3 to 5): a negated word, a one-sided addition or a small swapped slot."""
+    verdict = judge(cached, query, max_slot)
+    return verdict.rule in ("negated_word", "addition", "swap")
 
 
 def is_near_miss(cached: str, query: str) -> bool:
     """True when ``query`` must NOT reuse the answer to ``cached`` although their embeddings are close."""
-    a, b = _tokens(cached), _tokens(query)
-    if a == b:  # the same words in the same order: nothing was negated, swapped or contrasted
-        return False
-    if (negation_count(a) % 2) != (negation_count(b) % 2):
-        return True
-    if reversed_relation(a, b):
-        return True
-    return is_contrast(cached, query)
+    return judge(cached, query).rule is not None
