@@ -1,0 +1,258 @@
+"""``SemanticCacheMiddleware``: our semantic cache around every model call of a LangChain 1.x agent.
+
+``set_llm_cache`` caches ``model.invoke``, but ``create_agent`` calls the model with tools bound and with the whole
+thread -- tool calls, tool results -- and its own cache key must say all of that. A model call here is identified by:
+
+* **by meaning**: the latest user message (what the turn asks; a paraphrase may hit, as in every semantic cache);
+* **exactly**: everything else the model sees -- the system prompt (without the passages the RAG middleware
+  added: see below), every message before the question and every message after it (the tool calls the model made
+  this turn and the tool results it got back), the model and its parameters, the tools' schemas, ``tool_choice``
+  and model settings. Message ids and tool-call ids are random per run, so they are replaced by their order of
+  appearance (``#0``, ``#1``...): the *structure* of calls and results is kept exactly, their random names are not.
+
+So a turn whose earlier messages differ does not hit, a step after a tool result never gets the answer of the
+step before it (its messages after the question differ), and a cached final answer is never served where the
+model was still to call a tool with other results. Tool-calling responses are cached too (``cache_tool_calls``):
+replayed, they make the agent run the tools again, for real, and the next step hits only if the tool results are
+the same as when it was cached. Replayed messages get new message and tool-call ids (a thread never holds two
+messages with one id). Structured-output calls (``response_format``) and responses that do not survive a
+serialization round trip are not cached.
+
+Behind :class:`~redis_rag_integrations.langchain.middleware.RedisRAGMiddleware` (list it first), the key uses the
+system prompt as it was before the retrieved context was added, and the answer is linked to the retrieved
+sources: a paraphrase hits even when retrieval ranks passages a little differently, and a document changed through
+our vector store drops the answers built from it. Scopes, the near-miss verifier, TTLs, bounds and the
+"Redis down = miss" rule are the cache core's (:class:`~redis_rag_integrations.cache.SemanticCache`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, NamedTuple
+
+from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain_core.embeddings import Embeddings
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, message_to_dict, messages_from_dict
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from ..cache import CacheHit, CacheInputError, SemanticCache, SourceRef
+from ..cache.identity import UncacheableCall, identity_json, log_bypass
+from ..embeddings import Embedder
+from ..settings import Settings
+from .cache import as_embedder
+from .middleware import RAG_KEY
+
+__all__ = ["CallKey", "SemanticCacheMiddleware", "call_key"]
+
+logger = logging.getLogger("redis_rag_integrations.cache")
+
+
+class CallKey(NamedTuple):
+    """What one model call is, for the cache: the question (matched by meaning), the exact identity of everything
+    else (a digest, the cache's LLM scope), and the sources the RAG middleware used."""
+
+    text: str
+    identity: str
+    sources: list[SourceRef]
+
+
+def _canonical_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
+    """Messages as the model sees them, with random ids replaced by their order of appearance."""
+    ids: dict[str, str] = {}
+
+    def canon(value: str | None) -> str | None:
+        return None if value is None else ids.setdefault(value, f"#{len(ids)}")
+
+    out = []
+    for m in messages:
+        item: dict[str, Any] = {"type": m.type, "content": m.content, "name": m.name}
+        if isinstance(m, AIMessage):
+            item["tool_calls"] = [
+                {"name": c["name"], "args": c["args"], "id": canon(c.get("id"))} for c in m.tool_calls
+            ]
+            item["invalid_tool_calls"] = len(m.invalid_tool_calls)
+        if m.type == "tool":
+            item["tool_call_id"] = canon(getattr(m, "tool_call_id", None))
+            item["status"] = getattr(m, "status", None)
+        out.append(item)
+    return out
+
+
+def _model_identity(model: Any) -> Any:
+    """The model and its parameters, as LangChain's own LLM cache names them (``_get_llm_string``: class, model
+    name, temperature, stop...)."""
+    return model._get_llm_string() if hasattr(model, "_get_llm_string") else type(model).__qualname__
+
+
+def call_key(request: ModelRequest) -> CallKey | None:
+    """The cache key of a model call, or ``None`` when it must not be cached (no user message, structured output,
+    an argument with no exact form)."""
+    if request.response_format is not None:
+        return None
+    humans = [i for i, m in enumerate(request.messages) if isinstance(m, HumanMessage)]
+    if not humans or not request.messages[humans[-1]].text:
+        return None
+    position = humans[-1]
+    system = request.system_message
+    rag: Mapping[str, Any] | None = system.additional_kwargs.get(RAG_KEY) if system is not None else None
+    canonical = _canonical_messages(list(request.messages))
+    question = canonical[position]
+    identity = {
+        "kind": "agent-model-call",
+        "model": _model_identity(request.model),
+        "system": rag["base_prompt"] if rag is not None else (system.content if system is not None else None),
+        "before": canonical[:position],
+        "question": {k: v for k, v in question.items() if k != "content"},
+        "after": canonical[position + 1 :],
+        "tools": [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in request.tools],
+        "tool_choice": request.tool_choice,
+        "settings": dict(request.model_settings),
+    }
+    try:
+        text = identity_json(identity)
+    except UncacheableCall as exc:
+        log_bypass("SemanticCacheMiddleware", exc)
+        return None
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    sources = [SourceRef(str(s["id"]), s.get("hash")) for s in (rag or {}).get("sources") or []]
+    return CallKey(request.messages[position].text, f"agent:{digest}", sources)
+
+
+class SemanticCacheMiddleware(AgentMiddleware):
+    """Serve an agent's model calls from the Redis semantic cache (see the module docstring for the key).
+
+    Args mirror :class:`~redis_rag_integrations.langchain.RedisSemanticCache`: ``embeddings`` (default the package
+    embedder), ``distance_threshold`` (cosine distance), ``ttl``, ``max_entries``, ``scope`` (e.g. a tenant), or a
+    ready ``cache`` core. ``cache_tool_calls=False`` caches final answers only.
+    """
+
+    def __init__(
+        self,
+        cache: SemanticCache | None = None,
+        *,
+        embeddings: Embeddings | Embedder | None = None,
+        name: str = "agent-llmcache",
+        redis_url: str | None = None,
+        distance_threshold: float | None = None,
+        ttl: int | None = None,
+        max_entries: int | None = None,
+        scope: str | Mapping[str, Any] | None = None,
+        cache_tool_calls: bool = True,
+        settings: Settings | None = None,
+    ) -> None:
+        super().__init__()
+        self.core = SemanticCache.from_options(
+            cache, as_embedder(embeddings), name=name, redis_url=redis_url, settings=settings,
+            distance_threshold=distance_threshold, ttl=ttl, max_entries=max_entries,
+        )  # fmt: skip
+        self.scope = dict(scope) if isinstance(scope, Mapping) else scope
+        self.cache_tool_calls = cache_tool_calls
+
+    @property
+    def stats(self) -> Any:
+        return self.core.stats
+
+    # --- encode / decode (shared by the sync and async paths) --------------------------------------------------
+    def _payload(self, response: Any) -> tuple[str, str] | None:
+        """``(text, payload)`` of a response worth caching, else ``None``."""
+        if not isinstance(response, ModelResponse) or response.structured_response is not None:
+            return None
+        if len(response.result) != 1 or not isinstance(response.result[0], AIMessage):
+            return None
+        message = response.result[0]
+        if message.invalid_tool_calls or (message.tool_calls and not self.cache_tool_calls):
+            return None
+        payload = json.dumps(message_to_dict(message), ensure_ascii=False)
+        if messages_from_dict([json.loads(payload)])[0] != message:
+            return None
+        return message.text or "", payload
+
+    @staticmethod
+    def _replay(hit: CacheHit) -> ModelResponse | None:
+        """The cached message with fresh ids (message and tool calls), marked as a cache hit."""
+        try:
+            (message,) = messages_from_dict([json.loads(hit.payload or "")])
+        except Exception as exc:  # written by an incompatible version: a miss, replaced by the next answer
+            logger.warning("agent cache entry %s could not be decoded (%s); treating as a miss", hit.key, exc)
+            return None
+        if not isinstance(message, AIMessage):
+            return None
+        calls = [{**c, "id": f"call_{uuid.uuid4().hex[:24]}"} for c in message.tool_calls]
+        meta = {**message.response_metadata, "cache_hit": True, "cache_distance": hit.distance}
+        return ModelResponse(
+            result=[message.model_copy(update={"id": None, "tool_calls": calls, "response_metadata": meta})]
+        )
+
+    # --- sync ----------------------------------------------------------------------------------------------------
+    def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> Any:
+        key = call_key(request)
+        if key is None:
+            return handler(request)
+        try:
+            hit = self.core.check(key.text, llm=key.identity, scope=self.scope)
+        except CacheInputError as exc:
+            logger.debug("agent cache lookup passed through: %s", exc)
+            return handler(request)
+        replayed = self._replay(hit) if hit is not None else None
+        if replayed is not None:
+            return replayed
+        token = self.core.watch() if key.sources else None
+        response = handler(request)
+        encoded = self._payload(response)
+        if encoded is None:
+            self.core.unwatch(token)
+            return response
+        try:
+            self.core.store(
+                key.text,
+                encoded[0],
+                llm=key.identity,
+                scope=self.scope,
+                payload=encoded[1],
+                sources=key.sources,
+                since=token,
+            )
+        except CacheInputError as exc:
+            logger.debug("agent cache store skipped: %s", exc)
+            self.core.unwatch(token)
+        return response
+
+    # --- async ---------------------------------------------------------------------------------------------------
+    async def awrap_model_call(
+        self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[ModelResponse]]
+    ) -> Any:
+        key = call_key(request)
+        if key is None:
+            return await handler(request)
+        try:
+            hit = await self.core.acheck(key.text, llm=key.identity, scope=self.scope)
+        except CacheInputError as exc:
+            logger.debug("agent cache lookup passed through: %s", exc)
+            return await handler(request)
+        replayed = self._replay(hit) if hit is not None else None
+        if replayed is not None:
+            return replayed
+        token = await self.core.awatch() if key.sources else None
+        response = await handler(request)
+        encoded = self._payload(response)
+        if encoded is None:
+            await self.core.aunwatch(token)
+            return response
+        try:
+            await self.core.astore(
+                key.text,
+                encoded[0],
+                llm=key.identity,
+                scope=self.scope,
+                payload=encoded[1],
+                sources=key.sources,
+                since=token,
+            )
+        except CacheInputError as exc:
+            logger.debug("agent cache store skipped: %s", exc)
+            await self.core.aunwatch(token)
+        return response

@@ -1,0 +1,129 @@
+"""RAG for LangChain 1.x agents: retrieved context in the system prompt (2-step RAG), or a retriever tool (agentic).
+
+:class:`RedisRAGMiddleware` runs before every model call of ``create_agent``: it searches our ``RedisVectorStore``
+(hybrid BM25 + vector by default) with the latest user message and appends the passages, numbered with their
+sources, to the system prompt. The model needs no tool calling for this, so it works with small local models. It
+also records, in the system message's ``additional_kwargs["redis_rag"]``, the system prompt as it was before the
+context was added and the sources used: :class:`~redis_rag_integrations.langchain.agent_cache.
+SemanticCacheMiddleware` (placed after it) keys answers on the question and that base prompt, and links them to
+the sources, so a document change drops the answers built from it (as ``CachedRAGChain`` does for chains).
+
+:func:`retriever_tool` gives the same search as a tool, for agents that decide themselves when to look things up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain_core.documents import Document
+from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, Field
+
+from .rag_cache import sources_of
+from .vectorstore import RedisVectorStore
+
+__all__ = ["RAG_KEY", "RedisRAGMiddleware", "format_context", "retriever_tool"]
+
+#: Where the middleware leaves the base prompt and the sources in the system message's ``additional_kwargs``.
+RAG_KEY = "redis_rag"
+DEFAULT_TEMPLATE = (
+    "Answer using the context below when it is relevant, and cite the passages you use by their number, "
+    "e.g. [1].\n\nContext:\n{context}"
+)
+
+
+def _source(doc: Document) -> str:
+    return str(doc.metadata.get("source") or doc.metadata.get("doc_id") or doc.id or "unknown")
+
+
+def format_context(docs: Sequence[Document]) -> str:
+    """Passages numbered ``[1]``, ``[2]``... each with its source, as the prompt and the tool show them."""
+    return "\n\n".join(f"[{i}] (source: {_source(d)})\n{d.page_content}" for i, d in enumerate(docs, 1))
+
+
+def last_user_text(messages: Sequence[AnyMessage]) -> str | None:
+    """The text of the latest user message: what a turn is about, also in the middle of a tool loop."""
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            return message.text or None
+    return None
+
+
+class RedisRAGMiddleware(AgentMiddleware):
+    """Retrieve from ``vector_store`` before each model call and put the context, with sources, in the system
+    prompt. ``search_type`` is ``"hybrid"`` (default), ``"similarity"`` or ``"mmr"``; ``search_kwargs`` go to the
+    retriever (``k``, ``filter``...). ``template`` must contain ``{context}``.
+    """
+
+    def __init__(
+        self,
+        vector_store: RedisVectorStore,
+        *,
+        k: int = 4,
+        search_type: str = "hybrid",
+        search_kwargs: dict[str, Any] | None = None,
+        template: str = DEFAULT_TEMPLATE,
+    ) -> None:
+        super().__init__()
+        if "{context}" not in template:
+            raise ValueError("template must contain '{context}'")
+        self.retriever = vector_store.as_retriever(
+            search_type=search_type, search_kwargs={"k": k, **(search_kwargs or {})}
+        )
+        self.template = template
+
+    def _with_context(self, request: ModelRequest, docs: list[Document]) -> ModelRequest:
+        base = request.system_message.text if request.system_message is not None else None
+        block = self.template.format(context=format_context(docs) if docs else "(nothing relevant found)")
+        sources = [ref.to_json() for ref in sources_of(docs)]
+        system = SystemMessage(
+            content=f"{base}\n\n{block}" if base else block,
+            additional_kwargs={RAG_KEY: {"base_prompt": base, "sources": sources}},
+        )
+        return request.override(system_message=system)
+
+    def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> ModelResponse:
+        query = last_user_text(request.messages)
+        docs = self.retriever.invoke(query) if query else []
+        return handler(self._with_context(request, docs))
+
+    async def awrap_model_call(
+        self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[ModelResponse]]
+    ) -> ModelResponse:
+        query = last_user_text(request.messages)
+        docs = await self.retriever.ainvoke(query) if query else []
+        return await handler(self._with_context(request, docs))
+
+
+class _SearchArgs(BaseModel):
+    query: str = Field(description="What to look for, in plain words.")
+
+
+def retriever_tool(
+    vector_store: RedisVectorStore,
+    *,
+    name: str = "search_documents",
+    description: str = "Search the document collection; returns numbered passages with their sources.",
+    k: int = 4,
+    search_type: str = "hybrid",
+    search_kwargs: dict[str, Any] | None = None,
+) -> BaseTool:
+    """The vector store as a tool (agentic RAG): the model gets numbered passages with sources, and the
+    ``ToolMessage.artifact`` carries the ``Document`` objects."""
+    retriever = vector_store.as_retriever(search_type=search_type, search_kwargs={"k": k, **(search_kwargs or {})})
+
+    def search(query: str) -> tuple[str, list[Document]]:
+        docs = retriever.invoke(query)
+        return format_context(docs) or "No matching documents.", docs
+
+    async def asearch(query: str) -> tuple[str, list[Document]]:
+        docs = await retriever.ainvoke(query)
+        return format_context(docs) or "No matching documents.", docs
+
+    return StructuredTool.from_function(
+        func=search, coroutine=asearch, name=name, description=description,
+        args_schema=_SearchArgs, response_format="content_and_artifact",
+    )  # fmt: skip
