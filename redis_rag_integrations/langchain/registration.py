@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.globals import set_llm_cache
@@ -17,16 +19,32 @@ from .embeddings import RagEmbeddings
 from .history import RedisChatMessageHistory
 from .vectorstore import RedisVectorStore
 
+if TYPE_CHECKING:
+    from .agents import AsyncRedisCheckpointSaver, RedisCheckpointSaver
+    from .memory_store import RedisMemoryStore
+
+
+def _agents_installed() -> bool:
+    try:
+        return importlib.util.find_spec("langgraph.checkpoint.redis") is not None
+    except ImportError:  # langgraph itself is missing
+        return False
+
 
 @dataclass
 class LangChainComponents:
     """What :func:`register` built: use ``vector_store.as_retriever(...)`` in a chain and ``get_session_history``
-    with ``RunnableWithMessageHistory``."""
+    with ``RunnableWithMessageHistory``; for LangChain 1.x agents, ``create_agent(..., checkpointer=checkpointer,
+    store=store)`` (``async with async_checkpointer() as saver`` in async code, one per event loop). The agent
+    parts are ``None`` when the ``agents`` extra is not installed."""
 
     vector_store: RedisVectorStore
     cache: RedisSemanticCache | None
     get_session_history: Callable[[str], RedisChatMessageHistory]
     redis_url: str
+    checkpointer: RedisCheckpointSaver | None = None
+    async_checkpointer: Callable[[], AsyncRedisCheckpointSaver] | None = None
+    store: RedisMemoryStore | None = None
 
 
 def register(
@@ -40,6 +58,7 @@ def register(
     cache_ttl: int | None = None,
     history_ttl: int | None = None,
     semantic_cache: bool = True,
+    agents: bool | None = None,
 ) -> LangChainComponents:
     """Set the global LLM cache to a Redis semantic cache and return the vector store and a history factory.
 
@@ -47,6 +66,10 @@ def register(
     the documented cache threshold. The URL is resolved (and checked) once, so all three components talk to the
     same server. The cache is named after the index (``{index}-llmcache``) so two apps on one Redis do not share
     answers by accident. ``semantic_cache=False`` leaves the global cache alone.
+
+    With the ``agents`` extra installed (or ``agents=True``, which then requires it), it also builds a LangGraph
+    checkpointer (sync, ready; and a factory for the async one), with ``history_ttl`` as checkpoint TTL, and a
+    long-term memory store named ``{index}-memory``, searchable by meaning with the same embedder.
     """
     settings = settings or get_settings()
     url = redis_url or resolve_url(settings)
@@ -68,4 +91,11 @@ def register(
     def get_session_history(session_id: str) -> RedisChatMessageHistory:
         return RedisChatMessageHistory(session_id, redis_url=url, ttl=ttl)
 
-    return LangChainComponents(store, cache, get_session_history, url)
+    parts = LangChainComponents(store, cache, get_session_history, url)
+    if agents or (agents is None and _agents_installed()):
+        from .agents import async_checkpointer, checkpointer, memory_store
+
+        parts.checkpointer = checkpointer(url, ttl=ttl, settings=settings)
+        parts.async_checkpointer = lambda: async_checkpointer(url, ttl=ttl, settings=settings)
+        parts.store = memory_store(url, embeddings=emb, name=f"{store.index.name}-memory", settings=settings)
+    return parts
