@@ -7,7 +7,24 @@ dependency of one adapter does not break the others.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # a missing parent package (or an import hook refusing it)
+        return False
+
+
+# Checked here, once, with find_spec (no import of the framework: the names below stay lazy), so that a missing
+# framework fails at the first import of this package with the install command, not deep inside an adapter.
+if not _installed("langchain_core"):
+    raise ImportError(
+        "redis_rag_integrations.langchain needs LangChain (langchain-core), an optional dependency: "
+        "pip install 'redis-rag-integrations[langchain]'"
+    )
 
 _EXPORTS = {
     "RagEmbeddings": ".embeddings",
