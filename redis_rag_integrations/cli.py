@@ -13,11 +13,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from . import local_server
 from .connection import get_client, server_modules
 from .errors import RedisRagError
 from .host import configure_entry_point
@@ -28,6 +30,44 @@ console = Console()
 
 
 def cmd_server(args: argparse.Namespace) -> int:
+    if args.action == "run":
+        return _server_foreground(args)
+    directory = Path(args.data_dir).resolve() if args.data_dir else local_server.data_dir()
+    if args.action == "start":
+        found = local_server.ensure(directory, idle_timeout=get_settings().local_server_idle_timeout)
+        console.print(f"local Redis running at {found.masked_url} (pid {found.redis_pid}) for {directory}")
+        console.print("used by every process with REDIS_URL unset; stops itself after "
+                      f"{found.idle_timeout:g}s with no client")  # fmt: skip
+        return 0
+    if args.action == "stop":
+        stopped = local_server.stop(directory)
+        console.print(f"stopped the local Redis of {directory} (data kept)" if stopped else
+                      f"no local server running for {directory}")  # fmt: skip
+        return 0
+    found = local_server.status(directory)
+    if found is None:
+        console.print(f"no local server running for {directory} (started on first use when REDIS_URL is unset)")
+        return 0
+    client = found.client()
+    try:
+        info = client.info()
+    finally:
+        client.close()
+    console.print(f"local Redis {info.get('redis_version')} at {found.masked_url}  pid {found.redis_pid}")
+    console.print(f"data dir: {directory}   (password in {directory / local_server.STATE_FILE})")
+    console.print(
+        f"clients {int(info.get('connected_clients', 1)) - 1}  keys {_keys(info)}"
+        f"  memory {info.get('used_memory_human')}  up {int(info.get('uptime_in_seconds', 0))}s"
+        f"  stops after {found.idle_timeout:g}s without a client"
+    )
+    return 0
+
+
+def _keys(info: dict[str, Any]) -> int:
+    return sum(int(v.get("keys", 0)) for k, v in info.items() if k.startswith("db") and isinstance(v, dict))
+
+
+def _server_foreground(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the URL is printed: whoever reads it may stop us at once
         signal.signal(sig, lambda *_: stop.set())
@@ -110,11 +150,25 @@ def _add_stats_args(p: argparse.ArgumentParser) -> None:
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None]]] = {
     "server": (
-        "run the embedded Redis 8 (search + JSON modules) in the foreground and print its URL",
+        "the local Redis 8 (search + JSON modules): run one in the foreground, or start / status / stop the "
+        "persistent one used when REDIS_URL is unset",
         cmd_server,
         lambda p: (
-            p.add_argument("--port", type=int, default=None, help="TCP port (default: a free one)"),
-            p.add_argument("--data-dir", default=None, help="keep data here (default: a temporary dir)"),
+            p.add_argument(
+                "action",
+                nargs="?",
+                default="run",
+                choices=["run", "start", "status", "stop"],
+                help="run (default): a server in the foreground until Ctrl-C; start / status / stop: the persistent "
+                "local server of the data dir",
+            ),
+            p.add_argument("--port", type=int, default=None, help="run: TCP port (default: a free one)"),
+            p.add_argument(
+                "--data-dir",
+                default=None,
+                help="run: keep data here (default: a temporary dir); start/status/stop: the persistent server's "
+                "data dir (default: REDIS_RAG_DATA_DIR or ~/.local/share/redis-rag)",
+            ),
         ),
     ),
     "info": (

@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 import redis
 from redis.backoff import NoBackoff
@@ -58,13 +59,13 @@ class _PortTaken(EmbeddedRedisError):
     """The server could not bind its port (taken between our probe and its bind): worth another port."""
 
 
-def _no_retry_client(port: int, **kwargs: float) -> redis.Redis:
+def _no_retry_client(port: int, password: str | None = None, **kwargs: float) -> redis.Redis:
     """A client to our own server that fails at once on a dropped connection.
 
     redis-py retries a failed command with backoff by default: SHUTDOWN drops the connection by design, and those
     retries made ``stop()`` take 3 s after the server had exited within milliseconds.
     """
-    return redis.Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), 0), **kwargs)
+    return redis.Redis(host="127.0.0.1", port=port, password=password, retry=Retry(NoBackoff(), 0), **kwargs)
 
 
 class EmbeddedRedis:
@@ -81,6 +82,7 @@ class EmbeddedRedis:
             crash matters even for local demos).
         startup_timeout: seconds to wait for the server to answer PING.
         extra_args: more ``redis-server`` arguments, e.g. ``["--maxmemory", "1gb"]``.
+        password: require this password (``requirepass``); it goes into :attr:`url`, never into ``repr()``.
     """
 
     def __init__(
@@ -91,12 +93,14 @@ class EmbeddedRedis:
         appendonly: bool = True,
         startup_timeout: float = 15.0,
         extra_args: list[str] | None = None,
+        password: str | None = None,
     ) -> None:
         self._requested_port = port
         self._data_dir_arg = Path(data_dir) if data_dir is not None else None
         self.appendonly = appendonly
         self.startup_timeout = startup_timeout
         self.extra_args = list(extra_args or [])
+        self.password = password
         self.port: int | None = None
         self.data_dir: Path | None = None
         self._tmpdir: Path | None = None
@@ -108,7 +112,8 @@ class EmbeddedRedis:
     def url(self) -> str:
         if self.port is None or not self.running:
             raise EmbeddedRedisError("the embedded Redis is not running: call start() first")
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     @property
     def running(self) -> bool:
@@ -152,8 +157,14 @@ class EmbeddedRedis:
 
     def _launch(self, server: Path, modules: list[Path], port: int) -> None:
         assert self.data_dir is not None
-        args = [
-            str(server),
+        args = [str(server)]
+        conf = self.data_dir / ".auth.conf"
+        if self.password:  # in a 0600 file, not on the command line (which every local user can read in ps)
+            fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f'requirepass "{self.password}"\n')
+            args.append(str(conf))  # a config file must be the first argument
+        args += [
             "--port", str(port),
             "--bind", "127.0.0.1",
             "--dir", str(self.data_dir),
@@ -178,17 +189,19 @@ class EmbeddedRedis:
         try:
             self._wait_ready(proc, port)
         except BaseException:
+            conf.unlink(missing_ok=True)
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
             if proc.stderr is not None:
                 proc.stderr.close()
             raise
+        conf.unlink(missing_ok=True)  # read at startup: the password stays only where its owner keeps it
         self._proc = proc
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], port: int) -> None:
         deadline = time.monotonic() + self.startup_timeout
-        client = _no_retry_client(port, socket_connect_timeout=0.5, socket_timeout=2)
+        client = _no_retry_client(port, self.password, socket_connect_timeout=0.5, socket_timeout=2)
         try:
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
@@ -222,7 +235,7 @@ class EmbeddedRedis:
             proc, self._proc = self._proc, None
             if proc is not None and proc.poll() is None:
                 try:
-                    client = _no_retry_client(self.port or 0, socket_timeout=timeout)
+                    client = _no_retry_client(self.port or 0, self.password, socket_timeout=timeout)
                     with contextlib.suppress(redis.ConnectionError):
                         client.shutdown(nosave=not self.appendonly)  # connection drops: expected
                     client.close()
@@ -248,7 +261,7 @@ class EmbeddedRedis:
         self.stop()
 
     def __repr__(self) -> str:
-        state = f"url={self.url!r}" if self.running else "stopped"
+        state = f"port={self.port}, data_dir={str(self.data_dir)!r}" if self.running else "stopped"
         return f"EmbeddedRedis({state})"
 
 

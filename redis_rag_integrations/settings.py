@@ -10,6 +10,7 @@ Invalid values fail at construction with a :class:`pydantic.ValidationError` tha
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -20,6 +21,7 @@ DistanceMetric = Literal["cosine", "ip", "l2"]
 VectorDatatype = Literal["float32", "float16"]
 EmbeddingProvider = Literal["local", "local-int8", "openai"]
 HybridFusion = Literal["relative_score", "rrf"]
+LocalServerMode = Literal["persistent", "private"]
 
 
 class Settings(BaseSettings):
@@ -47,6 +49,22 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Seconds a Redis command may take before it fails (no hung apps)."
     )
     connect_timeout: float = Field(default=3.0, gt=0, description="Seconds to open a connection to Redis.")
+    local_server: LocalServerMode = Field(
+        default="persistent",
+        description="With REDIS_URL unset: persistent (one local server per data dir, shared by every process, data "
+        "kept on disk, stopped when idle) or private (a server of this process only, its data gone at exit).",
+    )
+    data_dir: Path | None = Field(
+        default=None,
+        description="Data directory of the persistent local server; unset: $XDG_DATA_HOME/redis-rag or "
+        "~/.local/share/redis-rag (~/Library/Application Support/redis-rag on macOS).",
+    )
+    local_server_idle_timeout: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds the persistent local server runs with no client connected before it stops itself "
+        "(its data stays on disk; the next use starts it again).",
+    )
 
     # --- vector index -----------------------------------------------------------------------------------------
     index_name: str = Field(default="docs", min_length=1, description="Search index name.")

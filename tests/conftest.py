@@ -6,9 +6,12 @@ The Redis side is never mocked. Tests isolate themselves with unique index names
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -21,6 +24,20 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The test process is ours: the OpenMP policy our programs use (redis_rag_integrations/host.py), before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Never the user's persistent local server (~/.local/share/redis-rag): a process of the suite that runs with no
+# REDIS_URL (subprocesses included, they inherit this) gets a data directory of this session, whose server is
+# stopped and removed at the end (see local_server_cleanup).
+SESSION_DATA_DIR = tempfile.mkdtemp(prefix="redis-rag-tests-data-")
+os.environ["REDIS_RAG_DATA_DIR"] = SESSION_DATA_DIR
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_server_cleanup() -> Iterator[None]:
+    yield
+    from redis_rag_integrations import local_server
+
+    local_server.stop(Path(SESSION_DATA_DIR))
+    shutil.rmtree(SESSION_DATA_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

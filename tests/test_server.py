@@ -58,7 +58,7 @@ def test_no_orphan_when_python_is_killed(how: str, processes) -> None:
         time.sleep(60)
         """
     )
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env = {**{k: v for k, v in os.environ.items() if k != "REDIS_URL"}, "REDIS_RAG_LOCAL_SERVER": "private"}
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env, text=True)
     assert child.stdout is not None
     server_pid = int(child.stdout.readline())
@@ -73,7 +73,7 @@ def test_no_orphan_when_python_is_killed(how: str, processes) -> None:
 
 def test_starting_the_embedded_server_leaves_the_hosts_signal_handlers_alone() -> None:
     """A library installs no signal handler unasked; the server still stops with its parent (PR_SET_PDEATHSIG)."""
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env = {**{k: v for k, v in os.environ.items() if k != "REDIS_URL"}, "REDIS_RAG_LOCAL_SERVER": "private"}
     code = (
         "import signal; from redis_rag_integrations import redis_url; redis_url(); "
         "print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)"
