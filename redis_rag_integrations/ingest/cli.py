@@ -8,13 +8,14 @@ import signal
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..embeddings import default_embedder
+from ..errors import RedisRagError
 from ..settings import get_settings
 from ..store.index import RedisVectorIndex
 from .chunking import make_splitter
 from .events import upsert_event
 from .files import iter_files, read_document
 from .producer import Producer
-from .worker import Worker
+from .worker import Worker, WorkerStats
 
 
 def _progress() -> Progress:
@@ -31,8 +32,16 @@ def _worker(args: argparse.Namespace) -> Worker:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not args.inline and settings.redis_url is None and settings.local_server == "private":
+        raise RedisRagError(
+            "REDIS_URL is not set and REDIS_RAG_LOCAL_SERVER=private: published documents would vanish with this "
+            "command's private server. Use --inline to index them now, set REDIS_URL to the Redis your workers "
+            "read, or unset REDIS_RAG_LOCAL_SERVER to use the persistent local server."
+        )
     files = list(iter_files(args.paths))
     producer = Producer(args.index)
+    worker = _worker(args) if args.inline else None
     with _progress() as progress:
         task = progress.add_task("publishing", total=len(files))
         batch = []
@@ -45,13 +54,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 batch = []
         producer.publish(batch)
         progress.advance(task, len(batch))
-        if args.inline:
-            worker = _worker(args)
+        if worker is not None:
             done = progress.add_task("indexing", total=producer.backlog())
             worker.run(until_idle=True, on_batch=lambda n: progress.advance(done, n))
-    print(f"published {len(files)} documents to {producer.keys.events}" + ("" if args.inline else
-          "; run `redis-rag worker` to index them"))  # fmt: skip
+    index = args.index or settings.index_name
+    print(f"published {len(files)} documents to {producer.keys.events}")
+    if worker is None:
+        print(f"run `redis-rag worker --index {index}` to index them (with the same REDIS_URL)")
+    else:
+        print(summary(worker.stats))
     return 0
+
+
+def summary(stats: WorkerStats) -> str:
+    """What a run did, in one line: every command ends by saying it."""
+    return (
+        f"indexed {stats.indexed} documents ({stats.chunks_written} chunks), deleted {stats.deleted}, "
+        f"{stats.skipped_unchanged} unchanged, {stats.skipped_stale} superseded, {stats.dead_lettered} dead-lettered"
+    )
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -59,9 +79,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: worker.stop())
     print(f"worker {worker.consumer} indexing {worker.keys.events} into {worker.index.name!r} (Ctrl-C stops)")
-    stats = worker.run()
-    print(f"indexed {stats.indexed}, deleted {stats.deleted}, unchanged {stats.skipped_unchanged}, "
-          f"dead-lettered {stats.dead_lettered}")  # fmt: skip
+    print(summary(worker.run()))
     return 0
 
 

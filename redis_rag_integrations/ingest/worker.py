@@ -126,9 +126,9 @@ class Worker:
         def writer() -> None:
             while (prepared := handoff.get()) is not None:
                 try:
-                    self._write(prepared)
+                    handled = self._write(prepared)
                     if on_batch is not None:
-                        on_batch(len(prepared.ack_ids))
+                        on_batch(handled)
                 except BaseException as exc:  # surface on the main thread; unacked events stay pending
                     errors.append(exc)
                     self._stop.set()
@@ -260,7 +260,8 @@ class Worker:
 
     # -------------------------------------------------------------------------------------------------- write
     @metrics.timed("ingest.write")
-    def _write(self, prepared: _Prepared) -> None:
+    def _write(self, prepared: _Prepared) -> int:
+        """Write a prepared batch; returns how many stream entries it finished (acknowledged)."""
         done = list(prepared.ack_ids)
         for entry_id, event, records in prepared.upserts:
             written = self.index.replace_document(
@@ -302,6 +303,7 @@ class Worker:
             pipe.hdel(self.keys.failures, *done)
             pipe.execute()
         self._trim()
+        return len(done)
 
     def _record_fresh(self, event: DocumentEvent) -> None:
         if event.published_at:
