@@ -11,6 +11,13 @@ lambda, an arbitrary object) bypasses the cache, with one warning.
 
 Calls the cache cannot represent faithfully -- messages with images or tool calls, responses with tool calls -- are
 passed through uncached rather than stored as a lossy text-only copy.
+
+Wrapping a function-calling LLM (``FunctionCallingLLM``: OpenAI, Anthropic...) gives a
+:class:`FunctionCallingSemanticCacheLLM`, which is one too, so agents (``FunctionAgent``, ``AgentWorkflow``) and
+``predict_and_call`` accept it: tool preparation and tool-call parsing are the wrapped model's, the calls go through
+the cache. What a tool loop can get from the cache is therefore only a plain text answer to a chat without tool
+calls in it, for the same tools (their schemas are part of the call's identity): a tool-calling response is never
+stored, so a stale tool step is never replayed, and every step after a tool result goes to the model.
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from llama_index.core.llms.llm import LLM
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import LLM, ToolSelection
 from llama_index.core.tools.types import BaseTool
 
 from ..cache import CacheHit, CacheInputError, SemanticCache
@@ -47,7 +55,7 @@ from .embeddings import LlamaIndexEmbedder, RagEmbedding
 
 logger = logging.getLogger("redis_rag_integrations.cache")
 
-__all__ = ["SemanticCacheLLM"]
+__all__ = ["FunctionCallingSemanticCacheLLM", "SemanticCacheLLM"]
 
 _CHUNK = re.compile(r"\S+\s*|\s+")
 
@@ -114,6 +122,12 @@ class SemanticCacheLLM(LLM):
     llm: SerializeAsAny[LLM] = Field(description="The wrapped LLM, called on cache misses.")
     scope: str | dict[str, Any] | None = Field(default=None, description="User scope, e.g. {'tenant': 'acme'}.")
     _cache: SemanticCache = PrivateAttr()
+
+    def __new__(cls, llm: LLM | None = None, *args: Any, **kwargs: Any) -> SemanticCacheLLM:
+        """The function-calling variant when ``llm`` calls tools (chosen here, so callers need not know it)."""
+        if cls is SemanticCacheLLM and isinstance(llm, FunctionCallingLLM):
+            cls = FunctionCallingSemanticCacheLLM
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -361,3 +375,39 @@ class SemanticCacheLLM(LLM):
         async for last in stream:
             yield last
         await self._astore(key, self._chat_text(last) if last is not None else None, scope)
+
+
+class FunctionCallingSemanticCacheLLM(SemanticCacheLLM, FunctionCallingLLM):
+    """:class:`SemanticCacheLLM` over a ``FunctionCallingLLM`` (what ``SemanticCacheLLM(fc_llm)`` returns): the
+    wrapped model prepares tool calls and parses them; ``chat`` / ``stream_chat`` (with the tools as arguments, so
+    in the cache identity) go through the cache, which never stores a tool-calling response."""
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        llm: FunctionCallingLLM = self.llm  # type: ignore[assignment]
+        return llm._prepare_chat_with_tools_compat(
+            tools, user_msg=user_msg, chat_history=chat_history, verbose=verbose,
+            allow_parallel_tool_calls=allow_parallel_tool_calls, tool_required=tool_required, **kwargs,
+        )  # fmt: skip
+
+    def _validate_chat_with_tools_response(
+        self, response: ChatResponse, tools: Sequence[BaseTool], allow_parallel_tool_calls: bool = False, **kwargs: Any
+    ) -> ChatResponse:
+        llm: FunctionCallingLLM = self.llm  # type: ignore[assignment]
+        return llm._validate_chat_with_tools_response(
+            response, tools, allow_parallel_tool_calls=allow_parallel_tool_calls, **kwargs
+        )
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        llm: FunctionCallingLLM = self.llm  # type: ignore[assignment]
+        return llm.get_tool_calls_from_response(response, error_on_no_tool_call=error_on_no_tool_call, **kwargs)

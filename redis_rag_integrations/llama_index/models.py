@@ -90,20 +90,33 @@ def _finishes(response: Any) -> bool:
     return any((c.get("finish_reason") if isinstance(c, dict) else getattr(c, "finish_reason", None)) for c in choices)
 
 
-def llm(settings: Settings | None = None, *, endpoint: LLMEndpoint | None = None, **kwargs: Any) -> OpenAILike:
+def llm(
+    settings: Settings | None = None,
+    *,
+    endpoint: LLMEndpoint | None = None,
+    function_calling: bool | None = None,
+    **kwargs: Any,
+) -> OpenAILike:
     """A LlamaIndex LLM on the configured endpoint; ``kwargs`` go to ``OpenAILike`` (e.g. ``temperature``,
     ``max_tokens``) and win over the defaults chosen here.
+
+    ``function_calling`` says whether the model may be given tools (``FunctionAgent`` and ``predict_and_call``
+    require it). Default: true for OpenAI itself, false for the bundled local model (SmolLM2-135M on llama.cpp
+    does not call tools) and for other OpenAI-compatible servers, whose tool support varies: pass ``True`` for one
+    that has it (vLLM with a tool parser, Ollama with a tool model...).
 
     Without ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` this starts the bundled local model (once per process).
     """
     endpoint = endpoint or llm_endpoint(settings)
+    if function_calling is None:
+        function_calling = endpoint.kind == "openai"
     params: dict[str, Any] = {
         "model": endpoint.model,
         "api_base": endpoint.base_url,
         "api_key": endpoint.api_key,
         "timeout": endpoint.timeout,
         "is_chat_model": True,
-        "is_function_calling_model": False,
+        "is_function_calling_model": function_calling,
         "max_retries": 1 if endpoint.kind == "local" else 3,
     }
     if endpoint.context_window is not None:
