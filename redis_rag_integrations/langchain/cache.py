@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langchain_core._api import LangChainBetaWarning
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from langchain_core.embeddings import Embeddings
-from langchain_core.load import dumpd, loads
+from langchain_core.load import dumpd
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import Generation
 
@@ -30,6 +28,7 @@ from ..cache.chat import chat_key
 from ..embeddings import Embedder
 from ..settings import Settings
 from .embeddings import LangChainEmbedder, RagEmbeddings
+from .serde import load_core
 
 logger = logging.getLogger("redis_rag_integrations.cache")
 
@@ -69,9 +68,7 @@ def prompt_key(prompt: str, llm_string: str) -> tuple[str, str]:
     if not prompt.startswith("[{"):
         return prompt, llm_string
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", LangChainBetaWarning)  # loads() is marked beta; its format is stable
-            messages = loads(prompt, allowed_objects="core")
+        messages = load_core(prompt)
     except Exception:
         return prompt, llm_string  # a plain prompt that merely looks like JSON
     if not isinstance(messages, list) or not all(isinstance(m, BaseMessage) for m in messages):
@@ -114,7 +111,7 @@ def encode_generations(return_val: RETURN_VAL_TYPE) -> tuple[str, str]:
 
 def decode_generations(payload: str) -> list[Generation]:
     items = json.loads(payload)
-    return [loads(json.dumps(item), allowed_objects="core") for item in items]
+    return [load_core(json.dumps(item)) for item in items]
 
 
 class RedisSemanticCache(BaseCache):

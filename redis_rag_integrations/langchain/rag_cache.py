@@ -25,7 +25,7 @@ from typing import Any
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.load import dumpd, loads
+from langchain_core.load import dumpd
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
@@ -35,6 +35,7 @@ from ..cache.scope import digest
 from ..embeddings import Embedder
 from ..settings import Settings
 from .cache import as_embedder
+from .serde import load_core
 
 logger = logging.getLogger("redis_rag_integrations.cache")
 
@@ -156,12 +157,12 @@ class CachedRAGChain(Runnable[Any, Any]):
         return ((config or {}).get("configurable") or {}).get("cache_scope", self.scope)
 
     def _decode(self, payload: str | None) -> Any:
-        return loads(payload, allowed_objects="core") if payload else None
+        return load_core(payload) if payload else None
 
     def _encode(self, output: Any) -> tuple[str, str, list[SourceRef]]:
         try:
             payload = json.dumps(dumpd(output), ensure_ascii=False, allow_nan=False)
-            same = loads(payload, allowed_objects="core") == output
+            same = load_core(payload) == output
         except Exception as exc:
             raise CacheInputError(f"chain output cannot be serialized: {exc}") from exc
         if not same:

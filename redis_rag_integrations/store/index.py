@@ -493,18 +493,38 @@ class RedisVectorIndex:
         return total
 
     def clear(self) -> int:
-        """Delete every record, keep the index."""
-        return int(self._index.clear())
+        """Delete every record and the documents' version records, keep the index."""
+        removed = int(self._index.clear())
+        self._forget_versions()
+        return removed
 
     async def aclear(self) -> int:
-        return int(await self.aindex.clear())
+        removed = int(await self.aindex.clear())
+        await self._aforget_versions()
+        return removed
 
     def drop(self, delete_records: bool = True) -> None:
-        """Drop the index (and by default its records)."""
+        """Drop the index (and by default its records and the documents' version records)."""
         self._index.delete(drop=delete_records)
+        if delete_records:
+            self._forget_versions()
 
     async def adrop(self, delete_records: bool = True) -> None:
         await self.aindex.delete(drop=delete_records)
+        if delete_records:
+            await self._aforget_versions()
+
+    def _forget_versions(self) -> None:
+        """Version records left behind would refuse a re-ingestion that numbers its versions from 1 again."""
+        batch = list(self.client.scan_iter(match=versioned.records_pattern(self.layout), count=1000))
+        for start in range(0, len(batch), 1000):
+            self.client.unlink(*batch[start : start + 1000])
+
+    async def _aforget_versions(self) -> None:
+        client = self.async_client
+        batch = [key async for key in client.scan_iter(match=versioned.records_pattern(self.layout), count=1000)]
+        for start in range(0, len(batch), 1000):
+            await client.unlink(*batch[start : start + 1000])
 
     def count(self) -> int:
         return int(self._index.info()["num_docs"])

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -208,6 +209,11 @@ def chunks_hash(records: Sequence[Any]) -> str:
 
 def record_key(layout: Layout, doc_id: str) -> str:
     return f"{layout.key_prefix}~doc:{doc_id}"
+
+
+def records_pattern(layout: Layout) -> str:
+    """A SCAN pattern matching every version record of ``layout`` (the prefix's glob characters escaped)."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", layout.key_prefix) + "~doc:*"
 
 
 def read_commands(layout: Layout, doc_ids: Sequence[str]) -> list[Command]:

@@ -77,6 +77,9 @@ def test_sessions_do_not_see_each_other(store: ChatHistoryStore) -> None:
     assert [m.content for m in RedisChatMessageHistory("a", store=store).messages] == ["for a"]
 
 
+# LangChain deprecated RunnableWithMessageHistory (LangGraph persistence replaces it); LCEL users still run it, so it
+# is tested, and only its own deprecation notice is filtered here.
+@pytest.mark.filterwarnings("ignore:RunnableWithMessageHistory is deprecated:DeprecationWarning")
 def test_works_with_runnable_with_message_history(store: ChatHistoryStore) -> None:
     model = GenericFakeChatModel(messages=iter([AIMessage(content="Hello Ann."), AIMessage(content="You are Ann.")]))
     prompt = ChatPromptTemplate.from_messages([MessagesPlaceholder("history"), ("human", "{question}")])

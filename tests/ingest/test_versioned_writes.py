@@ -283,3 +283,15 @@ def test_a_reclaimed_older_upsert_written_after_a_newer_delete_is_refused(index:
     producer.delete("d")
     reclaim_after_newer(index, 1)
     assert indexed_texts(index) == {}
+
+
+async def test_clear_and_drop_forget_the_documents_versions(index: RedisVectorIndex) -> None:
+    """A cleared or re-created index takes versions from the start again (left-over records refused them)."""
+    assert index.replace_document("d*[1]", chunks("d*[1]", "v5", 2), version="5-0").applied
+    index.clear()
+    assert index.replace_document("d*[1]", chunks("d*[1]", "v1", 1), version="1-0").applied
+    await index.aclear()
+    assert (await index.areplace_document("d*[1]", chunks("d*[1]", "v1", 1), version="1-0")).applied
+    index.drop()
+    again = RedisVectorIndex(index.name, dims=DIMS, settings=index.settings)
+    assert again.replace_document("d*[1]", chunks("d*[1]", "v1", 1), version="1-0").applied

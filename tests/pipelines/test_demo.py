@@ -27,6 +27,10 @@ from redis_rag_integrations.langchain import RedisChatMessageHistory
 from redis_rag_integrations.llm import local_model_path
 from redis_rag_integrations.server import free_port
 
+# The demo shows our history under RunnableWithMessageHistory on purpose (its main() hides LangChain's notice that it
+# is deprecated); these tests call run() directly, so only that notice is filtered here.
+pytestmark = pytest.mark.filterwarnings("ignore:RunnableWithMessageHistory is deprecated:DeprecationWarning")
+
 HTML = "python3.11-doc HTML"  # the installed docs; without them the demo falls back to pydoc_data.topics
 
 
