@@ -5,7 +5,7 @@ Framework-neutral pieces live at the top level; the framework adapters are in
 used, so either framework stays optional.
 """
 
-from .connection import get_async_client, get_client
+from .clients import get_async_client, get_client
 from .embeddings import Embedder, LocalEmbedder, OpenAIEmbedder, default_embedder
 from .errors import (
     EmbeddedRedisError,

@@ -72,6 +72,10 @@ def _client_kwargs(settings: Settings, decode_responses: bool) -> dict[str, Any]
 
 
 def _validate_url_syntax(url: str) -> None:
+    if not isinstance(url, str) or not url:
+        raise ValueError(
+            f"no Redis URL given ({url!r}): pass one, or call redis_rag_integrations.get_client() for the default"
+        )
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises ValueError on a non-numeric or out-of-range port
@@ -81,18 +85,14 @@ def _validate_url_syntax(url: str) -> None:
         raise ValueError(f"malformed Redis URL {mask_url(url)!r}: no host. Example: redis://localhost:6379/0")
 
 
-def get_client(
-    url: str | None = None, *, settings: Settings | None = None, decode_responses: bool = False
-) -> SyncClient:
-    """A synchronous client for ``url`` (default: :func:`redis_rag_integrations.redis_url`), with timeouts.
+def get_client(url: str, *, settings: Settings | None = None, decode_responses: bool = False) -> SyncClient:
+    """A synchronous client for ``url``, with timeouts (components share theirs through :mod:`.clients`).
 
     Standalone, cluster (``?cluster=true``, several hosts, or the plain URL of any cluster node) and sentinel
     (``redis+sentinel://``) URLs work. Connection failures raise :class:`RedisConnectionFailed` naming the URL.
+    The URL is given, never defaulted here: resolving the default (:mod:`.urls`) needs a client from this module.
     """
-    from .urls import redis_url as default_url
-
     settings = settings or get_settings()
-    url = url or default_url(settings)
     _validate_url_syntax(url)
     kwargs = _client_kwargs(settings, decode_responses)
     try:
@@ -109,19 +109,15 @@ def get_client(
         raise connection_failed(url, exc) from exc
 
 
-def get_async_client(
-    url: str | None = None, *, settings: Settings | None = None, decode_responses: bool = False
-) -> AsyncClient:
-    """The asyncio twin of :func:`get_client` (connects lazily, on its first command).
+def get_async_client(url: str, *, settings: Settings | None = None, decode_responses: bool = False) -> AsyncClient:
+    """The asyncio twin of :func:`get_client` (connects lazily, on its first command), for synchronous callers.
 
     A plain URL not seen before is asked once, synchronously, whether it names a cluster node (one ``INFO``
-    within the connect timeout); if the server cannot be reached then, the client stays plain and lazy, so the
-    failure surfaces on first use as before.
+    within the connect timeout): a blocking round trip, so code running on an event loop should await
+    :func:`aget_async_client` instead. If the server cannot be reached then, the client stays plain and lazy, so
+    the failure surfaces on first use.
     """
-    from .urls import redis_url as default_url
-
     settings = settings or get_settings()
-    url = url or default_url(settings)
     _validate_url_syntax(url)
     if _may_be_cluster_node(url) and url not in _cluster_by_url:
         try:
@@ -132,6 +128,34 @@ def get_async_client(
                 probe.close()
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             pass  # unknown: stay plain, and ask again next time
+    return _async_connection(url, settings, decode_responses)
+
+
+async def aget_async_client(
+    url: str, *, settings: Settings | None = None, decode_responses: bool = False
+) -> AsyncClient:
+    """:func:`get_async_client` for code on an event loop: a plain URL not seen before is asked whether it names
+    a cluster node with the asyncio client itself (the loop keeps running meanwhile), and the client comes back
+    :func:`ready` on the running loop. An unreachable server leaves it plain; the failure surfaces on first use.
+    """
+    settings = settings or get_settings()
+    _validate_url_syntax(url)
+    if _may_be_cluster_node(url) and url not in _cluster_by_url:
+        client = _async_connection(url, settings, decode_responses)
+        try:
+            _cluster_by_url[url] = _cluster_enabled(await client.info("cluster"))
+        except redis.ResponseError:  # INFO refused (ACL, some managed services): not a cluster we can detect
+            _cluster_by_url[url] = False
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return client  # unknown: stay plain, and ask again when another client is made
+        if not _cluster_by_url[url]:
+            return client
+        await client.aclose()
+    return await ready(_async_connection(url, settings, decode_responses))
+
+
+def _async_connection(url: str, settings: Settings, decode_responses: bool) -> AsyncClient:
+    """An asyncio client (no I/O), a cluster client when ``url`` is known to name a cluster node."""
     if _may_be_cluster_node(url) and _cluster_by_url.get(url):
         url = _with_cluster_flag(url)
     with warnings.catch_warnings():
@@ -188,9 +212,13 @@ def _may_be_cluster_node(url: str) -> bool:
 
 def _is_cluster_node(client: redis.Redis) -> bool:
     try:
-        return bool(int(client.info("cluster").get("cluster_enabled", 0)))
+        return _cluster_enabled(client.info("cluster"))
     except redis.ResponseError:  # INFO refused (ACL, some managed services): not a cluster we can detect
         return False
+
+
+def _cluster_enabled(info: dict[str, Any]) -> bool:
+    return bool(int(info.get("cluster_enabled", 0)))
 
 
 def _with_cluster_flag(url: str) -> str:
