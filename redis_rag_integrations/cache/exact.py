@@ -7,12 +7,12 @@ path and raises when Redis is down; this one shares the semantic cache's fault g
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 from .. import metrics
-from ..connection import AsyncClient, SyncClient, get_async_client, get_client
+from ..clients import RedisClients
+from ..connection import AsyncClient, SyncClient
 from ..settings import Settings, get_settings
 from .guard import REDIS_FAULTS, FaultGuard, check_prompt, check_response
 from .options import UNSET as _UNSET
@@ -44,32 +44,18 @@ class ExactCache:
         self.max_value_bytes = max_value_bytes
         self.stats = CacheStats(kind="exact", name=name)
         self.guard = FaultGuard(name, retry_interval)
-        self._url = redis_url
-        self._client: SyncClient | None = None
-        self._aclient: AsyncClient | None = None
-        self._lock = threading.Lock()
+        #: Every client comes from here; async ones per event loop, at call time (see :mod:`..clients`).
+        self._clients = RedisClients(redis_url, settings=self.settings, decode_responses=True)
 
     def key(self, prompt: str, llm: str | Mapping[str, Any] | None = None, scope: Any = None) -> str:
         return f"{self.name}:{llm_scope_tag(llm)}:{user_scope_tag(scope)}:{digest(prompt, 64)}"
 
-    def _url_now(self) -> str:
-        if self._url is None:
-            from ..urls import redis_url
-
-            self._url = redis_url(self.settings)
-        return self._url
-
     def _sync(self) -> SyncClient:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = get_client(self._url_now(), settings=self.settings, decode_responses=True)
-        return self._client
+        return self._clients.client
 
-    def _async(self) -> AsyncClient:
-        if self._aclient is None:
-            self._aclient = get_async_client(self._url_now(), settings=self.settings, decode_responses=True)
-        return self._aclient
+    async def _async(self) -> AsyncClient:
+        """The running loop's client (one per loop: a client cannot serve two loops)."""
+        return await self._clients.aclient()
 
     @metrics.timed("cache.exact.lookup")
     def get(self, prompt: str, *, llm: Any = None, scope: Any = None) -> str | None:
@@ -111,7 +97,7 @@ class ExactCache:
             self.stats.count("skipped")
             return None
         try:
-            value = await self._async().get(self.key(prompt, llm, scope))
+            value = await (await self._async()).get(self.key(prompt, llm, scope))
         except REDIS_FAULTS as exc:
             self.stats.count("errors")
             self.guard.failed("lookup", exc)
@@ -130,7 +116,7 @@ class ExactCache:
             self.stats.count("skipped")
             return False
         try:
-            await self._async().set(
+            await (await self._async()).set(
                 self.key(prompt, llm, scope), value, ex=self.ttl if ttl is None else validate_ttl(ttl)
             )
         except REDIS_FAULTS as exc:
@@ -156,7 +142,7 @@ class ExactCache:
         return deleted
 
     async def aclear(self) -> int:
-        client = self._async()
+        client = await self._async()
         deleted = 0
         batch: list[str] = []
         async for key in client.scan_iter(match=f"{self.name}:*", count=500):

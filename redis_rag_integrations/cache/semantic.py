@@ -28,7 +28,8 @@ from redisvl.query.filter import FilterExpression, Tag
 from redisvl.schema import IndexSchema
 
 from .. import freshness, metrics
-from ..connection import AsyncClient, SyncClient, get_async_client, get_client
+from ..clients import RedisClients
+from ..connection import AsyncClient, SyncClient
 from ..embeddings import Embedder, default_embedder
 from ..settings import Settings, get_settings
 from .entry import CacheHit, SourceRef, decode_hit, encode_meta
@@ -105,13 +106,10 @@ class SemanticCache:
         self.max_response_bytes = max_response_bytes
         self.stats = CacheStats(kind="semantic", name=name)
         self.guard = FaultGuard(name, retry_interval)
-        self._url = redis_url
-        self._client: SyncClient | None = None
-        self._aclient: AsyncClient | None = None
-        self._index: SearchIndex | None = None
-        self._aindex: AsyncSearchIndex | None = None
+        #: Every client comes from here; async ones per event loop, at call time (see :mod:`..clients`).
+        self._clients = RedisClients(redis_url, settings=self.settings)
+        self._index: SearchIndex | None = None  # set once the index exists in Redis (reset after a fault)
         self._lock = threading.Lock()
-        self._alock: asyncio.Lock | None = None
 
     @classmethod
     def from_options(
@@ -253,23 +251,15 @@ class SemanticCache:
 
     # ------------------------------------------------------------------ sync
     def _sync_index(self) -> tuple[SyncClient, SearchIndex]:
-        if self._index is None:
+        index = self._index
+        if index is None:
             with self._lock:
-                if self._index is None:
-                    client = self._client or get_client(self._resolve_url(), settings=self.settings)
-                    self._client = client
-                    index = SearchIndex(self.schema(), redis_client=client)
+                index = self._index
+                if index is None:
+                    index = SearchIndex(self.schema(), redis_client=self._clients.client)
                     index.create(overwrite=False)
                     self._index = index
-        assert self._client is not None
-        return self._client, self._index
-
-    def _resolve_url(self) -> str:
-        if self._url is None:
-            from ..urls import redis_url
-
-            self._url = redis_url(self.settings)
-        return self._url
+        return self._clients.client, index
 
     @metrics.timed("cache.semantic.lookup")
     def check(
@@ -480,19 +470,18 @@ class SemanticCache:
 
     # ------------------------------------------------------------------ async
     async def _async_index(self) -> tuple[AsyncClient, AsyncSearchIndex]:
-        if self._aindex is None:
-            if self._alock is None:
-                self._alock = asyncio.Lock()
-            async with self._alock:
-                if self._aindex is None:
-                    url = self._url or await asyncio.to_thread(self._resolve_url)
-                    client = self._aclient or get_async_client(url, settings=self.settings)
-                    self._aclient = client
-                    index = AsyncSearchIndex(self.schema(), redis_client=client)
-                    await index.create(overwrite=False)
-                    self._aindex = index
-        assert self._aclient is not None
-        return self._aclient, self._aindex
+        """The running loop's client and async index (one per loop: a client cannot serve two loops).
+
+        The first call (and the first after a connection fault) resolves the URL and creates the index in Redis
+        the synchronous way, in a worker thread: one code path, under one lock across threads, off the loop.
+        """
+        if self._index is None:
+            await asyncio.to_thread(self._sync_index)
+        client = await self._clients.aclient()
+        return client, self._clients.on_loop("index", client, self._new_async_index)
+
+    def _new_async_index(self, client: AsyncClient) -> AsyncSearchIndex:
+        return AsyncSearchIndex(self.schema(), redis_client=client)
 
     @metrics.timed("cache.semantic.lookup")
     async def acheck(
@@ -615,10 +604,8 @@ class SemanticCache:
         return int(count)
 
     async def aclose(self) -> None:
-        if self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
-            self._aindex = None
+        """Let go of the clients: shared ones stay open for other components, async ones close with their loop."""
+        self._clients.release()
 
     # ------------------------------------------------------------------ shared
     def _scope_filter(self, llm: LLMScope, scope: UserScope) -> FilterExpression:
@@ -639,13 +626,11 @@ class SemanticCache:
         self.guard.failed(operation, exc)
         if isinstance(exc, OSError | ConnectionError | redis.ConnectionError):  # re-open (and re-create) next time
             self._index = None
-            self._aindex = None
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-            self._index = None
+        """Let go of the clients (shared ones stay open for other components); the next call re-opens the index."""
+        self._clients.release()
+        self._index = None
 
     def __repr__(self) -> str:
         return (

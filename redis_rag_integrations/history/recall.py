@@ -15,6 +15,7 @@ plain history is cluster-safe, recall there is limited to sessions on the index'
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -51,7 +52,6 @@ class RelevantRecall:
         self.index_name = index_name or f"{store.layout.prefix}-recall"
         self._schema: IndexSchema | None = None
         self._index: SearchIndex | None = None
-        self._aindex: dict[int, AsyncSearchIndex] = {}
 
     # --- index ----------------------------------------------------------------------------------------------------
     @property
@@ -106,13 +106,13 @@ class RelevantRecall:
         return self._index
 
     async def _async_index(self) -> AsyncSearchIndex:
+        """redisvl's async index on the running loop's client (one per loop, kept by the store's client holder).
+        The module check and creation run once, the synchronous way, in a worker thread (never on the loop)."""
+        if self._index is None:
+            await asyncio.to_thread(lambda: self.index)
         client = await self.store.aclient()
-        found = self._aindex.get(id(client))
-        if found is None:
-            _ = self.index  # module check + creation, once, on the sync client
-            found = AsyncSearchIndex(self.schema, redis_client=client)
-            self._aindex[id(client)] = found
-        return found
+        make = lambda c: AsyncSearchIndex(self.schema, redis_client=c)  # noqa: E731
+        return self.store.clients.on_loop(f"recall:{self.index_name}", client, make)
 
     # --- sync -------------------------------------------------------------------------------------------------------
     @metrics.timed("history.recall")

@@ -7,15 +7,14 @@ The adapters in ``langchain/history.py`` and ``llama_index/chat_store.py`` only 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 import warnings
-import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Literal
 
 from .. import metrics
-from ..connection import AsyncClient, SyncClient, async_twin, client_url, get_async_client, get_client, ready
+from ..clients import RedisClients
+from ..connection import AsyncClient, SyncClient
 from ..settings import Settings, get_settings
 from .errors import CorruptEntryError, CorruptEntryWarning
 from .layout import ARCHIVE_OLDEST_LUA, DELETE_AT_LUA, Layout, SessionKeys
@@ -80,45 +79,33 @@ class ChatHistoryStore:
         self.ttl = ttl if ttl is not None else self.settings.history_ttl
         self.max_message_bytes = max_message_bytes
         self.on_corrupt: OnCorrupt = on_corrupt
-        self._url = redis_url or (client_url(client) if client is not None else self.settings.redis_url)
-        self._client = client
-        self._twin_async = client is not None and redis_url is None
-        self._fixed_async_client = async_client
-        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        url = redis_url or (None if client is not None else self.settings.redis_url)
+        #: Every client comes from here; async ones per event loop, at call time (see :mod:`..clients`).
+        self._clients = RedisClients(url, settings=self.settings, client=client, async_client=async_client, require=())
 
     # --- clients ----------------------------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        if self._url is None:
-            from ..urls import redis_url
+        return self._clients.url
 
-            self._url = redis_url(self.settings, require=())
-        return self._url
+    @property
+    def clients(self) -> RedisClients:
+        """Where this store's clients come from (shared with :class:`.recall.RelevantRecall`)."""
+        return self._clients
 
     @property
     def client(self) -> SyncClient:
-        if self._client is None:
-            self._client = get_client(self.url, settings=self.settings)
-        return self._client
+        return self._clients.client
 
     @property
     def async_client(self) -> AsyncClient:
-        """The asyncio client for the running event loop (one per loop)."""
-        if self._fixed_async_client is not None:
-            return self._fixed_async_client
-        loop = asyncio.get_running_loop()
-        found = self._async_clients.get(loop)
-        if found is None:
-            twin = self._twin_async
-            found = async_twin(self.client) if twin else get_async_client(self.url, settings=self.settings)
-            self._async_clients[loop] = found
-        return found
+        """The asyncio client of the running event loop (one per loop), for synchronous code on a loop; async
+        code awaits :meth:`aclient`, which never blocks the loop."""
+        return self._clients.current_async_client()
 
     async def aclient(self) -> AsyncClient:
-        """:attr:`async_client`, ready for transactions on the running loop (see :func:`connection.ready`)."""
-        return await ready(self.async_client)
+        """The running loop's asyncio client, ready for transactions (see :func:`connection.ready`)."""
+        return await self._clients.aclient()
 
     def keys(self, session_id: str) -> SessionKeys:
         return self.layout.session(session_id)
@@ -460,8 +447,8 @@ class ChatHistoryStore:
         return sorted({sid async for sid in self.aiter_sessions()})
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        """Let go of the clients: shared ones stay open for other components, async ones close with their loop."""
+        self._clients.release()
 
     def __repr__(self) -> str:
         return f"ChatHistoryStore(prefix={self.layout.prefix!r}, ttl={self.ttl})"

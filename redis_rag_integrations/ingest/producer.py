@@ -15,7 +15,8 @@ from typing import Any, Literal
 import redis
 
 from .. import metrics
-from ..connection import SyncClient, get_client
+from ..clients import RedisClients
+from ..connection import SyncClient
 from ..errors import RedisRagError
 from ..settings import Settings, get_settings
 from .events import DocumentEvent, StreamKeys, delete_event, upsert_event
@@ -73,7 +74,7 @@ class Producer:
             raise ValueError(f"on_backlog must be 'wait' or 'raise', got {on_backlog!r}")
         settings = settings or get_settings()
         self.keys = StreamKeys(index_name or settings.index_name)
-        self.client = client if client is not None else get_client(redis_url, settings=settings)
+        self.client = RedisClients(redis_url, settings=settings, client=client).client
         self.max_backlog = max_backlog
         self.on_backlog = on_backlog
         self.wait_timeout = wait_timeout

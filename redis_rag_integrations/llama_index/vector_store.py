@@ -7,6 +7,7 @@ relationship points at their ``doc_id``, so ``ref_doc_id`` works on them too.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Mapping, Sequence
@@ -191,7 +192,8 @@ class RedisVectorStore(BasePydanticVectorStore):
         records = self._records(nodes)
         if not records:
             return []
-        core = self._core or self._open(len(records[0].vector))  # type: ignore[arg-type]
+        # Opening (creating) the index is synchronous I/O: a worker thread does it, never the event loop.
+        core = self._core or await asyncio.to_thread(self._open, len(records[0].vector))  # type: ignore[arg-type]
         return await core.aupsert(records)
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:

@@ -21,7 +21,8 @@ from redisvl.index import AsyncSearchIndex, SearchIndex
 from redisvl.query import BaseQuery
 
 from .. import freshness, metrics, tags
-from ..connection import AsyncClient, SyncClient, get_async_client, get_client
+from ..clients import RedisClients
+from ..connection import AsyncClient, SyncClient
 from ..errors import IndexNotFoundError, RedisRagError
 from ..settings import HybridFusion, Settings, get_settings
 from . import bulk, versioned, writes
@@ -85,9 +86,9 @@ class RedisVectorIndex:
         create: bool = True,
     ) -> None:
         self.settings = settings or get_settings()
-        self._url = url
-        self.client: SyncClient = client if client is not None else get_client(url, settings=self.settings)
-        self._async_client = async_client
+        #: Every client comes from here; async ones per event loop, at call time (see :mod:`..clients`).
+        self._clients = RedisClients(url, settings=self.settings, client=client, async_client=async_client)
+        self.client: SyncClient = self._clients.client
         self.invalidate_caches = invalidate_caches
         self.ef_runtime = self.settings.hnsw_ef_runtime
         if dims is None:
@@ -97,7 +98,6 @@ class RedisVectorIndex:
         )
         self.layout = self._reconcile(layout, explicit_fields=metadata_fields is not None)
         self._index = SearchIndex(self.layout.schema(), redis_client=self.client)
-        self._aindex: AsyncSearchIndex | None = None
         self._knn = KnnPlanner(self.layout)
         self._similarity = self.layout.similarity_fn()
         # Cluster clients cannot route a bare FT.SEARCH by index name: they keep redis-py's search command.
@@ -111,7 +111,6 @@ class RedisVectorIndex:
         self._small_write = SMALL_WRITE
         self._upsert_sha = "" if self._write_path == "client-side" else self.client.script_load(writes.UPSERT_SCRIPT)
         self._scripts = _Scripts.on(self.client)
-        self._ascripts: _Scripts | None = None  # on the async client, made on first use
 
     # --- opening ---------------------------------------------------------------------------------------------
 
@@ -207,15 +206,15 @@ class RedisVectorIndex:
 
     @property
     def async_client(self) -> AsyncClient:
-        if self._async_client is None:
-            self._async_client = get_async_client(self._url, settings=self.settings)
-        return self._async_client
+        """The running event loop's asyncio client (a client serves one loop). No I/O: the constructor resolved
+        the URL and, through the sync client, whether it names a cluster node."""
+        return self._clients.current_async_client()
 
     @property
     def aindex(self) -> AsyncSearchIndex:
-        if self._aindex is None:
-            self._aindex = AsyncSearchIndex(self.layout.schema(), redis_client=self.async_client)
-        return self._aindex
+        """redisvl's async index on the running loop's client."""
+        make = lambda c: AsyncSearchIndex(self.layout.schema(), redis_client=c)  # noqa: E731
+        return self._clients.on_loop("index", self.async_client, make)
 
     def _pipeline(self, client: Any) -> Any:
         # MULTI/EXEC makes each batch's DEL + HSET atomic; a cluster cannot span slots, so there it is per key.
@@ -297,7 +296,7 @@ class RedisVectorIndex:
                 if changed:
                     await freshness.ainvalidate_documents(client, changed)
         elif self._write_path == "new-first" and len(checked) >= self._small_write:
-            scripts = self._ascripts = self._ascripts or _Scripts.on(client)
+            scripts = self._clients.on_loop("scripts", client, _Scripts.on)
             args = writes.new_records_args(checked, self.invalidate_caches)
             new, old = writes.split_new(checked, await scripts.new_records(keys=[k for k, _ in checked], args=args))
             encoded: list[tuple[str, dict[str, Any]]] = []
@@ -710,13 +709,11 @@ class RedisVectorIndex:
         return _mmr(vector, hits, vectors, k, lambda_mult)
 
     def close(self) -> None:
-        self.client.close()
+        """Let go of the clients: shared ones stay open for other components, async ones close with their loop."""
+        self._clients.release()
 
     async def aclose(self) -> None:
-        if self._async_client is not None:
-            await self._async_client.aclose()
-            self._async_client = None
-            self._aindex = None
+        self._clients.release()
 
 
 def _refuse_overlapping_prefix(client: SyncClient, layout: Layout) -> None:
