@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -18,7 +19,9 @@ def test_redis_url_prefers_environment(redis_url: str) -> None:
 def test_unset_url_starts_one_shared_embedded_server() -> None:
     first = redis_url(Settings(redis_url=None))
     second = redis_url(Settings(redis_url=None))
-    assert first == second and first.startswith("redis://127.0.0.1:")
+    # the shared local server: loopback only, behind a generated password (see local_server.py)
+    parts = urlsplit(first)
+    assert first == second and parts.scheme == "redis" and parts.hostname == "127.0.0.1" and parts.password
 
 
 def test_unreachable_url_fails_fast_and_clearly() -> None:
