@@ -119,7 +119,7 @@ def call_key(request: ModelRequest) -> CallKey | None:
         return None
     digest = hashlib.sha256(text.encode()).hexdigest()
     sources = [SourceRef(str(s["id"]), s.get("hash")) for s in (rag or {}).get("sources") or []]
-    return CallKey(request.messages[position].text, f"agent:{digest}", sources)
+    return CallKey(str(request.messages[position].text), f"agent:{digest}", sources)
 
 
 class SemanticCacheMiddleware(AgentMiddleware):

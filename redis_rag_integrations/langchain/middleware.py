@@ -48,7 +48,7 @@ def last_user_text(messages: Sequence[AnyMessage]) -> str | None:
     """The text of the latest user message: what a turn is about, also in the middle of a tool loop."""
     for message in reversed(messages):
         if isinstance(message, HumanMessage):
-            return message.text or None
+            return str(message.text) or None
     return None
 
 
@@ -76,7 +76,8 @@ class RedisRAGMiddleware(AgentMiddleware):
         self.template = template
 
     def _with_context(self, request: ModelRequest, docs: list[Document]) -> ModelRequest:
-        base = request.system_message.text if request.system_message is not None else None
+        # str(): ``.text`` is a str subclass in langchain-core 1.x, which the cache's exact identity refuses
+        base = str(request.system_message.text) if request.system_message is not None else None
         block = self.template.format(context=format_context(docs) if docs else "(nothing relevant found)")
         sources = [ref.to_json() for ref in sources_of(docs)]
         system = SystemMessage(

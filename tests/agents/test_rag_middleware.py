@@ -62,7 +62,8 @@ def test_cache_behind_rag_hits_paraphrases_and_forgets_changed_sources(
     try:
 
         def ask(model: ToolFakeChatModel, question: str) -> str:
-            agent = create_agent(model, middleware=[RedisRAGMiddleware(store, k=1), cache])
+            middleware = [RedisRAGMiddleware(store, k=1), cache]
+            agent = create_agent(model, system_prompt="You answer Python questions.", middleware=middleware)
             return agent.invoke({"messages": [{"role": "user", "content": question}]})["messages"][-1].content
 
         assert ask(ToolFakeChatModel(messages=iter([AIMessage("Use with.")])), "How do I close a file?") == "Use with."
