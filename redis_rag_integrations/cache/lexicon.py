@@ -27,8 +27,10 @@ RELATIONS |= {"above": "above", "below": "below", "than": "than"}
 SCOPE_PREPOSITIONS = frozenset({"in", "on", "with", "using", "from", "via", "inside", "within", "under"})
 
 # Function words and question framing ("how can I", "is it possible to", "what's"): they carry no topic, and neither do
-# universal quantifiers ("every string in a list" = "the strings in a list"). Numbers, ordinals, "only" and direction
-# particles are deliberately absent: "all tasks" / "the first task" and "round up" / "round down" differ.
+# universal quantifiers ("every string in a list" = "the strings in a list") or prepositions that relate without a
+# direction ("shared between objects" = "shared across objects"; the directional ones are in RELATIONS). Numbers,
+# ordinals, "only" and direction particles are deliberately absent: "all tasks" / "the first task" and "round up" /
+# "round down" differ.
 STOP = frozenset(
     """
     a an the and or but if of to in on at by for with from into onto over as about than then so too very also just
@@ -38,6 +40,7 @@ STOP = frozenset(
     having can could may might must shall should will would let get gets got getting possible possibly way ways
     please thing things want wants need needs like go going tell someone something anyone anything one single out
     though although while given particular certain etc e.g i.e all every each both whole entire
+    between across among amongst through throughout along around per
     """.split()  # noqa: SIM905 -- a word list reads better as text
 )
 
@@ -55,6 +58,7 @@ SYNONYMS = (
     "add append insert push include extend",
     "run execute launch invoke start",
     "call invoke apply",
+    "return give",
     "stop terminate end halt finish exit quit kill",
     "join concatenate concat combine merge",
     "split break separate divide",

@@ -36,6 +36,7 @@ from .lexicon import NEGATIONS, QUANTITIES, RELATIONS, SCOPE_PREPOSITIONS, STOP,
 _WORD = re.compile(r"[a-z0-9_.+#]+(?:'[a-z]+)?")
 _DIRECTIONAL = {"to": "to", "into": "to", "from": "from", "than": "than", "of": "of", "as": "as"}
 _VOWEL = re.compile("[aeiouy]")
+_HOW_COME = re.compile(r"\bhow come\b")
 _NEGATING_PREFIXES = ("un", "de", "dis", "in", "im", "non", "anti")
 
 MAX_SLOT = 2  # a swapped slot is at most this many unmatched words on each side (chosen on set B)
@@ -43,8 +44,9 @@ MAX_QUALIFIER = 3  # content words in a trailing scope qualifier that may be lef
 
 
 def tokens(text: str) -> list[str]:
-    """Lowercased word tokens (keeps ``.pyc``, ``c++``, ``c#``, ``don't``)."""
-    return _WORD.findall(text.lower().replace("\u2019", "'"))
+    """Lowercased word tokens (keeps ``.pyc``, ``c++``, ``c#``, ``don't``); the framing "how come" reads as "why"
+    ("come" would otherwise be an added content word)."""
+    return _HOW_COME.sub("why", " ".join(_WORD.findall(text.lower().replace("\u2019", "'")))).split()
 
 
 def negation_count(toks: list[str]) -> int:
@@ -207,11 +209,14 @@ def _frame(toks: list[str], shared: set[str]) -> list[str]:
 
 
 def reordered(a: list[str], b: list[str]) -> bool:
-    """The same words in another order or around another relating preposition: "rebase my branch onto main" /
-    "rebase main onto my branch", "copy files to a server" / "copy files from a server"."""
+    """The same words around another relating preposition, or in another order around one: "rebase my branch onto
+    main" / "rebase main onto my branch", "copy files to a server" / "copy files from a server". Word order alone,
+    with no relating preposition in either question, is not a change of meaning: English moves words for voice
+    ("objects share default values" / "default values are shared between objects")."""
     shared = {stem(w) for w in content_words(a)} & {stem(w) for w in content_words(b)}
     shared -= _scoped(a) | _scoped(b)  # "a list in Python" / "a Python list": a scope moves freely
-    return _frame(a, shared) != _frame(b, shared)
+    fa, fb = _frame(a, shared), _frame(b, shared)
+    return fa != fb and bool(set(RELATIONS.values()) & (set(fa) | set(fb)))
 
 
 @dataclass(frozen=True)

@@ -169,3 +169,29 @@ def test_verifier_in_a_real_cache_rejects_what_the_embedding_would_hit(make_cach
         assert cache.check(query, llm="m") is None
     hit = cache.check("How can I convert a timestamp to a datetime?", llm="m")
     assert hit is not None and hit.response == "datetime.fromtimestamp(ts)"
+
+
+@pytest.mark.parametrize("obj", OBJECTS)
+@pytest.mark.parametrize(
+    ("cached", "query"),
+    [  # rewording that keeps the meaning: each was rejected as a swap, an addition or an order change before
+        ("Why is {o} shared between workers?", "Why is {o} shared across workers?"),  # preposition without direction
+        ("Why is {o} shared between workers?", "How come {o} is shared between workers?"),  # question framing
+        ("Why is {o} shared between workers?", "Why do workers share {o}?"),  # active / passive voice
+        ("Why does the parser return {o}?", "Why does the parser give {o}?"),  # near-synonym verb
+    ],
+)
+def test_rewording_without_a_change_of_meaning_is_accepted(obj: str, cached: str, query: str) -> None:
+    assert _both_ways(cached.format(o=obj), query.format(o=obj)) == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("cached", "query"),
+    [  # the same words turned around a relating preposition still change the meaning
+        ("Should the migration run before the deploy?", "Should the deploy run before the migration?"),
+        ("Does the cache expire after the session?", "Does the session expire after the cache?"),
+    ],
+)
+def test_word_order_around_a_relation_is_rejected(cached: str, query: str) -> None:
+    assert _both_ways(cached, query) == (True, True)
+    assert judge(cached, query).rule == "order"
