@@ -624,7 +624,12 @@ class SemanticCache:
     def _fault(self, operation: str, exc: BaseException) -> None:
         self.stats.count("errors")
         self.guard.failed(operation, exc)
-        if isinstance(exc, OSError | ConnectionError | redis.ConnectionError):  # re-open (and re-create) next time
+        # Re-open (and re-create) next time after a lost connection, or when the index was dropped behind our back
+        # (FT.DROPINDEX, FLUSHALL): otherwise every later lookup misses and every store writes an unindexed entry.
+        message = str(exc).lower()
+        if isinstance(exc, OSError | ConnectionError | redis.ConnectionError) or any(
+            words in message for words in ("no such index", "unknown index")
+        ):
             self._index = None
 
     def close(self) -> None:
