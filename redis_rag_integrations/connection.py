@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
+from redis.asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
 from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
@@ -48,6 +49,15 @@ _TWIN_OPTIONS = frozenset(
 _ASYNC_CLUSTER_OPTIONS = frozenset(inspect.signature(AsyncRedisCluster.__init__).parameters)
 
 
+def is_cluster(client: Any) -> bool:
+    """Whether ``client`` (sync or asyncio, or a test double of one) talks to a Redis Cluster.
+
+    Why one function: pipelines, scripts and scans all take another path on a cluster (no MULTI across slots, no
+    undeclared keys in a script, one shard per SCAN), and every module must agree on what a cluster client is.
+    """
+    return isinstance(client, RedisCluster | AsyncRedisCluster) or hasattr(client, "nodes_manager")
+
+
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ``***`` so it can go into error messages and logs."""
     try:
@@ -69,6 +79,33 @@ def _client_kwargs(settings: Settings, decode_responses: bool) -> dict[str, Any]
         "decode_responses": decode_responses,
         "health_check_interval": 30,
     }
+
+
+def _pooled(url: str, settings: Settings, decode_responses: bool, *, aio: bool) -> SyncClient | AsyncClient | None:
+    """A client of ``url`` on a *blocking* pool of ``settings.max_connections``, or ``None`` for URLs the factory
+    must handle (sentinel, cluster, a ``cluster`` query argument).
+
+    Why: redis-py's default pool holds 100 connections and raises ``MaxConnectionsError`` ("Too many connections")
+    on the 101st concurrent command -- 512 coroutines sharing one store failed most of their calls
+    (``benchmarks/load.py``). A blocking pool makes the extra callers wait for a free connection (up to
+    ``settings.pool_timeout``) instead. RESP2 as the redisvl factory sets it: raw search replies are parsed as such.
+    """
+    parts = urlsplit(url)
+    if (
+        parts.scheme not in ("redis", "rediss", "unix")
+        or is_cluster_url(url)
+        or "cluster" in dict(parse_qsl(parts.query))
+    ):
+        return None
+    kwargs = {
+        **_client_kwargs(settings, decode_responses),
+        "protocol": 2,
+        "max_connections": settings.max_connections,
+        "timeout": settings.pool_timeout,
+    }
+    if aio:
+        return AsyncRedis.from_pool(AsyncBlockingConnectionPool.from_url(url, **kwargs))
+    return redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(url, **kwargs))
 
 
 def _validate_url_syntax(url: str) -> None:
@@ -98,7 +135,9 @@ def get_client(url: str, *, settings: Settings | None = None, decode_responses: 
     try:
         if _may_be_cluster_node(url) and _cluster_by_url.get(url):
             return RedisConnectionFactory.get_redis_connection(_with_cluster_flag(url), **kwargs)
-        client = RedisConnectionFactory.get_redis_connection(url, **kwargs)
+        client = _pooled(url, settings, decode_responses, aio=False) or RedisConnectionFactory.get_redis_connection(
+            url, **kwargs
+        )
         if _may_be_cluster_node(url) and url not in _cluster_by_url:
             _cluster_by_url[url] = _is_cluster_node(client)
             if _cluster_by_url[url]:
@@ -158,6 +197,8 @@ def _async_connection(url: str, settings: Settings, decode_responses: bool) -> A
     """An asyncio client (no I/O), a cluster client when ``url`` is known to name a cluster node."""
     if _may_be_cluster_node(url) and _cluster_by_url.get(url):
         url = _with_cluster_flag(url)
+    elif (client := _pooled(url, settings, decode_responses, aio=True)) is not None:
+        return client
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return RedisConnectionFactory.get_async_redis_connection(url, **_client_kwargs(settings, decode_responses))

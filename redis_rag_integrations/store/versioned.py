@@ -45,15 +45,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from redis.crc import key_slot
 from redis.exceptions import NoScriptError
 
+from ..decoding import as_str
 from ..errors import RedisRagError
 from ..freshness import DEPS_PREFIX
+from .bulk import Command
+from .executor import Invalidate, Pipeline, Plan
 from .filters import compile_filter
 from .layout import DOC_ID, Checked, Layout
 from .writes import INVALIDATE_LUA
@@ -61,8 +64,7 @@ from .writes import INVALIDATE_LUA
 Op = Literal["upsert", "delete", "advance"]
 Status = Literal["applied", "unchanged", "stale", "current", "changed"]
 Version = str | int
-Command = tuple[Any, ...]
-Steps = Generator[list[Command], list[Any], "DocumentWrite"]
+Steps = Plan["DocumentWrite"]
 
 #: How long a delete's tombstone refuses older upserts (see the module docstring for why a TTL).
 TOMBSTONE_TTL = 7 * 24 * 3600
@@ -225,7 +227,8 @@ def states(doc_ids: Sequence[str], replies: Sequence[Any]) -> dict[str, Document
     out: dict[str, DocumentState] = {}
     for doc_id, (version, digest, deleted) in zip(doc_ids, replies, strict=True):
         if version is not None:
-            out[doc_id] = DocumentState(_s(version), None if deleted is not None or digest is None else _s(digest))
+            digest = None if deleted is not None or digest is None else as_str(digest)
+            out[doc_id] = DocumentState(as_str(version), digest)
     return out
 
 
@@ -241,8 +244,8 @@ def write_steps(
 ) -> Steps:
     """The commands of one versioned write, as a generator: it yields commands, receives their replies.
 
-    Why a generator: the sync and the async client run the same steps (:func:`drive`, :func:`adrive`), so the
-    protocol is written once.
+    Why a generator: the sync and the async client run the same steps (:func:`.executor.apply`,
+    :func:`.executor.aapply`), so the protocol is written once.
     """
     if not isinstance(doc_id, str) or not doc_id:
         raise ValueError(f"doc_id must be a non-empty string, got {doc_id!r}")
@@ -260,16 +263,16 @@ def write_steps(
         lookup = op != "advance" and not target.cluster
         if lookup:
             reads.append(_lookup(target, doc_id, 0, _PAGE))
-        replies = yield reads
+        replies = yield Pipeline(reads, errors_in_place=True)
         _raise_errors(replies)
-        stored, tracked = (None if v is None else _s(v) for v in replies[0])
+        stored, tracked = (None if v is None else as_str(v) for v in replies[0])
         if stored is not None and parse(version) <= parse(stored):
             return DocumentWrite("current" if stored == version else "stale", stored)
         found: list[str] = []
         if lookup:
             total, found = _found(replies[1])
             if total > len(found):
-                more = yield [_lookup(target, doc_id, len(found), total - len(found))]
+                more = yield Pipeline([_lookup(target, doc_id, len(found), total - len(found))], errors_in_place=True)
                 _raise_errors(more)
                 found += _found(more[0])[1]
         old = dict.fromkeys([layout.key(i) for i in json.loads(tracked or "[]")] + found)
@@ -293,11 +296,11 @@ def write_steps(
             args.append(2 * len(mapping))
             for field, value in mapping.items():
                 args += (field, value)
-        reply = (yield [("EVALSHA", _SHA, len(keys), *keys, *args)])[0]
+        reply = (yield Pipeline([("EVALSHA", _SHA, len(keys), *keys, *args)], errors_in_place=True))[0]
         if isinstance(reply, NoScriptError):
-            reply = (yield [("EVAL", WRITE_SCRIPT, len(keys), *keys, *args)])[0]
+            reply = (yield Pipeline([("EVAL", WRITE_SCRIPT, len(keys), *keys, *args)], errors_in_place=True))[0]
         _raise_errors([reply])
-        status, previous, removed = _s(reply[0]), _s(reply[1]) or None, int(reply[2])
+        status, previous, removed = as_str(reply[0]), as_str(reply[1]) or None, int(reply[2])
         if status == "moved":
             continue
         late = tuple(ids) if status == "applied" and target.invalidate and target.cluster else ()
@@ -305,29 +308,17 @@ def write_steps(
     raise RedisRagError(f"document {doc_id!r}: its chunk list kept changing under {MAX_ROUNDS} attempts to write it")
 
 
-def drive(client: Any, steps: Steps) -> DocumentWrite:
-    """Run :func:`write_steps` on a sync client: each step's commands in one pipeline (one round trip)."""
-    commands = next(steps)
-    while True:
-        pipe = client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        try:
-            commands = steps.send(pipe.execute(raise_on_error=False))
-        except StopIteration as done:
-            return done.value
+def settled(steps: Steps) -> Steps:
+    """``steps``, then (clusters) the cache invalidation the script could not do: it cannot reach the links' keys."""
+    result = yield from steps
+    if result.invalidate:
+        yield Invalidate(result.invalidate)
+    return result
 
 
-async def adrive(client: Any, steps: Steps) -> DocumentWrite:
-    commands = next(steps)
-    while True:
-        pipe = client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        try:
-            commands = steps.send(await pipe.execute(raise_on_error=False))
-        except StopIteration as done:
-            return done.value
+def read_states(layout: Layout, doc_ids: Sequence[str]) -> Plan[dict[str, DocumentState]]:
+    """The applied version and content hash of each document that has a version record (others are left out)."""
+    return states(doc_ids, (yield Pipeline(read_commands(layout, doc_ids))))
 
 
 def _lookup(target: Target, doc_id: str, offset: int, count: int) -> Command:
@@ -336,17 +327,13 @@ def _lookup(target: Target, doc_id: str, offset: int, count: int) -> Command:
 
 
 def _found(reply: Any) -> tuple[int, list[str]]:
-    return int(reply[0]), [_s(k) for k in reply[1:]]
+    return int(reply[0]), [as_str(k) for k in reply[1:]]
 
 
 def _raise_errors(replies: Sequence[Any]) -> None:
     for reply in replies:
         if isinstance(reply, Exception) and not isinstance(reply, NoScriptError):
             raise reply
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 _SHA = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()

@@ -22,16 +22,26 @@ answer is being generated, stamp the change (:mod:`redis_rag_integrations.freshn
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from typing import Any, Literal, TypeVar
 
-from redis.cluster import RedisCluster
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from .. import tags
+from ..connection import is_cluster
 from ..freshness import CHANGED_PREFIX, CLOCK_KEY, DEPS_PREFIX, INFLIGHT_KEY, WATCH_SECONDS
-from .bulk import Command, asend_overlapped, first_error, send_overlapped
-from .layout import CONTENT_HASH, DOC_ID, Checked, Layout
+from . import bulk
+from .bulk import Command, first_error
+from .executor import Call, DropWhere, Eval, Invalidate, Pipeline, Plan, Scripts, Stream
+from .layout import CONTENT_HASH, DOC_ID, EXTRA, Checked, Layout
+
+
+def _sha(script: str) -> str:
+    """The SHA1 the server files ``script`` under (what ``SCRIPT LOAD`` answers)."""
+    return hashlib.sha1(script.encode()).hexdigest()
+
 
 WritePath = Literal["new-first", "script", "client-side"]
 Encoded = tuple[str, dict[str, Any]]
@@ -117,6 +127,10 @@ return flags
 """
 )
 
+UPSERT_SHA = _sha(UPSERT_SCRIPT)
+NEW_RECORDS_SHA = _sha(NEW_RECORDS_SCRIPT)
+INVALIDATE_SHA = _sha(INVALIDATE_SCRIPT)
+
 assert CONTENT_HASH == "content_hash" and DOC_ID == "doc_id", "UPSERT_SCRIPT names these fields literally"
 
 
@@ -126,7 +140,7 @@ def default_path(client: Any) -> WritePath:
     ``HSETEX`` (with ``FNX``) arrived in Redis 8.0. Forks that report an older ``redis_version`` (Valkey says
     7.2.4) take the script path, which every server with Lua has.
     """
-    if isinstance(client, RedisCluster) or hasattr(client, "nodes_manager"):
+    if is_cluster(client):
         return "client-side"
     try:
         version = str(client.info("server").get("redis_version", "0"))
@@ -211,42 +225,91 @@ def script_args(mapping: dict[str, Any], optional_fields: tuple[str, ...], inval
 
 
 def script_commands(
-    sha: str, encoded: Iterable[Encoded], optional_fields: tuple[str, ...], invalidate: bool
+    encoded: Iterable[Encoded], optional_fields: tuple[str, ...], invalidate: bool
 ) -> Iterator[Command]:
+    """One ``EVALSHA`` of :data:`UPSERT_SCRIPT` per encoded record, built as its batch is about to be sent."""
     for key, mapping in encoded:
-        yield ["EVALSHA", sha, 1, key, *script_args(mapping, optional_fields, invalidate)]
+        yield ["EVALSHA", UPSERT_SHA, 1, key, *script_args(mapping, optional_fields, invalidate)]
 
 
-def _retry_list(commands: Sequence[Command], replies: Sequence[Any]) -> list[Command]:
-    """Commands whose script was not in the server's cache (restart, ``SCRIPT FLUSH``): safe to send again."""
-    return [c for c, r in zip(commands, replies, strict=True) if isinstance(r, NoScriptError)]
+# --- the plans: what each write sends, run by :func:`.executor.apply` / :func:`.executor.aapply` -------------------
 
 
-def _recording(commands: Iterable[Command], sent: list[Command]) -> Iterator[Command]:
-    for command in commands:
-        sent.append(command)
-        yield command
+def upsert(
+    layout: Layout, checked: Sequence[tuple[str, Checked]], path: WritePath, small_write: int, invalidate: bool,
+    batch_size: int,
+) -> Plan[None]:  # fmt: skip
+    """Write checked records on ``path``; below ``small_write`` records the new-first path takes the script alone
+    (one round trip, where creating new records first takes two)."""
+    stream = min(batch_size, bulk.STREAM_BATCH)
+    optional = (DOC_ID, EXTRA, *layout.metadata_fields)
+    if path == "client-side":
+        yield from _client_side(checked, invalidate, batch_size)
+    elif path == "new-first" and len(checked) >= small_write:
+        args = new_records_args(checked, invalidate)
+        keys = [k for k, _ in checked]
+        new, old = split_new(checked, (yield Eval(NEW_RECORDS_SCRIPT, NEW_RECORDS_SHA, keys, args)))
+        encoded: list[Encoded] = []
+        existing, created = split_created(encoded, (yield Stream(create_commands(new, encoded), stream)))
+        if created and invalidate:
+            yield Eval(INVALIDATE_SCRIPT, INVALIDATE_SHA, [], invalidate_args(created))
+        if existing or old:
+            commands = script_commands(chain(existing, _assembled(old)), optional, invalidate)
+            yield Scripts(commands, stream, UPSERT_SCRIPT)
+    elif checked:
+        yield Scripts(script_commands(_assembled(checked), optional, invalidate), stream, UPSERT_SCRIPT)
 
 
-def _raise_first(commands: Sequence[Command], replies: Sequence[Any]) -> None:
-    if (error := first_error(replies, [str(c[3]) for c in commands])) is not None:
-        raise error
+def _client_side(checked: Sequence[tuple[str, Checked]], invalidate: bool, batch_size: int) -> Plan[None]:
+    """Clusters: read the old hashes, rewrite each batch in a pipeline (DEL + HSET), then invalidate what changed."""
+    encoded = [(key, Layout.assemble(c)) for key, c in checked]
+    for start in range(0, len(encoded), batch_size):
+        batch = encoded[start : start + batch_size]
+        old = (yield Pipeline([("HMGET", key, CONTENT_HASH, DOC_ID) for key, _ in batch])) if invalidate else []
+        changed = changed_ids(batch, old)
+        rewrite = [c for key, mapping in batch for c in (("DEL", key), ("HSET", key, *chain(*mapping.items())))]
+        yield Pipeline(rewrite, atomic=True)
+        if changed:
+            yield Invalidate(changed)
 
 
-def run_scripts(client: Any, commands: Iterable[Command], batch_size: int) -> None:
-    """Send ``EVALSHA`` commands overlapped; reload the script once if the server lost it; raise the first error."""
-    sent: list[Command] = []
-    replies = send_overlapped(client, _recording(commands, sent), batch_size)
-    if retry := _retry_list(sent, replies):
-        client.script_load(UPSERT_SCRIPT)
-        sent, replies = retry, send_overlapped(client, retry, batch_size)
-    _raise_first(sent, replies)
+def changed_ids(batch: Sequence[Encoded], old: Sequence[Any]) -> list[str]:
+    """Ids and document ids whose content changed: the caches must forget answers built from them."""
+    out: list[str] = []
+    for (_, mapping), (old_hash, old_doc) in zip(batch, old, strict=False):
+        same_doc = (old_doc.decode() if old_doc else None) == mapping.get(DOC_ID)
+        if old_hash is not None and old_hash.decode() == mapping[CONTENT_HASH] and same_doc:
+            continue
+        out.append(str(mapping["id"]))
+        out.extend(str(d) for d in (mapping.get(DOC_ID), old_doc and old_doc.decode()) if d)
+    return list(dict.fromkeys(tags.decode(i) for i in out))  # stored forms -> the callers' ids
 
 
-async def arun_scripts(client: Any, commands: Iterable[Command], batch_size: int) -> None:
-    sent: list[Command] = []
-    replies = await asend_overlapped(client, _recording(commands, sent), batch_size)
-    if retry := _retry_list(sent, replies):
-        await client.script_load(UPSERT_SCRIPT)
-        sent, replies = retry, await asend_overlapped(client, retry, batch_size)
-    _raise_first(sent, replies)
+def delete(layout: Layout, ids: Sequence[str], invalidate: bool) -> Plan[int]:
+    """Delete records by id (their document ids read first, for the caches); the result is how many existed."""
+    keys = [layout.key(i) for i in ids]
+    if not keys:
+        return 0
+    doc_ids = yield Pipeline([("HGET", key, DOC_ID) for key in keys])
+    deleted = int((yield Call("delete", keys)))  # redis-py splits a multi-key DEL across a cluster's slots
+    if invalidate:
+        stale = [k[len(layout.key_prefix) + 1 :] for k in keys]
+        stale.extend(tags.decode(d.decode()) for d in doc_ids if d)
+        yield Invalidate(list(dict.fromkeys(stale)))
+    return deleted
+
+
+def delete_documents(layout: Layout, doc_ids: Sequence[str], invalidate: bool) -> Plan[int]:
+    """Delete every chunk of the given documents; the result is how many chunks went."""
+    if not doc_ids:
+        return 0
+    result = yield DropWhere(tags.tag_clause(DOC_ID, doc_ids, encoded=layout.dialect == "native"))
+    if invalidate:
+        yield Invalidate(doc_ids)
+    return int(result.processed)
+
+
+def _assembled(checked: Iterable[tuple[str, Checked]]) -> Iterator[Encoded]:
+    """Hash fields of checked records, assembled lazily (as their batch is about to be sent)."""
+    for key, c in checked:
+        yield key, Layout.assemble(c)

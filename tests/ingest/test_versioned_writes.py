@@ -20,9 +20,10 @@ from redis_rag_integrations import Settings, freshness
 from redis_rag_integrations.ingest import Producer, Worker, chunk_id
 from redis_rag_integrations.ingest.events import StreamKeys
 from redis_rag_integrations.ingest.producer import GROUP
+from redis_rag_integrations.store.executor import apply
 from redis_rag_integrations.store.index import LayoutMismatchError, RedisVectorIndex
 from redis_rag_integrations.store.layout import Record
-from redis_rag_integrations.store.versioned import CrossSlotDocumentError, Target, drive, record_key, write_steps
+from redis_rag_integrations.store.versioned import CrossSlotDocumentError, Target, record_key, write_steps
 
 sys.path.insert(0, str(Path(__file__).parent))
 from chaos import indexed_texts, split_paragraphs
@@ -175,10 +176,10 @@ def test_on_a_cluster_a_documents_keys_must_share_a_slot(redis_url: str, unique_
             steps = write_steps(Target(idx.layout, idx.name, True, True), "d", "upsert", "1-0", checked)
             if idx is plain:
                 with pytest.raises(CrossSlotDocumentError, match="hash tag"):
-                    drive(idx.client, steps)
+                    apply(idx.client, steps)
                 assert indexed_texts(idx) == {}
             else:
-                result = drive(idx.client, steps)
+                result = apply(idx.client, steps)
                 assert result.applied and set(result.invalidate) == {"d", "d#0", "d#1", "d#2"}
                 assert indexed_texts(idx) == texts_of(chunks("d", "v1", 3))
     finally:

@@ -1,0 +1,142 @@
+"""Opening an index that may already exist: adopt its layout, refuse one that does not fit, read legacy ones.
+
+Why a module of its own: what an existing index looks like (``FT.INFO`` through redisvl's schema) is decided once,
+when :class:`~.index.RedisVectorIndex` is built, and never again on the hot path. Everything here turns an
+existing index into a :class:`~.layout.Layout` (ours, or the read-only layout of an index written by
+langchain-redis or llama-index-vector-stores-redis), or into a clear error before anything is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.exceptions import ResponseError
+from redisvl.exceptions import RedisVLError
+from redisvl.index import SearchIndex
+
+from ..connection import SyncClient, is_cluster
+from ..decoding import as_str
+from ..errors import IndexNotFoundError, RedisRagError
+from .layout import RESERVED_FIELDS, VECTOR, Layout, detect_dialect
+
+#: The fields (and their index types) an index must have to be read and written in this package's layout.
+REQUIRED_FIELDS = {"id": "tag", "doc_id": "tag", "text": "text", "vector": "vector", "content_hash": "tag"}
+
+
+class LayoutMismatchError(RedisRagError, ValueError):
+    """An index of that name exists with another layout (other dims, or not written by this package)."""
+
+
+def existing_dims(client: SyncClient, name: str) -> int:
+    """The vector dims of the existing index ``name`` (for callers that do not know their model's dims)."""
+    try:
+        schema = SearchIndex.from_existing(name, redis_client=client).schema
+    except RedisVLError as exc:
+        raise IndexNotFoundError(
+            f"index {name!r} does not exist and no dims were given to create it: pass dims "
+            "(or an embedding model), or add data first"
+        ) from exc
+    vectors = [f for f in schema.fields.values() if str(getattr(f.type, "value", f.type)) == "vector"]
+    if not vectors:
+        raise LayoutMismatchError(f"index {name!r} has no vector field: it is not a vector index")
+    return int(vectors[0].attrs.dims)
+
+
+def reconcile(client: SyncClient, wanted: Layout, explicit_fields: bool) -> Layout:
+    """The layout to use: ``wanted``, checked against (and completed from) an existing index of that name."""
+    probe = SearchIndex(wanted.schema(), redis_client=client)
+    if not probe.exists():
+        return wanted
+    existing = SearchIndex.from_existing(wanted.index_name, redis_client=client).schema
+    types = {name: f.type.value if hasattr(f.type, "value") else str(f.type) for name, f in existing.fields.items()}
+    missing = {n: t for n, t in REQUIRED_FIELDS.items() if types.get(n) != t}
+    legacy = detect_dialect(types) if missing else None
+    if legacy is not None:
+        return _legacy_layout(wanted, existing, types, *legacy)
+    if missing:
+        raise LayoutMismatchError(
+            f"index {wanted.index_name!r} exists but was not built in this package's layout (it lacks "
+            f"{', '.join(f'{n} ({t})' for n, t in missing.items())}; it has {', '.join(sorted(types))}). "
+            "Use another index name, or drop that index."
+        )
+    attrs = existing.fields[VECTOR].attrs
+    if int(attrs.dims) != wanted.dims:
+        raise LayoutMismatchError(
+            f"index {wanted.index_name!r} holds {attrs.dims}-dimensional vectors but the embedding model makes "
+            f"{wanted.dims}: use the model the index was built with, or another index name"
+        )
+    have = {n: t for n, t in types.items() if n not in REQUIRED_FIELDS}
+    if explicit_fields:
+        absent = {n: t for n, t in wanted.metadata_fields.items() if have.get(n) != t}
+        if absent:
+            raise LayoutMismatchError(
+                f"index {wanted.index_name!r} exists without the metadata fields {absent} (it has {have or 'none'})"
+                ": filters on them would find nothing. Re-create the index to add fields."
+            )
+    prefixes = existing.index.prefix
+    prefix = (prefixes[0] if isinstance(prefixes, list) else prefixes).rstrip(wanted.key_separator)
+    return Layout(
+        index_name=wanted.index_name,
+        dims=wanted.dims,
+        prefix=prefix,
+        metadata_fields=have,  # type: ignore[arg-type]
+        **_vector_attrs(attrs),
+    )
+
+
+def _legacy_layout(wanted: Layout, existing: Any, types: dict[str, str], dialect: str, vfield: str) -> Layout:
+    """The read-only layout of an index written by langchain-redis or llama-index-vector-stores-redis."""
+    attrs = existing.fields[vfield].attrs
+    if int(attrs.dims) != wanted.dims:
+        raise LayoutMismatchError(
+            f"index {wanted.index_name!r} holds {attrs.dims}-dimensional vectors but the embedding model makes "
+            f"{wanted.dims}: use the model the index was built with"
+        )
+    prefixes = existing.index.prefix
+    prefix = prefixes[0] if isinstance(prefixes, list) else prefixes
+    if dialect == "langchain-redis":
+        prefix = prefix.rstrip(":")
+    fields = {
+        n: t for n, t in types.items() if n not in (vfield, *RESERVED_FIELDS) and t in ("tag", "numeric", "text", "geo")
+    }
+    return Layout(
+        index_name=wanted.index_name,
+        dims=wanted.dims,
+        prefix=prefix,
+        metadata_fields=fields,  # type: ignore[arg-type]
+        dialect=dialect,  # type: ignore[arg-type]
+        vector_field=vfield,
+        **_vector_attrs(attrs),
+    )
+
+
+def _vector_attrs(attrs: Any) -> dict[str, Any]:
+    """The existing vector field's algorithm, metric and datatype, as the lower-case names :class:`Layout` takes."""
+    names = ("algorithm", "distance_metric", "datatype")
+    return {n: str(getattr(getattr(attrs, n), "value", getattr(attrs, n))).lower() for n in names}
+
+
+def refuse_overlapping_prefix(client: SyncClient, layout: Layout) -> None:
+    """Refuse an index whose key prefix contains, or lies inside, another index's prefix.
+
+    Why: an index sees every hash under its prefix. Index ``docs`` (keys ``docs:*``) would also return the records of
+    an index ``docs:fr`` (keys ``docs:fr:*``), and one record written to ``docs:fr`` would appear in both. Checked once,
+    when the index is created; a server that refuses ``FT._LIST`` / ``FT.INFO`` (an ACL) skips the check.
+    """
+    if is_cluster(client):
+        return  # each node lists only its own indexes: no complete answer to check against
+    ours = layout.key_prefix + layout.key_separator
+    try:
+        for name in map(as_str, client.execute_command("FT._LIST")):
+            info = client.ft(name).info()
+            definition = info.get("index_definition") or []
+            pairs = dict(zip(definition[::2], definition[1::2], strict=False)) if isinstance(definition, list) else {}
+            for theirs in map(as_str, pairs.get("prefixes") or pairs.get(b"prefixes") or []):
+                if theirs and (ours.startswith(theirs) or theirs.startswith(ours)):
+                    raise LayoutMismatchError(
+                        f"index {layout.index_name!r} (keys {ours}*) would overlap index {name!r} (keys {theirs}*): "
+                        "each would return the other's records. Choose an index name or key prefix that neither "
+                        "contains nor lies inside another index's prefix"
+                    )
+    except ResponseError:
+        return

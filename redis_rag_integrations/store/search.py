@@ -1,0 +1,261 @@
+"""Reading and searching an index: records by id, by filter, and the ranked searches (KNN, BM25, hybrid, MMR).
+
+Why a mixin of :class:`~.index.RedisVectorIndex` rather than a module of functions: the adapters call these as
+methods of the index they hold, and every search needs the same handful of the index's attributes (layout, clients,
+prebuilt KNN plans). The attributes are declared below; :class:`~.index.RedisVectorIndex` sets them. Nothing here
+writes. The hot path (:meth:`IndexSearch.search`) is one ``FT.SEARCH`` built by :class:`.knn.KnnPlanner` and parsed
+by :func:`.knn.parse_reply`, without redisvl's generic result processing in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from redisvl.index import AsyncSearchIndex, SearchIndex
+from redisvl.query import BaseQuery
+
+from .. import metrics
+from ..connection import AsyncClient, SyncClient
+from ..settings import HybridFusion, Settings
+from .filters import FilterLike
+from .knn import KnnPlanner, parse_reply
+from .layout import METADATA, QUERY_FIELDS, RETURN_FIELDS, VECTOR, Hit, Layout, Record
+from .query import (
+    filter_query,
+    hits_from_results,
+    mmr_order,
+    relative_score_fuse,
+    rrf_fuse,
+    text_query,
+    vector_query,
+)
+
+
+class IndexSearch:
+    """The read side of :class:`~.index.RedisVectorIndex`; every method has an ``a``-prefixed async twin."""
+
+    settings: Settings
+    layout: Layout
+    client: SyncClient
+    ef_runtime: int | None
+    _index: SearchIndex
+    _knn: KnnPlanner
+    _similarity: Callable[[float], float]
+    _cluster: bool
+
+    @property
+    def name(self) -> str:
+        return self.layout.index_name
+
+    @property
+    def async_client(self) -> AsyncClient:
+        raise NotImplementedError
+
+    @property
+    def aindex(self) -> AsyncSearchIndex:
+        raise NotImplementedError
+
+    _READ = [*RETURN_FIELDS, VECTOR]
+
+    def get(self, ids: Iterable[str], with_vectors: bool = False) -> list[Record]:
+        """The records with these ids, in the order asked; ids that do not exist are left out."""
+        wanted = check_ids(ids)
+        pipe = self._queue_reads(self.client.pipeline(transaction=False), wanted)
+        return self._records(wanted, pipe.execute(), with_vectors)
+
+    async def aget(self, ids: Iterable[str], with_vectors: bool = False) -> list[Record]:
+        wanted = check_ids(ids)
+        pipe = self._queue_reads(self.async_client.pipeline(transaction=False), wanted)
+        return self._records(wanted, await pipe.execute(), with_vectors)
+
+    def _queue_reads(self, pipe: Any, ids: list[str]) -> Any:
+        """Our layout's fields by name; a legacy record whole (its metadata fields are named by the record)."""
+        for i in ids:
+            if self.layout.dialect == "native":
+                pipe.hmget(self.layout.key(i), self._READ)
+            else:
+                pipe.hgetall(self.layout.key(i))
+        return pipe
+
+    def _records(self, ids: list[str], rows: list[Any], with_vectors: bool) -> list[Record]:
+        out = []
+        vfield = self.layout.vector_field
+        for record_id, values in zip(ids, rows, strict=True):
+            if self.layout.dialect == "native":
+                if values[RETURN_FIELDS.index(METADATA)] is None and values[-1] is None:
+                    continue  # no such record
+                fields, vector = dict(zip(RETURN_FIELDS, values[:-1], strict=True)), values[-1]
+            else:
+                if not values:
+                    continue
+                fields, vector = values, values.get(vfield.encode(), values.get(vfield))
+            out.append(self.layout.read(self.layout.key(record_id), fields, vector if with_vectors else None))
+        return out
+
+    def _run(self, query: BaseQuery) -> list[dict[str, Any]]:
+        """One FT.SEARCH with redisvl's query, read straight from redis-py's reply (redisvl's generic result
+        processing cost more than the search itself)."""
+        result = self.client.ft(self.name).search(query, query_params=query.params)
+        return [doc.__dict__ for doc in result.docs]
+
+    async def _arun(self, query: BaseQuery) -> list[dict[str, Any]]:
+        result = await self.async_client.ft(self.name).search(query, query_params=query.params)
+        return [doc.__dict__ for doc in result.docs]
+
+    def find(self, filter: FilterLike, limit: int = 1000) -> list[Record]:
+        """Records matching ``filter`` (no ranking), at most ``limit``."""
+        rows = self._index.query(filter_query(self.layout, filter, limit))
+        return [h.record for h in hits_from_results(self.layout, rows, score_field="__none__")]
+
+    async def afind(self, filter: FilterLike, limit: int = 1000) -> list[Record]:
+        rows = await self.aindex.query(filter_query(self.layout, filter, limit))
+        return [h.record for h in hits_from_results(self.layout, rows, score_field="__none__")]
+
+    @metrics.timed("store.search")
+    def search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        filter: FilterLike = None,
+        fields: Sequence[str] = QUERY_FIELDS,
+    ) -> list[Hit]:
+        """The ``k`` nearest records to ``vector`` (KNN, pre-filtered), closest first.
+
+        ``fields`` are the record fields Redis sends back (a subset of ``doc_id``, ``text``, ``metadata``,
+        ``extra``): an adapter that has no use for one saves its transfer and decoding.
+        """
+        args = self._knn.args(filter, k, fields, self.ef_runtime)
+        blob = self.layout.vector_bytes(vector, "query vector")
+        if self._cluster:
+            return hits_from_results(
+                self.layout, self._run(vector_query(self.layout, vector, k, filter, self.ef_runtime))
+            )
+        reply = self.client.execute_command(*args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
+        return parse_reply(self.layout, reply, self._similarity)
+
+    @metrics.timed("store.search")
+    async def asearch(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        filter: FilterLike = None,
+        fields: Sequence[str] = QUERY_FIELDS,
+    ) -> list[Hit]:
+        args = self._knn.args(filter, k, fields, self.ef_runtime)
+        blob = self.layout.vector_bytes(vector, "query vector")
+        if self._cluster:
+            query = vector_query(self.layout, vector, k, filter, self.ef_runtime)
+            return hits_from_results(self.layout, await self._arun(query))
+        reply = await self.async_client.execute_command(*args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
+        return parse_reply(self.layout, reply, self._similarity)
+
+    @metrics.timed("store.text_search")
+    def text_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
+        """BM25 over the chunk text; ``score`` is the BM25 score, ``distance`` its negation (lower is better)."""
+        return hits_from_results(self.layout, self._run(text_query(self.layout, text, k, filter)), score_field="score")
+
+    @metrics.timed("store.text_search")
+    async def atext_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
+        rows = await self._arun(text_query(self.layout, text, k, filter))
+        return hits_from_results(self.layout, rows, score_field="score")
+
+    @metrics.timed("store.hybrid_search")
+    def hybrid_search(
+        self,
+        text: str,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        filter: FilterLike = None,
+        fetch_k: int | None = None,
+        alpha: float | None = None,
+        fusion: HybridFusion | None = None,
+    ) -> list[Hit]:
+        """BM25 and KNN results fused into one ranking (:func:`.query.relative_score_fuse` or ``"rrf"``).
+
+        ``alpha`` weighs the vector side (1 = vectors only, 0 = BM25 only); ``alpha`` and ``fusion`` default to
+        the settings' ``hybrid_alpha`` / ``hybrid_fusion``. Each side fetches ``fetch_k`` candidates.
+        """
+        n = fetch_k or max(4 * k, 20)
+        return self._fuse([self.search(vector, n, filter), self.text_search(text, n, filter)], k, alpha, fusion)
+
+    @metrics.timed("store.hybrid_search")
+    async def ahybrid_search(
+        self,
+        text: str,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        filter: FilterLike = None,
+        fetch_k: int | None = None,
+        alpha: float | None = None,
+        fusion: HybridFusion | None = None,
+    ) -> list[Hit]:
+        n = fetch_k or max(4 * k, 20)
+        dense, sparse = await asyncio.gather(self.asearch(vector, n, filter), self.atext_search(text, n, filter))
+        return self._fuse([dense, sparse], k, alpha, fusion)
+
+    @metrics.timed("store.fusion")
+    def _fuse(self, rankings: list[list[Hit]], k: int, alpha: float | None, fusion: HybridFusion | None) -> list[Hit]:
+        alpha = self.settings.hybrid_alpha if alpha is None else alpha
+        fusion = fusion or self.settings.hybrid_fusion
+        if fusion == "rrf":
+            return rrf_fuse(rankings, k, _alpha_weights(alpha))
+        if fusion == "relative_score":
+            return relative_score_fuse(rankings, k, _alpha_weights(alpha))
+        raise ValueError(f"unknown hybrid fusion {fusion!r}; use 'relative_score' or 'rrf'")
+
+    @metrics.timed("store.mmr_search")
+    def mmr_search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike = None,
+    ) -> list[Hit]:
+        """``k`` of the ``fetch_k`` nearest records, chosen for relevance and diversity (MMR)."""
+        hits = self.search(vector, max(fetch_k, k), filter)
+        vectors = self.get([h.record.id for h in hits], with_vectors=True)
+        return _mmr(vector, hits, vectors, k, lambda_mult)
+
+    @metrics.timed("store.mmr_search")
+    async def ammr_search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike = None,
+    ) -> list[Hit]:
+        hits = await self.asearch(vector, max(fetch_k, k), filter)
+        vectors = await self.aget([h.record.id for h in hits], with_vectors=True)
+        return _mmr(vector, hits, vectors, k, lambda_mult)
+
+
+def check_ids(ids: Iterable[str] | None) -> list[str]:
+    if ids is None:
+        return []
+    if isinstance(ids, str):
+        raise TypeError("pass a list of ids, not a single string")
+    out = list(ids)
+    for i in out:
+        if not isinstance(i, str) or not i:
+            raise ValueError(f"ids must be non-empty strings, got {i!r}")
+    return out
+
+
+def _alpha_weights(alpha: float) -> list[float]:
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be within [0, 1], got {alpha}")
+    return [alpha, 1.0 - alpha]
+
+
+def _mmr(query: Sequence[float] | np.ndarray, hits: list[Hit], records: list[Record], k: int, lam: float) -> list[Hit]:
+    by_id = {r.id: r.vector for r in records if r.vector is not None}
+    kept = [h for h in hits if h.record.id in by_id]
+    if not kept:
+        return []
+    matrix = np.stack([by_id[h.record.id] for h in kept])
+    return [kept[i] for i in mmr_order(np.asarray(query, dtype=np.float32), matrix, k, lam)]
