@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 from urllib.parse import quote
 
 import redis
@@ -80,6 +81,10 @@ class EmbeddedRedis:
             pass a path to keep the data between runs.
         appendonly: persistence through the append-only file (on by default, as the issue of lost writes on a
             crash matters even for local demos).
+        appendfsync: when the AOF is flushed to disk: ``"everysec"`` (Redis' default: a crash of the machine or a
+            ``kill -9`` may lose the writes of the last second or so, acknowledged ones included), ``"always"`` (an
+            fsync before each write is acknowledged: nothing acknowledged is lost, writes are slower) or ``"no"``
+            (the OS decides, typically up to 30 s lost).
         startup_timeout: seconds to wait for the server to answer PING.
         extra_args: more ``redis-server`` arguments, e.g. ``["--maxmemory", "1gb"]``.
         password: require this password (``requirepass``); it goes into :attr:`url`, never into ``repr()``.
@@ -91,13 +96,17 @@ class EmbeddedRedis:
         data_dir: str | os.PathLike[str] | None = None,
         *,
         appendonly: bool = True,
+        appendfsync: Literal["always", "everysec", "no"] = "everysec",
         startup_timeout: float = 15.0,
         extra_args: list[str] | None = None,
         password: str | None = None,
     ) -> None:
         self._requested_port = port
         self._data_dir_arg = Path(data_dir) if data_dir is not None else None
+        if appendfsync not in ("always", "everysec", "no"):
+            raise ValueError(f"appendfsync must be 'always', 'everysec' or 'no', got {appendfsync!r}")
         self.appendonly = appendonly
+        self.appendfsync = appendfsync
         self.startup_timeout = startup_timeout
         self.extra_args = list(extra_args or [])
         self.password = password
@@ -170,6 +179,7 @@ class EmbeddedRedis:
             "--dir", str(self.data_dir),
             "--daemonize", "no",
             "--appendonly", "yes" if self.appendonly else "no",
+            "--appendfsync", self.appendfsync,
             "--save", "",
             "--logfile", "redis.log",
             "--protected-mode", "yes",
