@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import redis
 
 from .. import freshness, metrics
 from ..connection import SyncClient
@@ -45,6 +46,8 @@ from .events import DocumentEvent, PoisonEvent, StreamKeys, decode_event
 from .producer import GROUP, _s, ensure_group
 
 log = logging.getLogger(__name__)
+#: Faults of the connection (refused, reset, timed out, server LOADING after a restart) that run() waits out.
+_OUTAGES = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
 
 Entry = tuple[str, dict[Any, Any] | None]
 
@@ -108,6 +111,7 @@ class Worker:
         self.tombstone_ttl = tombstone_ttl
         self.stats = WorkerStats()
         self._stop = threading.Event()
+        self._outages = 0  # consecutive Redis failures seen by run()
         ensure_group(self.client, self.keys)
 
     # ---------------------------------------------------------------------------------------------- main loop
@@ -129,6 +133,8 @@ class Worker:
                     handled = self._write(prepared)
                     if on_batch is not None:
                         on_batch(handled)
+                except _OUTAGES as exc:  # the batch stays pending: reclaimed after claim_idle_ms, once Redis is back
+                    self._outage(exc)
                 except BaseException as exc:  # surface on the main thread; unacked events stay pending
                     errors.append(exc)
                     self._stop.set()
@@ -138,12 +144,17 @@ class Worker:
         thread.start()
         try:
             while not self._stop.is_set():
-                entries = self._claim_abandoned() or self._read_new()
-                if not entries:
-                    if until_idle and handoff.empty() and self._nothing_left():
-                        break
+                try:
+                    entries = self._claim_abandoned() or self._read_new()
+                    if not entries:
+                        if until_idle and handoff.empty() and self._nothing_left():
+                            break
+                        continue
+                    prepared = self._prepare(entries)
+                except _OUTAGES as exc:  # Redis down, restarting (LOADING) or hung: wait for it, then resume
+                    self._outage(exc)
                     continue
-                prepared = self._prepare(entries)
+                self._outages = 0
                 while not self._stop.is_set():
                     with contextlib.suppress(queue.Full):
                         handoff.put(prepared, timeout=0.2)
@@ -154,6 +165,15 @@ class Worker:
         if errors:
             raise errors[0]
         return self.stats
+
+    def _outage(self, exc: BaseException) -> None:
+        """A worker is a long-running daemon: it rides out a Redis outage (one warning, then back-off up to 2 s,
+        until Redis answers or :meth:`stop`) instead of exiting, and what it had not acknowledged is redone."""
+        if not self._outages:
+            log.warning("worker %s: Redis unavailable (%s: %s); retrying until it is back", self.consumer,
+                        type(exc).__name__, exc)  # fmt: skip
+        self._outages += 1
+        self._stop.wait(min(0.05 * 2**self._outages, 2.0))
 
     def process_once(self) -> int:
         """Read, prepare and write one batch on this thread; returns the number of stream entries handled."""
