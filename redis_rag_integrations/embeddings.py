@@ -45,7 +45,7 @@ class Embedder(Protocol):
     async def aembed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
+def check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         raise TypeError("embed() takes a sequence of strings, not a single string: wrap it in a list")
     out = list(texts)
@@ -89,7 +89,7 @@ class LocalEmbedder:
         return int(get_dims())
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        batch = _check_texts(texts)
+        batch = check_texts(texts)
         if not batch:
             return np.zeros((0, self.dims), dtype=np.float32)
         model = self.model  # a first call loads the model (seconds): timed apart, as embed.load, not as embed
@@ -202,7 +202,7 @@ class OpenAIEmbedder:
 
     @metrics.timed("embed")
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        batch = _check_texts(texts)
+        batch = check_texts(texts)
         metrics.count("embed.texts", len(batch))
         rows: list[list[float]] = []
         for start in range(0, len(batch), self.batch_size):
@@ -212,7 +212,7 @@ class OpenAIEmbedder:
 
     @metrics.timed("embed")
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        batch = _check_texts(texts)
+        batch = check_texts(texts)
         metrics.count("embed.texts", len(batch))
         rows: list[list[float]] = []
         for start in range(0, len(batch), self.batch_size):

@@ -23,11 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
-from redis.cluster import RedisCluster
-
 from . import tags
-from .connection import AsyncClient, SyncClient
+from .connection import AsyncClient, SyncClient, is_cluster
+from .decoding import as_str
 
 DEPS_PREFIX = "rag:deps:"
 CHANGED_PREFIX = "rag:changed:"
@@ -147,22 +145,12 @@ def record_dependencies(client: SyncClient, entry_key: str, doc_ids: Iterable[st
         pipe.execute()
 
 
-async def arecord_dependencies(
-    client: AsyncClient, entry_key: str, doc_ids: Iterable[str], ttl: int | None = None
-) -> None:
-    ids = list(dict.fromkeys(doc_ids))
-    if ids:
-        pipe = client.pipeline(transaction=False)
-        queue_links(pipe, entry_key, ids, ttl)
-        await pipe.execute()
-
-
 def _queue_reads(client: Any, ids: list[str]) -> tuple[Any, int]:
     """Stamp ``ids`` (while answers are in flight) BEFORE reading their links: a store that links after the
     read must find the stamp. A cluster cannot run the stamp script across slots; it cannot host the semantic
     cache's MULTI either, so there is nothing in flight to stamp for."""
     pipe = client.pipeline(transaction=False)
-    stamped = not (isinstance(client, RedisCluster | AsyncRedisCluster) or hasattr(client, "nodes_manager"))
+    stamped = not is_cluster(client)
     if stamped:
         pipe.eval(_STAMP_SCRIPT, 2, INFLIGHT_KEY, CLOCK_KEY, *(tags.encode(i) for i in ids))
     for doc_id in ids:
@@ -174,12 +162,8 @@ def listing_keys(entry_key: str) -> tuple[str, ...]:
     """The sorted sets that list a semantic-cache entry ``{name}:entry:{digest}`` -- ``{name}:order`` and
     ``{name}:expiry`` (see :mod:`redis_rag_integrations.cache.order`) -- so that an invalidation, which knows only
     entry keys, unlists what it deletes instead of leaving dead members that count against ``max_entries``."""
-    name, infix, _ = _text(entry_key).rpartition(ENTRY_INFIX)
+    name, infix, _ = as_str(entry_key, "surrogateescape").rpartition(ENTRY_INFIX)
     return (f"{name}:order", f"{name}:expiry") if infix and name else ()
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
 
 
 def _queue_deletes(client: Any, ids: list[str], entry_sets: Sequence[Any]) -> tuple[Any, int]:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .embeddings import _check_texts
+from .embeddings import check_texts
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2 (int8 ONNX)"
 MAX_TOKENS = 256  # sentence_bert_config.json of all-MiniLM-L6-v2
@@ -92,7 +92,7 @@ class OnnxEmbedder:
         return DIMS
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        batch = _check_texts(texts)
+        batch = check_texts(texts)
         out = np.zeros((len(batch), DIMS), dtype=np.float32)
         if not batch:
             return out

@@ -15,8 +15,7 @@ from ..clients import RedisClients
 from ..connection import AsyncClient, SyncClient
 from ..settings import Settings, get_settings
 from .guard import REDIS_FAULTS, FaultGuard, check_prompt, check_response
-from .options import UNSET as _UNSET
-from .options import validate_ttl
+from .options import UNSET, validate_ttl
 from .scope import digest, llm_scope_tag, user_scope_tag
 from .stats import CacheStats
 
@@ -30,7 +29,7 @@ class ExactCache:
         name: str = "llmcache:exact",
         redis_url: str | None = None,
         settings: Settings | None = None,
-        ttl: int | None = _UNSET,
+        ttl: int | None = UNSET,
         max_prompt_bytes: int = 1_000_000,
         max_value_bytes: int = 4_000_000,
         retry_interval: float = 1.0,
@@ -39,7 +38,7 @@ class ExactCache:
             raise ValueError(f"cache name must be a non-empty string without whitespace, got {name!r}")
         self.settings = settings or get_settings()
         self.name = name
-        self.ttl = validate_ttl(self.settings.cache_ttl if ttl is _UNSET else ttl)
+        self.ttl = validate_ttl(self.settings.cache_ttl if ttl is UNSET else ttl)
         self.max_prompt_bytes = max_prompt_bytes
         self.max_value_bytes = max_value_bytes
         self.stats = CacheStats(kind="exact", name=name)

@@ -14,7 +14,6 @@ sees their beginning and two long prompts that differ at the end would otherwise
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -22,32 +21,41 @@ from typing import Any
 
 import numpy as np
 import redis
-from redisvl.index import AsyncSearchIndex, SearchIndex
+from redisvl.index import SearchIndex
 from redisvl.query import FilterQuery, VectorRangeQuery
-from redisvl.query.filter import FilterExpression, Tag
 from redisvl.schema import IndexSchema
 
 from .. import freshness, metrics
 from ..clients import RedisClients
-from ..connection import AsyncClient, SyncClient
+from ..connection import SyncClient
 from ..embeddings import Embedder, default_embedder
 from ..settings import Settings, get_settings
 from .entry import CacheHit, SourceRef, decode_hit, encode_meta
 from .guard import REDIS_FAULTS, CacheInputError, FaultGuard, check_prompt, check_response
-from .options import UNSET as _UNSET
-from .options import validate_threshold, validate_ttl
-from .order import queue_order, unlist
+from .options import UNSET, validate_threshold, validate_ttl
+from .order import unlist
 from .scope import digest, llm_scope_tag, user_scope_tag
+from .semantic_async import AsyncSemanticMethods
+from .semantic_entries import (
+    CANDIDATES,
+    LLMScope,
+    UserScope,
+    entry_mapping,
+    entry_prefix,
+    entry_schema,
+    expiry_key,
+    lookup_query,
+    order_key,
+    queue_refresh,
+    queue_store,
+    scope_filter,
+    store_outcome,
+)
 from .stats import CacheStats
 from .verify import is_near_miss
 
-LLMScope = str | Mapping[str, Any] | None
-UserScope = str | Mapping[str, Any] | None
-_RETURN_FIELDS = ["prompt", "response", "extra", "meta", "ttl"]
-_CANDIDATES = 4  # same-scope neighbours within the threshold that the verifier may look at, closest first
 
-
-class SemanticCache:
+class SemanticCache(AsyncSemanticMethods):
     """A semantic cache over one Redis search index, sync and async.
 
     Args:
@@ -75,9 +83,9 @@ class SemanticCache:
         redis_url: str | None = None,
         settings: Settings | None = None,
         distance_threshold: float | None = None,
-        ttl: int | None = _UNSET,
+        ttl: int | None = UNSET,
         refresh_on_hit: bool = False,
-        max_entries: int | None = _UNSET,
+        max_entries: int | None = UNSET,
         algorithm: str = "flat",
         max_semantic_chars: int = 1000,
         max_prompt_bytes: int = 1_000_000,
@@ -90,8 +98,8 @@ class SemanticCache:
             raise ValueError(f"cache name must be a non-empty string without whitespace, got {name!r}")
         threshold = self.settings.cache_distance_threshold if distance_threshold is None else distance_threshold
         self.distance_threshold = validate_threshold(threshold)
-        self.ttl = validate_ttl(self.settings.cache_ttl if ttl is _UNSET else ttl)
-        self.max_entries = self.settings.cache_max_entries if max_entries is _UNSET else max_entries
+        self.ttl = validate_ttl(self.settings.cache_ttl if ttl is UNSET else ttl)
+        self.max_entries = self.settings.cache_max_entries if max_entries is UNSET else max_entries
         if self.max_entries is not None and (not isinstance(self.max_entries, int) or self.max_entries < 1):
             raise ValueError(f"max_entries must be a positive int or None, got {self.max_entries!r}")
         if algorithm not in ("flat", "hnsw"):
@@ -139,68 +147,39 @@ class SemanticCache:
             redis_url=redis_url,
             settings=settings,
             distance_threshold=distance_threshold,
-            ttl=_UNSET if ttl is None else ttl,
-            max_entries=_UNSET if max_entries is None else max_entries,
+            ttl=UNSET if ttl is None else ttl,
+            max_entries=UNSET if max_entries is None else max_entries,
             refresh_on_hit=refresh_on_hit,
         )
 
     # ------------------------------------------------------------------ layout
     @property
     def prefix(self) -> str:
-        return f"{self.name}:entry"
+        return entry_prefix(self.name)
 
     @property
     def order_key(self) -> str:
         """Sorted set of live entry keys by insertion time: the eviction order for ``max_entries``."""
-        return f"{self.name}:order"
+        return order_key(self.name)
 
     @property
     def expiry_key(self) -> str:
         """Sorted set of TTL'd entry keys by expiry time, so expired ones leave the order (see :mod:`.order`)."""
-        return f"{self.name}:expiry"
+        return expiry_key(self.name)
 
     def schema(self) -> IndexSchema:
-        return IndexSchema.from_dict(
-            {
-                "index": {"name": self.name, "prefix": f"{self.prefix}:", "storage_type": "hash"},
-                "fields": [
-                    {"name": "llm", "type": "tag"},
-                    {"name": "scope", "type": "tag"},
-                    {"name": "prompt_hash", "type": "tag"},
-                    {
-                        "name": "vector",
-                        "type": "vector",
-                        "attrs": {
-                            "dims": self.embedder.dims,
-                            "distance_metric": "cosine",
-                            "algorithm": self.algorithm,
-                            "datatype": "float32",
-                        },
-                    },
-                ],
-            }
-        )
+        return entry_schema(self.name, self.embedder.dims, self.algorithm)
 
     def entry_key(self, prompt: str, llm: LLMScope = None, scope: UserScope = None) -> str:
         """The key of the entry for exactly this prompt in this scope (storing it again overwrites it)."""
         return f"{self.prefix}:{digest(llm_scope_tag(llm) + '|' + user_scope_tag(scope) + '|' + prompt)}"
 
-    def _filter(self, prompt: str, llm: LLMScope, scope: UserScope) -> FilterExpression:
-        expr = (Tag("llm") == llm_scope_tag(llm)) & (Tag("scope") == user_scope_tag(scope))
-        if len(prompt) > self.max_semantic_chars:
-            expr = expr & (Tag("prompt_hash") == digest(prompt))
-        return expr
-
-    def _query(self, prompt: str, vector: np.ndarray, llm: LLMScope, scope: UserScope, threshold: float | None):
-        return VectorRangeQuery(
-            vector=vector.astype(np.float32).tobytes(),
-            vector_field_name="vector",
-            return_fields=_RETURN_FIELDS,
-            filter_expression=self._filter(prompt, llm, scope),
-            distance_threshold=self.distance_threshold if threshold is None else validate_threshold(threshold),
-            num_results=_CANDIDATES if self.verify else 1,
-            return_score=True,
-        )
+    def _query(
+        self, prompt: str, vector: np.ndarray, llm: LLMScope, scope: UserScope, threshold: float | None
+    ) -> VectorRangeQuery:
+        threshold = self.distance_threshold if threshold is None else validate_threshold(threshold)
+        candidates = CANDIDATES if self.verify else 1
+        return lookup_query(prompt, vector, llm, scope, threshold, self.max_semantic_chars, candidates)
 
     def _embed_text(self, prompt: str) -> list[str]:
         return [prompt[: self.max_semantic_chars]]
@@ -210,30 +189,6 @@ class SemanticCache:
         if arr.shape[0] != self.embedder.dims:
             raise CacheInputError(f"vector has {arr.shape[0]} dims, the cache's embedder has {self.embedder.dims}")
         return arr
-
-    def _mapping(
-        self,
-        prompt: str,
-        response: str,
-        vector: np.ndarray,
-        llm: LLMScope,
-        scope: UserScope,
-        payload: str | None,
-        meta: str,
-        ttl: int | None,
-    ) -> dict[str, Any]:
-        return {
-            "prompt": prompt,
-            "response": response,
-            "extra": payload or "",  # "payload" is a reserved name in redis-py's search Document
-            "meta": meta,
-            "llm": llm_scope_tag(llm),
-            "scope": user_scope_tag(scope),
-            "prompt_hash": digest(prompt),
-            "vector": vector.astype(np.float32).tobytes(),
-            "created_at": repr(time.time()),
-            "ttl": "" if ttl is None else str(ttl),
-        }
 
     def _prepare_store(
         self,
@@ -303,18 +258,10 @@ class SemanticCache:
             self.stats.count("rejected")
         return None
 
-    def _queue_refresh(self, pipe: Any, row: Mapping[str, Any]) -> None:
-        """Extend a hit entry's TTL and its document links with it (links that expired first would let a
-        document change miss the entry)."""
-        ttl = int(row["ttl"])
-        key = str(row["id"])
-        pipe.expire(key, ttl)
-        freshness.queue_links(pipe, key, list(dict.fromkeys(s.id for s in decode_hit(row).sources)), ttl)
-
     def _refresh(self, client: SyncClient, row: Mapping[str, Any]) -> None:
         if row.get("ttl"):
             pipe = client.pipeline(transaction=False)
-            self._queue_refresh(pipe, row)
+            queue_refresh(pipe, row)
             pipe.execute()
 
     @metrics.timed("cache.semantic.store")
@@ -345,7 +292,7 @@ class SemanticCache:
             return None
         vec = self._vector(self.embedder.embed(self._embed_text(prompt))[0] if vector is None else vector)
         key = self.entry_key(prompt, llm, scope)
-        mapping = self._mapping(prompt, response, vec, llm, scope, payload, meta_json, entry_ttl)
+        mapping = entry_mapping(prompt, response, vec, llm, scope, payload, meta_json, entry_ttl)
         try:
             client, _ = self._sync_index()
             pipe = client.pipeline(transaction=True)
@@ -367,27 +314,17 @@ class SemanticCache:
         sources: Sequence[SourceRef] | None,
         since: int | None,
     ) -> list[str]:
-        """One MULTI: replace the entry, link it to its sources, (with a watch token) read their change stamps (see
-        :mod:`redis_rag_integrations.freshness`), then list it in the eviction order, which also forgets expired
-        entries and evicts beyond ``max_entries`` (see :mod:`.order`); returns the source ids."""
+        """Queue the entry's MULTI body (:func:`.semantic_entries.queue_store`); returns the source ids."""
         ids = list(dict.fromkeys(s.id for s in sources or ()))
-        pipe.delete(key)
-        pipe.hset(key, mapping=mapping)
-        if entry_ttl is not None:
-            pipe.expire(key, entry_ttl)
-        freshness.queue_links(pipe, key, ids, entry_ttl)
-        if since is not None:
-            freshness.queue_stamp_reads(pipe, since, ids)
-        queue_order(pipe, self.order_key, self.expiry_key, key, entry_ttl, self.max_entries)
+        queue_store(pipe, self.name, key, mapping, entry_ttl, ids, since, self.max_entries)
         return ids
 
     def _stored(self, results: list[Any], ids: list[str], since: int | None) -> bool:
         """Whether a source changed while the answer was generated (evictions are counted on the way)."""
-        evicted = int(results[-1][1])
+        evicted, is_stale = store_outcome(results, ids, since)
         if evicted:
             self.stats.count("evicted", evicted)
-        stamps = results[-2 - len(ids) : -2] if since is not None else []
-        return since is not None and freshness.stale(since, stamps)
+        return is_stale
 
     def _store_done(self, key: str, is_stale: bool) -> str | None:
         self.guard.succeeded()
@@ -430,9 +367,9 @@ class SemanticCache:
         unlist(pipe, self.order_key, self.expiry_key, list(keys))
         return int(pipe.execute()[0])
 
-    def invalidate(self, *, llm: LLMScope = _UNSET, scope: UserScope = _UNSET) -> int:
+    def invalidate(self, *, llm: LLMScope = UNSET, scope: UserScope = UNSET) -> int:
         """Delete every entry of an LLM scope and/or a user scope (e.g. a model was upgraded, a tenant left)."""
-        expr = self._scope_filter(llm, scope)
+        expr = scope_filter(llm, scope)
         _, index = self._sync_index()
         deleted = 0
         while True:
@@ -468,159 +405,7 @@ class SemanticCache:
         client.delete(self.order_key, self.expiry_key)
         self._index = None
 
-    # ------------------------------------------------------------------ async
-    async def _async_index(self) -> tuple[AsyncClient, AsyncSearchIndex]:
-        """The running loop's client and async index (one per loop: a client cannot serve two loops).
-
-        The first call (and the first after a connection fault) resolves the URL and creates the index in Redis
-        the synchronous way, in a worker thread: one code path, under one lock across threads, off the loop.
-        """
-        if self._index is None:
-            await asyncio.to_thread(self._sync_index)
-        client = await self._clients.aclient()
-        return client, self._clients.on_loop("index", client, self._new_async_index)
-
-    def _new_async_index(self, client: AsyncClient) -> AsyncSearchIndex:
-        return AsyncSearchIndex(self.schema(), redis_client=client)
-
-    @metrics.timed("cache.semantic.lookup")
-    async def acheck(
-        self,
-        prompt: str,
-        *,
-        llm: LLMScope = None,
-        scope: UserScope = None,
-        vector: Sequence[float] | np.ndarray | None = None,
-        distance_threshold: float | None = None,
-    ) -> CacheHit | None:
-        """Async :meth:`check`."""
-        check_prompt(prompt, self.max_prompt_bytes)
-        if not self.guard.available():
-            self.stats.count("skipped")
-            return None
-        t0 = time.perf_counter()
-        raw = (await self.embedder.aembed(self._embed_text(prompt)))[0] if vector is None else vector
-        vec = self._vector(raw)
-        t1 = time.perf_counter()
-        query = self._query(prompt, vec, llm, scope, distance_threshold)
-        try:
-            client, index = await self._async_index()
-            row = self._pick(prompt, await index.query(query))
-            hit = decode_hit(row) if row is not None else None
-            if row is not None and self.refresh_on_hit and row.get("ttl"):
-                pipe = client.pipeline(transaction=False)
-                self._queue_refresh(pipe, row)
-                await pipe.execute()
-        except REDIS_FAULTS as exc:
-            self._fault("lookup", exc)
-            return None
-        self.guard.succeeded()
-        self.stats.record_lookup(hit is not None, t1 - t0, time.perf_counter() - t1)
-        return hit
-
-    @metrics.timed("cache.semantic.store")
-    async def astore(
-        self,
-        prompt: str,
-        response: str,
-        *,
-        llm: LLMScope = None,
-        scope: UserScope = None,
-        payload: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-        sources: Sequence[SourceRef] | None = None,
-        vector: Sequence[float] | np.ndarray | None = None,
-        ttl: int | None = None,
-        since: int | None = None,
-    ) -> str | None:
-        """Async :meth:`store`."""
-        meta_json, entry_ttl = self._prepare_store(prompt, response, payload, meta, sources, ttl)
-        if not self.guard.available():
-            self.stats.count("skipped")
-            return None
-        raw = (await self.embedder.aembed(self._embed_text(prompt)))[0] if vector is None else vector
-        vec = self._vector(raw)
-        key = self.entry_key(prompt, llm, scope)
-        mapping = self._mapping(prompt, response, vec, llm, scope, payload, meta_json, entry_ttl)
-        try:
-            client, _ = await self._async_index()
-            pipe = client.pipeline(transaction=True)
-            ids = self._queue_store(pipe, key, mapping, entry_ttl, sources, since)
-            is_stale = self._stored(await pipe.execute(), ids, since)
-            if is_stale:
-                await self.adrop([key])
-        except REDIS_FAULTS as exc:
-            self._fault("store", exc)
-            return None
-        return self._store_done(key, is_stale)
-
-    async def awatch(self) -> int | None:
-        """Async :meth:`watch`."""
-        if not self.guard.available():
-            return None
-        try:
-            client, _ = await self._async_index()
-            return await freshness.awatch(client)
-        except REDIS_FAULTS as exc:
-            self._fault("watch", exc)
-            return None
-
-    async def aunwatch(self, token: int | None) -> None:
-        if token is None:
-            return
-        try:
-            client, _ = await self._async_index()
-            await freshness.aunwatch(client, token)
-        except REDIS_FAULTS as exc:
-            self._fault("unwatch", exc)
-
-    async def adrop(self, keys: Sequence[str]) -> int:
-        if not keys:
-            return 0
-        client, _ = await self._async_index()
-        pipe = client.pipeline(transaction=False)
-        pipe.delete(*keys)
-        unlist(pipe, self.order_key, self.expiry_key, list(keys))
-        return int((await pipe.execute())[0])
-
-    async def ainvalidate(self, *, llm: LLMScope = _UNSET, scope: UserScope = _UNSET) -> int:
-        expr = self._scope_filter(llm, scope)
-        _, index = await self._async_index()
-        deleted = 0
-        while True:
-            rows = await index.query(FilterQuery(filter_expression=expr, return_fields=["id"], num_results=500))
-            if not rows:
-                return deleted
-            deleted += await self.adrop([str(r["id"]) for r in rows])
-
-    async def ainvalidate_documents(self, doc_ids: Sequence[str]) -> int:
-        client, _ = await self._async_index()
-        return await freshness.ainvalidate_documents(client, doc_ids)
-
-    async def aclear(self) -> int:
-        client, index = await self._async_index()
-        count = await index.clear()
-        await client.delete(self.order_key, self.expiry_key)
-        return int(count)
-
-    async def aclose(self) -> None:
-        """Let go of the clients: shared ones stay open for other components, async ones close with their loop."""
-        self._clients.release()
-
     # ------------------------------------------------------------------ shared
-    def _scope_filter(self, llm: LLMScope, scope: UserScope) -> FilterExpression:
-        if llm is _UNSET and scope is _UNSET:
-            raise ValueError("invalidate() needs llm=... and/or scope=...; use clear() to drop everything")
-        parts = []
-        if llm is not _UNSET:
-            parts.append(Tag("llm") == llm_scope_tag(llm))
-        if scope is not _UNSET:
-            parts.append(Tag("scope") == user_scope_tag(scope))
-        expr = parts[0]
-        for part in parts[1:]:
-            expr = expr & part
-        return expr
-
     def _fault(self, operation: str, exc: BaseException) -> None:
         self.stats.count("errors")
         self.guard.failed(operation, exc)

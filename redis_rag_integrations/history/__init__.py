@@ -8,7 +8,7 @@ reads back through the other.
 from __future__ import annotations
 
 from .errors import CorruptEntryError, CorruptEntryWarning, HistoryError, InvalidSessionIdError, MessageTooLargeError
-from .layout import Layout, SessionKeys, check_session_id
+from .keys import SessionKeys, SessionLayout, check_session_id
 from .message import DEFAULT_MAX_MESSAGE_BYTES, StoredMessage, decode, encode
 from .recall import RelevantRecall
 from .store import ChatHistoryStore
@@ -20,10 +20,10 @@ __all__ = [
     "CorruptEntryWarning",
     "HistoryError",
     "InvalidSessionIdError",
-    "Layout",
     "MessageTooLargeError",
     "RelevantRecall",
     "SessionKeys",
+    "SessionLayout",
     "StoredMessage",
     "check_session_id",
     "decode",

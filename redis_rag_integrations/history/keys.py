@@ -66,7 +66,7 @@ class SessionKeys:
 
 
 @dataclass(frozen=True)
-class Layout:
+class SessionLayout:
     """Key names under one prefix."""
 
     prefix: str = DEFAULT_PREFIX

@@ -27,16 +27,13 @@ from redisvl.schema import IndexSchema
 
 from .. import metrics, tags
 from ..connection import require_modules
+from ..decoding import as_str
 from ..embeddings import Embedder, default_embedder
 from ..errors import MissingModuleError
 from .errors import CorruptEntryError, CorruptEntryWarning
-from .layout import SessionKeys
+from .keys import SessionKeys
 from .message import StoredMessage, decode, encode
 from .store import ChatHistoryStore
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class RelevantRecall:
@@ -154,7 +151,7 @@ class RelevantRecall:
             raws = []
         todo = self._todo(keys, raws, client.smismember(keys.recalled, _ids(raws)) if raws else [])
         vectors = self.embedder.embed([m.text for m in todo if m.text]) if todo else np.zeros((0, 0))
-        refresh = [_text(m) for m in client.smembers(keys.recalled)] if self.store.ttl and not fresh else None
+        refresh = [as_str(m) for m in client.smembers(keys.recalled)] if self.store.ttl and not fresh else None
         pipe = client.pipeline(transaction=True)
         self._queue_writes(pipe, keys, todo, vectors, stale, refresh)
         pipe.execute()
@@ -162,7 +159,7 @@ class RelevantRecall:
     def _full_scan(self, keys: SessionKeys) -> tuple[list[bytes], list[str]]:
         client = self.store.client
         raws = list(client.lrange(keys.archived, 0, -1)) + list(client.lrange(keys.active, 0, -1))
-        done = {_text(m) for m in client.smembers(keys.recalled)}
+        done = {as_str(m) for m in client.smembers(keys.recalled)}
         return raws, sorted(done - set(_ids(raws)))
 
     # --- async ------------------------------------------------------------------------------------------------------
@@ -200,12 +197,12 @@ class RelevantRecall:
         if full:
             await client.delete(keys.recall_dirty)
             raws = list(await client.lrange(keys.archived, 0, -1)) + list(await client.lrange(keys.active, 0, -1))
-            done = {_text(m) for m in await client.smembers(keys.recalled)}
+            done = {as_str(m) for m in await client.smembers(keys.recalled)}
             stale = sorted(done - set(_ids(raws)))
         todo = self._todo(keys, raws, await client.smismember(keys.recalled, _ids(raws)) if raws else [])
         texts = [m.text for m in todo if m.text]
         vectors = await self.embedder.aembed(texts) if texts else np.zeros((0, 0))
-        refresh = [_text(m) for m in await client.smembers(keys.recalled)] if self.store.ttl and not fresh else None
+        refresh = [as_str(m) for m in await client.smembers(keys.recalled)] if self.store.ttl and not fresh else None
         pipe = client.pipeline(transaction=True)
         self._queue_writes(pipe, keys, todo, vectors, stale, refresh)
         await pipe.execute()
@@ -284,7 +281,7 @@ def _ids(raws: Sequence[bytes]) -> list[str]:
     """Entry ids in list order, read without a full decode (entries start with ``{"v":1,"id":"..."``)."""
     out: list[str] = []
     for raw in raws:
-        text = _text(raw)
+        text = as_str(raw)
         start = text.find('"id":"')
         end = text.find('"', start + 6) if start >= 0 else -1
         if end > 0:

@@ -15,17 +15,14 @@ from typing import Any, Literal
 from .. import metrics
 from ..clients import RedisClients
 from ..connection import AsyncClient, SyncClient
+from ..decoding import as_str
 from ..settings import Settings, get_settings
 from .errors import CorruptEntryError, CorruptEntryWarning
-from .layout import ARCHIVE_OLDEST_LUA, DELETE_AT_LUA, Layout, SessionKeys
+from .keys import ARCHIVE_OLDEST_LUA, DELETE_AT_LUA, SessionKeys, SessionLayout
 from .message import DEFAULT_MAX_MESSAGE_BYTES, StoredMessage, decode, encode
 
 Status = Literal["active", "archived", "all"]
 OnCorrupt = Literal["raise", "skip"]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _one_of(name: str, value: Any, alias: str, alias_value: Any) -> Any:
@@ -75,7 +72,7 @@ class ChatHistoryStore:
             raise ValueError(f"max_message_bytes must be positive, got {max_message_bytes}")
         if on_corrupt not in ("raise", "skip"):
             raise ValueError(f"on_corrupt must be 'raise' or 'skip', got {on_corrupt!r}")
-        self.layout = Layout(prefix)
+        self.layout = SessionLayout(prefix)
         self.ttl = ttl if ttl is not None else self.settings.history_ttl
         self.max_message_bytes = max_message_bytes
         self.on_corrupt: OnCorrupt = on_corrupt
@@ -267,7 +264,7 @@ class ChatHistoryStore:
         if status != "all":
             self.replace(session_id, [], status=status)
             return
-        recalled = [keys.recall_prefix + _text(m) for m in self.client.smembers(keys.recalled)]
+        recalled = [keys.recall_prefix + as_str(m) for m in self.client.smembers(keys.recalled)]
         self.client.delete(*keys.all_plain(), *recalled)
 
     def delete_at(self, session_id: str, index: int) -> StoredMessage | None:
@@ -322,7 +319,7 @@ class ChatHistoryStore:
     def iter_sessions(self, count: int = 500) -> Iterator[str]:
         """Session ids, by SCAN on our prefix (never KEYS): safe on a large production keyspace."""
         for key in self.client.scan_iter(match=self.layout.scan_pattern, count=count, _type="list"):
-            sid = self.layout.session_id_of(_text(key))
+            sid = self.layout.session_id_of(as_str(key))
             if sid is not None:
                 yield sid
 
@@ -392,7 +389,7 @@ class ChatHistoryStore:
             await self.areplace(session_id, [], status=status)
             return
         client = await self.aclient()
-        recalled = [keys.recall_prefix + _text(m) for m in await client.smembers(keys.recalled)]
+        recalled = [keys.recall_prefix + as_str(m) for m in await client.smembers(keys.recalled)]
         await client.delete(*keys.all_plain(), *recalled)
 
     async def adelete_at(self, session_id: str, index: int) -> StoredMessage | None:
@@ -439,7 +436,7 @@ class ChatHistoryStore:
     async def aiter_sessions(self, count: int = 500) -> AsyncIterator[str]:
         client = await self.aclient()
         async for key in client.scan_iter(match=self.layout.scan_pattern, count=count, _type="list"):
-            sid = self.layout.session_id_of(_text(key))
+            sid = self.layout.session_id_of(as_str(key))
             if sid is not None:
                 yield sid
 

@@ -17,6 +17,7 @@ import redis
 from .. import metrics
 from ..clients import RedisClients
 from ..connection import SyncClient
+from ..decoding import as_str
 from ..errors import RedisRagError
 from ..settings import Settings, get_settings
 from .events import DocumentEvent, StreamKeys, delete_event, upsert_event
@@ -45,13 +46,9 @@ def backlog(client: SyncClient, keys: StreamKeys) -> int:
             lag = group.get("lag")
             if lag is None:  # the server cannot tell (after some XDELs): count from the last delivered id
                 last = group.get("last-delivered-id")
-                lag = len(client.xrange(keys.events, min=f"({_s(last)}", max="+"))
+                lag = len(client.xrange(keys.events, min=f"({as_str(last)}", max="+"))
             return int(lag) + int(group.get("pending", 0))
     return int(client.xlen(keys.events))
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class Producer:
@@ -98,7 +95,7 @@ class Producer:
             pipe = self.client.pipeline(transaction=False)
             for event in batch:
                 pipe.xadd(self.keys.events, event.encode())  # type: ignore[arg-type]
-            ids.extend(_s(i) for i in pipe.execute())
+            ids.extend(as_str(i) for i in pipe.execute())
             metrics.count("ingest.events_published", len(batch))
         return ids
 

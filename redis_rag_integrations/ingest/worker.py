@@ -37,13 +37,14 @@ import redis
 
 from .. import freshness, metrics
 from ..connection import SyncClient
+from ..decoding import as_str
 from ..embeddings import Embedder
 from ..store.index import RedisVectorIndex
 from ..store.layout import Record
 from ..store.versioned import TOMBSTONE_TTL, parse
 from .chunking import Splitter, chunk_id, make_splitter
 from .events import DocumentEvent, PoisonEvent, StreamKeys, decode_event
-from .producer import GROUP, _s, ensure_group
+from .producer import GROUP, ensure_group
 
 log = logging.getLogger(__name__)
 #: Faults of the connection (refused, reset, timed out, server LOADING after a restart) that run() waits out.
@@ -190,7 +191,7 @@ class Worker:
             count=self.batch_size,
             block=self.block_ms if block else None,
         )
-        return [(_s(i), f) for _, items in reply or [] for i, f in items]
+        return [(as_str(i), f) for _, items in reply or [] for i, f in items]
 
     def _claim_abandoned(self) -> list[Entry]:
         """Take over entries another (dead or stuck) worker, or an earlier failed attempt, left pending."""
@@ -199,14 +200,14 @@ class Worker:
             count=self.batch_size,
         )  # fmt: skip
         claimed = reply[1] if reply else []
-        return [(_s(i), f or None) for i, f in claimed]
+        return [(as_str(i), f or None) for i, f in claimed]
 
     def _nothing_left(self) -> bool:
         pending = self.client.xpending(self.keys.events, GROUP)
         if int(pending.get("pending", 0)):
             return False
         for group in self.client.xinfo_groups(self.keys.events):
-            if _s(group.get("name")) == GROUP:
+            if as_str(group.get("name")) == GROUP:
                 return not int(group.get("lag") or 0)
         return True
 
@@ -353,12 +354,12 @@ class Worker:
         """Drop entries every group has acknowledged; never one that is pending or not yet delivered."""
         floor: str | None = None
         for group in self.client.xinfo_groups(self.keys.events):
-            name = _s(group.get("name"))
+            name = as_str(group.get("name"))
             summary = self.client.xpending(self.keys.events, name)
             if int(summary.get("pending", 0)):
-                candidate = _s(summary["min"])
+                candidate = as_str(summary["min"])
             else:
-                last = _s(group.get("last-delivered-id"))
+                last = as_str(group.get("last-delivered-id"))
                 ms, _, seq = last.partition("-")
                 candidate = f"{ms}-{int(seq or 0) + 1}"
             if floor is None or parse(candidate) < parse(floor):

@@ -48,6 +48,7 @@ from langgraph.store.base import (
 from langgraph.store.base.embed import ensure_embeddings, get_text_at_path, tokenize_path
 
 from ..connection import SyncClient, connection_failed, get_client
+from ..decoding import as_str
 from ..embeddings import Embedder
 from ..settings import Settings, get_settings
 from ..urls import redis_url as resolve_url
@@ -63,10 +64,6 @@ _FAULTS = (redis.ConnectionError, redis.TimeoutError, OSError)
 def _digest(parts: Sequence[str]) -> str:
     """The TAG value naming a namespace (prefix): hex only, so the engine never trims, splits or stems it."""
     return hashlib.sha256(json.dumps(list(parts), ensure_ascii=False).encode()).hexdigest()[:32]
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def matches_filter(value: Any, flt: Any) -> bool:
@@ -270,7 +267,7 @@ class RedisMemoryStore(BaseStore):
         raw = self.client.hmget(key, list(_RETURN))
         if raw[0] is None or raw[2] is None:
             return None
-        row = {name: _text(v) if v is not None else None for name, v in zip(_RETURN, raw, strict=True)}
+        row = {name: as_str(v) if v is not None else None for name, v in zip(_RETURN, raw, strict=True)}
         if tuple(json.loads(row["namespace"])) != tuple(op.namespace) or row["key"] != op.key:
             return None
         row["_key"] = key
@@ -288,12 +285,12 @@ class RedisMemoryStore(BaseStore):
         if isinstance(reply, dict):  # RESP3
             for res in reply.get(b"results", reply.get("results", [])):
                 values = res.get(b"extra_attributes", res.get("extra_attributes", {}))
-                rows.append({_text(k): _text(v) for k, v in values.items()} | {"_key": _text(res.get(b"id", ""))})
+                rows.append({as_str(k): as_str(v) for k, v in values.items()} | {"_key": as_str(res.get(b"id", ""))})
             return rows
         for i in range(1, len(reply), 2):
             flat = reply[i + 1]
-            row = {_text(flat[j]): _text(flat[j + 1]) for j in range(0, len(flat), 2)}
-            rows.append(row | {"_key": _text(reply[i])})
+            row = {as_str(flat[j]): as_str(flat[j + 1]) for j in range(0, len(flat), 2)}
+            rows.append(row | {"_key": as_str(reply[i])})
         return rows
 
     def _search(self, op: SearchOp) -> list[SearchItem]:
@@ -353,9 +350,9 @@ class RedisMemoryStore(BaseStore):
         while True:
             rows, cursor = reply
             for row in rows[1:]:
-                fields = {_text(row[j]): row[j + 1] for j in range(0, len(row), 2)}
+                fields = {as_str(row[j]): row[j + 1] for j in range(0, len(row), 2)}
                 if fields.get("namespace") is not None:
-                    yield tuple(json.loads(_text(fields["namespace"])))
+                    yield tuple(json.loads(as_str(fields["namespace"])))
             if not cursor:
                 return
             reply = self.client.execute_command("FT.CURSOR", "READ", self.name, cursor)

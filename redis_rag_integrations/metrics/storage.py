@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..connection import is_cluster
+from ..decoding import as_str
 from .histogram import BUCKETS_PER_OCTAVE, LatencyHistogram
 
 DEFAULT_PREFIX = "rag:metrics"
@@ -75,10 +77,6 @@ def current_hour(now: float | None = None) -> int:
 
 def counter_field(name: str, label: str | None) -> str:
     return name if label is None else f"{name}{LABEL_SEPARATOR}{label}"
-
-
-def is_cluster(client: Any) -> bool:
-    return hasattr(client, "nodes_manager")
 
 
 def write(
@@ -148,7 +146,7 @@ def read(client: Any, keys: MetricKeys, hours: int = 24, now: float | None = Non
     last = current_hour(now)
     periods = range(last - hours + 1, last + 1)
     names = client.zrangebyscore(keys.ops, last - hours + 1, "+inf")
-    operations = sorted({_text(m) for m in names} | {_text(m) for m in client.smembers(keys.legacy_ops)})
+    operations = sorted({as_str(m) for m in names} | {as_str(m) for m in client.smembers(keys.legacy_ops)})
     pipe = client.pipeline(transaction=False)
     pipe.hgetall(keys.meta)
     for operation in operations:
@@ -157,7 +155,7 @@ def read(client: Any, keys: MetricKeys, hours: int = 24, now: float | None = Non
     for hour in periods:
         pipe.hgetall(keys.counters(hour))
     replies = iter(pipe.execute())
-    meta = {_text(k): _text(v) for k, v in next(replies).items()}
+    meta = {as_str(k): as_str(v) for k, v in next(replies).items()}
     scheme = meta.get("bucket_scheme")
     if scheme is not None and scheme != BUCKET_SCHEME:
         raise ValueError(
@@ -175,7 +173,7 @@ def read(client: Any, keys: MetricKeys, hours: int = 24, now: float | None = Non
             window.operations[operation] = merged
     for _ in periods:
         for name, value in next(replies).items():
-            window.counters[_text(name)] = window.counters.get(_text(name), 0) + int(value)
+            window.counters[as_str(name)] = window.counters.get(as_str(name), 0) + int(value)
     return window
 
 
@@ -191,7 +189,3 @@ def reset(client: Any, keys: MetricKeys) -> int:
     if batch:
         deleted += sum(int(client.unlink(k)) for k in batch) if is_cluster(client) else int(client.unlink(*batch))
     return deleted
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

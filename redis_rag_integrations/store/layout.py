@@ -32,6 +32,7 @@ import numpy as np
 from redisvl.schema import IndexSchema
 
 from .. import tags
+from ..decoding import as_str
 from ..settings import Settings, get_settings
 
 FieldType = Literal["tag", "numeric", "text", "geo"]
@@ -235,25 +236,25 @@ class Layout:
         * ``llama-index``: the whole node as JSON in ``_node_content`` (metadata, relationships, templates), the
           id in ``id``, the source document in ``doc_id``: the node comes back whole through ``extra``.
         """
-        f = {_s(k): v for k, v in fields.items() if _s(k) != self.vector_field}
+        f = {as_str(k): v for k, v in fields.items() if as_str(k) != self.vector_field}
         head = self.key_prefix + self.key_separator
         record_id = key[len(head) :] if key.startswith(head) else key
         if self.dialect == "llama-index":
-            content = json.loads(_s(f["_node_content"])) if f.get("_node_content") else {}
+            content = json.loads(as_str(f["_node_content"])) if f.get("_node_content") else {}
             node = {k: v for k, v in content.items() if k not in ("text", "embedding", "metadata", "id_")}
             doc = f.get(DOC_ID)
             return Record(
-                id=_s(f[ID]) if f.get(ID) else content.get("id_", record_id),
-                text=_s(f.get(TEXT, content.get("text", ""))),
+                id=as_str(f[ID]) if f.get(ID) else content.get("id_", record_id),
+                text=as_str(f.get(TEXT, content.get("text", ""))),
                 metadata=dict(content.get("metadata") or {}),
-                doc_id=_s(doc) if doc not in (None, "", b"", "None") else None,
-                extra={"type": _s(f.get("_node_type", "TextNode")), "node": node} if content else None,
+                doc_id=as_str(doc) if doc not in (None, "", b"", "None") else None,
+                extra={"type": as_str(f.get("_node_type", "TextNode")), "node": node} if content else None,
             )
         if f.get("_metadata_json"):
-            metadata = json.loads(_s(f["_metadata_json"]))
+            metadata = json.loads(as_str(f["_metadata_json"]))
         else:
-            metadata = {k: _s(v) for k, v in f.items() if k not in (TEXT, ID) and k not in _LEGACY_SKIP}
-        return Record(id=record_id, text=_s(f.get(TEXT, "")), metadata=metadata)
+            metadata = {k: as_str(v) for k, v in f.items() if k not in (TEXT, ID) and k not in _LEGACY_SKIP}
+        return Record(id=record_id, text=as_str(f.get(TEXT, "")), metadata=metadata)
 
     def schema(self) -> IndexSchema:
         """The redisvl schema of this layout (FT.CREATE is redisvl's job)."""
@@ -379,14 +380,14 @@ class Layout:
 
     def decode(self, fields: Mapping[str | bytes, Any], vector: bytes | None = None) -> Record:
         """A :class:`Record` from hash fields (bytes or str keys and values)."""
-        f = {_s(k): v for k, v in fields.items()}
+        f = {as_str(k): v for k, v in fields.items()}
         extra = f.get(EXTRA)
         return Record(
-            id=_s(f.get(ID, "")),
-            text=_s(f.get(TEXT, "")),
-            metadata=json.loads(_s(f[METADATA])) if f.get(METADATA) else {},
-            doc_id=tags.decode(_s(f[DOC_ID])) if f.get(DOC_ID) not in (None, "", b"") else None,
-            extra=json.loads(_s(extra)) if extra else None,
+            id=as_str(f.get(ID, "")),
+            text=as_str(f.get(TEXT, "")),
+            metadata=json.loads(as_str(f[METADATA])) if f.get(METADATA) else {},
+            doc_id=tags.decode(as_str(f[DOC_ID])) if f.get(DOC_ID) not in (None, "", b"") else None,
+            extra=json.loads(as_str(extra)) if extra else None,
             vector=np.frombuffer(vector, dtype=_DTYPES[self.datatype]).astype(np.float32) if vector else None,
         )
 
@@ -452,10 +453,6 @@ def _geo_value(record_id: str, name: str, value: Any) -> str:
             f"-{_MAX_LAT}..{_MAX_LAT}: Redis would leave the record out of the index"
         )
     return f"{lon!r},{lat!r}"
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _index_value(record_id: str, name: str, ftype: str, value: Any) -> str | float:
