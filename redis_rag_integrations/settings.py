@@ -49,6 +49,15 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Seconds a Redis command may take before it fails (no hung apps)."
     )
     connect_timeout: float = Field(default=3.0, gt=0, description="Seconds to open a connection to Redis.")
+    max_connections: int = Field(
+        default=100,
+        gt=0,
+        description="Connections per client pool (one sync pool per process, one async pool per event loop). "
+        "More concurrent commands than this wait for a free connection instead of failing.",
+    )
+    pool_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a command waits for a free pooled connection before it fails."
+    )
     local_server: LocalServerMode = Field(
         default="persistent",
         description="With REDIS_URL unset: persistent (one local server per data dir, shared by every process, data "
