@@ -13,15 +13,18 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
+import redis
 from rich.console import Console
 from rich.table import Table
 
 from . import local_server
-from .connection import get_client, server_modules
-from .errors import RedisRagError
+from .connection import get_client, mask_url, server_modules
+from .errors import RedisConnectionFailed, RedisRagError
 from .host import configure_entry_point
 from .server import EmbeddedRedis
 from .settings import get_settings
@@ -91,22 +94,90 @@ def _decode(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
+@dataclass(frozen=True)
+class _Target:
+    """The Redis ``info`` / ``stats`` report on: its URL, how to show it (no password) and what to do if it fails."""
+
+    url: str
+    shown: str
+    hint: str
+
+
+def _target(args: argparse.Namespace) -> _Target | None:
+    """``--url``, else ``REDIS_URL``, else the persistent local server if it runs (None, said why, if not).
+
+    The same resolution as the library's, except that no server is started just to report on it: a fresh one
+    would hold nothing, and the report would hide that the application's server is not running.
+    """
+    if args.url:
+        hint = "check the URL given with --url (leave --url out to use REDIS_URL, else the local server)"
+        return _Target(args.url, mask_url(args.url), hint)
+    settings = get_settings()
+    if settings.redis_url:
+        hint = "check REDIS_URL, or unset REDIS_URL to use the local server"
+        return _Target(settings.redis_url, mask_url(settings.redis_url), hint)
+    if settings.local_server == "private":
+        _say(
+            "REDIS_URL is not set and REDIS_RAG_LOCAL_SERVER=private: every process has a server of its own, none "
+            "to report on (pass --url)"
+        )
+        return None
+    directory = local_server.data_dir(settings)
+    found = local_server.status(directory)
+    if found is None:
+        _say(
+            f"REDIS_URL is not set and no local server running for {directory}: nothing to report on (it starts on "
+            "first use; `redis-rag server start` starts it now)"
+        )
+        return None
+    hint = f"is the local server of {directory} still running? (`redis-rag server status`)"
+    return _Target(found.url, found.masked_url, hint)
+
+
+def _say(text: str) -> None:
+    """Print ``text`` as it is: no rich markup (paths and URLs may hold brackets), no line breaks inside a path."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _failed(target: _Target, exc: BaseException) -> int:
+    """One line saying what failed, where (no password) and what to do; the cause's text scrubbed of the password."""
+    cause = exc.__cause__ if isinstance(exc, RedisConnectionFailed) and exc.__cause__ else exc
+    detail = str(cause).rstrip(". ")
+    password = urlsplit(target.url).password
+    if password:
+        for secret in {password, unquote(password), quote(unquote(password), safe="")}:
+            detail = detail.replace(secret, "***")
+    _say(f"error: cannot read Redis at {target.shown}: {detail}. {target.hint}")
+    return 2
+
+
 def cmd_info(args: argparse.Namespace) -> int:
-    url = args.url or get_settings().redis_url
-    if url is None:
-        console.print("REDIS_URL is not set: nothing to inspect (start one with `redis-rag server`).")
+    target = _target(args)
+    if target is None:
         return 1
-    client = get_client(url)
-    info = client.info()
-    console.print(f"Redis {info.get('redis_version')} at {url}  memory {info.get('used_memory_human')}")
-    console.print("modules: " + ", ".join(f"{name} {ver}" for name, ver in server_modules(client).items()))
-    table = Table("index", "documents", "memory (MB)", "indexing")
-    for raw in client.execute_command("FT._LIST"):
-        name = _decode(raw)
-        flat = client.ft(name).info()
-        mem = float(flat.get("vector_index_sz_mb", 0) or 0) + float(flat.get("inverted_sz_mb", 0) or 0)
-        table.add_row(name, str(flat.get("num_docs")), f"{mem:.2f}", str(flat.get("indexing")))
-    console.print(table)
+    try:
+        client = get_client(target.url)
+        try:
+            info = client.info()
+            modules = server_modules(client)
+            names = [_decode(raw) for raw in client.execute_command("FT._LIST")] if "search" in modules else None
+            flats = {name: client.ft(name).info() for name in names or []}
+        finally:
+            client.close()
+    except (redis.RedisError, RedisRagError, OSError) as exc:
+        return _failed(target, exc)
+    _say(f"Redis {info.get('redis_version')} at {target.shown}  memory {info.get('used_memory_human')}")
+    console.print("modules: " + (", ".join(f"{name} {ver}" for name, ver in modules.items()) or "none"))
+    if names is None:
+        console.print("no search module: no vector indexes (Redis 8 or Redis Stack has it)")
+    elif not names:
+        console.print("no search indexes yet")
+    else:
+        table = Table("index", "documents", "memory (MB)", "indexing")
+        for name, flat in flats.items():
+            mem = float(flat.get("vector_index_sz_mb", 0) or 0) + float(flat.get("inverted_sz_mb", 0) or 0)
+            table.add_row(name, str(flat.get("num_docs")), f"{mem:.2f}", str(flat.get("indexing")))
+        console.print(table)
     return 0
 
 
@@ -114,19 +185,24 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from . import stats
     from .metrics import MetricKeys, reset
 
-    url = args.url or get_settings().redis_url
-    if url is None:
-        console.print("REDIS_URL is not set: nothing to inspect (pass --url, or start one with `redis-rag server`).")
+    target = _target(args)
+    if target is None:
         return 1
-    client = get_client(url)
     try:
-        if args.reset:
-            deleted = reset(client, MetricKeys(args.prefix))
-            console.print(f"deleted {deleted} metrics keys under {args.prefix!r}")
-            return 0
-        report = stats.collect(client, url, hours=args.hours, prefix=args.prefix, history_prefix=args.history_prefix)
-    finally:
-        client.close()
+        client = get_client(target.url)
+        try:
+            if args.reset:
+                deleted = reset(client, MetricKeys(args.prefix))
+                console.print(f"deleted {deleted} metrics keys under {args.prefix!r}")
+                return 0
+            report = stats.collect(
+                client, target.url, hours=args.hours, prefix=args.prefix, history_prefix=args.history_prefix
+            )
+        finally:
+            client.close()
+    except (redis.RedisError, RedisRagError, OSError) as exc:
+        return _failed(target, exc)
+    report.redis["url"] = target.shown
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -137,7 +213,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def _add_stats_args(p: argparse.ArgumentParser) -> None:
     from .metrics.storage import DEFAULT_PREFIX, RETENTION_HOURS
 
-    p.add_argument("--url", default=None, help="Redis URL (default: REDIS_URL)")
+    p.add_argument("--url", default=None, help="Redis URL (default: REDIS_URL, else the running local server)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument(
         "--hours", type=int, default=24, help=f"latency and counters of the last N hours (1-{RETENTION_HOURS}; 24)"
@@ -174,7 +250,9 @@ COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None
     "info": (
         "print server version, modules, indexes and memory",
         cmd_info,
-        lambda p: p.add_argument("--url", default=None, help="Redis URL (default: REDIS_URL)"),
+        lambda p: p.add_argument(
+            "--url", default=None, help="Redis URL (default: REDIS_URL, else the running local server)"
+        ),
     ),
     "stats": (
         "index sizes and memory, cache hit rates, chat sessions, p50/p95/p99 per operation (REDIS_RAG_METRICS=1)",

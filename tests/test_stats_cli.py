@@ -10,10 +10,12 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 
+from redis_rag_integrations import EmbeddedRedis, local_server
 from redis_rag_integrations.metrics import LatencyHistogram, MetricKeys, reset
 from redis_rag_integrations.metrics.storage import write
 from redis_rag_integrations.stats import classify
@@ -61,10 +63,10 @@ APP = textwrap.dedent(
 )
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str] | None = None, command: str = "stats") -> subprocess.CompletedProcess[str]:
     env = {**(env or os.environ), "COLUMNS": "200"}
     return subprocess.run(
-        [sys.executable, "-m", "redis_rag_integrations", "stats", *args],
+        [sys.executable, "-m", "redis_rag_integrations", command, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -99,7 +101,7 @@ def test_stats_json_shows_what_the_application_recorded(redis_url: str, app_run:
     store = indexes[app_run + "docs"]
     assert store["kind"] == "vector store" and store["num_docs"] == 4
     assert store["vector_index_bytes"] > 0 and store["index_bytes"] >= store["vector_index_bytes"]
-    assert store["index_bytes_per_doc"] == pytest.approx(store["index_bytes"] / 4)
+    assert store["index_bytes_per_doc"] is None  # 4 documents: the vector index's fixed allocation, not a cost
     assert store["data_bytes_est"] > 4 * 8 * 4  # at least the four 8-dim float32 vectors
     assert indexes[app_run + "cache"]["kind"] == "semantic cache"
 
@@ -190,9 +192,123 @@ def test_stats_table_and_reset(redis_url: str, client: redis.Redis, app_run: str
 def test_stats_bad_input(redis_url: str) -> None:
     done = run_cli("--url", redis_url, "--hours", "0")
     assert done.returncode == 2 and "hours" in done.stdout
+
+
+def test_stats_table_has_no_per_document_figure_for_a_small_index(redis_url: str, app_run: str) -> None:
+    """589 KB "per document" for 3 documents was HNSW's first block of 1,024 vectors, not a cost per document."""
+    done = run_cli("--url", redis_url, "--history-prefix", app_run + "chat")
+    assert done.returncode == 0, done.stderr
+    (row,) = [line for line in done.stdout.splitlines() if line.strip().startswith(app_run + "docs")]
+    assert " KB" not in row and "per document from" in done.stdout
+
+
+def test_model_loads_are_shown_apart_from_operations(redis_url: str, client: redis.Redis, unique_name: str) -> None:
+    keys = MetricKeys(f"{unique_name}:m")
+    load, embed = LatencyHistogram(), LatencyHistogram()
+    load.record(12_000_000.0)  # a 12 s model load
+    embed.record(9_000.0)
+    write(client, keys, {"embed.load": load, "embed": embed}, {})
+    try:
+        report = json.loads(run_cli("--url", redis_url, "--json", "--prefix", keys.prefix).stdout)
+        table = run_cli("--url", redis_url, "--prefix", keys.prefix).stdout
+    finally:
+        reset(client, keys)
+    assert [o["name"] for o in report["operations"]] == ["embed"]
+    assert [(m["name"], m["count"]) for m in report["model_loads"]] == [("embed.load", 1)]
+    (ops_line,) = [line for line in table.splitlines() if line.lstrip().startswith("embed ")]
+    assert "embed.load" not in table.split("operation")[1]  # not a row of the operations table
+    assert "model load" in table and "embed.load" in table
+    assert ops_line
+
+
+def test_index_bytes_per_doc_shown_once_blocks_are_amortised(redis_url: str, unique_name: str) -> None:
+    """From PER_DOC_MIN_DOCS documents on, the figure is the index memory over the count (block slack < 10%)."""
+    import numpy as np
+
+    from redis_rag_integrations.connection import get_client
+    from redis_rag_integrations.stats import PER_DOC_MIN_DOCS, index_stats
+
+    client = get_client(redis_url)  # the client the CLI uses (RESP2 replies)
+
+    client.execute_command(
+        "FT.CREATE", unique_name, "ON", "HASH", "PREFIX", 1, f"{unique_name}:", "SCHEMA", "text", "TEXT",
+        "vector", "VECTOR", "HNSW", 6, "TYPE", "FLOAT32", "DIM", 4, "DISTANCE_METRIC", "COSINE",
+    )  # fmt: skip
+    vectors = np.random.default_rng(0).standard_normal((PER_DOC_MIN_DOCS, 4)).astype(np.float32)
+    try:
+        pipe = client.pipeline(transaction=False)
+        for n, v in enumerate(vectors):
+            pipe.hset(f"{unique_name}:{n}", mapping={"text": f"doc {n}", "vector": v.tobytes()})
+            if n == 99:
+                pipe.execute()
+                small = index_stats(client, unique_name)
+        pipe.execute()
+        big = index_stats(client, unique_name)
+    finally:
+        client.execute_command("FT.DROPINDEX", unique_name, "DD")
+    assert small.num_docs == 100 and small.index_bytes_per_doc is None
+    assert big.num_docs == PER_DOC_MIN_DOCS
+    assert big.index_bytes_per_doc == pytest.approx(big.index_bytes / PER_DOC_MIN_DOCS)
+
+
+def test_no_url_reports_on_the_local_server_without_starting_one(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    done = run_cli("--json", env=env)
-    assert done.returncode == 1 and "REDIS_URL is not set" in done.stdout
+    env["REDIS_RAG_DATA_DIR"] = str(tmp_path / "data")
+    for command in ("stats", "info"):
+        done = run_cli(env=env, command=command)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "no local server running" in done.stdout and str(tmp_path / "data") in done.stdout
+    assert not (tmp_path / "data" / local_server.STATE_FILE).exists()  # nothing was started to report on
+
+    found = local_server.ensure(tmp_path / "data", idle_timeout=60)
+    try:
+        for command in ("stats", "info"):
+            done = run_cli(env=env, command=command)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert f"127.0.0.1:{found.port}" in done.stdout
+            assert found.password not in done.stdout + done.stderr
+    finally:
+        local_server.stop(tmp_path / "data")
+
+
+@pytest.fixture(scope="module")
+def locked_redis() -> Iterator[EmbeddedRedis]:
+    """A fresh password-protected server: nothing on it yet, and a secret that must never be printed."""
+    with EmbeddedRedis(password="s3cret-Pw-4711") as server:
+        yield server
+
+
+def test_passwords_never_printed(locked_redis: EmbeddedRedis) -> None:
+    port = locked_redis.port
+    good, wrong = locked_redis.url, f"redis://:wr0ng-Pw-0815@127.0.0.1:{port}/0"
+    for command in ("stats", "info"):
+        done = run_cli("--url", good, command=command)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "s3cret-Pw-4711" not in done.stdout + done.stderr and f":***@127.0.0.1:{port}" in done.stdout
+        done = run_cli("--url", wrong, command=command)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "wr0ng-Pw-0815" not in done.stdout + done.stderr and "Traceback" not in done.stderr
+        assert ":***@" in done.stdout
+
+
+def test_empty_sections_are_one_line_each(locked_redis: EmbeddedRedis) -> None:
+    done = run_cli("--url", locked_redis.url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for text in ("no search indexes yet", "no caches yet", "no chat sessions yet", "no operations recorded yet"):
+        assert text in done.stdout, text
+    for header in ("hit rate", "p99 ms", "vector MB", "counter"):
+        assert header not in done.stdout, header
+
+
+@pytest.mark.parametrize("command", ["stats", "info"])
+def test_unreachable_server_hint_matches_where_the_url_came_from(command: str) -> None:
+    dead = "redis://:pw-Never-Shown@127.0.0.1:1/0"
+    done = run_cli("--url", dead, command=command)
+    assert done.returncode == 2 and "pw-Never-Shown" not in done.stdout + done.stderr
+    assert "--url" in done.stdout and "unset REDIS_URL" not in done.stdout
+    done = run_cli(env={**os.environ, "REDIS_URL": dead}, command=command)
+    assert done.returncode == 2 and "pw-Never-Shown" not in done.stdout + done.stderr
+    assert "unset REDIS_URL" in done.stdout
 
 
 @pytest.mark.parametrize(
