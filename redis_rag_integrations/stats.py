@@ -30,8 +30,8 @@ from typing import Any
 import redis
 
 from .connection import mask_url
-from .history.layout import DEFAULT_PREFIX as HISTORY_PREFIX
-from .history.layout import Layout as HistoryLayout
+from .history.keys import DEFAULT_PREFIX as HISTORY_PREFIX
+from .history.keys import SessionLayout
 from .metrics import DEFAULT_PREFIX, MetricKeys, MetricsWindow, read
 
 MB = 1024 * 1024
@@ -242,7 +242,7 @@ def session_count(client: Any, prefix: str, scan_limit: int = SCAN_LIMIT) -> dic
 
     ``complete`` is false when the limit stopped the scan: ``sessions`` is then a lower bound.
     """
-    layout = HistoryLayout(prefix)
+    layout = SessionLayout(prefix)
     seen: set[str] = set()
     examined = 0
     if hasattr(client, "nodes_manager"):  # cluster: scan_iter walks every primary
