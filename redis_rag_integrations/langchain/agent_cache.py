@@ -187,13 +187,25 @@ class SemanticCacheMiddleware(AgentMiddleware):
             result=[message.model_copy(update={"id": None, "tool_calls": calls, "response_metadata": meta})]
         )
 
+    def _text_to_embed(self, text: str) -> str:
+        """What the cache core embeds for ``text`` (its first ``max_semantic_chars``): embedded once here and given
+        to both the lookup and the store, so a miss costs one query embedding, not two."""
+        return text[: self.core.max_semantic_chars]
+
+    def _store_args(self, key: CallKey, encoded: tuple[str, str], token: int | None, vector: Any) -> dict[str, Any]:
+        return {
+            "prompt": key.text, "response": encoded[0], "llm": key.identity, "scope": self.scope,
+            "payload": encoded[1], "sources": key.sources, "since": token, "vector": vector,
+        }  # fmt: skip
+
     # --- sync ----------------------------------------------------------------------------------------------------
     def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> Any:
         key = call_key(request)
         if key is None:
             return handler(request)
         try:
-            hit = self.core.check(key.text, llm=key.identity, scope=self.scope)
+            vector = self.core.embedder.embed([self._text_to_embed(key.text)])[0]
+            hit = self.core.check(key.text, llm=key.identity, scope=self.scope, vector=vector)
         except CacheInputError as exc:
             logger.debug("agent cache lookup passed through: %s", exc)
             return handler(request)
@@ -203,22 +215,13 @@ class SemanticCacheMiddleware(AgentMiddleware):
         token = self.core.watch() if key.sources else None
         response = handler(request)
         encoded = self._payload(response)
-        if encoded is None:
-            self.core.unwatch(token)
-            return response
         try:
-            self.core.store(
-                key.text,
-                encoded[0],
-                llm=key.identity,
-                scope=self.scope,
-                payload=encoded[1],
-                sources=key.sources,
-                since=token,
-            )
+            if encoded is not None:
+                self.core.store(**self._store_args(key, encoded, token, vector))
+                return response
         except CacheInputError as exc:
             logger.debug("agent cache store skipped: %s", exc)
-            self.core.unwatch(token)
+        self.core.unwatch(token)
         return response
 
     # --- async ---------------------------------------------------------------------------------------------------
@@ -229,7 +232,8 @@ class SemanticCacheMiddleware(AgentMiddleware):
         if key is None:
             return await handler(request)
         try:
-            hit = await self.core.acheck(key.text, llm=key.identity, scope=self.scope)
+            vector = (await self.core.embedder.aembed([self._text_to_embed(key.text)]))[0]
+            hit = await self.core.acheck(key.text, llm=key.identity, scope=self.scope, vector=vector)
         except CacheInputError as exc:
             logger.debug("agent cache lookup passed through: %s", exc)
             return await handler(request)
@@ -239,20 +243,11 @@ class SemanticCacheMiddleware(AgentMiddleware):
         token = await self.core.awatch() if key.sources else None
         response = await handler(request)
         encoded = self._payload(response)
-        if encoded is None:
-            await self.core.aunwatch(token)
-            return response
         try:
-            await self.core.astore(
-                key.text,
-                encoded[0],
-                llm=key.identity,
-                scope=self.scope,
-                payload=encoded[1],
-                sources=key.sources,
-                since=token,
-            )
+            if encoded is not None:
+                await self.core.astore(**self._store_args(key, encoded, token, vector))
+                return response
         except CacheInputError as exc:
             logger.debug("agent cache store skipped: %s", exc)
-            await self.core.aunwatch(token)
+        await self.core.aunwatch(token)
         return response

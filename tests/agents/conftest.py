@@ -40,7 +40,11 @@ class HashEmbedder:
     model_name = "hash-embedder"
     dims = DIMS
 
+    def __init__(self) -> None:
+        self.calls = 0
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
         rows = []
         for text in texts:
             seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")

@@ -116,6 +116,16 @@ def test_async_agent_hits(cache: SemanticCacheMiddleware) -> None:
     assert asyncio.run(run(idle))[-1].content == "It is sunny in Lisbon." and idle.calls == []
 
 
+def test_a_miss_embeds_the_question_once(redis_url: str, unique_name: str) -> None:
+    embedder = HashEmbedder()
+    cache = SemanticCacheMiddleware(embeddings=embedder, name=unique_name, redis_url=redis_url)
+    try:
+        ask(cache, ToolFakeChatModel(messages=iter([AIMessage("hi")])), [], "hello?", tools=())
+        assert embedder.calls == 1 and cache.stats.stores == 1  # one embedding for the lookup and the store
+    finally:
+        cache.core.delete_index()
+
+
 def test_redis_down_still_answers() -> None:
     from redis_rag_integrations.cache import SemanticCache
 

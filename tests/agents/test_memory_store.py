@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from redis_rag_integrations.errors import RedisConnectionFailed
 from redis_rag_integrations.langchain.memory_store import RedisMemoryStore
 
-# LangGraph refuses empty labels and labels with '.'; everything else is a valid namespace label.
-label = st.text(min_size=1, max_size=12).filter(lambda s: "." not in s)
+# LangGraph itself refuses (InvalidNamespaceError) empty labels and labels with '.' or NUL; every other text is valid.
+label = st.text(min_size=1, max_size=12).filter(lambda s: "." not in s and "\x00" not in s)
 namespace = st.lists(label, min_size=1, max_size=3).map(tuple).filter(lambda ns: ns[0] != "langgraph")
 
 
