@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -18,6 +19,9 @@ import redis
 
 from redis_rag_integrations import EmbeddedRedis, Settings
 from redis_rag_integrations.embeddings import LocalEmbedder
+
+# tests is no package: shared helpers (fakes.py, cluster.py) are imported by module name from this directory.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

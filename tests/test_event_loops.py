@@ -10,16 +10,15 @@ loops at once, on the real embedded Redis, with a deterministic embedder (they a
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import numpy as np
 import pytest
 import redis
+from fakes import HashEmbedder
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.outputs import Generation
@@ -41,24 +40,6 @@ T = TypeVar("T")
 DIMS = 16
 LOOPS = 3
 THREADS = 4
-
-
-class HashEmbedder:
-    """Deterministic unit vectors from a text's hash: equal texts, equal vectors (plumbing only)."""
-
-    model_name = "hash-16"
-    dims = DIMS
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-            vec = np.random.default_rng(seed).standard_normal(DIMS).astype(np.float32)
-            rows.append(vec / np.linalg.norm(vec))
-        return np.asarray(rows, dtype=np.float32).reshape(len(rows), DIMS)
-
-    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed(texts)
 
 
 EMBED = HashEmbedder()

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import redis
+from fakes import WordsEmbedder
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -331,22 +332,6 @@ def test_reader_refuses_other_bucket_boundaries(client: redis.Redis, prefix: str
         metrics.reset(client, keys)
 
 
-class _WordEmbedder:
-    """Deterministic 8-dim bag of words: the ingestion test is about plumbing, not meaning."""
-
-    model_name, dims = "words-8", 8
-
-    def embed(self, texts: Any) -> np.ndarray:
-        out = np.full((len(texts), 8), 1e-3, dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.split():
-                out[i, sum(map(ord, word)) % 8] += 1.0
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-    async def aembed(self, texts: Any) -> np.ndarray:
-        return self.embed(texts)
-
-
 def test_ingestion_and_search_are_recorded(
     metrics_on: MetricKeys, client: redis.Redis, redis_url: str, unique_name: str
 ) -> None:
@@ -360,9 +345,9 @@ def test_ingestion_and_search_are_recorded(
         producer.upsert("a.md", "sorting lists in python")
         producer.upsert("b.md", "reading files line by line")
         producer.delete("old.md")
-        worker = Worker(index, _WordEmbedder(), batch_size=10)
+        worker = Worker(index, WordsEmbedder(dims=8), batch_size=10)
         assert worker.process_once() == 3
-        hits = index.hybrid_search("sorting lists", _WordEmbedder().embed(["sorting lists"])[0], k=1)
+        hits = index.hybrid_search("sorting lists", WordsEmbedder(dims=8).embed(["sorting lists"])[0], k=1)
         assert hits[0].record.doc_id == "a.md"
         assert metrics.flush()
         window = read(client, metrics_on, hours=2)

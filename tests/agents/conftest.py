@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import numpy as np
 import pytest
+from fakes import HashEmbedder
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 
 from redis_rag_integrations.langchain.memory_store import RedisMemoryStore
@@ -32,28 +31,6 @@ class ToolFakeChatModel(GenericFakeChatModel):
     def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
         self.calls.append(list(messages))
         return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-
-
-class HashEmbedder:
-    """Deterministic plumbing embedder: equal texts -> equal unit vectors, different texts -> ~orthogonal ones."""
-
-    model_name = "hash-embedder"
-    dims = DIMS
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls += 1
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-            vec = np.random.default_rng(seed).standard_normal(DIMS).astype(np.float32)
-            rows.append(vec / np.linalg.norm(vec))
-        return np.asarray(rows, dtype=np.float32).reshape(len(rows), DIMS)
-
-    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed(texts)
 
 
 @pytest.fixture

@@ -3,41 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+from fakes import HashEmbedder
 
 from redis_rag_integrations.cache import SemanticCache
 
 DIMS = 16
-
-
-class HashEmbedder:
-    """Deterministic plumbing embedder: equal texts -> equal unit vectors, different texts -> ~orthogonal ones.
-
-    Only for tests about plumbing (keys, TTLs, bounds, faults); tests about meaning use the real model.
-    """
-
-    model_name = "hash-embedder"
-    dims = DIMS
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls += 1
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-            vec = np.random.default_rng(seed).standard_normal(DIMS).astype(np.float32)
-            rows.append(vec / np.linalg.norm(vec))
-        return np.asarray(rows, dtype=np.float32).reshape(len(rows), DIMS)
-
-    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed(texts)
 
 
 def unit(*values: float) -> np.ndarray:

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from redis_rag_integrations import Settings
@@ -15,6 +14,7 @@ from redis_rag_integrations.history import ChatHistoryStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/cluster.py (tests is no package)
 from cluster import LocalRedisCluster
+from fakes import WordsEmbedder
 
 
 @pytest.fixture
@@ -26,27 +26,10 @@ def store(redis_url: str, unique_name: str) -> Iterator[ChatHistoryStore]:
     s.close()
 
 
-class HashEmbedder:
-    """A deterministic fake embedding for plumbing tests (meaning does not matter there)."""
-
-    model_name = "hash-fake"
-    dims = 16
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dims), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, hash(word) % self.dims] += 1.0
-            out[i] /= max(1e-6, float(np.linalg.norm(out[i])))
-        return out
-
-    async def aembed(self, texts: list[str]) -> np.ndarray:
-        return self.embed(texts)
-
-
 @pytest.fixture
-def hash_embedder() -> HashEmbedder:
-    return HashEmbedder()
+def words_embedder() -> WordsEmbedder:
+    """Recall ranks by shared words: a bag of words, not a hash of the whole text."""
+    return WordsEmbedder(dims=16)
 
 
 @pytest.fixture(scope="session")

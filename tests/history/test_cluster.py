@@ -394,13 +394,13 @@ def test_concurrent_appends_to_one_session_keep_order_and_lose_nothing(
 
 # --- relevant recall without the search module ----------------------------------------------------------------------
 async def test_relevant_recall_on_a_module_less_cluster_says_what_is_missing(
-    raw: RedisCluster, cluster_url: str, unique_name: str, hash_embedder
+    raw: RedisCluster, cluster_url: str, unique_name: str, words_embedder
 ) -> None:
     sid = session_off_seed_node(raw, cluster_url, "recall")
-    history = RedisChatMessageHistory(sid, redis_url=cluster_url, prefix=unique_name, embedder=hash_embedder)
+    history = RedisChatMessageHistory(sid, redis_url=cluster_url, prefix=unique_name, embedder=words_embedder)
     history.add_messages(lc_turn(1))
-    chat_store = RedisChatStore(redis_url=cluster_url, prefix=unique_name, embedder=hash_embedder)
-    async_store = RedisAsyncChatStore(redis_url=cluster_url, prefix=unique_name, embedder=hash_embedder)
+    chat_store = RedisChatStore(redis_url=cluster_url, prefix=unique_name, embedder=words_embedder)
+    async_store = RedisAsyncChatStore(redis_url=cluster_url, prefix=unique_name, embedder=words_embedder)
     calls = [
         lambda: history.get_relevant("question"),
         lambda: chat_store.get_relevant(sid, "question"),

@@ -62,17 +62,17 @@ def test_recall_never_crosses_sessions_and_sees_new_and_removed_messages(
     assert recall.get_relevant("a", "peanuts", k=3) == []
 
 
-def test_recall_can_leave_out_the_recent_window(store: ChatHistoryStore, hash_embedder) -> None:
+def test_recall_can_leave_out_the_recent_window(store: ChatHistoryStore, words_embedder) -> None:
     write(store, "w")
-    recall = RelevantRecall(store, hash_embedder, index_name=f"{store.layout.prefix}-fake")
+    recall = RelevantRecall(store, words_embedder, index_name=f"{store.layout.prefix}-fake")
     found = recall.get_relevant("w", "capital of Australia", k=8, exclude_recent=2)
     assert len(found) == 6 and not any("Canberra" in m.text or "Australia" in m.text for m in found)
 
 
-def test_recall_includes_archived_messages(store: ChatHistoryStore, hash_embedder) -> None:
+def test_recall_includes_archived_messages(store: ChatHistoryStore, words_embedder) -> None:
     write(store, "arch")
     store.archive_oldest("arch", 6)
-    recall = RelevantRecall(store, hash_embedder, index_name=f"{store.layout.prefix}-fake")
+    recall = RelevantRecall(store, words_embedder, index_name=f"{store.layout.prefix}-fake")
     assert len(recall.get_relevant("arch", "anything at all", k=10)) == len(CONVERSATION)
 
 
@@ -89,10 +89,10 @@ async def test_recall_from_both_frameworks(store: ChatHistoryStore, local_embedd
     assert "cello" in found_async[0].content
 
 
-def test_recall_entries_follow_the_session_ttl(redis_url: str, unique_name: str, hash_embedder) -> None:
+def test_recall_entries_follow_the_session_ttl(redis_url: str, unique_name: str, words_embedder) -> None:
     store = ChatHistoryStore(redis_url, prefix=unique_name, ttl=300)
     write(store, "t")
-    RelevantRecall(store, hash_embedder, index_name=f"{unique_name}-fake").get_relevant("t", "x y", k=1)
+    RelevantRecall(store, words_embedder, index_name=f"{unique_name}-fake").get_relevant("t", "x y", k=1)
     client = store.client
     recall_keys = list(client.scan_iter(match=f"{store.keys('t').recall_prefix}*"))
     assert recall_keys and all(0 < client.ttl(k) <= 300 for k in recall_keys)
@@ -124,9 +124,9 @@ def plain_redis_url(tmp_path: Path) -> Iterator[str]:
 
 
 def test_plain_history_works_without_search_and_recall_says_what_is_missing(
-    plain_redis_url: str, hash_embedder
+    plain_redis_url: str, words_embedder
 ) -> None:
-    history = RedisChatMessageHistory("p", redis_url=plain_redis_url, embedder=hash_embedder)
+    history = RedisChatMessageHistory("p", redis_url=plain_redis_url, embedder=words_embedder)
     history.add_messages([HumanMessage(content="hello"), AIMessage(content="hi")])
     assert [m.content for m in history.messages] == ["hello", "hi"]
     assert RedisChatStore(redis_url=plain_redis_url).get_keys() == ["p"]

@@ -11,14 +11,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from fakes import WordsEmbedder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from redis_rag_integrations import Settings
 from redis_rag_integrations.history import ChatHistoryStore, RelevantRecall, StoredMessage
 from redis_rag_integrations.history.errors import InvalidSessionIdError
-
-from .conftest import HashEmbedder
 
 session_ids = st.one_of(
     st.sampled_from(["a", "A", "a,b", "a b", " a", "a ", "a\tb", "_", "~", "@session:{x}", "a|b", "-a", "日本"]),
@@ -50,7 +49,7 @@ def test_each_session_id_sees_only_its_own_messages_and_recall(
     except InvalidSessionIdError as exc:
         assert "{" in first + second or "}" in first + second or first == "" or "empty" in str(exc)
         return
-    recall = RelevantRecall(module_store, HashEmbedder())
+    recall = RelevantRecall(module_store, WordsEmbedder(dims=16))
     for sid in (first, second):
         assert [m.text for m in module_store.read(sid)] == [f"fruit salad for {sid!r}"]
         found = recall.get_relevant(sid, "fruit salad", k=10)

@@ -16,16 +16,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/fakes.py (tests is no package)
 
 from chaos import DIMS, split_paragraphs
-from fake_embedder import HashEmbedder
+from fakes import WordsEmbedder
 
 from redis_rag_integrations import Settings
 from redis_rag_integrations.ingest import Worker
 from redis_rag_integrations.store.index import RedisVectorIndex
 
 
-class StallingEmbedder(HashEmbedder):
+class StallingEmbedder(WordsEmbedder):
     def __init__(self, rng: random.Random, stall_s: float, stall_chance: float) -> None:
         super().__init__(dims=DIMS)
         self.rng, self.stall_s, self.stall_chance = rng, stall_s, stall_chance

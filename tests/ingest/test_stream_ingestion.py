@@ -17,7 +17,7 @@ from redis_rag_integrations.ingest.events import StreamKeys
 from redis_rag_integrations.store.index import RedisVectorIndex
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fake_embedder import HashEmbedder
+from fakes import WordsEmbedder
 
 SPLIT = make_splitter(chunk_size=200, chunk_overlap=0)
 
@@ -36,7 +36,7 @@ def index(redis_url: str, unique_name: str) -> Iterator[RedisVectorIndex]:
 
 
 def make_worker(index: RedisVectorIndex, **kw: object) -> Worker:
-    kw.setdefault("embedder", HashEmbedder())
+    kw.setdefault("embedder", WordsEmbedder())
     kw.setdefault("claim_idle_ms", 200)
     return Worker(index, splitter=SPLIT, batch_size=4, **kw)  # type: ignore[arg-type]
 
@@ -60,7 +60,7 @@ def test_published_documents_become_searchable_chunks(index: RedisVectorIndex) -
     stats = make_worker(index).run(until_idle=True)
     assert stats.indexed == 10
     assert indexed(index) == expected_chunks(source)
-    hit = index.search(HashEmbedder().embed([source["doc-4"].split("\n\n")[0]])[0], k=1)[0]
+    hit = index.search(WordsEmbedder().embed([source["doc-4"].split("\n\n")[0]])[0], k=1)[0]
     assert hit.record.id == "doc-4#0" and hit.record.doc_id == "doc-4"
     assert hit.record.metadata == {"team": "docs", "chunk": 0}
     assert producer.backlog() == 0
@@ -69,7 +69,7 @@ def test_published_documents_become_searchable_chunks(index: RedisVectorIndex) -
 def test_unchanged_document_is_skipped_and_changed_one_leaves_no_leftovers(index: RedisVectorIndex) -> None:
     producer = Producer(index.name, client=index.client)
     producer.upsert("guide", paragraphs("v1", 5))
-    embedder = HashEmbedder()
+    embedder = WordsEmbedder()
     make_worker(index, embedder=embedder).run(until_idle=True)
     assert len(indexed(index)) == 5
     calls = embedder.calls
@@ -115,7 +115,7 @@ def test_poison_events_are_dead_lettered_and_the_stream_keeps_flowing(index: Red
     index.client.xadd(keys.events, {"unexpected": "shape"})
     producer.upsert("bad", "this text contains POISON and cannot be embedded")
     producer.upsert("good", paragraphs("good", 2))
-    worker = make_worker(index, embedder=HashEmbedder(poison="POISON"), max_retries=3)
+    worker = make_worker(index, embedder=WordsEmbedder(poison="POISON"), max_retries=3)
     stats = worker.run(until_idle=True)
 
     assert set(indexed(index)) == {"good#0", "good#1"}
@@ -163,7 +163,7 @@ def test_queries_while_ingesting_never_fail(index: RedisVectorIndex) -> None:
         producer.upsert(doc_id, text)
     errors: list[BaseException] = []
     done = threading.Event()
-    query = HashEmbedder().embed(["doc-3 paragraph 1 lorem"])[0]
+    query = WordsEmbedder().embed(["doc-3 paragraph 1 lorem"])[0]
 
     def reader() -> None:
         while not done.is_set():

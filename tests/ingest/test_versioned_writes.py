@@ -27,7 +27,7 @@ from redis_rag_integrations.store.versioned import CrossSlotDocumentError, Targe
 
 sys.path.insert(0, str(Path(__file__).parent))
 from chaos import indexed_texts, split_paragraphs
-from fake_embedder import HashEmbedder
+from fakes import WordsEmbedder
 
 DIMS = 32
 
@@ -43,7 +43,7 @@ def index(redis_url: str, unique_name: str) -> Iterator[RedisVectorIndex]:
 
 def chunks(doc_id: str, label: str, n: int) -> list[Record]:
     texts = [f"{doc_id} {label} chunk {i}" for i in range(n)]
-    vectors = HashEmbedder(DIMS).embed(texts)
+    vectors = WordsEmbedder(DIMS).embed(texts)
     return [Record(chunk_id(doc_id, i), t, vectors[i], {"chunk": i}, doc_id=doc_id) for i, t in enumerate(texts)]
 
 
@@ -214,7 +214,7 @@ def test_any_application_order_ends_at_the_newest_version(index: RedisVectorInde
 # --------------------------------------------------------------------------------- worker races, made deterministic
 
 
-class HookEmbedder(HashEmbedder):
+class HookEmbedder(WordsEmbedder):
     """Runs ``hook`` (once) while embedding: between the worker's version check and its write."""
 
     def __init__(self, hook: Callable[[], object]) -> None:
@@ -228,8 +228,8 @@ class HookEmbedder(HashEmbedder):
         return super().embed(texts)
 
 
-def worker(index: RedisVectorIndex, consumer: str, embedder: HashEmbedder | None = None) -> Worker:
-    return Worker(index, embedder or HashEmbedder(DIMS), splitter=split_paragraphs, consumer=consumer,
+def worker(index: RedisVectorIndex, consumer: str, embedder: WordsEmbedder | None = None) -> Worker:
+    return Worker(index, embedder or WordsEmbedder(DIMS), splitter=split_paragraphs, consumer=consumer,
                   batch_size=4, claim_idle_ms=100)  # fmt: skip
 
 

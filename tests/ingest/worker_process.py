@@ -10,15 +10,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/fakes.py (tests is no package)
 
-from fake_embedder import HashEmbedder
+from fakes import WordsEmbedder
 
 from redis_rag_integrations import Settings
 from redis_rag_integrations.ingest import Worker, make_splitter
 from redis_rag_integrations.store.index import RedisVectorIndex
 
 
-class AnnouncingEmbedder(HashEmbedder):
+class AnnouncingEmbedder(WordsEmbedder):
     def embed(self, texts):  # type: ignore[no-untyped-def]
         print("BATCH", flush=True)
         return super().embed(texts)

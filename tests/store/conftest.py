@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
-import numpy as np
 import pytest
+from fakes import HashEmbedder
 
 from redis_rag_integrations import Settings
 from redis_rag_integrations.store import RedisVectorIndex
-
-
-class HashEmbedder:
-    """Deterministic 16-dim unit vectors from a text's hash: for tests about plumbing, not meaning."""
-
-    model_name = "hash-16"
-    dims = 16
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-            v = np.random.default_rng(seed).standard_normal(self.dims).astype(np.float32)
-            rows.append(v / np.linalg.norm(v))
-        return np.asarray(rows, dtype=np.float32).reshape(len(rows), self.dims)
-
-    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed(texts)
 
 
 @pytest.fixture
