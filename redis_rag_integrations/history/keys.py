@@ -39,6 +39,9 @@ def check_session_id(session_id: str) -> str:
         raise InvalidSessionIdError(
             f"session id {session_id!r} contains '{{' or '}}', which delimit the cluster hash tag of its keys"
         )
+    if "\x00" in session_id:
+        # Search 2.10 returns no fields for a key holding NUL, so relevant recall would find nothing for the session.
+        raise InvalidSessionIdError(f"session id {session_id!r} contains a NUL character")
     if len(session_id) > MAX_SESSION_ID_LENGTH:
         raise InvalidSessionIdError(f"session id is {len(session_id)} characters, above {MAX_SESSION_ID_LENGTH}")
     return session_id

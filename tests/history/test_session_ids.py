@@ -20,7 +20,7 @@ from redis_rag_integrations.history import ChatHistoryStore, RelevantRecall, Sto
 from redis_rag_integrations.history.errors import InvalidSessionIdError
 
 session_ids = st.one_of(
-    st.sampled_from(["a", "A", "a,b", "a b", " a", "a ", "a\tb", "_", "~", "@session:{x}", "a|b", "-a", "日本"]),
+    st.sampled_from(["a", "A", "a,b", "a b", " a", "a ", "a\tb", "_", "~", "@session:{x}", "a|b", "-a", "\x00"]),
     st.text(alphabet=string.printable, min_size=1, max_size=8),
     st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=0, max_size=8),
 )
@@ -47,7 +47,8 @@ def test_each_session_id_sees_only_its_own_messages_and_recall(
             module_store.delete(sid)
             module_store.append(sid, [StoredMessage(role="user", content=f"fruit salad for {sid!r}")])
     except InvalidSessionIdError as exc:
-        assert "{" in first + second or "}" in first + second or first == "" or "empty" in str(exc)
+        refused = {"{", "}", "\x00"}
+        assert any(c in first + second for c in refused) or "" in (first, second), exc
         return
     recall = RelevantRecall(module_store, WordsEmbedder(dims=16))
     for sid in (first, second):
