@@ -42,8 +42,12 @@ def llm_scope_tag(llm: str | Mapping[str, Any] | None) -> str:
 
 
 def user_scope_tag(scope: str | Mapping[str, Any] | None) -> str:
-    """The TAG value for a user scope such as ``{"tenant": "acme"}`` (``None`` / empty = the shared scope)."""
-    if scope is None or scope == "" or (isinstance(scope, Mapping) and not scope):
+    """The TAG value for a user scope such as ``{"tenant": "acme"}`` (``None`` / ``{}`` = the shared scope).
+
+    Exact: a string scope and a mapping never share a tag (``"x"`` is not ``{"scope": "x"}``), values keep their JSON
+    types (``1``, ``1.0``, ``True`` and ``"1"`` differ), and an empty string is refused rather than read as "shared".
+    """
+    if scope is None or (isinstance(scope, Mapping) and not scope):
         return NO_SCOPE
     if isinstance(scope, Mapping):
         for key, value in scope.items():
@@ -51,7 +55,9 @@ def user_scope_tag(scope: str | Mapping[str, Any] | None) -> str:
                 raise TypeError(f"scope keys must be str, got {type(key).__name__}")
             if not isinstance(value, str | int | float | bool):
                 raise TypeError(f"scope value for {key!r} must be str/int/float/bool, got {type(value).__name__}")
-        return digest(canonical_json(dict(scope)))
+        return digest("mapping:" + canonical_json(dict(scope)))
     if not isinstance(scope, str):
         raise TypeError(f"scope must be a str or a mapping, got {type(scope).__name__}")
-    return digest(canonical_json({"scope": scope}))
+    if not scope:
+        raise ValueError("an empty scope string names no scope: pass None for the shared scope")
+    return digest("str:" + scope)
