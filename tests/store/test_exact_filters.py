@@ -244,3 +244,34 @@ def test_an_empty_tag_list_holds_no_value(index: RedisVectorIndex) -> None:
     assert index.find({"tag": ""}) == [] and index.find({"tag": {"$in": ["", "[]"]}}) == []
     assert _ids(index.find({"tag": {"$ne": ""}})) == {"empty"}
     assert index.get(["empty"])[0].metadata == {"tag": []}
+
+
+index_names = st.one_of(
+    st.sampled_from(["docs", "docs:fr", "Docs", "docs-x", "a*b", "{t}", "d\\x", "日本", "~", "x y", ""]),
+    st.text(alphabet=string.printable, min_size=1, max_size=6),
+)
+
+
+@given(first=index_names, second=index_names)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_an_index_name_sees_only_its_own_records_or_is_refused(redis_url: str, first: str, second: str) -> None:
+    """Index names (and so key prefixes) from anywhere: each index returns exactly its records, or is refused."""
+    from redis_rag_integrations.store import LayoutMismatchError
+
+    run = uuid.uuid4().hex[:6]
+    made: list[RedisVectorIndex] = []
+    try:
+        for name in (f"{run}{first}", f"{run}{second}"):
+            if any(i.name == name for i in made):
+                continue
+            try:
+                made.append(RedisVectorIndex(name, dims=4, settings=Settings(redis_url=redis_url)))
+            except (ValueError, LayoutMismatchError):
+                continue  # refused with a clear error: whitespace, or keys that would overlap the other index's
+        for i, idx in enumerate(made):
+            idx.upsert([Record(id=f"r{i}", text=idx.name, vector=_vector(i))])
+        for i, idx in enumerate(made):
+            assert [h.record.id for h in idx.search(_vector(0), k=10)] == [f"r{i}"], idx.name
+    finally:
+        for idx in made:
+            idx.drop()
