@@ -21,6 +21,7 @@ import asyncio
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,14 +262,18 @@ def run(quick: bool, redis_url: str, *, profile: Profile | None = None) -> Secti
             (f"{THREADS} threads", THREADS, run_threads),
             (f"{COROUTINES} coroutines", COROUTINES, run_coroutines),
         ):
-            faults_before = s.cache.stats.errors + s.cache.stats.skipped
+            errors_before, skips_before = s.cache.stats.errors, s.cache.stats.skipped
+            faults_before = errors_before + skips_before
             t, wall = runner(s, seconds, workers)
             figures += phase_figures(name, t, wall, s.cache.stats.errors + s.cache.stats.skipped - faults_before)
             series.update(_series(name, t))
             ops = sum(len(v) for v in t.latencies.values())
+            kinds = Counter(e.split(": ", 1)[1][:90] for e in t.errors)  # by cause, not by operation
             notes.append(
                 f"{name}: {wall:.1f} s, {ops} operations, {t.checked} items read back and checked, "
-                f"{t.cache_hits} cache hits; errors: {t.errors[:3] or 'none'}."
+                f"{t.cache_hits} cache hits; errors by cause: {dict(kinds.most_common(4)) or 'none'}; cache faults "
+                f"(Redis errors the cache turned into misses / skips): {s.cache.stats.errors - errors_before} / "
+                f"{s.cache.stats.skipped - skips_before}."
             )
     finally:
         close_shared(s)

@@ -53,6 +53,7 @@ SECTIONS: tuple[str, ...] = (
     "bench_cache",
     "bench_history",
     "ingest_freshness",
+    "load",
 )
 
 

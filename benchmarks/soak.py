@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -112,9 +113,15 @@ class _Traffic:
         self.cache.delete_index()
 
 
-def _slope_per_min(samples: list[dict[str, float]]) -> float:
+def _key_bytes(client: Any) -> int:
+    """Sum of ``MEMORY USAGE`` over every key: what our data structures hold, apart from the search module's own
+    memory (which ``used_memory`` includes and no key shows). Separates a leak of ours from the engine's."""
+    return sum(client.memory_usage(k, samples=0) or 0 for k in client.scan_iter(count=1000))
+
+
+def _slope_per_min(samples: list[dict[str, float]], field: str = "used_memory") -> float:
     t = np.array([s["t"] for s in samples]) / 60.0
-    y = np.array([s["used_memory"] for s in samples], dtype=np.float64)
+    y = np.array([s[field] for s in samples], dtype=np.float64)
     return float(np.polyfit(t, y, 1)[0]) if len(samples) >= 2 else 0.0
 
 
@@ -139,6 +146,7 @@ def run_soak(url: str, seconds: float, *, interval: float = 10.0, threads: int =
                 {
                     "t": round(now - start, 1),
                     "used_memory": int(info["used_memory"]),
+                    "key_bytes": _key_bytes(client),
                     "keys": int(client.dbsize()),
                     "ops": traffic.ops,
                     "load1": os.getloadavg()[0],
@@ -161,6 +169,8 @@ def _report(samples: list[dict[str, float]], traffic: _Traffic, seconds: float, 
     mean_half = float(np.mean([s["used_memory"] for s in half]))
     pct = abs(slope) * 10 / mean_half * 100 if mean_half else 0.0
     mem = [s["used_memory"] for s in samples]
+    key_slope = _slope_per_min(half, "key_bytes")
+    key_mean = float(np.mean([s["key_bytes"] for s in half]))
     return {
         "seconds": seconds,
         "threads": threads,
@@ -176,6 +186,10 @@ def _report(samples: list[dict[str, float]], traffic: _Traffic, seconds: float, 
         "slope_pct_per_10min": pct,
         "target": f"|second-half slope| < {TARGET_PCT_PER_10MIN:g}% of used_memory per 10 min",
         "flat": pct < TARGET_PCT_PER_10MIN,
+        "key_bytes_start": samples[0]["key_bytes"],
+        "key_bytes_end": samples[-1]["key_bytes"],
+        "key_bytes_slope_bytes_per_min": key_slope,
+        "key_bytes_slope_pct_per_10min": abs(key_slope) * 10 / key_mean * 100 if key_mean else 0.0,
         "keys_start": samples[0]["keys"],
         "keys_end": samples[-1]["keys"],
         "keys_max": max(s["keys"] for s in samples),
@@ -201,16 +215,22 @@ def markdown(r: dict) -> str:
         f"{r['used_memory_max'] / mb:.2f} MiB |",
         f"| second-half slope | {r['slope_second_half_bytes_per_min']:+.0f} bytes/min "
         f"({r['slope_pct_per_10min']:.2f}% of used_memory per 10 min) |",
+        f"| memory of all keys (MEMORY USAGE) start / end | {r['key_bytes_start'] / mb:.2f} / "
+        f"{r['key_bytes_end'] / mb:.2f} MiB; second-half slope {r['key_bytes_slope_bytes_per_min']:+.0f} bytes/min "
+        f"({r['key_bytes_slope_pct_per_10min']:.2f}% per 10 min) |",
         f"| keys start / end / max | {r['keys_start']} / {r['keys_end']} / {r['keys_max']} |",
         f"| target | {r['target']} |",
         f"| verdict | {'flat (met)' if r['flat'] else 'GROWING (missed)'} |",
         "",
-        "| t (s) | used_memory (MiB) | keys | rounds | load1 |",
-        "|---|---|---|---|---|",
+        "| t (s) | used_memory (MiB) | all keys (MiB) | keys | rounds | load1 |",
+        "|---|---|---|---|---|---|",
     ]
     step = max(1, len(r["samples"]) // 40)
     for s in r["samples"][::step]:
-        lines.append(f"| {s['t']:.0f} | {s['used_memory'] / mb:.2f} | {s['keys']} | {s['ops']} | {s['load1']:.2f} |")
+        lines.append(
+            f"| {s['t']:.0f} | {s['used_memory'] / mb:.2f} | {s['key_bytes'] / mb:.2f} | {s['keys']} | {s['ops']} | "
+            f"{s['load1']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
