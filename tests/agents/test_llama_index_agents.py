@@ -23,6 +23,13 @@ from redis_rag_integrations.llm import LLMEndpoint
 from .conftest import HashEmbedder
 from .llama_fakes import ScriptedFunctionCallingLLM
 
+# llama-index's workflow engine lists an agent's members with inspect.getmembers, which touches pydantic v1-style
+# attributes of the agent model (third-party, not our code): only those notices are filtered here.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince20"),
+    pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince211"),
+]
+
 
 @pytest.fixture
 def clean_settings() -> Iterator[None]:
