@@ -20,7 +20,7 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import redis
@@ -32,14 +32,40 @@ from langgraph.checkpoint.redis.aio import AsyncRedisSaver
 
 from ..connection import connection_failed, get_async_client, get_client
 from ..embeddings import Embedder, default_embedder
+from ..errors import RedisRagError
 from ..settings import Settings, get_settings
 from ..urls import redis_url as resolve_url
 from .cache import as_embedder
 from .memory_store import RedisMemoryStore
 
-__all__ = ["AsyncRedisCheckpointSaver", "RedisCheckpointSaver", "async_checkpointer", "checkpointer", "memory_store"]
+__all__ = [
+    "AsyncRedisCheckpointSaver",
+    "CorruptCheckpointError",
+    "RedisCheckpointSaver",
+    "async_checkpointer",
+    "checkpointer",
+    "memory_store",
+]
 
 _FAULTS = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+class CorruptCheckpointError(RedisRagError, ValueError):
+    """A thread's stored checkpoint cannot be read back (not the JSON the saver wrote: a bad restore, a foreign
+    writer). The saver itself raised a bare ``JSONDecodeError`` from deep inside LangGraph."""
+
+
+#: What the saver raises reading stored data of another shape than it wrote (JSONDecodeError is a ValueError; the
+#: async saver calls .get() on what it finds). Only its read paths are wrapped, so no other error is relabelled.
+_DECODING = (ValueError, TypeError, KeyError, AttributeError)
+
+
+def _corrupt(config: RunnableConfig | None, exc: Exception) -> CorruptCheckpointError:
+    thread = ((config or {}).get("configurable") or {}).get("thread_id")
+    return CorruptCheckpointError(
+        f"the checkpoint of thread {thread!r} in Redis cannot be read ({type(exc).__name__}: {exc}). Delete the thread "
+        f"with saver.delete_thread({thread!r}) (its history is lost) or restore its keys from a backup"
+    )
 
 
 class RedisCheckpointSaver(RedisSaver):
@@ -53,13 +79,43 @@ class RedisCheckpointSaver(RedisSaver):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
-        for found in super().list(config, filter=filter, before=before, limit=limit):
-            values = self._recursive_deserialize(found.checkpoint.get("channel_values") or {})
-            yield found._replace(checkpoint={**found.checkpoint, "channel_values": values})
+        try:
+            for found in super().list(config, filter=filter, before=before, limit=limit):
+                values = self._recursive_deserialize(found.checkpoint.get("channel_values") or {})
+                yield found._replace(checkpoint={**found.checkpoint, "channel_values": values})
+        except _DECODING as exc:
+            raise _corrupt(config, exc) from exc
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        try:
+            return super().get_tuple(config)
+        except _DECODING as exc:
+            raise _corrupt(config, exc) from exc
 
 
 class AsyncRedisCheckpointSaver(AsyncRedisSaver):
-    """``AsyncRedisSaver`` under our name, so both savers come from here (its ``alist`` already revives sends)."""
+    """``AsyncRedisSaver`` under our name, so both savers come from here (its ``alist`` already revives sends), with
+    the same clear error on a checkpoint that cannot be read."""
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        try:
+            return await super().aget_tuple(config)
+        except _DECODING as exc:
+            raise _corrupt(config, exc) from exc
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        try:
+            async for found in super().alist(config, filter=filter, before=before, limit=limit):
+                yield found
+        except _DECODING as exc:
+            raise _corrupt(config, exc) from exc
 
 
 def _ttl(ttl_seconds: int | None, refresh_on_read: bool) -> dict[str, Any] | None:

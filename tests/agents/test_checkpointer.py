@@ -115,3 +115,37 @@ def test_ttl_in_seconds(redis_url: str, unique_name: str, client) -> None:
 def test_redis_down_is_a_clear_error() -> None:
     with pytest.raises(RedisConnectionFailed, match=r"127\.0\.0\.1:1"):
         checkpointer("redis://127.0.0.1:1/0")
+
+
+def _corrupt_thread(client, thread: str) -> None:
+    """Overwrite the stored checkpoints of ``thread`` with text that is not JSON (a bad restore, a foreign writer)."""
+    for key in client.scan_iter(match=f"checkpoint:{thread}:*"):
+        doc = client.json().get(key)
+        if isinstance(doc, dict) and "checkpoint" in doc:
+            doc["checkpoint"] = "{not json"
+            client.json().set(key, "$", doc)
+
+
+def test_a_corrupt_checkpoint_is_a_clear_error_naming_the_thread(redis_url: str, unique_name: str, client) -> None:
+    from redis_rag_integrations.langchain.agents import CorruptCheckpointError
+
+    saver = checkpointer(redis_url)
+    agent = create_agent(ToolFakeChatModel(messages=iter([AIMessage("ok"), AIMessage("more")])), checkpointer=saver)
+    config = {"configurable": {"thread_id": unique_name}}
+    agent.invoke({"messages": [{"role": "user", "content": "hi"}]}, config)
+    _corrupt_thread(client, unique_name)
+    with pytest.raises(CorruptCheckpointError, match=unique_name):
+        agent.get_state(config)
+    with pytest.raises(CorruptCheckpointError, match="delete_thread"):
+        agent.invoke({"messages": [{"role": "user", "content": "again"}]}, config)
+    with pytest.raises(CorruptCheckpointError):
+        list(agent.get_state_history(config))
+
+    async def async_read() -> None:
+        async with async_checkpointer(redis_url) as asaver:
+            await asaver.aget_tuple(config)
+
+    with pytest.raises(CorruptCheckpointError, match=unique_name):
+        asyncio.run(async_read())
+    saver.delete_thread(unique_name)  # the way out the error names
+    assert agent.get_state(config).values == {}
