@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from llama_index.core.base.llms.types import ChatMessage, CompletionResponse, CompletionResponseGen, LLMMetadata
-from llama_index.core.bridge.pydantic import BaseModel, PrivateAttr
+from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.llms import CustomLLM
 from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.core.tools import FunctionTool
@@ -27,6 +27,7 @@ from redis_rag_integrations.cache import CacheInputError, llm_scope_tag
 from redis_rag_integrations.cache.identity import EXCLUDED_NAMES, UncacheableCall
 from redis_rag_integrations.llama_index import RagEmbedding, SemanticCacheLLM
 
+from .call_tools import Answer, Verdict, add, multiply
 from .conftest import HashEmbedder
 
 PROMPT = "What does the walrus operator do?"
@@ -73,25 +74,6 @@ def wrap(redis_url: str, unique_name: str) -> Iterator[Any]:
     yield factory
     if made:
         made[0].cache.delete_index()
-
-
-def add(a: int, b: int) -> int:
-    """Add two integers."""
-    return a + b
-
-
-def multiply(a: int, b: int) -> int:
-    """Multiply two integers."""
-    return a * b
-
-
-class Answer(BaseModel):
-    text: str
-
-
-class Verdict(BaseModel):
-    text: str
-    confident: bool
 
 
 def test_stop_words_are_part_of_the_identity(wrap) -> None:

@@ -16,10 +16,10 @@ from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel
 
 from redis_rag_integrations.langchain import RagEmbeddings, RedisCache, RedisSemanticCache
 
+from .call_tools import Answer, Verdict, add, multiply
 from .conftest import HashEmbedder
 
 PROMPT = "What does the walrus operator do?"
@@ -32,25 +32,6 @@ class ToolFakeChatModel(GenericFakeChatModel):
         if tool_choice is not None:
             kwargs["tool_choice"] = tool_choice
         return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
-
-
-def add(a: int, b: int) -> int:
-    """Add two integers."""
-    return a + b
-
-
-def multiply(a: int, b: int) -> int:
-    """Multiply two integers."""
-    return a * b
-
-
-class Answer(BaseModel):
-    text: str
-
-
-class Verdict(BaseModel):
-    text: str
-    confident: bool
 
 
 @pytest.fixture(params=["semantic", "exact"])
