@@ -22,6 +22,7 @@ from redis_rag_integrations.embeddings import LocalEmbedder
 
 # tests is no package: shared helpers (fakes.py, cluster.py) are imported by module name from this directory.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fakes import HashEmbedder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -83,6 +84,12 @@ def unique_name() -> str:
 @pytest.fixture
 def settings(redis_url: str) -> Settings:
     return Settings(redis_url=redis_url)
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    """The deterministic fake embedding (fakes.py), for tests about plumbing rather than meaning."""
+    return HashEmbedder()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
-from fakes import HashEmbedder
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 
 from redis_rag_integrations.langchain.memory_store import RedisMemoryStore
@@ -31,11 +30,6 @@ class ToolFakeChatModel(GenericFakeChatModel):
     def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
         self.calls.append(list(messages))
         return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-
-
-@pytest.fixture
-def hash_embedder() -> HashEmbedder:
-    return HashEmbedder()
 
 
 @pytest.fixture

@@ -7,13 +7,14 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from fakes import HashEmbedder
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
 
 from redis_rag_integrations.langchain.agent_cache import SemanticCacheMiddleware
 
-from .conftest import HashEmbedder, ToolFakeChatModel
+from .conftest import ToolFakeChatModel
 
 TOOL_RESULT = {"value": "sunny"}
 

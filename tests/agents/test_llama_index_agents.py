@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fakes import HashEmbedder
 from llama_index.core import Settings as LISettings
 from llama_index.core import VectorStoreIndex
 from llama_index.core.agent.workflow import FunctionAgent
@@ -20,7 +21,6 @@ from redis_rag_integrations.llama_index import RagEmbedding, RedisAsyncChatStore
 from redis_rag_integrations.llama_index.models import llm
 from redis_rag_integrations.llm import LLMEndpoint
 
-from .conftest import HashEmbedder
 from .llama_fakes import ScriptedFunctionCallingLLM
 
 # llama-index's workflow engine lists an agent's members with inspect.getmembers, which touches pydantic v1-style

@@ -23,11 +23,6 @@ def unit(*values: float) -> np.ndarray:
 
 
 @pytest.fixture
-def hash_embedder() -> HashEmbedder:
-    return HashEmbedder()
-
-
-@pytest.fixture
 def make_cache(redis_url: str, unique_name: str) -> Iterator[Callable[..., SemanticCache]]:
     """Build SemanticCache objects on the embedded Redis under unique names; drop their indexes afterwards."""
     made: list[SemanticCache] = []

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fakes import HashEmbedder
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from llama_index.core.base.llms.types import ChatMessage, CompletionResponse, CompletionResponseGen, LLMMetadata
@@ -28,7 +29,6 @@ from redis_rag_integrations.cache.identity import EXCLUDED_NAMES, UncacheableCal
 from redis_rag_integrations.llama_index import RagEmbedding, SemanticCacheLLM
 
 from .call_tools import Answer, Verdict, add, multiply
-from .conftest import HashEmbedder
 
 PROMPT = "What does the walrus operator do?"
 

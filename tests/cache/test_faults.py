@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from fakes import HashEmbedder
+
 from redis_rag_integrations import EmbeddedRedis
 from redis_rag_integrations.cache import ExactCache, SemanticCache
 from redis_rag_integrations.server import free_port
-
-from .conftest import HashEmbedder
 
 
 def dead_url() -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+from fakes import HashEmbedder
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable
@@ -20,7 +21,6 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from redis_rag_integrations.langchain import RagEmbeddings, RedisCache, RedisSemanticCache
 
 from .call_tools import Answer, Verdict, add, multiply
-from .conftest import HashEmbedder
 
 PROMPT = "What does the walrus operator do?"
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fakes import HashEmbedder
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from llama_index.core.base.response.schema import Response
 from llama_index.core.bridge.pydantic import Field
@@ -19,8 +20,6 @@ from llama_index.core.query_engine import CustomQueryEngine
 
 from redis_rag_integrations.langchain import CachedRAGChain, RagEmbeddings
 from redis_rag_integrations.llama_index import CachedQueryEngine, RagEmbedding
-
-from .conftest import HashEmbedder
 
 QUESTION = "How do I copy a file in Python?"
 

@@ -5,15 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fakes import HashEmbedder
 
 from redis_rag_integrations import Settings
 from redis_rag_integrations.store import RedisVectorIndex
-
-
-@pytest.fixture
-def hash_embedder() -> HashEmbedder:
-    return HashEmbedder()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from fakes import HashEmbedder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.documents import Document
@@ -29,8 +30,6 @@ from redis_rag_integrations.langchain import RedisVectorStore as LCStore
 from redis_rag_integrations.llama_index import RedisVectorStore as LIStore
 from redis_rag_integrations.store import FilterError, Record, RedisVectorIndex
 from redis_rag_integrations.tags import decode, encode
-
-from .conftest import HashEmbedder
 
 FIELDS = {"tag": "tag", "num": "numeric", "body": "text"}
 #: Values that broke exact matching on search 2.10.5, and their neighbours.
