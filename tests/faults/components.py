@@ -26,7 +26,7 @@ from redis_rag_integrations.llama_index import RedisVectorStore as LlamaIndexSto
 from redis_rag_integrations.store.index import RedisVectorIndex
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "ingest"))
-from fake_embedder import HashEmbedder
+from fakes import WordsEmbedder as HashEmbedder
 
 EMBEDDER = HashEmbedder(dims=32)
 
