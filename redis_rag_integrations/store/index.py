@@ -17,7 +17,7 @@ from typing import Any
 
 from redisvl.index import AsyncSearchIndex, SearchIndex
 
-from .. import metrics
+from .. import metrics, placement, tenancy
 from ..clients import RedisClients
 from ..connection import AsyncClient, SyncClient, is_cluster
 from ..settings import Settings, get_settings
@@ -56,8 +56,15 @@ class RedisVectorIndex(IndexSearch):
         async_client: AsyncClient | None = None,
         invalidate_caches: bool = True,
         create: bool = True,
+        tenant: tenancy.TenantLike = None,
     ) -> None:
         self.settings = settings or get_settings()
+        #: ``tenant``: the index and its records live under the tenant's hash tag (:mod:`..tenancy`).
+        self.tenant = tenancy.resolve(tenant)
+        if self.tenant is not None:
+            base = index_name or self.settings.index_name
+            prefix = self.tenant.scoped(prefix or (self.settings.key_prefix if index_name is None else None) or base)
+            index_name = self.tenant.scoped(base)
         #: Every client comes from here; async ones per event loop, at call time (see :mod:`..clients`).
         self._clients = RedisClients(url, settings=self.settings, client=client, async_client=async_client)
         self.client: SyncClient = self._clients.client
@@ -68,12 +75,18 @@ class RedisVectorIndex(IndexSearch):
         layout = Layout.from_settings(
             dims, self.settings, index_name=index_name, prefix=prefix, metadata_fields=metadata_fields
         )
+        if self.tenant is None:
+            tenancy.check_untenanted(layout.index_name, "index name")
+            tenancy.check_untenanted(layout.key_prefix, "key prefix")
         self.layout = reconcile(self.client, layout, explicit_fields=metadata_fields is not None)
+        # Cluster clients route FT.* to the index's node (see :mod:`..placement`); without a search coordinator an
+        # index must sit with all of its keys, or it would answer from one shard only: refused, never partial.
+        self._cluster = is_cluster(self.client)
+        if self._cluster and not placement.has_coordinator(self.client):
+            placement.check_single_slot(self.name, [self.layout.key_prefix + self.layout.key_separator])
         self._index = SearchIndex(self.layout.schema(), redis_client=self.client)
         self._knn = KnnPlanner(self.layout)
         self._similarity = self.layout.similarity_fn()
-        # Cluster clients cannot route a bare FT.SEARCH by index name: they keep redis-py's search command.
-        self._cluster = is_cluster(self.client)
         if create and not self._index.exists():
             refuse_overlapping_prefix(self.client, self.layout)
             self._index.create()

@@ -19,6 +19,7 @@ from redisvl.query import BaseQuery
 
 from .. import metrics
 from ..connection import AsyncClient, SyncClient
+from ..placement import aft_call, ft_call
 from ..settings import HybridFusion, Settings
 from .filters import FilterLike
 from .knn import KnnPlanner, parse_reply
@@ -30,7 +31,6 @@ from .query import (
     relative_score_fuse,
     rrf_fuse,
     text_query,
-    vector_query,
 )
 
 
@@ -129,11 +129,8 @@ class IndexSearch:
         """
         args = self._knn.args(filter, k, fields, self.ef_runtime)
         blob = self.layout.vector_bytes(vector, "query vector")
-        if self._cluster:
-            return hits_from_results(
-                self.layout, self._run(vector_query(self.layout, vector, k, filter, self.ef_runtime))
-            )
-        reply = self.client.execute_command(*args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
+        # On a cluster, sent to the index's node (:func:`..placement.ft_call`); as it is on a single server.
+        reply = ft_call(self.client, self.name, *args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
         return parse_reply(self.layout, reply, self._similarity)
 
     @metrics.timed("store.search")
@@ -146,10 +143,7 @@ class IndexSearch:
     ) -> list[Hit]:
         args = self._knn.args(filter, k, fields, self.ef_runtime)
         blob = self.layout.vector_bytes(vector, "query vector")
-        if self._cluster:
-            query = vector_query(self.layout, vector, k, filter, self.ef_runtime)
-            return hits_from_results(self.layout, await self._arun(query))
-        reply = await self.async_client.execute_command(*args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
+        reply = await aft_call(self.async_client, self.name, *args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
         return parse_reply(self.layout, reply, self._similarity)
 
     @metrics.timed("store.text_search")
