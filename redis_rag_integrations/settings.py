@@ -129,6 +129,22 @@ class Settings(BaseSettings):
         default=None, gt=0, description="Seconds a chat session lives after its last write; unset = forever."
     )
 
+    # --- replication ------------------------------------------------------------------------------------------
+    write_replicas: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Replicas every index write must reach before it is acknowledged (WAIT after the write; "
+        "0 = do not wait). A write the replicas do not confirm in time raises ReplicationError (it is on the "
+        "primary, not rolled back). See redis_rag_integrations/replication.py.",
+    )
+    write_wait_timeout_ms: int = Field(
+        default=1000,
+        gt=0,
+        description="Milliseconds a write waits for its write_replicas (never 0: WAIT 0 blocks forever); must be "
+        "below socket_timeout.",
+    )
+
     # --- observability ----------------------------------------------------------------------------------------
     metrics: bool = Field(
         default=False,
@@ -171,6 +187,15 @@ class Settings(BaseSettings):
         if value is not None and (not value.strip() or any(c.isspace() for c in value)):
             raise ValueError(f"must be non-empty and contain no whitespace; got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _wait_within_socket_timeout(self) -> Settings:
+        if self.write_replicas and self.write_wait_timeout_ms >= self.socket_timeout * 1000:
+            raise ValueError(
+                f"write_wait_timeout_ms ({self.write_wait_timeout_ms}) must be below socket_timeout "
+                f"({self.socket_timeout} s): the client would give up on WAIT before Redis answers it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _openai_needs_key(self) -> Settings:

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from redis.exceptions import NoScriptError
 
-from .. import freshness
+from .. import freshness, replication
 from ..connection import is_cluster
 from .bulk import Command, asend_overlapped, first_error, send_overlapped
 
@@ -78,25 +78,40 @@ WriteOp = Pipeline | Stream | Scripts | Eval | Call | Invalidate | DropWhere
 Plan = Generator[WriteOp, Any, T]
 
 
-def apply(client: Any, plan: Plan[T], index: Callable[[], Any] = lambda: None) -> T:
+def apply(
+    client: Any,
+    plan: Plan[T],
+    index: Callable[[], Any] = lambda: None,
+    durability: replication.Durability | None = None,
+) -> T:
     """Run ``plan`` on a sync client. ``index`` gives the redisvl ``SearchIndex`` for :class:`DropWhere`: a callable,
-    so that plans which never drop by filter never build one."""
+    so that plans which never drop by filter never build one. ``durability``: once the plan is done, wait until
+    that many replicas have it (:func:`..replication.wait`; raises :class:`..replication.ReplicationError`)."""
     result: Any = None
     while True:
         try:
             op = plan.send(result)
         except StopIteration as done:
+            if durability is not None:
+                replication.wait(client, durability)
             return done.value
         result = _run(client, index, op)
 
 
-async def aapply(client: Any, plan: Plan[T], index: Callable[[], Any] = lambda: None) -> T:
+async def aapply(
+    client: Any,
+    plan: Plan[T],
+    index: Callable[[], Any] = lambda: None,
+    durability: replication.Durability | None = None,
+) -> T:
     """Run ``plan`` on an asyncio client (``index`` gives the redisvl ``AsyncSearchIndex``)."""
     result: Any = None
     while True:
         try:
             op = plan.send(result)
         except StopIteration as done:
+            if durability is not None:
+                await replication.await_replicas(client, durability)
             return done.value
         result = await _arun(client, index, op)
 

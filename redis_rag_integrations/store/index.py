@@ -17,7 +17,7 @@ from typing import Any
 
 from redisvl.index import AsyncSearchIndex, SearchIndex
 
-from .. import metrics, placement, tenancy
+from .. import metrics, placement, replication, tenancy
 from ..clients import RedisClients
 from ..connection import AsyncClient, SyncClient, is_cluster
 from ..settings import Settings, get_settings
@@ -95,6 +95,9 @@ class RedisVectorIndex(IndexSearch):
         self._small_write = SMALL_WRITE
         if self._write_path != "client-side":
             self.client.script_load(writes.UPSERT_SCRIPT)  # ready before the first write (EVALSHA reloads it anyway)
+        #: ``write_replicas`` > 0: every write waits for that many replicas (WAIT through a marker key under the
+        #: records' prefix, hence on their node; see :mod:`..replication`).
+        self._durability = replication.Durability.from_settings(self.settings, self.layout.key_prefix + "~wait")
 
     @property
     def async_client(self) -> AsyncClient:
@@ -108,11 +111,11 @@ class RedisVectorIndex(IndexSearch):
         make = lambda c: AsyncSearchIndex(self.layout.schema(), redis_client=c)  # noqa: E731
         return self._clients.on_loop("index", self.async_client, make)
 
-    def _apply(self, plan: Plan[Any]) -> Any:
-        return apply(self.client, plan, lambda: self._index)
+    def _apply(self, plan: Plan[Any], *, wait: bool = True) -> Any:
+        return apply(self.client, plan, lambda: self._index, self._durability if wait else None)
 
-    async def _aapply(self, plan: Plan[Any]) -> Any:
-        return await aapply(self.async_client, plan, lambda: self.aindex)
+    async def _aapply(self, plan: Plan[Any], *, wait: bool = True) -> Any:
+        return await aapply(self.async_client, plan, lambda: self.aindex, self._durability if wait else None)
 
     # --- writing ---------------------------------------------------------------------------------------------
 
@@ -226,10 +229,10 @@ class RedisVectorIndex(IndexSearch):
 
     def document_states(self, doc_ids: Sequence[str]) -> dict[str, versioned.DocumentState]:
         """The applied version and content hash of each document that has a version record (others are left out)."""
-        return self._apply(versioned.read_states(self.layout, check_ids(doc_ids)))
+        return self._apply(versioned.read_states(self.layout, check_ids(doc_ids)), wait=False)
 
     async def adocument_states(self, doc_ids: Sequence[str]) -> dict[str, versioned.DocumentState]:
-        return await self._aapply(versioned.read_states(self.layout, check_ids(doc_ids)))
+        return await self._aapply(versioned.read_states(self.layout, check_ids(doc_ids)), wait=False)
 
     def _document_steps(
         self, doc_id: str, op: versioned.Op, version: versioned.Version, records: Sequence[Record], **kw: Any
