@@ -21,16 +21,78 @@ ingestion pays one ``ZCARD``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from . import tags
+from . import tags, tenancy
 from .connection import AsyncClient, SyncClient, is_cluster
 from .decoding import as_str
 
+#: Where the links of untenanted components live; a tenant's live under its own root, ``rag:{acme}:``.
+ROOT = "rag:"
 DEPS_PREFIX = "rag:deps:"
 CHANGED_PREFIX = "rag:changed:"
 CLOCK_KEY = "rag:fresh:clock"
 INFLIGHT_KEY = "rag:fresh:inflight"
+
+
+@dataclass(frozen=True)
+class FreshKeys:
+    """The freshness keys of one namespace: untenanted (:data:`ROOT`) or one tenant's (``rag:{acme}:``).
+
+    Why per tenant: document ids of two tenants are different documents (``faq`` of tenant A changing must not
+    drop tenant B's answers), and on a cluster a script over a tenant's cache entries and their links must find
+    them all in the tenant's slot, or it fails with CROSSSLOT.
+    """
+
+    root: str = ROOT
+
+    @property
+    def deps_prefix(self) -> str:
+        return self.root + "deps:"
+
+    @property
+    def changed_prefix(self) -> str:
+        return self.root + "changed:"
+
+    @property
+    def clock(self) -> str:
+        return self.root + "fresh:clock"
+
+    @property
+    def inflight(self) -> str:
+        return self.root + "fresh:inflight"
+
+    def deps(self, doc_id: str) -> str:
+        """The link set of ``doc_id``, named by the id's stored form (:mod:`.tags`): the write scripts read ids
+        from the records' hashes and build the same names."""
+        return f"{self.deps_prefix}{tags.encode(doc_id)}"
+
+    def changed(self, doc_id: str) -> str:
+        return f"{self.changed_prefix}{tags.encode(doc_id)}"
+
+
+GLOBAL = FreshKeys()
+assert (GLOBAL.deps_prefix, GLOBAL.changed_prefix, GLOBAL.clock, GLOBAL.inflight) == (
+    DEPS_PREFIX,
+    CHANGED_PREFIX,
+    CLOCK_KEY,
+    INFLIGHT_KEY,
+), "the untenanted names are what earlier versions wrote"
+
+
+def keys_for(tenant: tenancy.TenantLike) -> FreshKeys:
+    """The freshness keys of ``tenant`` (``None``: the untenanted ones)."""
+    t = tenancy.resolve(tenant)
+    return GLOBAL if t is None else FreshKeys(t.root)
+
+
+def keys_of(key: str) -> FreshKeys:
+    """The freshness keys of the namespace ``key`` (a record, a cache entry, a key prefix) belongs to."""
+    name = tenancy.tenant_of(as_str(key, "surrogateescape"))
+    return GLOBAL if name is None else FreshKeys(tenancy.Tenant(name).root)
+
+
 #: How long a watch (an answer being generated) and a change stamp live: longer than any LLM call.
 WATCH_SECONDS = 900
 #: What separates a semantic cache's name from an entry's digest in its key (``{name}:entry:{digest}``).
@@ -47,28 +109,28 @@ return token
 """
 
 
-def changed_key(doc_id: str) -> str:
-    return f"{CHANGED_PREFIX}{tags.encode(doc_id)}"
+def changed_key(doc_id: str, keys: FreshKeys = GLOBAL) -> str:
+    return keys.changed(doc_id)
 
 
-def watch(client: SyncClient) -> int:
+def watch(client: SyncClient, keys: FreshKeys = GLOBAL) -> int:
     """A token for :func:`queue_stamp_reads` when storing an answer generated from now on."""
-    return int(client.eval(_WATCH_SCRIPT, 2, CLOCK_KEY, INFLIGHT_KEY, WATCH_SECONDS))
+    return int(client.eval(_WATCH_SCRIPT, 2, keys.clock, keys.inflight, WATCH_SECONDS))
 
 
-async def awatch(client: AsyncClient) -> int:
-    return int(await client.eval(_WATCH_SCRIPT, 2, CLOCK_KEY, INFLIGHT_KEY, WATCH_SECONDS))
+async def awatch(client: AsyncClient, keys: FreshKeys = GLOBAL) -> int:
+    return int(await client.eval(_WATCH_SCRIPT, 2, keys.clock, keys.inflight, WATCH_SECONDS))
 
 
-def queue_stamp_reads(pipe: Any, token: int, doc_ids: Sequence[str]) -> None:
+def queue_stamp_reads(pipe: Any, token: int, doc_ids: Sequence[str], keys: FreshKeys = GLOBAL) -> None:
     """Queue the reads :func:`stale` judges (one ``GET`` per id), then the end of the watch ``token``.
 
     Queue them after the entry's links (:func:`queue_links`) in the same MULTI: an invalidation then either ran
     before (its stamps are read here) or runs after (it finds the links and deletes the entry).
     """
     for doc_id in doc_ids:
-        pipe.get(changed_key(doc_id))
-    pipe.zrem(INFLIGHT_KEY, token)
+        pipe.get(keys.changed(doc_id))
+    pipe.zrem(keys.inflight, token)
 
 
 def stale(token: int, stamps: Sequence[Any]) -> bool:
@@ -76,30 +138,30 @@ def stale(token: int, stamps: Sequence[Any]) -> bool:
     return any(stamp is not None and int(stamp) > token for stamp in stamps)
 
 
-def unwatch(client: SyncClient, token: int) -> None:
+def unwatch(client: SyncClient, token: int, keys: FreshKeys = GLOBAL) -> None:
     """End a watch whose answer is not stored (the generation failed or was not cacheable)."""
-    client.zrem(INFLIGHT_KEY, token)
+    client.zrem(keys.inflight, token)
 
 
-async def aunwatch(client: AsyncClient, token: int) -> None:
-    await client.zrem(INFLIGHT_KEY, token)
+async def aunwatch(client: AsyncClient, token: int, keys: FreshKeys = GLOBAL) -> None:
+    await client.zrem(keys.inflight, token)
 
 
-# KEYS[1] the in-flight set, KEYS[2] the clock; ARGV the changed ids. Stamps only while an answer is in flight;
-# watches that expired (their generator crashed) are pruned first, or they would make every later change stamp.
+# KEYS[1] the in-flight set, KEYS[2] the clock; ARGV[1] the change-stamp prefix, ARGV[2..] the changed ids.
+# Stamps only while an answer is in flight; watches that expired (their generator crashed) are pruned first, or
+# they would make every later change stamp.
 _STAMP_SCRIPT = f"""
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(redis.call('TIME')[1]))
 if redis.call('ZCARD', KEYS[1]) == 0 then return 0 end
 local version = redis.call('INCR', KEYS[2])
-for i = 1, #ARGV do redis.call('SET', '{CHANGED_PREFIX}' .. ARGV[i], version, 'EX', {WATCH_SECONDS}) end
+for i = 2, #ARGV do redis.call('SET', ARGV[1] .. ARGV[i], version, 'EX', {WATCH_SECONDS}) end
 return version
 """
 
 
-def deps_key(doc_id: str) -> str:
-    """The link set of ``doc_id``, named by the id's stored form (:mod:`.tags`): the write scripts read ids from
-    the records' hashes and build the same names."""
-    return f"{DEPS_PREFIX}{tags.encode(doc_id)}"
+def deps_key(doc_id: str, keys: FreshKeys = GLOBAL) -> str:
+    """The link set of ``doc_id`` (:meth:`FreshKeys.deps`)."""
+    return keys.deps(doc_id)
 
 
 #: Members of a link set checked for a dead entry each time an entry is linked to it.
@@ -130,10 +192,12 @@ return 1
 def queue_links(pipe: Any, entry_key: str, doc_ids: Sequence[str], ttl: int | None = None) -> None:
     """Queue the links from ``doc_ids`` to the cache entry ``entry_key`` on ``pipe`` (one reply per id).
 
-    Linking again (an entry whose TTL was refreshed) extends the links to the new TTL.
+    Linking again (an entry whose TTL was refreshed) extends the links to the new TTL. The links live in the
+    entry's namespace (a tenant's entry links to that tenant's documents, :func:`keys_of`).
     """
+    keys = keys_of(entry_key)
     for doc_id in doc_ids:
-        pipe.eval(_LINK_SCRIPT, 1, deps_key(doc_id), entry_key, "" if ttl is None else int(ttl), LINK_SAMPLE)
+        pipe.eval(_LINK_SCRIPT, 1, keys.deps(doc_id), entry_key, "" if ttl is None else int(ttl), LINK_SAMPLE)
 
 
 def record_dependencies(client: SyncClient, entry_key: str, doc_ids: Iterable[str], ttl: int | None = None) -> None:
@@ -145,16 +209,16 @@ def record_dependencies(client: SyncClient, entry_key: str, doc_ids: Iterable[st
         pipe.execute()
 
 
-def _queue_reads(client: Any, ids: list[str]) -> tuple[Any, int]:
+def _queue_reads(client: Any, ids: list[str], keys: FreshKeys) -> tuple[Any, int]:
     """Stamp ``ids`` (while answers are in flight) BEFORE reading their links: a store that links after the
     read must find the stamp. A cluster cannot run the stamp script across slots; it cannot host the semantic
     cache's MULTI either, so there is nothing in flight to stamp for."""
     pipe = client.pipeline(transaction=False)
     stamped = not is_cluster(client)
     if stamped:
-        pipe.eval(_STAMP_SCRIPT, 2, INFLIGHT_KEY, CLOCK_KEY, *(tags.encode(i) for i in ids))
+        pipe.eval(_STAMP_SCRIPT, 2, keys.inflight, keys.clock, keys.changed_prefix, *(tags.encode(i) for i in ids))
     for doc_id in ids:
-        pipe.smembers(deps_key(doc_id))
+        pipe.smembers(keys.deps(doc_id))
     return pipe, int(stamped)
 
 
@@ -166,7 +230,7 @@ def listing_keys(entry_key: str) -> tuple[str, ...]:
     return (f"{name}:order", f"{name}:expiry") if infix and name else ()
 
 
-def _queue_deletes(client: Any, ids: list[str], entry_sets: Sequence[Any]) -> tuple[Any, int]:
+def _queue_deletes(client: Any, ids: list[str], entry_sets: Sequence[Any], keys: FreshKeys) -> tuple[Any, int]:
     entries = {e for members in entry_sets for e in members}
     pipe = client.pipeline(transaction=False)
     for entry in entries:
@@ -175,24 +239,25 @@ def _queue_deletes(client: Any, ids: list[str], entry_sets: Sequence[Any]) -> tu
         for listing in listing_keys(entry):
             pipe.zrem(listing, entry)
     for doc_id in ids:
-        pipe.delete(deps_key(doc_id))
+        pipe.delete(keys.deps(doc_id))
     return pipe, len(entries)
 
 
-def invalidate_documents(client: SyncClient, doc_ids: Iterable[str]) -> int:
-    """Delete every cache entry built from any of ``doc_ids``; returns how many entry keys were deleted."""
+def invalidate_documents(client: SyncClient, doc_ids: Iterable[str], keys: FreshKeys = GLOBAL) -> int:
+    """Delete every cache entry built from any of ``doc_ids`` (documents of the namespace ``keys``); returns how
+    many entry keys were deleted."""
     ids = list(dict.fromkeys(doc_ids))
     if not ids:
         return 0
-    pipe, skip = _queue_reads(client, ids)
-    pipe, n = _queue_deletes(client, ids, pipe.execute()[skip:])
+    pipe, skip = _queue_reads(client, ids, keys)
+    pipe, n = _queue_deletes(client, ids, pipe.execute()[skip:], keys)
     return int(sum(pipe.execute()[:n]))
 
 
-async def ainvalidate_documents(client: AsyncClient, doc_ids: Iterable[str]) -> int:
+async def ainvalidate_documents(client: AsyncClient, doc_ids: Iterable[str], keys: FreshKeys = GLOBAL) -> int:
     ids = list(dict.fromkeys(doc_ids))
     if not ids:
         return 0
-    pipe, skip = _queue_reads(client, ids)
-    pipe, n = _queue_deletes(client, ids, (await pipe.execute())[skip:])
+    pipe, skip = _queue_reads(client, ids, keys)
+    pipe, n = _queue_deletes(client, ids, (await pipe.execute())[skip:], keys)
     return int(sum((await pipe.execute())[:n]))

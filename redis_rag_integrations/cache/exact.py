@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .. import metrics
+from .. import metrics, tenancy
 from ..clients import RedisClients
 from ..connection import AsyncClient, SyncClient
 from ..settings import Settings, get_settings
@@ -33,10 +33,14 @@ class ExactCache:
         max_prompt_bytes: int = 1_000_000,
         max_value_bytes: int = 4_000_000,
         retry_interval: float = 1.0,
+        tenant: tenancy.TenantLike = None,
     ) -> None:
         if not isinstance(name, str) or not name or any(c.isspace() for c in name):
             raise ValueError(f"cache name must be a non-empty string without whitespace, got {name!r}")
         self.settings = settings or get_settings()
+        #: ``tenant``: every key under the tenant's hash tag (``rag:{t}:llmcache:exact:...``).
+        self.tenant = tenancy.resolve(tenant)
+        name = tenancy.scoped(self.tenant, name)
         self.name = name
         self.ttl = validate_ttl(self.settings.cache_ttl if ttl is UNSET else ttl)
         self.max_prompt_bytes = max_prompt_bytes

@@ -25,7 +25,7 @@ from redisvl.index import SearchIndex
 from redisvl.query import FilterQuery, VectorRangeQuery
 from redisvl.schema import IndexSchema
 
-from .. import freshness, metrics
+from .. import freshness, metrics, tenancy
 from ..clients import RedisClients
 from ..connection import SyncClient
 from ..embeddings import Embedder, default_embedder
@@ -92,10 +92,15 @@ class SemanticCache(AsyncSemanticMethods):
         max_response_bytes: int = 4_000_000,
         retry_interval: float = 1.0,
         verify: bool = True,
+        tenant: tenancy.TenantLike = None,
     ) -> None:
         self.settings = settings or get_settings()
         if not isinstance(name, str) or not name or any(c.isspace() for c in name):
             raise ValueError(f"cache name must be a non-empty string without whitespace, got {name!r}")
+        #: ``tenant``: the index, entries, eviction order and document links live under the tenant's hash tag.
+        self.tenant = tenancy.resolve(tenant)
+        name = tenancy.scoped(self.tenant, name)
+        self._fresh = freshness.keys_for(self.tenant)
         threshold = self.settings.cache_distance_threshold if distance_threshold is None else distance_threshold
         self.distance_threshold = validate_threshold(threshold)
         self.ttl = validate_ttl(self.settings.cache_ttl if ttl is UNSET else ttl)
@@ -132,6 +137,7 @@ class SemanticCache(AsyncSemanticMethods):
         ttl: int | None,
         max_entries: int | None = None,
         refresh_on_hit: bool = False,
+        tenant: tenancy.TenantLike = None,
     ) -> SemanticCache:
         """``cache`` if one was given, else a cache from the framework adapters' options.
 
@@ -150,6 +156,7 @@ class SemanticCache(AsyncSemanticMethods):
             ttl=UNSET if ttl is None else ttl,
             max_entries=UNSET if max_entries is None else max_entries,
             refresh_on_hit=refresh_on_hit,
+            tenant=tenant,
         )
 
     # ------------------------------------------------------------------ layout
@@ -342,7 +349,7 @@ class SemanticCache(AsyncSemanticMethods):
             return None
         try:
             client, _ = self._sync_index()
-            return freshness.watch(client)
+            return freshness.watch(client, self._fresh)
         except REDIS_FAULTS as exc:
             self._fault("watch", exc)
             return None
@@ -353,7 +360,7 @@ class SemanticCache(AsyncSemanticMethods):
             return
         try:
             client, _ = self._sync_index()
-            freshness.unwatch(client, token)
+            freshness.unwatch(client, token, self._fresh)
         except REDIS_FAULTS as exc:
             self._fault("unwatch", exc)
 
@@ -381,7 +388,7 @@ class SemanticCache(AsyncSemanticMethods):
     def invalidate_documents(self, doc_ids: Sequence[str]) -> int:
         """Delete every entry whose answer used any of ``doc_ids`` (what the vector store calls on change)."""
         client, _ = self._sync_index()
-        return freshness.invalidate_documents(client, doc_ids)
+        return freshness.invalidate_documents(client, doc_ids, self._fresh)
 
     def clear(self) -> int:
         """Delete every entry of this cache (the index stays); returns how many were deleted."""

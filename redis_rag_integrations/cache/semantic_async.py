@@ -127,7 +127,7 @@ class AsyncSemanticMethods(_Cache):
             return None
         try:
             client, _ = await self._async_index()
-            return await freshness.awatch(client)
+            return await freshness.awatch(client, self._fresh)
         except REDIS_FAULTS as exc:
             self._fault("watch", exc)
             return None
@@ -137,7 +137,7 @@ class AsyncSemanticMethods(_Cache):
             return
         try:
             client, _ = await self._async_index()
-            await freshness.aunwatch(client, token)
+            await freshness.aunwatch(client, token, self._fresh)
         except REDIS_FAULTS as exc:
             self._fault("unwatch", exc)
 
@@ -162,7 +162,7 @@ class AsyncSemanticMethods(_Cache):
 
     async def ainvalidate_documents(self, doc_ids: Sequence[str]) -> int:
         client, _ = await self._async_index()
-        return await freshness.ainvalidate_documents(client, doc_ids)
+        return await freshness.ainvalidate_documents(client, doc_ids, self._fresh)
 
     async def aclear(self) -> int:
         client, index = await self._async_index()

@@ -123,7 +123,7 @@ def queue_store(
         pipe.expire(key, entry_ttl)
     freshness.queue_links(pipe, key, ids, entry_ttl)
     if since is not None:
-        freshness.queue_stamp_reads(pipe, since, ids)
+        freshness.queue_stamp_reads(pipe, since, ids, freshness.keys_of(key))  # the entry's tenant's stamps
     queue_order(pipe, order_key(name), expiry_key(name), key, entry_ttl, max_entries)
 
 

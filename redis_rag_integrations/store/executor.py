@@ -62,9 +62,11 @@ class Call(NamedTuple):
 
 
 class Invalidate(NamedTuple):
-    """Drop the cache entries built from these ids (:func:`..freshness.invalidate_documents`). Result: count."""
+    """Drop the cache entries built from these ids (:func:`..freshness.invalidate_documents`), in the namespace
+    ``keys`` (untenanted, or the index's tenant). Result: count."""
 
     ids: Sequence[str]
+    keys: freshness.FreshKeys = freshness.GLOBAL
 
 
 class DropWhere(NamedTuple):
@@ -136,7 +138,7 @@ def _run(client: Any, index: Callable[[], Any], op: WriteOp) -> Any:
     if isinstance(op, Call):
         return getattr(client, op.method)(*op.args)
     if isinstance(op, Invalidate):
-        return freshness.invalidate_documents(client, op.ids)
+        return freshness.invalidate_documents(client, op.ids, op.keys)
     return index().drop_by_filter(op.filter)
 
 
@@ -160,7 +162,7 @@ async def _arun(client: Any, index: Callable[[], Any], op: WriteOp) -> Any:
     if isinstance(op, Call):
         return await getattr(client, op.method)(*op.args)
     if isinstance(op, Invalidate):
-        return await freshness.ainvalidate_documents(client, op.ids)
+        return await freshness.ainvalidate_documents(client, op.ids, op.keys)
     return await index().drop_by_filter(op.filter)
 
 

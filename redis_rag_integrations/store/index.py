@@ -17,7 +17,7 @@ from typing import Any
 
 from redisvl.index import AsyncSearchIndex, SearchIndex
 
-from .. import metrics, placement, replication, tenancy
+from .. import freshness, metrics, placement, replication, tenancy
 from ..clients import RedisClients
 from ..connection import AsyncClient, SyncClient, is_cluster
 from ..settings import Settings, get_settings
@@ -87,6 +87,8 @@ class RedisVectorIndex(IndexSearch):
         self._index = SearchIndex(self.layout.schema(), redis_client=self.client)
         self._knn = KnnPlanner(self.layout)
         self._similarity = self.layout.similarity_fn()
+        #: The freshness keys this index's writes invalidate through (its tenant's: :mod:`..freshness`).
+        self._fresh = freshness.keys_of(self.layout.key_prefix)
         if create and not self._index.exists():
             refuse_overlapping_prefix(self.client, self.layout)
             self._index.create()
@@ -190,13 +192,13 @@ class RedisVectorIndex(IndexSearch):
         behind. ``content_hash`` names the content for :meth:`advance_document` (default: hash of the chunks).
         """
         steps = self._document_steps(doc_id, "upsert", version, records, content_hash=content_hash)
-        return self._apply(versioned.settled(steps))
+        return self._apply(versioned.settled(steps, self._fresh))
 
     async def areplace_document(
         self, doc_id: str, records: Sequence[Record], *, version: versioned.Version, content_hash: str | None = None
     ) -> versioned.DocumentWrite:
         steps = self._document_steps(doc_id, "upsert", version, records, content_hash=content_hash)
-        return await self._aapply(versioned.settled(steps))
+        return await self._aapply(versioned.settled(steps, self._fresh))
 
     def delete_document(
         self, doc_id: str, *, version: versioned.Version, tombstone_ttl: int = versioned.TOMBSTONE_TTL
@@ -204,13 +206,13 @@ class RedisVectorIndex(IndexSearch):
         """Delete every chunk of ``doc_id`` if ``version`` is newer than the indexed one, leaving a tombstone so an
         older upsert arriving later is refused (for ``tombstone_ttl`` seconds)."""
         steps = self._document_steps(doc_id, "delete", version, (), tombstone_ttl=tombstone_ttl)
-        return self._apply(versioned.settled(steps))
+        return self._apply(versioned.settled(steps, self._fresh))
 
     async def adelete_document(
         self, doc_id: str, *, version: versioned.Version, tombstone_ttl: int = versioned.TOMBSTONE_TTL
     ) -> versioned.DocumentWrite:
         steps = self._document_steps(doc_id, "delete", version, (), tombstone_ttl=tombstone_ttl)
-        return await self._aapply(versioned.settled(steps))
+        return await self._aapply(versioned.settled(steps, self._fresh))
 
     def advance_document(
         self, doc_id: str, content_hash: str, *, version: versioned.Version

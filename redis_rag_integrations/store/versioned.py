@@ -54,7 +54,7 @@ from redis.exceptions import NoScriptError
 
 from ..decoding import as_str
 from ..errors import RedisRagError
-from ..freshness import DEPS_PREFIX
+from ..freshness import GLOBAL, FreshKeys, keys_of
 from .bulk import Command
 from .executor import Invalidate, Pipeline, Plan
 from .filters import compile_filter
@@ -288,7 +288,8 @@ def write_steps(
         args: list[Any] = [
             op, version, "" if tracked is None else "=" + tracked, len(old_keys), doc_id, content_hash,
             json.dumps([c.record.id for _, c in checked], ensure_ascii=False), int(tombstone_ttl),
-            DEPS_PREFIX if in_script else "", len(ids) if in_script else 0, *(ids if in_script else ()),
+            keys_of(target.layout.key_prefix).deps_prefix if in_script else "",
+            len(ids) if in_script else 0, *(ids if in_script else ()),
         ]  # fmt: skip
         for _, c in checked:
             mapping = Layout.assemble(c)
@@ -308,11 +309,12 @@ def write_steps(
     raise RedisRagError(f"document {doc_id!r}: its chunk list kept changing under {MAX_ROUNDS} attempts to write it")
 
 
-def settled(steps: Steps) -> Steps:
-    """``steps``, then (clusters) the cache invalidation the script could not do: it cannot reach the links' keys."""
+def settled(steps: Steps, fresh: FreshKeys = GLOBAL) -> Steps:
+    """``steps``, then (clusters) the cache invalidation the script could not do: it cannot reach the links' keys.
+    ``fresh``: the index's freshness namespace (its tenant's, :func:`..freshness.keys_of`)."""
     result = yield from steps
     if result.invalidate:
-        yield Invalidate(result.invalidate)
+        yield Invalidate(result.invalidate, fresh)
     return result
 
 

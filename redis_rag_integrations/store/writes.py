@@ -31,7 +31,7 @@ from redis.exceptions import ResponseError
 
 from .. import tags
 from ..connection import is_cluster
-from ..freshness import CHANGED_PREFIX, CLOCK_KEY, DEPS_PREFIX, INFLIGHT_KEY, WATCH_SECONDS
+from ..freshness import DEPS_PREFIX, GLOBAL, WATCH_SECONDS, FreshKeys, keys_of
 from . import bulk
 from .bulk import Command, first_error
 from .executor import Call, DropWhere, Eval, Invalidate, Pipeline, Plan, Scripts, Stream
@@ -48,11 +48,14 @@ Encoded = tuple[str, dict[str, Any]]
 T = TypeVar("T")
 
 # Lua shared by both scripts: delete the cache entries linked to each id (and the links), stamping the ids while any
-# answer is in flight. Returns the number of entries deleted.
+# answer is in flight. ``prefix`` is the deps-key prefix of a freshness namespace (:class:`..freshness.FreshKeys`:
+# untenanted ``rag:deps:`` or a tenant's ``rag:{t}:deps:``); the clock, in-flight set and stamps share its root.
+# Returns the number of entries deleted.
 _INVALIDATE_LUA = """
 local function invalidate(prefix, ids)
-  local watching = redis.call('ZCARD', '@INFLIGHT@') > 0
-  local version = watching and redis.call('INCR', '@CLOCK@')
+  local root = string.sub(prefix, 1, -6)  -- 'rag:deps:' -> 'rag:'
+  local watching = redis.call('ZCARD', root .. 'fresh:inflight') > 0
+  local version = watching and redis.call('INCR', root .. 'fresh:clock')
   local dropped = 0
   for _, id in ipairs(ids) do
     if id and id ~= '' then
@@ -62,15 +65,16 @@ local function invalidate(prefix, ids)
         for _, entry in ipairs(entries) do dropped = dropped + redis.call('DEL', entry) end
         redis.call('DEL', deps)
       end
-      if watching then redis.call('SET', '@CHANGED@' .. id, version, 'EX', @TTL@) end
+      if watching then redis.call('SET', root .. 'changed:' .. id, version, 'EX', @TTL@) end
     end
   end
   return dropped
 end
 """
-for _name, _value in (("@INFLIGHT@", INFLIGHT_KEY), ("@CLOCK@", CLOCK_KEY), ("@CHANGED@", CHANGED_PREFIX)):
-    _INVALIDATE_LUA = _INVALIDATE_LUA.replace(_name, _value)
 _INVALIDATE_LUA = _INVALIDATE_LUA.replace("@TTL@", str(WATCH_SECONDS))
+_probe = FreshKeys("R:")
+_names = (_probe.inflight, _probe.clock, _probe.deps_prefix, _probe.changed_prefix)
+assert _names == ("R:fresh:inflight", "R:fresh:clock", "R:deps:", "R:changed:"), "invalidate() in Lua builds these"
 #: The Lua ``invalidate(prefix, ids)`` function, for other scripts that invalidate in their own atomic step
 #: (:mod:`.versioned`).
 INVALIDATE_LUA = _INVALIDATE_LUA
@@ -175,9 +179,9 @@ def split_created(encoded: Sequence[Encoded], replies: Sequence[Any]) -> tuple[l
     return existing, created
 
 
-def new_records_args(checked: Sequence[tuple[str, Checked]], invalidate: bool) -> list[str]:
+def new_records_args(checked: Sequence[tuple[str, Checked]], invalidate: bool, deps: str = DEPS_PREFIX) -> list[str]:
     """ARGV of :data:`NEW_RECORDS_SCRIPT` (its KEYS are the keys of ``checked``)."""
-    args = [DEPS_PREFIX if invalidate else ""]
+    args = [deps if invalidate else ""]
     for _, c in checked:  # in their stored form, as the other scripts read them from the hashes
         args.append(tags.encode(c.record.id))
         args.append("" if c.record.doc_id is None else tags.encode(str(c.record.doc_id)))
@@ -200,18 +204,20 @@ def _partition(items: Sequence[T], flags: Sequence[Any]) -> tuple[list[T], list[
     return ones, zeros
 
 
-def invalidate_args(created: Sequence[Encoded]) -> list[str]:
+def invalidate_args(created: Sequence[Encoded], deps: str = DEPS_PREFIX) -> list[str]:
     """ARGV of :data:`INVALIDATE_SCRIPT` for new records: their ids and documents, each once."""
     ids = dict.fromkeys(str(m["id"]) for _, m in created)
     ids.update(dict.fromkeys(str(m[DOC_ID]) for _, m in created if m.get(DOC_ID)))
-    return [DEPS_PREFIX, *ids]
+    return [deps, *ids]
 
 
-def script_args(mapping: dict[str, Any], optional_fields: tuple[str, ...], invalidate: bool) -> list[Any]:
+def script_args(
+    mapping: dict[str, Any], optional_fields: tuple[str, ...], invalidate: bool, deps: str = DEPS_PREFIX
+) -> list[Any]:
     """The ARGV of :data:`UPSERT_SCRIPT` for one encoded record."""
     absent = [f for f in optional_fields if f not in mapping]
     args: list[Any] = [
-        DEPS_PREFIX if invalidate else "",
+        deps if invalidate else "",
         mapping[CONTENT_HASH],
         mapping["id"],
         mapping.get(DOC_ID, ""),
@@ -225,11 +231,11 @@ def script_args(mapping: dict[str, Any], optional_fields: tuple[str, ...], inval
 
 
 def script_commands(
-    encoded: Iterable[Encoded], optional_fields: tuple[str, ...], invalidate: bool
+    encoded: Iterable[Encoded], optional_fields: tuple[str, ...], invalidate: bool, deps: str = DEPS_PREFIX
 ) -> Iterator[Command]:
     """One ``EVALSHA`` of :data:`UPSERT_SCRIPT` per encoded record, built as its batch is about to be sent."""
     for key, mapping in encoded:
-        yield ["EVALSHA", UPSERT_SHA, 1, key, *script_args(mapping, optional_fields, invalidate)]
+        yield ["EVALSHA", UPSERT_SHA, 1, key, *script_args(mapping, optional_fields, invalidate, deps)]
 
 
 # --- the plans: what each write sends, run by :func:`.executor.apply` / :func:`.executor.aapply` -------------------
@@ -243,24 +249,28 @@ def upsert(
     (one round trip, where creating new records first takes two)."""
     stream = min(batch_size, bulk.STREAM_BATCH)
     optional = (DOC_ID, EXTRA, *layout.metadata_fields)
+    fresh = keys_of(layout.key_prefix)  # a tenant's records invalidate that tenant's caches only
     if path == "client-side":
-        yield from _client_side(checked, invalidate, batch_size)
+        yield from _client_side(checked, invalidate, batch_size, fresh)
     elif path == "new-first" and len(checked) >= small_write:
-        args = new_records_args(checked, invalidate)
+        args = new_records_args(checked, invalidate, fresh.deps_prefix)
         keys = [k for k, _ in checked]
         new, old = split_new(checked, (yield Eval(NEW_RECORDS_SCRIPT, NEW_RECORDS_SHA, keys, args)))
         encoded: list[Encoded] = []
         existing, created = split_created(encoded, (yield Stream(create_commands(new, encoded), stream)))
         if created and invalidate:
-            yield Eval(INVALIDATE_SCRIPT, INVALIDATE_SHA, [], invalidate_args(created))
+            yield Eval(INVALIDATE_SCRIPT, INVALIDATE_SHA, [], invalidate_args(created, fresh.deps_prefix))
         if existing or old:
-            commands = script_commands(chain(existing, _assembled(old)), optional, invalidate)
+            commands = script_commands(chain(existing, _assembled(old)), optional, invalidate, fresh.deps_prefix)
             yield Scripts(commands, stream, UPSERT_SCRIPT)
     elif checked:
-        yield Scripts(script_commands(_assembled(checked), optional, invalidate), stream, UPSERT_SCRIPT)
+        commands = script_commands(_assembled(checked), optional, invalidate, fresh.deps_prefix)
+        yield Scripts(commands, stream, UPSERT_SCRIPT)
 
 
-def _client_side(checked: Sequence[tuple[str, Checked]], invalidate: bool, batch_size: int) -> Plan[None]:
+def _client_side(
+    checked: Sequence[tuple[str, Checked]], invalidate: bool, batch_size: int, fresh: FreshKeys = GLOBAL
+) -> Plan[None]:
     """Clusters: read the old hashes, rewrite each batch in a pipeline (DEL + HSET), then invalidate what changed."""
     encoded = [(key, Layout.assemble(c)) for key, c in checked]
     for start in range(0, len(encoded), batch_size):
@@ -270,7 +280,7 @@ def _client_side(checked: Sequence[tuple[str, Checked]], invalidate: bool, batch
         rewrite = [c for key, mapping in batch for c in (("DEL", key), ("HSET", key, *chain(*mapping.items())))]
         yield Pipeline(rewrite, atomic=True)
         if changed:
-            yield Invalidate(changed)
+            yield Invalidate(changed, fresh)
 
 
 def changed_ids(batch: Sequence[Encoded], old: Sequence[Any]) -> list[str]:
@@ -295,7 +305,7 @@ def delete(layout: Layout, ids: Sequence[str], invalidate: bool) -> Plan[int]:
     if invalidate:
         stale = [k[len(layout.key_prefix) + 1 :] for k in keys]
         stale.extend(tags.decode(d.decode()) for d in doc_ids if d)
-        yield Invalidate(list(dict.fromkeys(stale)))
+        yield Invalidate(list(dict.fromkeys(stale)), keys_of(layout.key_prefix))
     return deleted
 
 
@@ -305,7 +315,7 @@ def delete_documents(layout: Layout, doc_ids: Sequence[str], invalidate: bool) -
         return 0
     result = yield DropWhere(tags.tag_clause(DOC_ID, doc_ids, encoded=layout.dialect == "native"))
     if invalidate:
-        yield Invalidate(doc_ids)
+        yield Invalidate(doc_ids, keys_of(layout.key_prefix))
     return int(result.processed)
 
 
