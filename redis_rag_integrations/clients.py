@@ -163,7 +163,11 @@ class RedisClients:
         return self.url
 
     def _key(self, url: str) -> _Key:
-        return (url, self.settings.socket_timeout, self.settings.connect_timeout, self._decode)
+        """What makes two clients differ: the URL and every setting a client is built with (timeouts, TLS files,
+        credentials: two users of one server must never share a connection)."""
+        s = self.settings
+        tls = (s.ssl_ca_certs, s.ssl_certfile, s.ssl_keyfile, s.ssl_cert_reqs, s.ssl_check_hostname)
+        return (url, s.socket_timeout, s.connect_timeout, self._decode, *tls, s.redis_username, s.redis_password)
 
     # --- sync -----------------------------------------------------------------------------------------------------
     @property

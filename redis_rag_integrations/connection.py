@@ -7,12 +7,18 @@ clear errors for the three ways a ``REDIS_URL`` goes wrong: malformed, unreachab
 Cluster detection: redisvl builds a cluster client only for ``?cluster=true`` or a several-host URL, but what a user
 copies from a dashboard is the plain URL of one node, and a plain client on a cluster node fails with MOVED on most
 keys (and SCAN sees one shard only, silently). So a plain URL is asked once (``INFO cluster``, cached per URL) and
-gets a cluster client when the server is a cluster node.
+gets a cluster client when the server is a cluster node. An ACL user without ``INFO`` (the package's roles have
+none) is asked ``CLUSTER INFO`` instead; denied both, the server is taken for a standalone one.
+
+Sentinel URLs (``redis+sentinel://``, ``rediss+sentinel://``) go to :mod:`.sentinel`; TLS, credentials and the
+NOPERM parser come from :mod:`.client_options`. Errors never carry a password: URLs are shown through
+:func:`mask_url`, and a failed TLS handshake or a refused password gets an error class of its own.
 """
 
 from __future__ import annotations
 
 import inspect
+import ssl
 import threading
 import warnings
 from typing import Any
@@ -20,14 +26,20 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
+from redis.asyncio import Connection as AsyncConnection
+from redis.asyncio import ConnectionPool as AsyncConnectionPool
 from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio import SSLConnection as AsyncSSLConnection
 from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.cluster import RedisCluster
 from redisvl.redis.connection import RedisConnectionFactory
 from redisvl.redis.utils import is_cluster_url
 
-from .errors import MissingModuleError, RedisConnectionFailed
+from . import client_options, sentinel
+from .acl import PermissionDenied
+from .errors import AuthenticationFailed, MissingModuleError, RedisConnectionFailed, TLSVerificationFailed
 from .settings import Settings, get_settings
 
 SyncClient = redis.Redis | RedisCluster
@@ -59,26 +71,30 @@ def is_cluster(client: Any) -> bool:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` so it can go into error messages and logs."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password:
-        user = parts.username or ""
-        host = parts.hostname or ""
-        netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+    """The URL with any password replaced by ``***`` so it can go into error messages and logs.
+
+    Text surgery on the part before the host, not ``urlsplit``'s ports: a sentinel URL's ``h1:1,h2:2`` has no
+    single port, and a URL that does not parse must still not leak its password.
+    """
+    if not isinstance(url, str):
+        return "<not a url>"
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "<unparseable url>" if "@" in url else url
+    end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    netloc, tail = rest[:end], rest[end:]
+    userinfo, at, hosts = netloc.rpartition("@")
+    if not at:
+        if "@" in tail:  # an unquoted '/', '?' or '#' in the password cut the netloc short: hide everything after
+            return f"{scheme}://***@<hidden>"
+        return url
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{hosts}{tail}"
 
 
-def _client_kwargs(settings: Settings, decode_responses: bool) -> dict[str, Any]:
-    return {
-        "socket_timeout": settings.socket_timeout,
-        "socket_connect_timeout": settings.connect_timeout,
-        "decode_responses": decode_responses,
-        "health_check_interval": 30,
-    }
+def _client_kwargs(settings: Settings, decode_responses: bool, url: str = "") -> dict[str, Any]:
+    """The cluster-safe options (no parser argument: redis-py's cluster clients take none)."""
+    return client_options.client_options(settings, url, decode_responses, parser=False)
 
 
 def _pooled(url: str, settings: Settings, decode_responses: bool, *, aio: bool) -> SyncClient | AsyncClient | None:
@@ -98,7 +114,7 @@ def _pooled(url: str, settings: Settings, decode_responses: bool, *, aio: bool) 
     ):
         return None
     kwargs = {
-        **_client_kwargs(settings, decode_responses),
+        **client_options.client_options(settings, url, decode_responses, aio=aio),
         "protocol": 2,
         "max_connections": settings.max_connections,
         "timeout": settings.pool_timeout,
@@ -131,7 +147,9 @@ def get_client(url: str, *, settings: Settings | None = None, decode_responses: 
     """
     settings = settings or get_settings()
     _validate_url_syntax(url)
-    kwargs = _client_kwargs(settings, decode_responses)
+    if sentinel.is_sentinel_url(url):
+        return sentinel.sentinel_client(url, _sentinel_kwargs(settings, url, decode_responses, aio=False), aio=False)
+    kwargs = _client_kwargs(settings, decode_responses, url)
     try:
         if _may_be_cluster_node(url) and _cluster_by_url.get(url):
             return RedisConnectionFactory.get_redis_connection(_with_cluster_flag(url), **kwargs)
@@ -160,7 +178,7 @@ def get_async_client(url: str, *, settings: Settings | None = None, decode_respo
     _validate_url_syntax(url)
     if _may_be_cluster_node(url) and url not in _cluster_by_url:
         try:
-            probe = redis.Redis.from_url(url, **_client_kwargs(settings, decode_responses=False))
+            probe = redis.Redis.from_url(url, **_client_kwargs(settings, False, url))
             try:
                 _cluster_by_url[url] = _is_cluster_node(probe)
             finally:
@@ -183,7 +201,12 @@ async def aget_async_client(
         client = _async_connection(url, settings, decode_responses)
         try:
             _cluster_by_url[url] = _cluster_enabled(await client.info("cluster"))
-        except redis.ResponseError:  # INFO refused (ACL, some managed services): not a cluster we can detect
+        except redis.exceptions.NoPermissionError:  # INFO denied by the ACL: CLUSTER INFO is in every role
+            try:
+                _cluster_by_url[url] = _cluster_enabled(await client.execute_command("CLUSTER INFO"))
+            except redis.ResponseError:  # not a cluster ("cluster support disabled"), or denied too
+                _cluster_by_url[url] = False
+        except redis.ResponseError:  # INFO refused otherwise (some managed services): not a cluster we can detect
             _cluster_by_url[url] = False
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             return client  # unknown: stay plain, and ask again when another client is made
@@ -195,13 +218,19 @@ async def aget_async_client(
 
 def _async_connection(url: str, settings: Settings, decode_responses: bool) -> AsyncClient:
     """An asyncio client (no I/O), a cluster client when ``url`` is known to name a cluster node."""
+    if sentinel.is_sentinel_url(url):
+        return sentinel.sentinel_client(url, _sentinel_kwargs(settings, url, decode_responses, aio=True), aio=True)
     if _may_be_cluster_node(url) and _cluster_by_url.get(url):
         url = _with_cluster_flag(url)
     elif (client := _pooled(url, settings, decode_responses, aio=True)) is not None:
         return client
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return RedisConnectionFactory.get_async_redis_connection(url, **_client_kwargs(settings, decode_responses))
+        return RedisConnectionFactory.get_async_redis_connection(url, **_client_kwargs(settings, decode_responses, url))
+
+
+def _sentinel_kwargs(settings: Settings, url: str, decode_responses: bool, *, aio: bool) -> dict[str, Any]:
+    return {**client_options.client_options(settings, url, decode_responses, aio=aio), "protocol": 2}
 
 
 async def ready(client: AsyncClient) -> AsyncClient:
@@ -231,7 +260,22 @@ def async_twin(client: SyncClient) -> AsyncClient:
         nodes = [AsyncClusterNode(node.host, node.port) for node in client.get_primaries()]
         return AsyncRedisCluster(startup_nodes=nodes, **options)
     if isinstance(client, redis.Redis):
-        return RedisConnectionFactory.sync_to_async_redis(client)
+        pool = client.connection_pool
+        kwargs = dict(pool.connection_kwargs)
+        if "parser_class" in kwargs:  # ours: the sync parser cannot read an asyncio socket
+            kwargs["parser_class"] = client_options.async_parser()
+        manager = getattr(pool, "sentinel_manager", None)
+        if manager is not None:  # a sentinel client: the twin asks the same sentinels for the primary
+            hosts = [tuple(s.connection_pool.connection_kwargs[k] for k in ("host", "port")) for s in manager.sentinels]
+            kwargs.pop("connection_class", None)
+            if "SSL" in pool.connection_class.__name__:
+                kwargs["ssl"] = True
+            return AsyncSentinel(hosts, sentinel_kwargs=manager.sentinel_kwargs).master_for(pool.service_name, **kwargs)
+        ssl_class = pool.connection_class is redis.SSLConnection or issubclass(
+            pool.connection_class, redis.SSLConnection
+        )
+        connection_class = AsyncSSLConnection if ssl_class else AsyncConnection
+        return AsyncRedis.from_pool(AsyncConnectionPool(connection_class=connection_class, **kwargs))
     raise TypeError(f"expected a redis.Redis or redis.cluster.RedisCluster client, got {type(client).__name__}")
 
 
@@ -240,6 +284,9 @@ def client_url(client: SyncClient) -> str:
     if isinstance(client, RedisCluster):
         node = client.get_default_node()
         return f"redis://{node.host}:{node.port}?cluster=true"
+    named = sentinel.sentinel_url_of(client)
+    if named is not None:
+        return named
     kwargs = client.connection_pool.connection_kwargs
     if "path" in kwargs:
         return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
@@ -254,7 +301,12 @@ def _may_be_cluster_node(url: str) -> bool:
 def _is_cluster_node(client: redis.Redis) -> bool:
     try:
         return _cluster_enabled(client.info("cluster"))
-    except redis.ResponseError:  # INFO refused (ACL, some managed services): not a cluster we can detect
+    except redis.exceptions.NoPermissionError:  # INFO denied by the ACL: CLUSTER INFO is in every role
+        try:
+            return _cluster_enabled(client.execute_command("CLUSTER INFO"))
+        except redis.ResponseError:  # "cluster support disabled", or denied too: take it for standalone
+            return False
+    except redis.ResponseError:  # INFO refused otherwise (some managed services): not a cluster we can detect
         return False
 
 
@@ -269,9 +321,34 @@ def _with_cluster_flag(url: str) -> str:
     return urlunsplit(parts._replace(path=path, query=urlencode(query)))
 
 
+def _tls_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it was raised from) is a failed TLS handshake."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLError) or "[SSL" in str(seen) or "certificate verify failed" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def connection_failed(url: str, exc: BaseException) -> RedisConnectionFailed:
+    """The error for a failed connection to ``url``: TLS and refused credentials get their own class and advice."""
+    shown = mask_url(url)
+    if isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in str(exc) or "invalid username-password" in str(exc):
+        return AuthenticationFailed(
+            f"Redis at {shown} refused the user name / password ({exc}). Check the URL's credentials or "
+            "REDIS_RAG_REDIS_USERNAME / REDIS_RAG_REDIS_PASSWORD, and that the ACL user is on."
+        )
+    if _tls_failure(exc):
+        return TLSVerificationFailed(
+            f"TLS verification failed connecting to Redis at {shown}: {exc}. Check REDIS_RAG_SSL_CA_CERTS (the CA "
+            "that signed the server's certificate), that the certificate names the URL's host, and, for mutual TLS, "
+            "REDIS_RAG_SSL_CERTFILE / REDIS_RAG_SSL_KEYFILE."
+        )
     return RedisConnectionFailed(
-        f"cannot reach Redis at {mask_url(url)}: {exc}. Check that the server is running and the URL is right, "
+        f"cannot reach Redis at {shown}: {exc}. Check that the server is running and the URL is right, "
         "or unset REDIS_URL to use the embedded Redis."
     )
 
@@ -299,11 +376,13 @@ def require_modules(client: SyncClient, url: str, modules: tuple[str, ...] = ("s
         present = server_modules(client)
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         raise connection_failed(url, exc) from exc
-    except redis.ResponseError:  # MODULE LIST disabled (some managed services): trust FT._LIST instead
+    except redis.ResponseError:  # MODULE LIST denied (ACL roles, managed services): trust FT._LIST instead
         present = {}
         try:
             client.execute_command("FT._LIST")
             present["search"] = 0
+        except redis.exceptions.NoPermissionError as exc:  # denied is not missing: say what to grant
+            raise (exc if isinstance(exc, PermissionDenied) else PermissionDenied(str(exc))) from exc
         except redis.ResponseError:
             pass
     missing = [m for m in modules if m not in present]

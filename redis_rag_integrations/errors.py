@@ -21,3 +21,11 @@ class MissingModuleError(RedisRagError):
 
 class IndexNotFoundError(RedisRagError, LookupError):
     """The named search index does not exist."""
+
+
+class AuthenticationFailed(RedisConnectionFailed):
+    """Redis refused the user name / password (the message names the server, never the password)."""
+
+
+class TLSVerificationFailed(RedisConnectionFailed):
+    """The TLS handshake failed: the server's certificate did not verify (CA, host name) or it refused ours."""

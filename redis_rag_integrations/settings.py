@@ -21,6 +21,8 @@ DistanceMetric = Literal["cosine", "ip", "l2"]
 VectorDatatype = Literal["float32", "float16"]
 EmbeddingProvider = Literal["local", "local-int8", "openai"]
 HybridFusion = Literal["relative_score", "rrf"]
+Backend = Literal["query_engine", "vectorset"]
+VectorSetQuantization = Literal["q8", "noquant", "bin"]
 LocalServerMode = Literal["persistent", "private"]
 
 
@@ -101,6 +103,23 @@ class Settings(BaseSettings):
         ge=0.0,
         le=1.0,
         description="Weight of the vector side in hybrid search (1 = vectors only, 0 = BM25 only).",
+    )
+    backend: Backend = Field(
+        default="query_engine",
+        description="Where vector stores keep their records: query_engine (FT.* search index over hashes: BM25, "
+        "hybrid, text and geo filters) or vectorset (a Redis 8 vector set, no module: about a quarter of the "
+        "memory with q8; vector search, tag and numeric filters, MMR). See README 'Vector sets'.",
+    )
+    vectorset_quantization: VectorSetQuantization = Field(
+        default="q8", description="vectorset backend: q8 (int8, default), noquant (float32) or bin (1 bit)."
+    )
+    vectorset_reduce: int | None = Field(
+        default=None, ge=1, description="vectorset backend: REDUCE (random projection) to this many dims; unset: none."
+    )
+    vectorset_filter_ef: int | None = Field(
+        default=None,
+        ge=1,
+        description="vectorset backend: FILTER-EF, candidates a filtered VSIM examines (unset: the server's, COUNT*100).",
     )
 
     # --- embeddings -------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from redis.exceptions import ResponseError
+from redis.exceptions import NoPermissionError, ResponseError
 
 Command = Sequence[Any]
 #: Commands per batch on the wire. Small, because the overlap starts with the second batch: the first is packed
@@ -107,6 +107,8 @@ async def asend_overlapped(client: Any, commands: Iterable[Command], batch_size:
 def first_error(replies: Sequence[Any], keys: Sequence[str]) -> ResponseError | None:
     """The first error reply, naming the key of the command that caused it."""
     for reply, key in zip(replies, keys, strict=True):
+        if isinstance(reply, NoPermissionError):  # an ACL refusal: kept as is (it names the command and the role)
+            return reply
         if isinstance(reply, ResponseError):
             return ResponseError(f"writing {key}: {reply}")
     return None

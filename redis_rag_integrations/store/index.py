@@ -20,7 +20,7 @@ from redisvl.index import AsyncSearchIndex, SearchIndex
 from .. import freshness, metrics, placement, replication, tenancy
 from ..clients import RedisClients
 from ..connection import AsyncClient, SyncClient, is_cluster
-from ..settings import Settings, get_settings
+from ..settings import Backend, Settings, get_settings
 from . import versioned, writes
 from .executor import Plan, aapply, apply
 from .filters import FilterLike
@@ -43,6 +43,16 @@ class RedisVectorIndex(IndexSearch):
     adapter can be opened by the LlamaIndex one (and the other way) without repeating the declaration.
     """
 
+    def __new__(cls, *args: Any, backend: Backend | None = None, **kwargs: Any) -> RedisVectorIndex:
+        """``backend`` (default: the settings' ``backend``) picks the storage: ``"vectorset"`` builds a
+        :class:`~.vectorset.VectorSetIndex` (a Redis 8 vector set; a subclass, so callers see no difference)."""
+        settings = kwargs.get("settings") or get_settings()
+        if cls is RedisVectorIndex and (backend or settings.backend) == "vectorset":
+            from .vectorset import VectorSetIndex
+
+            return super().__new__(VectorSetIndex)
+        return super().__new__(cls)
+
     def __init__(
         self,
         index_name: str | None = None,
@@ -57,8 +67,11 @@ class RedisVectorIndex(IndexSearch):
         invalidate_caches: bool = True,
         create: bool = True,
         tenant: tenancy.TenantLike = None,
+        backend: Backend | None = None,
     ) -> None:
         self.settings = settings or get_settings()
+        if (backend or self.settings.backend) != "query_engine":
+            raise ValueError(f"backend must be 'query_engine' or 'vectorset', got {backend!r}")
         #: ``tenant``: the index and its records live under the tenant's hash tag (:mod:`..tenancy`).
         self.tenant = tenancy.resolve(tenant)
         if self.tenant is not None:

@@ -24,6 +24,10 @@ INDEX_OPTIONS = frozenset(
         "hnsw_ef_runtime",
         "hybrid_fusion",
         "hybrid_alpha",
+        "backend",
+        "vectorset_quantization",
+        "vectorset_reduce",
+        "vectorset_filter_ef",
     }
 )
 
