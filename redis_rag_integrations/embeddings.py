@@ -226,27 +226,58 @@ class OpenAIEmbedder:
 
 
 _default_lock = threading.Lock()
-_defaults: dict[tuple[str, str, int], Embedder] = {}
+_defaults: dict[tuple[Any, ...], Embedder] = {}
 
 
 def default_embedder(settings: Settings | None = None) -> Embedder:
-    """The embedder the settings choose (``embedding_provider``), one instance per configuration and process."""
+    """The embedder the settings choose, one instance per configuration and process.
+
+    The model is ``embedding_provider``'s; it is wrapped in a :class:`~.query_embedder.QueryEmbedder`, so that a
+    question (one short text) is looked up in the exact query-vector cache first (``query_vector_cache``), embedded
+    by ``query_embedding_model`` otherwise, and concurrent async calls share model calls. The wrapped model is
+    ``default_embedder().documents``.
+    """
     settings = settings or get_settings()
     model = settings.openai_embedding_model if settings.embedding_provider == "openai" else DEFAULT_LOCAL_MODEL
-    key = (settings.embedding_provider, model, settings.embedding_batch_size)
+    key = (
+        settings.embedding_provider, model, settings.embedding_batch_size, settings.query_embedding_model,
+        settings.query_vector_cache, settings.query_vector_cache_ttl, settings.query_vector_cache_max_entries,
+        settings.embedding_batch_window_ms, settings.embedding_max_batch, settings.redis_url,
+    )  # fmt: skip
     with _default_lock:
         if key not in _defaults:
-            if settings.embedding_provider == "openai":
-                _defaults[key] = OpenAIEmbedder(
-                    model,
-                    api_key=settings.openai_api_key,
-                    base_url=settings.openai_base_url,
-                    batch_size=settings.embedding_batch_size,
-                )
-            elif settings.embedding_provider == "local-int8":
-                from .onnx_embedder import OnnxEmbedder
-
-                _defaults[key] = OnnxEmbedder(batch_size=settings.embedding_batch_size)
-            else:
-                _defaults[key] = LocalEmbedder(batch_size=settings.embedding_batch_size)
+            _defaults[key] = _query_routing(_model(settings, model), settings)
         return _defaults[key]
+
+
+def _model(settings: Settings, model: str) -> Embedder:
+    if settings.embedding_provider == "openai":
+        return OpenAIEmbedder(
+            model,
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            batch_size=settings.embedding_batch_size,
+        )
+    if settings.embedding_provider == "local-int8":
+        from .onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(batch_size=settings.embedding_batch_size)
+    return LocalEmbedder(batch_size=settings.embedding_batch_size)
+
+
+def _query_routing(documents: Embedder, settings: Settings) -> Embedder:
+    from .query_embedder import QueryEmbedder
+    from .query_vector_cache import QueryVectorCache
+
+    queries: Embedder | None = None
+    if settings.query_embedding_model == "int8" and settings.embedding_provider == "local":
+        from .onnx_embedder import OnnxEmbedder
+
+        queries = OnnxEmbedder(batch_size=settings.embedding_batch_size)
+    return QueryEmbedder(
+        documents,
+        queries,
+        cache=QueryVectorCache(settings=settings) if settings.query_vector_cache else None,
+        batch_window=settings.embedding_batch_window_ms / 1000.0,
+        max_batch=settings.embedding_max_batch,
+    )

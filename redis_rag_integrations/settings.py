@@ -130,6 +130,30 @@ class Settings(BaseSettings):
     )
     openai_embedding_model: str = Field(default="text-embedding-3-small", description="OpenAI embedding model.")
     embedding_batch_size: int = Field(default=32, ge=1, le=4096, description="Texts per embedding batch.")
+    query_embedding_model: Literal["same", "int8"] = Field(
+        default="same",
+        description="What embeds a question (one short text): 'same' = the embedding_provider's model, 'int8' = the "
+        "int8 ONNX MiniLM (local provider only; documents keep the float32 model). See benchmarks/query_int8.py.",
+    )
+    query_vector_cache: bool = Field(
+        default=True,
+        description="Keep question vectors in Redis (exact text + model -> vector), so a repeated question costs no "
+        "model call in any process. Uses REDIS_URL, or the local server if one runs; never starts one.",
+    )
+    query_vector_cache_ttl: int | None = Field(
+        default=7 * 24 * 3600, gt=0, description="Seconds a cached question vector lives; unset = forever."
+    )
+    query_vector_cache_max_entries: int | None = Field(
+        default=100_000, gt=0, description="Bound on cached question vectors (oldest evicted); unset = unbounded."
+    )
+    embedding_batch_window_ms: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=1000.0,
+        description="Concurrent async embeddings in one process arriving within this window (and while a model "
+        "call runs) share one model call.",
+    )
+    embedding_max_batch: int = Field(default=32, ge=1, le=4096, description="Texts per coalesced async model call.")
 
     # --- semantic cache ---------------------------------------------------------------------------------------
     cache_distance_threshold: float = Field(

@@ -32,7 +32,7 @@ def test_the_model_loads_once_and_silently_and_the_host_settings_stay() -> None:
         threads = [threading.Thread(target=lambda: models.append(LocalEmbedder().model)) for _ in range(3)]
         for t in threads: t.start()
         for t in threads: t.join()
-        models.append(default_embedder().model)
+        models.append(default_embedder().documents.model)
         assert len({id(m) for m in models}) == 1, "loaded more than once"
         assert default_embedder().embed(["hi"]).shape == (1, 384)
         assert tl.is_progress_bar_enabled() and tl._tqdm_hook is hook, "host settings changed"

@@ -43,5 +43,5 @@ async def test_async_and_bad_input(int8: OnnxEmbedder) -> None:
 
 def test_settings_select_it() -> None:
     embedder = default_embedder(Settings(embedding_provider="local-int8"))
-    assert isinstance(embedder, OnnxEmbedder) and embedder.dims == 384
+    assert isinstance(embedder.documents, OnnxEmbedder) and embedder.dims == 384
     assert default_embedder(Settings(embedding_provider="local-int8")) is embedder

@@ -73,5 +73,5 @@ def test_settings_choose_openai_embeddings(base_url: str) -> None:
     settings = Settings(embedding_provider="openai", openai_api_key="test", openai_base_url=base_url,
                         openai_embedding_model="custom-embedder")  # fmt: skip
     embedder = default_embedder(settings)
-    assert isinstance(embedder, OpenAIEmbedder) and embedder.model_name == "custom-embedder"
+    assert isinstance(embedder.documents, OpenAIEmbedder) and embedder.model_name == "custom-embedder"
     assert embedder.dims == DIMS  # unknown model: one probe request tells

@@ -29,6 +29,7 @@ from .. import freshness, metrics, tenancy
 from ..clients import RedisClients
 from ..connection import SyncClient
 from ..embeddings import Embedder, default_embedder
+from ..questions import embed_question
 from ..settings import Settings, get_settings
 from .entry import CacheHit, SourceRef, decode_hit, encode_meta
 from .guard import REDIS_FAULTS, CacheInputError, FaultGuard, check_prompt, check_response
@@ -239,7 +240,7 @@ class SemanticCache(AsyncSemanticMethods):
             self.stats.count("skipped")
             return None
         t0 = time.perf_counter()
-        vec = self._vector(self.embedder.embed(self._embed_text(prompt))[0] if vector is None else vector)
+        vec = self._vector(embed_question(self.embedder, self._embed_text(prompt)[0]) if vector is None else vector)
         t1 = time.perf_counter()
         query = self._query(prompt, vec, llm, scope, distance_threshold)
         try:
@@ -297,7 +298,7 @@ class SemanticCache(AsyncSemanticMethods):
         if not self.guard.available():
             self.stats.count("skipped")
             return None
-        vec = self._vector(self.embedder.embed(self._embed_text(prompt))[0] if vector is None else vector)
+        vec = self._vector(embed_question(self.embedder, self._embed_text(prompt)[0]) if vector is None else vector)
         key = self.entry_key(prompt, llm, scope)
         mapping = entry_mapping(prompt, response, vec, llm, scope, payload, meta_json, entry_ttl)
         try:

@@ -19,6 +19,7 @@ from redisvl.query import FilterQuery
 
 from .. import freshness, metrics
 from ..connection import AsyncClient
+from ..questions import aembed_question
 from .entry import CacheHit, SourceRef, decode_hit
 from .guard import REDIS_FAULTS, check_prompt
 from .options import UNSET
@@ -66,7 +67,7 @@ class AsyncSemanticMethods(_Cache):
             self.stats.count("skipped")
             return None
         t0 = time.perf_counter()
-        raw = (await self.embedder.aembed(self._embed_text(prompt)))[0] if vector is None else vector
+        raw = await aembed_question(self.embedder, self._embed_text(prompt)[0]) if vector is None else vector
         vec = self._vector(raw)
         t1 = time.perf_counter()
         query = self._query(prompt, vec, llm, scope, distance_threshold)
@@ -105,7 +106,7 @@ class AsyncSemanticMethods(_Cache):
         if not self.guard.available():
             self.stats.count("skipped")
             return None
-        raw = (await self.embedder.aembed(self._embed_text(prompt)))[0] if vector is None else vector
+        raw = await aembed_question(self.embedder, self._embed_text(prompt)[0]) if vector is None else vector
         vec = self._vector(raw)
         key = self.entry_key(prompt, llm, scope)
         mapping = entry_mapping(prompt, response, vec, llm, scope, payload, meta_json, entry_ttl)

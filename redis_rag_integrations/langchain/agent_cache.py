@@ -42,6 +42,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from ..cache import CacheHit, CacheInputError, SemanticCache, SourceRef
 from ..cache.identity import UncacheableCall, identity_json, log_bypass
 from ..embeddings import Embedder
+from ..questions import aembed_question, embed_question, request_scope
 from ..settings import Settings
 from .cache import as_embedder
 from .middleware import RAG_KEY
@@ -200,11 +201,15 @@ class SemanticCacheMiddleware(AgentMiddleware):
 
     # --- sync ----------------------------------------------------------------------------------------------------
     def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> Any:
+        with request_scope():  # shares the question's vector with a RedisRAGMiddleware before this one
+            return self._wrap(request, handler)
+
+    def _wrap(self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> Any:
         key = call_key(request)
         if key is None:
             return handler(request)
         try:
-            vector = self.core.embedder.embed([self._text_to_embed(key.text)])[0]
+            vector = embed_question(self.core.embedder, self._text_to_embed(key.text))
             hit = self.core.check(key.text, llm=key.identity, scope=self.scope, vector=vector)
         except CacheInputError as exc:
             logger.debug("agent cache lookup passed through: %s", exc)
@@ -228,11 +233,15 @@ class SemanticCacheMiddleware(AgentMiddleware):
     async def awrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[ModelResponse]]
     ) -> Any:
+        with request_scope():
+            return await self._awrap(request, handler)
+
+    async def _awrap(self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[ModelResponse]]) -> Any:
         key = call_key(request)
         if key is None:
             return await handler(request)
         try:
-            vector = (await self.core.embedder.aembed([self._text_to_embed(key.text)]))[0]
+            vector = await aembed_question(self.core.embedder, self._text_to_embed(key.text))
             hit = await self.core.acheck(key.text, llm=key.identity, scope=self.scope, vector=vector)
         except CacheInputError as exc:
             logger.debug("agent cache lookup passed through: %s", exc)

@@ -22,6 +22,7 @@ from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
+from ..questions import request_scope
 from .rag_cache import sources_of
 from .vectorstore import RedisVectorStore
 
@@ -86,17 +87,21 @@ class RedisRAGMiddleware(AgentMiddleware):
         )
         return request.override(system_message=system)
 
+    # One request scope around retrieval and the model call: the question's vector is computed once and reused by
+    # a SemanticCacheMiddleware listed after this one (see redis_rag_integrations.questions).
     def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> ModelResponse:
-        query = last_user_text(request.messages)
-        docs = self.retriever.invoke(query) if query else []
-        return handler(self._with_context(request, docs))
+        with request_scope():
+            query = last_user_text(request.messages)
+            docs = self.retriever.invoke(query) if query else []
+            return handler(self._with_context(request, docs))
 
     async def awrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[ModelResponse]]
     ) -> ModelResponse:
-        query = last_user_text(request.messages)
-        docs = await self.retriever.ainvoke(query) if query else []
-        return await handler(self._with_context(request, docs))
+        with request_scope():
+            query = last_user_text(request.messages)
+            docs = await self.retriever.ainvoke(query) if query else []
+            return await handler(self._with_context(request, docs))
 
 
 class _SearchArgs(BaseModel):

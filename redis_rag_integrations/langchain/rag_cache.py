@@ -33,6 +33,7 @@ from ..cache import CacheInputError, SemanticCache, SourceRef, content_hash
 from ..cache.identity import UncacheableCall, identity_json, log_bypass
 from ..cache.scope import digest
 from ..embeddings import Embedder
+from ..questions import request_scope
 from ..settings import Settings
 from .cache import as_embedder
 from .serde import load_core
@@ -170,6 +171,15 @@ class CachedRAGChain(Runnable[Any, Any]):
         return answer_text(output, self.answer_key), payload, list(self.sources(output))
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        # One request scope: the lookup, the retriever inside the chain and the store share one question vector.
+        with request_scope():
+            return self._invoke(input, config, **kwargs)
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        with request_scope():
+            return await self._ainvoke(input, config, **kwargs)
+
+    def _invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         question, scope, identity = None, self._scope(config), self.llm_scope
         try:
             question, identity = self._key(input, config, kwargs)
@@ -194,7 +204,7 @@ class CachedRAGChain(Runnable[Any, Any]):
                 logger.debug("CachedRAGChain did not cache: %s", exc)
         return output
 
-    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+    async def _ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         question, scope, identity = None, self._scope(config), self.llm_scope
         try:
             question, identity = self._key(input, config, kwargs)

@@ -18,6 +18,7 @@ from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
 
 from ..connection import SyncClient
 from ..embeddings import Embedder
+from ..questions import aembed_question, aremembered, embed_question, remembered
 from ..settings import HybridFusion, Settings
 from ..store import FilterLike, Hit, Record, RedisVectorIndex
 from ..store.layout import METADATA, TEXT, FieldType
@@ -87,15 +88,18 @@ class RedisVectorStore(VectorStore):
     def embeddings(self) -> Embeddings:
         return self._embeddings
 
+    # Through the request's memo (..questions): inside a cache wrapper the question is embedded once for both.
     def _embed_query(self, text: str) -> np.ndarray:
         if isinstance(self._embeddings, RagEmbeddings):  # skip the list round trip for our own model
-            return self._embeddings.embedder.embed([text])[0]
-        return np.asarray(self._embeddings.embed_query(text), dtype=np.float32)
+            return embed_question(self._embeddings.embedder, text)
+        e = self._embeddings
+        return remembered(e, text, lambda: np.asarray(e.embed_query(text), dtype=np.float32))
 
     async def _aembed_query(self, text: str) -> np.ndarray:
         if isinstance(self._embeddings, RagEmbeddings):
-            return (await self._embeddings.embedder.aembed([text]))[0]
-        return np.asarray(await self._embeddings.aembed_query(text), dtype=np.float32)
+            return await aembed_question(self._embeddings.embedder, text)
+        e = self._embeddings
+        return np.asarray(await aremembered(e, text, lambda: e.aembed_query(text)), dtype=np.float32)
 
     # --- translation -----------------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from ..embeddings import Embedder, default_embedder
+from ..questions import aembed_question, embed_question
 
 
 class RagEmbedding(BaseEmbedding):
@@ -36,11 +37,12 @@ class RagEmbedding(BaseEmbedding):
     def embedder(self) -> Embedder:
         return self._embedder
 
+    # Through the request's memo (..questions): behind CachedQueryEngine the question is embedded once.
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self._embedder.embed([query])[0].tolist()
+        return embed_question(self._embedder, query).tolist()
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
-        return (await self._embedder.aembed([query]))[0].tolist()
+        return (await aembed_question(self._embedder, query)).tolist()
 
     def _get_text_embedding(self, text: str) -> list[float]:
         return self._embedder.embed([text])[0].tolist()

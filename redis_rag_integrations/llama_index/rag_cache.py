@@ -26,6 +26,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from ..cache import CacheHit, CacheInputError, SemanticCache, SourceRef
 from ..cache.identity import UncacheableCall, identity_json, log_bypass
 from ..embeddings import Embedder
+from ..questions import request_scope
 from ..settings import Settings
 from .llm import as_embedder
 
@@ -141,6 +142,15 @@ class CachedQueryEngine(BaseQueryEngine):
         return response.response, payload, refs
 
     def _query(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
+        # One request scope: the lookup, the engine's retriever and the store share one question vector.
+        with request_scope():
+            return self._cached_query(query_bundle)
+
+    async def _aquery(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
+        with request_scope():
+            return await self._acached_query(query_bundle)
+
+    def _cached_query(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
         question = query_bundle.query_str
         try:
             identity = self._identity(query_bundle)
@@ -164,7 +174,7 @@ class CachedQueryEngine(BaseQueryEngine):
             logger.debug("CachedQueryEngine did not cache: %s", exc)
         return response
 
-    async def _aquery(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
+    async def _acached_query(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
         question = query_bundle.query_str
         try:
             identity = self._identity(query_bundle)
