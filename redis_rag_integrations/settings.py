@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VectorAlgorithm = Literal["hnsw", "flat"]
@@ -24,6 +24,7 @@ HybridFusion = Literal["relative_score", "rrf"]
 Backend = Literal["query_engine", "vectorset"]
 VectorSetQuantization = Literal["q8", "noquant", "bin"]
 LocalServerMode = Literal["persistent", "private"]
+CertReqs = Literal["required", "optional", "none"]
 
 
 class Settings(BaseSettings):
@@ -39,6 +40,8 @@ class Settings(BaseSettings):
         extra="forbid",
         validate_assignment=True,
         populate_by_name=True,
+        # A rejected value is named, never echoed: a malformed REDIS_URL may carry a password.
+        hide_input_in_errors=True,
     )
 
     # --- connection -------------------------------------------------------------------------------------------
@@ -59,6 +62,27 @@ class Settings(BaseSettings):
     )
     pool_timeout: float = Field(
         default=10.0, gt=0, description="Seconds a command waits for a free pooled connection before it fails."
+    )
+    redis_username: str | None = Field(
+        default=None, description="ACL user name when the URL carries none (e.g. a role of README 'ACL roles')."
+    )
+    redis_password: SecretStr | None = Field(
+        default=None,
+        description="Password, when the URL carries none: kept out of the URL, reprs, logs and error messages.",
+    )
+    ssl_ca_certs: FilePath | None = Field(
+        default=None, description="rediss://: CA bundle (PEM) the server's certificate must chain to (unset: system)."
+    )
+    ssl_certfile: FilePath | None = Field(
+        default=None, description="rediss://: client certificate (PEM) for mutual TLS (key inside, or ssl_keyfile)."
+    )
+    ssl_keyfile: FilePath | None = Field(default=None, description="rediss://: the client certificate's key (PEM).")
+    ssl_cert_reqs: CertReqs = Field(
+        default="required",
+        description="rediss://: required (verify the server's certificate: the only safe choice), optional or none.",
+    )
+    ssl_check_hostname: bool = Field(
+        default=True, description="rediss://: the server's certificate must name the URL's host (with 'required')."
     )
     local_server: LocalServerMode = Field(
         default="persistent",
@@ -239,6 +263,19 @@ class Settings(BaseSettings):
                 f"({self.socket_timeout} s): the client would give up on WAIT before Redis answers it"
             )
         return self
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> Settings:
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise ValueError("ssl_keyfile is set without ssl_certfile: a client key needs its certificate")
+        return self
+
+    def __repr_args__(self) -> Any:
+        """The fields, with the password of ``redis_url`` masked (the secret fields are ``SecretStr`` already)."""
+        from .connection import mask_url  # imported here: connection imports this module
+
+        for name, value in super().__repr_args__():
+            yield name, (mask_url(value) if name == "redis_url" and isinstance(value, str) else value)
 
     @model_validator(mode="after")
     def _openai_needs_key(self) -> Settings:

@@ -12,9 +12,11 @@ plan of ops) and :mod:`.executor` (one sync and one async runner for those plans
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from redis.exceptions import NoPermissionError
 from redisvl.index import AsyncSearchIndex, SearchIndex
 
 from .. import freshness, metrics, placement, replication, tenancy
@@ -109,7 +111,10 @@ class RedisVectorIndex(IndexSearch):
         self._write_path: writes.WritePath = writes.default_path(self.client)
         self._small_write = SMALL_WRITE
         if self._write_path != "client-side":
-            self.client.script_load(writes.UPSERT_SCRIPT)  # ready before the first write (EVALSHA reloads it anyway)
+            # Ready before the first write (EVALSHA reloads it anyway). A read-only ACL user (rag-reader) may not
+            # load scripts: it never writes, and a write would name the missing permission then.
+            with contextlib.suppress(NoPermissionError):
+                self.client.script_load(writes.UPSERT_SCRIPT)
         #: ``write_replicas`` > 0: every write waits for that many replicas (WAIT through a marker key under the
         #: records' prefix, hence on their node; see :mod:`..replication`).
         self._durability = replication.Durability.from_settings(self.settings, self.layout.key_prefix + "~wait")
