@@ -143,12 +143,39 @@ def _failed(target: _Target, exc: BaseException) -> int:
     """One line saying what failed, where (no password) and what to do; the cause's text scrubbed of the password."""
     cause = exc.__cause__ if isinstance(exc, RedisConnectionFailed) and exc.__cause__ else exc
     detail = str(cause).rstrip(". ")
-    password = urlsplit(target.url).password
-    if password:
+    secrets = [urlsplit(target.url).password or "", _settings_password()]
+    for password in filter(None, secrets):
         for secret in {password, unquote(password), quote(unquote(password), safe="")}:
             detail = detail.replace(secret, "***")
     _say(f"error: cannot read Redis at {target.shown}: {detail}. {target.hint}")
     return 2
+
+
+def _settings_password() -> str:
+    secret = get_settings().redis_password
+    return secret.get_secret_value() if secret is not None else ""
+
+
+def _allowed(call: Callable[[], Any]) -> tuple[Any, bool]:
+    """``call()``, or ``(None, False)`` when the ACL user may not run it (the report shows what it can)."""
+    try:
+        return call(), True
+    except redis.exceptions.NoPermissionError:
+        return None, False
+
+
+def _modules(client: Any) -> dict[str, int] | None:
+    """MODULE LIST, else (denied, as for the package's roles) whether FT._LIST answers; None if both are denied."""
+    modules, allowed = _allowed(lambda: server_modules(client))
+    if allowed:
+        return modules
+    try:
+        client.execute_command("FT._LIST")
+        return {"search": 0}
+    except redis.exceptions.NoPermissionError:
+        return None
+    except redis.ResponseError:
+        return {}
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -158,16 +185,25 @@ def cmd_info(args: argparse.Namespace) -> int:
     try:
         client = get_client(target.url)
         try:
-            info = client.info()
-            modules = server_modules(client)
-            names = [_decode(raw) for raw in client.execute_command("FT._LIST")] if "search" in modules else None
+            info, info_allowed = _allowed(client.info)
+            modules = _modules(client)
+            names = (
+                [_decode(raw) for raw in client.execute_command("FT._LIST")] if "search" in (modules or {}) else None
+            )
             flats = {name: client.ft(name).info() for name in names or []}
         finally:
             client.close()
     except (redis.RedisError, RedisRagError, OSError) as exc:
         return _failed(target, exc)
-    _say(f"Redis {info.get('redis_version')} at {target.shown}  memory {info.get('used_memory_human')}")
-    console.print("modules: " + (", ".join(f"{name} {ver}" for name, ver in modules.items()) or "none"))
+    if info_allowed:
+        _say(f"Redis {info.get('redis_version')} at {target.shown}  memory {info.get('used_memory_human')}")
+    else:
+        _say(f"Redis at {target.shown}  (this ACL user may not run INFO: version and memory need rag-admin)")
+    if modules is None:
+        console.print("modules: unknown (this ACL user may run neither MODULE LIST nor FT._LIST)")
+        return 0
+    shown = ", ".join(f"{name} {ver}" if ver else name for name, ver in modules.items())
+    console.print("modules: " + (shown or "none"))
     if names is None:
         console.print("no search module: no vector indexes (Redis 8 or Redis Stack has it)")
     elif not names:
@@ -208,6 +244,23 @@ def cmd_stats(args: argparse.Namespace) -> int:
     else:
         stats.render(report, console)
     return 0
+
+
+def cmd_acl(args: argparse.Namespace) -> int:
+    """Print the ACL SETUSER lines of the package's roles (redis-cli syntax; the password stays a placeholder)."""
+    from .acl import ROLES, setuser_line
+
+    for name in [args.role] if args.role else list(ROLES):
+        print(f"# {name}: {ROLES[name].job}")
+        print(setuser_line(name, args.user if args.role else None))
+    return 0
+
+
+def _add_acl_args(p: argparse.ArgumentParser) -> None:
+    from .acl import ROLES
+
+    p.add_argument("role", nargs="?", choices=list(ROLES), help="one role (default: all four)")
+    p.add_argument("--user", default=None, help="the user name to create (default: the role's name)")
 
 
 def _add_stats_args(p: argparse.ArgumentParser) -> None:
@@ -258,6 +311,11 @@ COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None
         "index sizes and memory, cache hit rates, chat sessions, p50/p95/p99 per operation (REDIS_RAG_METRICS=1)",
         cmd_stats,
         _add_stats_args,
+    ),
+    "acl": (
+        "print the ACL SETUSER lines of the least-privilege roles (reader, writer, cache, admin)",
+        cmd_acl,
+        _add_acl_args,
     ),
     "ingest": (
         "publish txt / md / html files (or folders) to the ingestion stream, with a progress bar",
