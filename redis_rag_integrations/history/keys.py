@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import tenancy
 from .errors import InvalidSessionIdError
 
 DEFAULT_PREFIX = "chat"
@@ -70,19 +71,31 @@ class SessionKeys:
 
 @dataclass(frozen=True)
 class SessionLayout:
-    """Key names under one prefix."""
+    """Key names under one prefix; with a tenant, under the tenant's hash tag: ``rag:{t}:chat:{sid}``.
+
+    With a tenant, the tenant's tag (the first one in the key) decides the slot, so all sessions of a tenant sit
+    on its shard; ``{sid}`` stays in the name as its delimiter (a session id never holds braces).
+    """
 
     prefix: str = DEFAULT_PREFIX
+    tenant: tenancy.Tenant | None = None
 
     def __post_init__(self) -> None:
         if not self.prefix or any(c.isspace() or c in "{}*?[]" for c in self.prefix):
             raise ValueError(
                 f"history prefix must be non-empty, without spaces, braces or glob characters: {self.prefix!r}"
             )
+        if self.tenant is None:
+            tenancy.check_untenanted(self.prefix, "history prefix")
+
+    @property
+    def root(self) -> str:
+        """The prefix the keys really start with: ``prefix``, or ``rag:{t}:prefix`` for a tenant."""
+        return self.prefix if self.tenant is None else self.tenant.scoped(self.prefix)
 
     def session(self, session_id: str) -> SessionKeys:
         tag = "{" + check_session_id(session_id) + "}"
-        base = f"{self.prefix}:{tag}"
+        base = f"{self.root}:{tag}"
         return SessionKeys(
             session_id=session_id,
             active=base,
@@ -95,15 +108,15 @@ class SessionLayout:
 
     @property
     def recall_key_prefix(self) -> str:
-        return f"{self.prefix}-recall:"
+        return f"{self.root}-recall:"
 
     @property
     def scan_pattern(self) -> str:
         # Braces are literal in Redis globs: this matches the active lists only, never the :archived/... keys.
-        return f"{self.prefix}:{{*}}"
+        return f"{self.root}:{{*}}"
 
     def session_id_of(self, key: str) -> str | None:
-        head = f"{self.prefix}:{{"
+        head = f"{self.root}:{{"
         if key.startswith(head) and key.endswith("}") and "}" not in key[len(head) : -1]:
             return key[len(head) : -1]
         return None

@@ -46,7 +46,7 @@ class RelevantRecall:
     def __init__(self, store: ChatHistoryStore, embedder: Embedder | None = None, *, index_name: str | None = None):
         self.store = store
         self.embedder = embedder or default_embedder(store.settings)
-        self.index_name = index_name or f"{store.layout.prefix}-recall"
+        self.index_name = index_name or f"{store.layout.root}-recall"
         self._schema: IndexSchema | None = None
         self._index: SearchIndex | None = None
 

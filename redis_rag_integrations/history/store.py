@@ -12,7 +12,7 @@ import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Literal
 
-from .. import metrics
+from .. import metrics, tenancy
 from ..clients import RedisClients
 from ..connection import AsyncClient, SyncClient
 from ..decoding import as_str
@@ -42,6 +42,8 @@ class ChatHistoryStore:
             vector stores use). A given async client is used on every loop; with only a sync client, the async
             API gets a twin of it per event loop (same servers and credentials), never the default Redis.
         prefix: key prefix; sessions live at ``{prefix}:{session_id}``.
+        tenant: a tenant name (or :class:`~redis_rag_integrations.tenancy.Tenant`): its sessions, archives and
+            recall entries live under the tenant's hash tag and no other tenant's store sees them.
         ttl: seconds a session lives after its last write (refreshed on every write); default
             ``Settings.history_ttl`` (unset = forever).
         max_message_bytes: larger messages are rejected with :class:`MessageTooLargeError`, nothing written.
@@ -62,6 +64,7 @@ class ChatHistoryStore:
         settings: Settings | None = None,
         redis_client: SyncClient | None = None,
         async_redis_client: AsyncClient | None = None,
+        tenant: tenancy.TenantLike = None,
     ) -> None:
         client = _one_of("client", client, "redis_client", redis_client)
         async_client = _one_of("async_client", async_client, "async_redis_client", async_redis_client)
@@ -72,7 +75,9 @@ class ChatHistoryStore:
             raise ValueError(f"max_message_bytes must be positive, got {max_message_bytes}")
         if on_corrupt not in ("raise", "skip"):
             raise ValueError(f"on_corrupt must be 'raise' or 'skip', got {on_corrupt!r}")
-        self.layout = SessionLayout(prefix)
+        #: ``tenant``: sessions live under the tenant's hash tag, ``rag:{t}:chat:{sid}`` (:mod:`..tenancy`).
+        self.tenant = tenancy.resolve(tenant)
+        self.layout = SessionLayout(prefix, self.tenant)
         self.ttl = ttl if ttl is not None else self.settings.history_ttl
         self.max_message_bytes = max_message_bytes
         self.on_corrupt: OnCorrupt = on_corrupt

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .. import tenancy
 from ..store.layout import content_hash
 
 Op = Literal["upsert", "delete"]
@@ -23,12 +24,23 @@ class PoisonEvent(ValueError):
 
 @dataclass(frozen=True)
 class StreamKeys:
-    """Every key of one pipeline, under one hash tag so a cluster keeps them on one shard."""
+    """Every key of one pipeline, under one hash tag so a cluster keeps them on one shard: ``ingest:{docs}:...``,
+    or for a tenant its tag, ``rag:{t}:ingest:docs:...`` (the tenant's shard, beside its index and records)."""
 
     index_name: str
+    tenant: tenancy.Tenant | None = None
+
+    @classmethod
+    def of_index(cls, index: Any) -> StreamKeys:
+        """The pipeline of a :class:`~..store.RedisVectorIndex` (its name without the tenant's root, its tenant)."""
+        tenant = getattr(index, "tenant", None)
+        name = index.name[len(tenant.root) :] if tenant is not None else index.name
+        return cls(name, tenant)
 
     @property
     def tag(self) -> str:
+        if self.tenant is not None:
+            return self.tenant.scoped(f"ingest:{self.index_name}")
         return f"ingest:{{{self.index_name}}}"
 
     @property

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import redis
 
-from .. import metrics
+from .. import metrics, tenancy
 from ..clients import RedisClients
 from ..connection import SyncClient
 from ..decoding import as_str
@@ -64,13 +64,15 @@ class Producer:
         max_backlog: int = 10_000,
         on_backlog: Literal["wait", "raise"] = "wait",
         wait_timeout: float = 60.0,
+        tenant: tenancy.TenantLike = None,
     ) -> None:
         if max_backlog <= 0:
             raise ValueError(f"max_backlog must be positive, got {max_backlog}")
         if on_backlog not in ("wait", "raise"):
             raise ValueError(f"on_backlog must be 'wait' or 'raise', got {on_backlog!r}")
         settings = settings or get_settings()
-        self.keys = StreamKeys(index_name or settings.index_name)
+        #: ``tenant``: the stream of the tenant's index (``RedisVectorIndex(index_name, tenant=...)``).
+        self.keys = StreamKeys(index_name or settings.index_name, tenancy.resolve(tenant))
         self.client = RedisClients(redis_url, settings=settings, client=client).client
         self.max_backlog = max_backlog
         self.on_backlog = on_backlog

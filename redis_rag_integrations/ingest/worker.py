@@ -103,7 +103,7 @@ class Worker:
         self.client: SyncClient = index.client
         self.embedder = embedder
         self.splitter = splitter or make_splitter()
-        self.keys = StreamKeys(index.name)
+        self.keys = StreamKeys.of_index(index)  # a tenant's index reads its tenant's stream
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
         self.batch_size = batch_size
         self.block_ms = block_ms
@@ -317,7 +317,8 @@ class Worker:
                 self.stats.skipped_stale += 1
         if prepared.replays and self.index.invalidate_caches:
             # a replay's first attempt may have died between its write and a client-side invalidation (clusters)
-            freshness.invalidate_documents(self.client, prepared.replays)
+            keys = freshness.keys_of(self.index.layout.key_prefix)  # the index's tenant's links
+            freshness.invalidate_documents(self.client, prepared.replays, keys)
         if done:
             pipe = self.client.pipeline(transaction=False)
             pipe.xack(self.keys.events, GROUP, *done)
