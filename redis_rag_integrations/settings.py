@@ -181,7 +181,9 @@ class Settings(BaseSettings):
 
     # --- semantic cache ---------------------------------------------------------------------------------------
     cache_distance_threshold: float = Field(
-        default=0.16,  # benchmarks/cache_eval.py (results/cache_threshold.md): chosen on set B, reported on A and C
+        # the learned verifier's candidate radius (cache/gate.py), chosen on set B by benchmarks/verifier_train.py;
+        # reported on sets A and C in benchmarks/results/cache_threshold.md
+        default=0.4,
         ge=0.0,
         le=2.0,
         description="Cosine DISTANCE (0 = identical, 2 = opposite) at or below which a cached answer is reused.",

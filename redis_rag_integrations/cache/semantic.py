@@ -32,6 +32,7 @@ from ..embeddings import Embedder, default_embedder
 from ..questions import embed_question
 from ..settings import Settings, get_settings
 from .entry import CacheHit, SourceRef, decode_hit, encode_meta
+from .gate import accepts
 from .guard import REDIS_FAULTS, CacheInputError, FaultGuard, check_prompt, check_response
 from .options import UNSET, validate_threshold, validate_ttl
 from .order import unlist
@@ -53,7 +54,6 @@ from .semantic_entries import (
     store_outcome,
 )
 from .stats import CacheStats
-from .verify import is_near_miss
 
 
 class SemanticCache(AsyncSemanticMethods):
@@ -70,9 +70,10 @@ class SemanticCache(AsyncSemanticMethods):
         max_entries: bound on entries; the oldest are evicted first. Default ``Settings.cache_max_entries``.
         algorithm: ``flat`` (exact nearest neighbour, default: a cache must not miss its own entries) or ``hnsw``.
         max_semantic_chars: longer prompts are matched exactly, never by meaning.
-        verify: reject candidates that disagree on negation, reverse a relation (``string to number`` vs
-            ``number to string``) or swap one contrasting word (``list`` vs ``tuple``, ``create`` vs ``delete``):
-            near misses an embedder cannot separate (see :mod:`.verify`).
+        verify: check every candidate with the near-miss verifier (:mod:`.gate`): structural rules reject
+            negation, a reversed relation (``string to number`` vs ``number to string``) and a swapped content word
+            (``list`` vs ``tuple``), then a small learned gate weighs distance against which words changed. The
+            default threshold (0.4) is the radius the gate was tuned for; with ``verify=False`` pass a tighter one.
         retry_interval: seconds to skip Redis after a failure (lookups are misses meanwhile).
     """
 
@@ -257,11 +258,11 @@ class SemanticCache(AsyncSemanticMethods):
         return hit
 
     def _pick(self, prompt: str, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The closest candidate that is not a lexical near miss of ``prompt`` (rows come sorted by distance)."""
+        """The closest candidate the verifier accepts for ``prompt`` (rows come sorted by distance)."""
         for row in rows:
             cached = row.get("prompt", "")
             cached = cached.decode("utf-8") if isinstance(cached, bytes) else str(cached)
-            if not self.verify or not is_near_miss(cached, prompt):
+            if not self.verify or accepts(cached, prompt, float(row.get("vector_distance", 0.0))):
                 return row
             self.stats.count("rejected")
         return None

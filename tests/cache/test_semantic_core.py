@@ -20,7 +20,7 @@ def test_paraphrase_hits_and_near_miss_does_not(make_cache, local_embedder) -> N
 
 
 def test_threshold_is_a_cosine_distance_with_inclusive_bound(make_cache) -> None:
-    cache = make_cache(distance_threshold=0.5)
+    cache = make_cache(distance_threshold=0.5, verify=False)  # placeholder prompts: the distance alone decides
     cache.store("q", "a", vector=unit(1, 0))
     # cosine distance between (1,0) and (1,1)/sqrt2 is 1 - 0.7071 = 0.2929
     assert cache.check("q2", vector=unit(1, 1)) is not None
@@ -31,7 +31,7 @@ def test_threshold_is_a_cosine_distance_with_inclusive_bound(make_cache) -> None
 
 
 def test_closest_entry_wins_when_several_are_in_range(make_cache) -> None:
-    cache = make_cache(distance_threshold=0.5)
+    cache = make_cache(distance_threshold=0.5, verify=False)  # placeholder prompts: the distance alone decides
     cache.store("far", "far answer", vector=unit(1, 0.6))
     cache.store("near", "near answer", vector=unit(1, 0.1))
     hit = cache.check("query", vector=unit(1, 0))
@@ -39,7 +39,7 @@ def test_closest_entry_wins_when_several_are_in_range(make_cache) -> None:
 
 
 def test_llm_scope_is_a_prefilter_not_a_check_after_top1(make_cache) -> None:
-    cache = make_cache(distance_threshold=0.5)
+    cache = make_cache(distance_threshold=0.5, verify=False)  # placeholder prompts: the distance alone decides
     cache.store("q", "answer from model A", llm="model-a", vector=unit(1, 0))  # closest overall
     cache.store("q'", "answer from model B", llm="model-b", vector=unit(1, 0.5))  # farther, still in range
     hit = cache.check("query", llm="model-b", vector=unit(1, 0))
@@ -48,7 +48,7 @@ def test_llm_scope_is_a_prefilter_not_a_check_after_top1(make_cache) -> None:
 
 
 def test_user_scope_isolates_tenants(make_cache) -> None:
-    cache = make_cache(distance_threshold=0.5)
+    cache = make_cache(distance_threshold=0.5, verify=False)  # placeholder prompts: the distance alone decides
     cache.store("q", "acme's answer", scope={"tenant": "acme"}, vector=unit(1, 0))
     cache.store("q", "globex's answer", scope={"tenant": "globex"}, vector=unit(1, 0.4))
     hit = cache.check("q", scope={"tenant": "globex"}, vector=unit(1, 0))

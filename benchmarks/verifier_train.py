@@ -1,0 +1,169 @@
+"""Train the semantic cache's learned gate (:mod:`redis_rag_integrations.cache.gate`) on evaluation set B only.
+
+Why a script and committed weights: the gate is nine numbers and two cuts; training them at import time would need
+the evaluation data and the embedder in every process. This script is the only place they come from, and it reads
+ONE set (``TUNING_SET`` = B, Python library how-to questions); sets A and C stay held out for
+``benchmarks/cache_eval.py``.
+
+Protocol, all on B:
+- *Candidates* are what the cache would verify: for every query of B, the four nearest cached questions of B within
+  ``MAX_RADIUS`` (all of B's cached questions are in the cache together). Label 1 when the candidate is the query's
+  own question and the pair is a paraphrase (or the query is that cached question itself), else 0. Candidates that a
+  structural rule rejects are left out: the gate never sees them.
+- A logistic regression (numpy gradient descent, L2) on standardised features.
+- ``cut`` and ``radius`` are chosen on OUT-OF-FOLD probabilities (5 folds grouped by cached question, so a paraphrase
+  and its look-alikes are never split): the largest in-cache recall whose in-cache precision is >= 0.95; ties go to
+  the smaller radius and the higher cut (the conservative side).
+- The shipped weights are then fitted on all of B. Run: ``.venv/bin/python -m benchmarks.verifier_train``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from redis_rag_integrations.cache.gate import WEIGHTS_FILE, Gate, features, structural_rejection
+from redis_rag_integrations.cache.verify import judge
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "redis_rag_integrations" / "data" / WEIGHTS_FILE
+TUNING_SET = "B"
+MAX_RADIUS = 0.5
+CANDIDATES = 4
+FOLDS = 5
+L2 = 1.0
+TARGET_PRECISION = 0.95
+CUTS = [round(x, 2) for x in np.arange(0.50, 0.951, 0.05)]
+RADII = [round(x, 2) for x in np.arange(0.20, MAX_RADIUS + 0.001, 0.05)]
+Accept = Callable[[str, str, float], bool]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    cached: str
+    query: str
+    source: str  # the pair's own cached question (the fold group)
+    distance: float
+    label: int
+
+
+def in_cache(pairs: list[dict[str, str]], emb: object, accept: Accept, threshold: float) -> tuple[float, float, int]:
+    """In-cache precision, recall and wrong hits: every cached question stored at once; each query takes the nearest
+    of its ``CANDIDATES`` nearest within ``threshold`` that ``accept`` accepts (what the cache does). A hit is right
+    for a paraphrase on its own question, or for a query that is itself a cached question."""
+    hits = right = right_paraphrases = 0
+    positives = sum(p["label"] == "paraphrase" for p in pairs)
+    for p in pairs:
+        sims = emb.sims[emb.qindex[p["query"]]]  # type: ignore[attr-defined]
+        chosen = None
+        for j in np.argsort(-sims)[:CANDIDATES]:
+            distance = float(1.0 - sims[j])
+            if distance > threshold:
+                break
+            if accept(emb.cached[j], p["query"], distance):  # type: ignore[attr-defined]
+                chosen = emb.cached[j]  # type: ignore[attr-defined]
+                break
+        if chosen is None:
+            continue
+        hits += 1
+        paraphrase_hit = p["label"] == "paraphrase" and chosen == p["cached"]
+        right += paraphrase_hit or chosen == p["query"]
+        right_paraphrases += paraphrase_hit
+    return (right / hits if hits else 1.0), right_paraphrases / positives, hits - right
+
+
+def candidates(pairs: list[dict[str, str]], emb: object) -> list[Candidate]:
+    """What the gate would be asked on this set (see the module docstring), structural rejections left out."""
+    out: dict[tuple[str, str], Candidate] = {}
+    for p in pairs:
+        sims = emb.sims[emb.qindex[p["query"]]]  # type: ignore[attr-defined]
+        for j in np.argsort(-sims)[:CANDIDATES]:
+            distance = float(1.0 - sims[j])
+            cached = emb.cached[j]  # type: ignore[attr-defined]
+            if distance > MAX_RADIUS or (cached, p["query"]) in out:
+                continue
+            if structural_rejection(judge(cached, p["query"])) is not None:
+                continue
+            own = cached == p["cached"] and p["label"] == "paraphrase"
+            out[(cached, p["query"])] = Candidate(
+                cached, p["query"], p["cached"], distance, int(own or cached == p["query"])
+            )
+    return list(out.values())
+
+
+def matrix(rows: Iterable[Candidate]) -> tuple[np.ndarray, np.ndarray]:
+    rows = list(rows)
+    x = np.array([features(judge(r.cached, r.query), r.distance) for r in rows], dtype=float)
+    return x, np.array([r.label for r in rows], dtype=float)
+
+
+def fit(x: np.ndarray, y: np.ndarray, cut: float = 0.5, radius: float = MAX_RADIUS) -> Gate:
+    """Logistic regression by gradient descent on standardised features (L2 on the weights, not the bias)."""
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    for _ in range(3000):
+        p = 1.0 / (1.0 + np.exp(-(z @ w)))
+        grad = z.T @ (p - y) / len(y) + L2 * np.r_[w[:-1], 0.0] / len(y)
+        w -= grad
+    return Gate(tuple(mean), tuple(scale), tuple(w[:-1]), float(w[-1]), cut, radius)
+
+
+def out_of_fold(rows: list[Candidate]) -> dict[tuple[str, str], float]:
+    groups = sorted({r.source for r in rows})
+    fold = {g: i % FOLDS for i, g in enumerate(groups)}
+    probs: dict[tuple[str, str], float] = {}
+    for f in range(FOLDS):
+        gate = fit(*matrix(r for r in rows if fold[r.source] != f))
+        for r in rows:
+            if fold[r.source] == f:
+                probs[(r.cached, r.query)] = gate.probability(judge(r.cached, r.query), r.distance)
+    return probs
+
+
+def choose(pairs: list[dict[str, str]], emb: object, probs: dict[tuple[str, str], float]) -> tuple[float, float, dict]:
+    """(cut, radius, their out-of-fold figures): the best recall at precision >= the target (see the docstring)."""
+    best: tuple | None = None
+    for radius in RADII:
+        for cut in CUTS:
+            accept: Accept = lambda c, q, d, cut=cut: probs.get((c, q), 0.0) >= cut or c == q  # noqa: E731
+            precision, recall, wrong = in_cache(pairs, emb, accept, radius)
+            if precision >= TARGET_PRECISION:
+                key = (recall, -radius, cut)
+                if best is None or key > best[0]:
+                    best = (key, cut, radius, {"precision": precision, "recall": recall, "wrong_hits": wrong})
+    if best is None:
+        raise SystemExit(f"no cut / radius reaches precision {TARGET_PRECISION} out of fold on set {TUNING_SET}")
+    return best[1], best[2], best[3]
+
+
+def main() -> int:
+    from benchmarks.cache_eval import Embedded, load_pairs
+    from benchmarks.corpus import embed_cached
+
+    pairs = load_pairs(TUNING_SET)
+    emb = Embedded(pairs, lambda texts: embed_cached(list(texts), Path("/tmp/redis_rag_cache_eval")))
+    rows = candidates(pairs, emb)
+    cut, radius, oof = choose(pairs, emb, out_of_fold(rows))
+    gate = fit(*matrix(rows), cut=cut, radius=radius)
+    data = {
+        "about": f"Learned near-miss gate of the semantic cache; trained by benchmarks/verifier_train.py on evaluation "
+        f"set {TUNING_SET} only ({len(rows)} candidates); cut and radius chosen on out-of-fold predictions.",
+        "tuning_set": TUNING_SET,
+        "out_of_fold": {k: round(v, 4) for k, v in oof.items()},
+        **gate.to_dict(),
+    }
+    OUT.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"{len(rows)} candidates, {sum(r.label for r in rows)} positive; cut {cut}, radius {radius}; out of fold on "
+          f"{TUNING_SET}: P {oof['precision']:.3f} R {oof['recall']:.3f}; wrote {OUT.relative_to(ROOT)}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

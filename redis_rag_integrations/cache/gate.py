@@ -1,0 +1,138 @@
+"""The near-miss verifier the caches use by default: structural rules, then a small learned gate.
+
+Why two stages. Look-alike questions ("convert a string to a number" / "a number to a string", "a list" / "a tuple")
+share most words with the cached question and change one content word or the order of two; true paraphrases rewrite
+many words. A distance threshold cannot tell them apart (look-alikes are the *closest* questions), so:
+
+1. *Structural rules* (:func:`.verify.judge`) reject what is a look-alike by construction: negation on one side,
+   a relation turned around, the same words around another relating preposition, a changed quantity, a word and its
+   negated form, and a *swap*: one or two content words replaced, in a frame of shared words at least as large,
+   by words the lexicon cannot prove equivalent (a swap of unknown synonyms is a miss: the safe side), and a number
+   or quantity word only one question has.
+2. Whatever passes (an identical question, an added word, a rewrite) is scored by a logistic regression over
+   seven numbers: the embedding distance, how many content words each side has that the other lacks, how many they
+   share, the share of unmatched words, whether the change is a one-sided addition, and whether the content words
+   are the same. A candidate is reused when the probability that
+   it means the same is at least ``cut``. The cache looks at candidates up to ``radius``, wider than a bare
+   threshold could be: rewrites at distance 0.3-0.5 hit, look-alikes at 0.02 do not.
+
+The weights, ``cut`` and ``radius`` live in ``data/cache_verifier.json``, written by ``benchmarks/verifier_train.py``
+from evaluation set B only (``data/cache_eval_library.json``; ``cut`` and ``radius`` from out-of-fold predictions on
+B); sets A and C are the held-out report (``benchmarks/cache_eval.py``). The features are cheap (pure Python over the
+two questions, no model call): a lookup costs the query embedding plus tens of microseconds per candidate.
+
+The distance weight was fitted on all-MiniLM-L6-v2 (the default embedder). With another embedder the structural
+rules hold as they are and the gate is conservative (a larger distance scale only lowers the probability), so give
+such a cache a ``distance_threshold`` measured for that embedder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from .lexicon import QUANTITIES
+from .verify import Verdict, judge
+
+#: Rules of :func:`.verify.judge` that reject a candidate before the gate sees it.
+STRUCTURAL_RULES = frozenset({"negation", "direction", "order", "quantity", "negated_word", "swap"})
+FEATURES = ("distance", "unmatched_cached", "unmatched_query", "shared", "unmatched_share", "addition", "same_content")
+WEIGHTS_FILE = "cache_verifier.json"
+
+
+def _is_quantity(stem: str) -> bool:
+    return stem in QUANTITIES or any(ch.isdigit() for ch in stem)
+
+
+def structural_rejection(verdict: Verdict) -> str | None:
+    """The structural rule that rejects this candidate, or ``None``: a rule of :func:`.verify.judge`, or a number or
+    quantity word that only one question has ("retry a request" / "retry a request three times")."""
+    if verdict.rule in STRUCTURAL_RULES:
+        return verdict.rule
+    if any(_is_quantity(s) for s in (*verdict.unmatched_cached, *verdict.unmatched_query)):
+        return "added_quantity"
+    return None
+
+
+def features(verdict: Verdict, distance: float) -> list[float]:
+    """The gate's inputs for one candidate, in the order of :data:`FEATURES`."""
+    ua, ub, shared = len(verdict.unmatched_cached), len(verdict.unmatched_query), verdict.shared
+    total = ua + ub + 2 * shared
+    return [
+        float(distance),
+        float(ua),
+        float(ub),
+        float(shared),
+        (ua + ub) / total if total else 0.0,
+        float(verdict.rule == "addition"),
+        float(ua == 0 and ub == 0),
+    ]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A logistic regression over standardised :func:`features`, its acceptance ``cut`` and candidate ``radius``."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    cut: float
+    radius: float
+
+    def __post_init__(self) -> None:
+        n = len(FEATURES)
+        if not (len(self.mean) == len(self.scale) == len(self.weights) == n):
+            raise ValueError(f"a gate needs {n} means, scales and weights (one per feature of FEATURES)")
+        if any(s <= 0 for s in self.scale) or not 0.0 < self.cut < 1.0 or not 0.0 < self.radius <= 2.0:
+            raise ValueError("gate scales must be positive, cut in (0, 1), radius in (0, 2]")
+
+    def probability(self, verdict: Verdict, distance: float) -> float:
+        """How likely the candidate means the same as the query (0..1), given a verdict no rule rejected."""
+        z = self.bias + sum(
+            w * (x - m) / s
+            for w, x, m, s in zip(self.weights, features(verdict, distance), self.mean, self.scale, strict=True)
+        )
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def accepts(self, cached: str, query: str, distance: float) -> bool:
+        """True when the answer to ``cached`` may be reused for ``query`` at this cosine distance."""
+        if distance > self.radius:
+            return False
+        verdict = judge(cached, query)
+        if structural_rejection(verdict) is not None:
+            return False
+        return self.probability(verdict, distance) >= self.cut
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "features": list(FEATURES),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "weights": list(self.weights),
+            "bias": self.bias,
+            "cut": self.cut,
+            "radius": self.radius,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Gate:
+        if data.get("features") != list(FEATURES):
+            raise ValueError(f"gate weights are for features {data.get('features')!r}, this code has {FEATURES!r}")
+        floats = {k: tuple(float(v) for v in data[k]) for k in ("mean", "scale", "weights")}  # type: ignore[attr-defined]
+        return cls(**floats, bias=float(data["bias"]), cut=float(data["cut"]), radius=float(data["radius"]))  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def default_gate() -> Gate:
+    """The shipped gate (``data/cache_verifier.json``), read once per process."""
+    text = resources.files("redis_rag_integrations").joinpath("data", WEIGHTS_FILE).read_text(encoding="utf-8")
+    return Gate.from_dict(json.loads(text))
+
+
+def accepts(cached: str, query: str, distance: float) -> bool:
+    """The default verifier: may the answer to ``cached`` be reused for ``query`` at this distance?"""
+    return default_gate().accepts(cached, query, distance)

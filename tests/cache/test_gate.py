@@ -1,0 +1,103 @@
+"""The default near-miss verifier (structural rules + learned gate), on sentences written here, not taken from the
+evaluation sets: look-alike classes miss at the default radius where the bare embedding would hit, framing-only
+rewrites hit (the previous verifier rejected them as an "added word"), and any input gives a verdict, never an error.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from redis_rag_integrations.cache.gate import FEATURES, Gate, accepts, default_gate, structural_rejection
+from redis_rag_integrations.cache.verify import judge
+
+LOOK_ALIKES = [  # (class, cached, query): all within the default radius of all-MiniLM-L6-v2
+    ("direction", "How do I convert a list to a tuple?", "How do I convert a tuple to a list?"),
+    ("direction", "How do I call sync code from an async function?", "How do I call async code from a sync function?"),
+    ("list_tuple", "How do I make a list immutable?", "How do I make a tuple immutable?"),
+    ("sync_async", "How do I run a blocking call in a thread?", "How do I run an async call in a thread?"),
+    ("negation", "Why is my cron job running?", "Why is my cron job not running?"),
+    ("changed_object", "How do I restart the nginx service?", "How do I restart the postgres service?"),
+    ("changed_verb", "How do I export a table to CSV?", "How do I import a table from CSV?"),
+    ("changed_verb", "How do I open a socket?", "How do I close a socket?"),
+    ("antonym", "How do I sort a list in ascending order?", "How do I sort a list in descending order?"),
+    ("quantity", "How do I keep the first three rows?", "How do I keep the last three rows?"),
+    ("added_quantity", "How do I retry a failed request?", "How do I retry a failed request three times?"),
+    ("negated_word", "How do I lock a row in Postgres?", "How do I unlock a row in Postgres?"),
+]  # fmt: skip
+
+FRAMING_REWRITES = [  # the same question with framing words added: the old verifier read "explain" as a new topic
+    ("What is a context manager?", "Can you explain what a context manager is?"),
+    ("What is a metaclass?", "Could you explain what a metaclass is?"),
+    ("How do I install a package with pip?", "What's the command to install a package using pip?"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "cached", "query"), LOOK_ALIKES, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(LOOK_ALIKES)]
+)
+def test_look_alikes_miss_at_the_default_radius(make_cache, local_embedder, kind: str, cached: str, query: str) -> None:
+    cache = make_cache(local_embedder)  # the default threshold: the gate's radius
+    cache.store(cached, "the answer to the cached question")
+    assert cache.check(query) is None, kind
+    unverified = make_cache(local_embedder, verify=False)
+    unverified.store(cached, "the answer to the cached question")
+    assert unverified.check(query) is not None  # the embedding alone would hand out the wrong answer
+
+
+@pytest.mark.parametrize(("cached", "query"), FRAMING_REWRITES)
+def test_framing_rewrites_hit_with_the_default_configuration(make_cache, local_embedder, cached, query) -> None:
+    cache = make_cache(local_embedder)
+    cache.store(cached, "answer")
+    hit = cache.check(query)
+    assert hit is not None and hit.response == "answer"
+
+
+def test_the_same_question_hits_and_the_radius_bounds_every_hit() -> None:
+    gate = default_gate()
+    question = "How do I rotate the logs of a service?"
+    assert accepts(question, question, 0.0)
+    assert not gate.accepts(question, question, gate.radius + 1e-6)
+
+
+def test_a_number_only_one_question_states_is_structural() -> None:
+    assert structural_rejection(judge("How do I pin a dependency?", "How do I pin two dependencies?")) is not None
+    assert structural_rejection(judge("How do I pin a dependency?", "How do I pin a dependency version?")) is None
+
+
+def test_gate_weights_of_another_shape_are_refused() -> None:
+    data = default_gate().to_dict()
+    with pytest.raises(ValueError, match="features"):
+        Gate.from_dict({**data, "features": ["distance"]})
+    with pytest.raises(ValueError, match="cut"):
+        Gate.from_dict({**data, "cut": 1.5})
+    with pytest.raises(ValueError, match="one per feature"):
+        Gate(mean=(0.0,), scale=(1.0,), weights=(1.0,), bias=0.0, cut=0.5, radius=0.4)
+    assert Gate.from_dict(data) == default_gate()
+    assert len(default_gate().weights) == len(FEATURES)
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cached=_text, query=_text, distance=st.floats(min_value=0.0, max_value=2.0))
+def test_any_input_gets_a_verdict_and_the_radius_holds(cached: str, query: str, distance: float) -> None:
+    gate = default_gate()
+    verdict = gate.accepts(cached, query, distance)
+    assert isinstance(verdict, bool)
+    assert verdict == gate.accepts(cached, query, distance)  # deterministic
+    if distance > gate.radius:
+        assert not verdict
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    subject=st.sampled_from(["my worker", "the build", "the import job", "this query"]),
+    verb=st.sampled_from(["fail", "hang", "retry", "block"]),
+    distance=st.floats(min_value=0.0, max_value=0.4),
+)
+def test_a_negated_question_is_never_accepted(subject: str, verb: str, distance: float) -> None:
+    cached, query = f"Why does {subject} {verb}?", f"Why does {subject} not {verb}?"
+    assert not accepts(cached, query, distance) and not accepts(query, cached, distance)
