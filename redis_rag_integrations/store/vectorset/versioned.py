@@ -26,8 +26,8 @@ from .writes import FORMS_LUA
 
 # KEYS[1] the vector set, KEYS[2] the version record, KEYS[3] the document's chunk set.
 # ARGV[1] op; ARGV[2] version 'ms-seq'; ARGV[3] content hash; ARGV[4] doc id (filter form); ARGV[5] tombstone TTL;
-# ARGV[6] deps prefix ('' = the client invalidates); ARGV[7] doc-set key prefix; ARGV[8] v, the number of VADD
-# options, ARGV[9 .. 8+v] the options; then per new chunk: element, FP32 vector, attributes.
+# ARGV[6] deps prefix ('' = the client invalidates); ARGV[7] doc-set key prefix; ARGV[8] v; ARGV[9] REDUCE dims
+# ('' = none), ARGV[10 .. 8+v] the VADD options; then per new chunk: element, FP32 vector, attributes.
 # Returns {status, previous version or '', chunks removed, raw ids to invalidate...}.
 WRITE_SCRIPT = (
     FORMS_LUA
@@ -75,7 +75,7 @@ for _, id in ipairs(redis.call('SMEMBERS', chunks)) do
   end
 end
 for i = first, #ARGV, 3 do
-  redis.call('VADD', vset, 'FP32', ARGV[i + 1], ARGV[i], 'SETATTR', ARGV[i + 2], unpack(ARGV, 9, 8 + nopts))
+  vadd(vset, ARGV[9], ARGV[i + 1], ARGV[i], ARGV[i + 2], ARGV, 10, 8 + nopts)
   redis.call('SADD', chunks, ARGV[i])
   raws[#raws + 1] = ARGV[i]
 end
@@ -118,7 +118,7 @@ def write_steps(
             raise ValueError(f"record {c.record.id!r} belongs to {c.record.doc_id!r}, not {doc_id!r}")
     version = common.normalize(version)
     form = encode_str(doc_id)
-    vadd = [*(("REDUCE", options.reduce) if options.reduce else ()), *options.vadd_args()]
+    vadd = [options.reduce or "", *options.vadd_args()]
     in_script = invalidate and not cluster and op != "advance"
     deps = keys_of(keys.prefix).deps_prefix if in_script else ""
     args: list[Any] = [op, version, content_hash, form, int(tombstone_ttl), deps, keys.doc_prefix, len(vadd), *vadd]

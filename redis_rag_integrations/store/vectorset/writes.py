@@ -48,6 +48,12 @@ local function forget(prefix, raws, out)
     invalidate(prefix, stored)
   end
 end
+local function vadd(key, reduce, blob, element, attrs, argv, first, last)
+  if reduce ~= '' then
+    return redis.call('VADD', key, 'REDUCE', reduce, 'FP32', blob, element, 'SETATTR', attrs, unpack(argv, first, last))
+  end
+  return redis.call('VADD', key, 'FP32', blob, element, 'SETATTR', attrs, unpack(argv, first, last))
+end
 local function olddoc(attrs)
   if not attrs then return '' end
   local doc = cjson.decode(attrs)['doc_id']
@@ -59,13 +65,14 @@ FORMS_LUA = INVALIDATE_LUA + _FORMS_LUA
 
 # KEYS[1] the vector set. ARGV[1] deps prefix ('' = invalidate from the client); ARGV[2] doc-set key prefix;
 # ARGV[3] element; ARGV[4] FP32 vector; ARGV[5] attributes; ARGV[6] doc id in filter form ('' none);
-# ARGV[7] content hash; ARGV[8..] VADD options. Returns the raw ids whose cache entries must go ({} = unchanged).
+# ARGV[7] content hash; ARGV[8] REDUCE dims ('' = none); ARGV[9..] VADD options.
+# Returns the raw ids whose cache entries must go ({} = unchanged).
 UPSERT_SCRIPT = (
     FORMS_LUA
     + """
 local old = redis.call('VGETATTR', KEYS[1], ARGV[3])
 local prev, prev_hash = olddoc(old), old and cjson.decode(old)['content_hash']
-redis.call('VADD', KEYS[1], 'FP32', ARGV[4], ARGV[3], 'SETATTR', ARGV[5], unpack(ARGV, 8))
+vadd(KEYS[1], ARGV[8], ARGV[4], ARGV[3], ARGV[5], ARGV, 9, #ARGV)
 if ARGV[6] ~= '' then redis.call('SADD', ARGV[2] .. ARGV[6], ARGV[3]) end
 if prev ~= '' and prev ~= ARGV[6] then redis.call('SREM', ARGV[2] .. prev, ARGV[3]) end
 local out = {}
@@ -163,7 +170,7 @@ def upsert_commands(
     keys: VectorSetKeys, codec: AttributeCodec, options: VectorSetOptions, checked: Iterable[Checked], deps: str
 ) -> Iterator[Command]:
     """One ``EVALSHA`` of :data:`UPSERT_SCRIPT` per record, assembled as its batch is about to be sent."""
-    vadd = [*(("REDUCE", options.reduce) if options.reduce else ()), *options.vadd_args()]
+    vadd = [options.reduce or "", *options.vadd_args()]
     for c in checked:
         r = c.record
         doc = "" if r.doc_id is None else encode_str(r.doc_id)
