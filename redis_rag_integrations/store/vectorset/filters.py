@@ -110,9 +110,9 @@ class _Compiler:
 
 def _numeric(name: str, op: str, value: Any) -> str:
     if op in ("$in", "$nin"):
-        items = [_number(name, v) for v in _list(name, op, value)]
-        clause = f".{name} in [{', '.join(items)}]"
-        return f"({clause})" if op == "$in" else f"(not ({clause}))"
+        # Equalities, not ``in [...]``: an array literal takes no expression, which big numbers need (`number`).
+        clause = _join([f"(.{name} == {_number(name, v)})" for v in _list(name, op, value)], "or")
+        return clause if op == "$in" else f"(not ({clause}))"
     if op == "$between":
         low, high = _list(name, op, value, size=2)
         return f"(.{name} >= {_number(name, low)} and .{name} <= {_number(name, high)})"

@@ -88,9 +88,25 @@ def literal(value: str) -> str:
 
 
 def number(value: float) -> str:
-    """A filter-expression number reading back as exactly ``value``'s double: positional (this parser reads
-    ``1e+20`` / ``1e-05`` as a syntax error), shortest digits that round-trip."""
-    return np.format_float_positional(float(value), unique=True, trim="-")
+    """A filter-expression number reading back as exactly ``value``'s double.
+
+    Positional, shortest digits that round-trip (this parser reads ``1e+20`` / ``1e-05`` as a syntax error). It
+    also refuses a number token over 255 characters (measured), which the positional form of ``1e300`` or
+    ``5e-324`` is: those are written ``(M * (2 ** E))`` with an integer ``M`` below 2**53, a product the server
+    computes exactly (a power of two times an integer that fits the mantissa).
+    """
+    text = np.format_float_positional(float(value), unique=True, trim="-")
+    if len(text) <= MAX_NUMBER_TOKEN:
+        return text
+    mantissa, exponent = math.frexp(float(value))
+    m, e = int(mantissa * 2**53), exponent - 53
+    while m % 2 == 0:
+        m, e = m // 2, e + 1
+    return f"({m} * (2 ** {e}))"
+
+
+#: The longest number token the filter parser accepts (measured on 8.2.3: 255 digits pass, 256 are a syntax error).
+MAX_NUMBER_TOKEN = 255
 
 
 def has_hash_tag(name: str) -> bool:
