@@ -251,3 +251,20 @@ def test_any_user_name_and_password_pass_through_the_url_exactly(
     finally:
         admin.execute_command("ACL", "DELUSER", user)
         admin.close()
+
+
+def test_cache_under_a_role_without_writes_fails_clearly(server: EmbeddedRedis, hash_embedder_module) -> None:
+    """A refused permission is a configuration error, not an outage: it is raised, not turned into a miss."""
+    name = f"aclro{uuid.uuid4().hex[:6]}"
+    admin_url, url = url_for(server, "rag-admin"), url_for(server, "rag-reader")
+    SemanticCache(hash_embedder_module, name=name, redis_url=admin_url, settings=Settings(redis_url=admin_url)).check(
+        "create the index"
+    )
+    cache = SemanticCache(hash_embedder_module, name=name, redis_url=url, settings=Settings(redis_url=url))
+    assert cache.check("nothing stored yet") is None  # reading is allowed
+    with pytest.raises(PermissionDenied, match="rag-cache"):
+        cache.store("a question", "an answer")
+    exact = ExactCache(name=f"{name}:exact", redis_url=url, settings=Settings(redis_url=url))
+    assert exact.get("nothing") is None
+    with pytest.raises(PermissionDenied, match="rag-cache"):
+        exact.set("a question", "an answer")

@@ -73,7 +73,14 @@ class FaultGuard:
         return time.monotonic() >= self._down_until
 
     def failed(self, operation: str, exc: BaseException) -> None:
-        """Record a failure; warn once per outage (the first failure after a success)."""
+        """Record a failure; warn once per outage (the first failure after a success).
+
+        An ACL refusal (NOPERM) is raised instead: it is the deployment's configuration, not an outage, and as a
+        miss it would hide for good that the cache never stores (the error names the command and the role to use).
+        """
+        for cause in (exc, exc.__cause__):  # redisvl wraps a refused FT.SEARCH in its own error
+            if isinstance(cause, redis.exceptions.NoPermissionError):
+                raise cause
         with self._lock:
             self._down_until = time.monotonic() + self.retry_interval
             warn = not self._warned
