@@ -42,14 +42,14 @@ class DemoConfig:
     k: int = 3  # chunks per answer: 3 x ~150 tokens keeps the small model's prompt short
     max_tokens: int = 96
     langchain_questions: tuple[str, ...] = ("How do I handle exceptions in Python?", "What is a lambda expression?")
-    # a paraphrase of the first LangChain question (cosine distance 0.046 with MiniLM; the cache's threshold is 0.16)
+    # a paraphrase of the first LangChain question (cosine distance 0.046 with MiniLM; the verifier's radius is 0.4)
     langchain_paraphrase: str = "How can exceptions be handled in Python?"
     llama_index_questions: tuple[str, ...] = (
         "What is a list comprehension?",
         "What is the difference between a list and a tuple?",
     )
-    # distance 0.019. The near-miss verifier rejects rewordings that add a content word ("Can you explain list
-    # comprehensions?", 0.071): it cannot yet tell them from look-alikes that add one (README, cache section).
+    # distance 0.019 ("Can you explain list comprehensions?", 0.071, hits too: the learned gate reads an added
+    # framing word as a rewording; see README, cache section).
     llama_index_paraphrase: str = "What are list comprehensions?"
     conversation: tuple[str, ...] = ("How do I open a file for reading?", "And how do I close it?")
     session_id: str = "demo-session"
