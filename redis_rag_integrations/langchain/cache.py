@@ -120,7 +120,8 @@ class RedisSemanticCache(BaseCache):
     ``distance_threshold`` is a cosine DISTANCE (0 = identical, 2 = opposite): a hit needs distance <= threshold.
     The default (``Settings.cache_distance_threshold``, 0.4) is the radius of the near-miss verifier, which decides
     each candidate (``cache/gate.py``; chosen on one evaluation set, per-set figures in
-    ``benchmarks/results/cache_gate.md``); re-check it if you change the embedder. ``ttl`` (seconds) and ``max_entries`` default to the settings; a hit never extends a TTL
+    ``benchmarks/results/cache_gate.md``); re-check it if you change the embedder. ``ttl`` (seconds) and
+    ``max_entries`` default to the settings; a hit never extends a TTL
     unless ``refresh_on_hit=True``. ``scope`` (e.g. ``{"tenant": "acme"}``) isolates users inside one cache.
 
     Example::
