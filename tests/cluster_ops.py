@@ -7,12 +7,11 @@ trusting the layout the cluster was started with.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 
 import redis
-from cluster import LocalRedisCluster
+from cluster import LocalRedisCluster, log_tail
 from redis.cluster import key_slot
 
 from redis_rag_integrations.tenancy import Tenant
@@ -98,7 +97,14 @@ def cluster_ok(cluster: LocalRedisCluster) -> bool:
 
 def wait_primary(cluster: LocalRedisCluster, port: int, timeout: float = 30.0) -> None:
     """Until the node on ``port`` is a primary and the live nodes agree the cluster is ok."""
-    until(f"node {port} promoted, cluster ok", lambda: role(cluster, port) == "master" and cluster_ok(cluster), timeout)
+    try:
+        until(
+            f"node {port} promoted, cluster ok",
+            lambda: role(cluster, port) == "master" and cluster_ok(cluster),
+            timeout,
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; its log: {log_tail(cluster.node(port).dir, 12)}") from None
 
 
 def bring_back(cluster: LocalRedisCluster, port: int, timeout: float = 30.0) -> None:
@@ -129,14 +135,3 @@ def tenants_on_distinct_shards(cluster: LocalRedisCluster, count: int, stem: str
         if len(owners) == count:
             return list(owners.values())
     raise AssertionError(f"could not place {count} tenants on distinct primaries")
-
-
-def restore_roles(cluster: LocalRedisCluster) -> None:
-    """Make every node started as a primary a primary again (``CLUSTER FAILOVER`` on it where it is a replica),
-    so a test that failed a shard over leaves the layout the next test expects."""
-    for port in cluster.ports:
-        if role(cluster, port) != "master":
-            client = cluster.node(port).client()
-            with contextlib.closing(client):
-                client.execute_command("CLUSTER", "FAILOVER")
-            wait_primary(cluster, port)
