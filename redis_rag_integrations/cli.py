@@ -263,6 +263,38 @@ def _add_acl_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user", default=None, help="the user name to create (default: the role's name)")
 
 
+def cmd_tenants(args: argparse.Namespace) -> int:
+    """``tenants list``: one tenant name per line; ``tenants drop NAME``: its indexes and keys, then what went."""
+    from .tenant_admin import drop_tenant, list_tenants
+
+    target = _target(args)
+    if target is None:
+        return 1
+    if args.action == "drop" and not args.name:
+        _say("error: tenants drop needs the tenant's name: redis-rag tenants drop NAME")
+        return 2
+    try:
+        client = get_client(target.url)
+        try:
+            if args.action == "list":
+                for name in list_tenants(client):
+                    print(name)
+                return 0
+            dropped = drop_tenant(args.name, client)
+        finally:
+            client.close()
+    except (redis.RedisError, RedisRagError, OSError) as exc:
+        return _failed(target, exc)
+    _say(f"tenant {dropped.name!r}: dropped {len(dropped.indexes)} index(es), deleted {dropped.keys} key(s)")
+    return 0
+
+
+def _add_tenants_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["list", "drop"], help="list: every tenant; drop NAME: everything of one")
+    p.add_argument("name", nargs="?", default=None, help="drop: the tenant's name as given to tenant=")
+    p.add_argument("--url", default=None, help="Redis URL (default: REDIS_URL, else the running local server)")
+
+
 def _add_stats_args(p: argparse.ArgumentParser) -> None:
     from .metrics.storage import DEFAULT_PREFIX, RETENTION_HOURS
 
@@ -316,6 +348,11 @@ COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None
         "print the ACL SETUSER lines of the least-privilege roles (reader, writer, cache, admin)",
         cmd_acl,
         _add_acl_args,
+    ),
+    "tenants": (
+        "list the tenants (tenant=...) on this Redis, or drop one: its indexes, records, caches, histories, streams",
+        cmd_tenants,
+        _add_tenants_args,
     ),
     "ingest": (
         "publish txt / md / html files (or folders) to the ingestion stream, with a progress bar",

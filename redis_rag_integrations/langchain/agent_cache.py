@@ -44,6 +44,7 @@ from ..cache.identity import UncacheableCall, identity_json, log_bypass
 from ..embeddings import Embedder
 from ..questions import aembed_question, embed_question, request_scope
 from ..settings import Settings
+from ..tenancy import TenantLike
 from .cache import as_embedder
 from .middleware import RAG_KEY
 
@@ -144,11 +145,12 @@ class SemanticCacheMiddleware(AgentMiddleware):
         scope: str | Mapping[str, Any] | None = None,
         cache_tool_calls: bool = True,
         settings: Settings | None = None,
+        tenant: TenantLike = None,
     ) -> None:
         super().__init__()
         self.core = SemanticCache.from_options(
             cache, as_embedder(embeddings), name=name, redis_url=redis_url, settings=settings,
-            distance_threshold=distance_threshold, ttl=ttl, max_entries=max_entries,
+            distance_threshold=distance_threshold, ttl=ttl, max_entries=max_entries, tenant=tenant,
         )  # fmt: skip
         self.scope = dict(scope) if isinstance(scope, Mapping) else scope
         self.cache_tool_calls = cache_tool_calls

@@ -34,6 +34,7 @@ from ..connection import connection_failed, get_async_client, get_client
 from ..embeddings import Embedder, default_embedder
 from ..errors import RedisRagError
 from ..settings import Settings, get_settings
+from ..tenancy import TenantLike
 from ..urls import redis_url as resolve_url
 from .cache import as_embedder
 from .memory_store import RedisMemoryStore
@@ -170,6 +171,7 @@ def memory_store(
     fields: list[str] | None = None,
     ttl_minutes: float | None = None,
     settings: Settings | None = None,
+    tenant: TenantLike = None,
 ) -> RedisMemoryStore:
     """Long-term memory for ``create_agent(store=...)``, searchable by meaning with ``embeddings`` (default: the
     package's embedder) over the value ``fields`` (default: the whole value)."""
@@ -180,4 +182,4 @@ def memory_store(
         embedder = default_embedder(settings)
     index: dict[str, Any] = {"dims": embedder.dims, "embed": embedder, "fields": fields or ["$"]}
     ttl = {"default_ttl": ttl_minutes, "refresh_on_read": True} if ttl_minutes else None
-    return RedisMemoryStore(url, name=name, index=index, ttl=ttl, settings=settings)  # type: ignore[arg-type]
+    return RedisMemoryStore(url, name=name, index=index, ttl=ttl, settings=settings, tenant=tenant)  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ from ..cache import CacheInputError, ExactCache, SemanticCache
 from ..cache.chat import chat_key
 from ..embeddings import Embedder
 from ..settings import Settings
+from ..tenancy import TenantLike
 from .embeddings import LangChainEmbedder, RagEmbeddings
 from .serde import load_core
 
@@ -143,6 +144,7 @@ class RedisSemanticCache(BaseCache):
         refresh_on_hit: bool = False,
         settings: Settings | None = None,
         core: SemanticCache | None = None,
+        tenant: TenantLike = None,
     ) -> None:
         self.core = SemanticCache.from_options(
             core,
@@ -154,6 +156,7 @@ class RedisSemanticCache(BaseCache):
             ttl=ttl,
             max_entries=max_entries,
             refresh_on_hit=refresh_on_hit,
+            tenant=tenant,  # the tenant's own cache index and entries (a scope only filters inside one)
         )
         self.scope = scope
 
@@ -230,9 +233,10 @@ class RedisCache(BaseCache):
         *,
         scope: str | Mapping[str, Any] | None = None,
         settings: Settings | None = None,
+        tenant: TenantLike = None,
     ) -> None:
         ttl_option = {} if ttl is None else {"ttl": ttl}  # None: the settings' cache_ttl
-        self.core = ExactCache(name=name, redis_url=redis_url, settings=settings, **ttl_option)
+        self.core = ExactCache(name=name, redis_url=redis_url, settings=settings, tenant=tenant, **ttl_option)
         self.scope = scope
 
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:

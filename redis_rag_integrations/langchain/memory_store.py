@@ -51,6 +51,7 @@ from ..connection import SyncClient, connection_failed, get_client
 from ..decoding import as_str
 from ..embeddings import Embedder
 from ..settings import Settings, get_settings
+from ..tenancy import TenantLike, scoped
 from ..urls import redis_url as resolve_url
 from .cache import as_embedder
 
@@ -121,9 +122,11 @@ class RedisMemoryStore(BaseStore):
         ttl: TTLConfig | None = None,
         settings: Settings | None = None,
         client: SyncClient | None = None,
+        tenant: TenantLike = None,
     ) -> None:
         self.settings = settings or get_settings()
-        self.name = name
+        #: ``tenant``: items and their index under the tenant's hash tag (``rag:{t}:agent-memory:item:...``).
+        self.name = scoped(tenant, name)
         self.ttl_config = ttl
         self.fields: list[str] = list((index or {}).get("fields") or ["$"])
         self._paths = {f: tokenize_path(f) if f != "$" else f for f in self.fields}

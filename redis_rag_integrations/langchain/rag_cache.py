@@ -35,6 +35,7 @@ from ..cache.scope import digest
 from ..embeddings import Embedder
 from ..questions import request_scope
 from ..settings import Settings
+from ..tenancy import TenantLike
 from .cache import as_embedder
 from .serde import load_core
 
@@ -106,6 +107,7 @@ class CachedRAGChain(Runnable[Any, Any]):
         sources: Callable[[Any], Sequence[SourceRef]] = sources_of,
         settings: Settings | None = None,
         cache: SemanticCache | None = None,
+        tenant: TenantLike = None,
     ) -> None:
         if not isinstance(chain, Runnable):
             raise TypeError(f"CachedRAGChain wraps a LangChain Runnable, got {type(chain).__name__}")
@@ -118,6 +120,7 @@ class CachedRAGChain(Runnable[Any, Any]):
             settings=settings,
             distance_threshold=distance_threshold,
             ttl=ttl,
+            tenant=tenant,
         )
         self.llm_scope: dict[str, Any] = {"rag": chain_id, "chain": chain_fingerprint(chain)}
         self.question_key = question_key

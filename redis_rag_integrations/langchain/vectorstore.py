@@ -23,6 +23,7 @@ from ..settings import HybridFusion, Settings
 from ..store import FilterLike, Hit, Record, RedisVectorIndex
 from ..store.layout import METADATA, TEXT, FieldType
 from ..store.options import metadata_fields_from, settings_with
+from ..tenancy import TenantLike
 from .embeddings import RagEmbeddings
 
 #: Metadata keys that name the source document of a chunk, tried in order (``doc_id`` is LlamaIndex's word).
@@ -61,6 +62,7 @@ class RedisVectorStore(VectorStore):
         settings: Settings | None = None,
         index: RedisVectorIndex | None = None,
         doc_id_keys: Sequence[str] = DOC_ID_KEYS,
+        tenant: TenantLike = None,
         **index_options: Any,
     ) -> None:
         metadata_fields = metadata_fields_from(metadata_fields, metadata_schema)
@@ -79,6 +81,7 @@ class RedisVectorStore(VectorStore):
                 url=redis_url,
                 client=redis_client,
                 settings=settings,
+                tenant=tenant,  # the tenant's own index and records (see redis_rag_integrations.tenancy)
             )
         self.index = index
 

@@ -51,6 +51,7 @@ from ..cache.chat import chat_key
 from ..cache.identity import UncacheableCall, excluded, identity_json, log_bypass
 from ..embeddings import Embedder
 from ..settings import Settings
+from ..tenancy import TenantLike
 from .embeddings import LlamaIndexEmbedder, RagEmbedding
 
 logger = logging.getLogger("redis_rag_integrations.cache")
@@ -143,6 +144,7 @@ class SemanticCacheLLM(LLM):
         refresh_on_hit: bool = False,
         settings: Settings | None = None,
         cache: SemanticCache | None = None,
+        tenant: TenantLike = None,
         **kwargs: Any,
     ) -> None:
         if not isinstance(llm, LLM):
@@ -163,6 +165,7 @@ class SemanticCacheLLM(LLM):
             ttl=ttl,
             max_entries=max_entries,
             refresh_on_hit=refresh_on_hit,
+            tenant=tenant,
         )
 
     @classmethod

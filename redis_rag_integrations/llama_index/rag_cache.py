@@ -28,6 +28,7 @@ from ..cache.identity import UncacheableCall, identity_json, log_bypass
 from ..embeddings import Embedder
 from ..questions import request_scope
 from ..settings import Settings
+from ..tenancy import TenantLike
 from .llm import as_embedder
 
 logger = logging.getLogger("redis_rag_integrations.cache")
@@ -80,6 +81,7 @@ class CachedQueryEngine(BaseQueryEngine):
         scope: str | Mapping[str, Any] | None = None,
         settings: Settings | None = None,
         cache: SemanticCache | None = None,
+        tenant: TenantLike = None,
     ) -> None:
         if not isinstance(query_engine, BaseQueryEngine):
             raise TypeError(f"CachedQueryEngine wraps a LlamaIndex query engine, got {type(query_engine).__name__}")
@@ -93,6 +95,7 @@ class CachedQueryEngine(BaseQueryEngine):
             settings=settings,
             distance_threshold=distance_threshold,
             ttl=ttl,
+            tenant=tenant,
         )
         self.llm_scope: dict[str, Any] = {"rag": engine_id, "engine": "llama_index", **engine_config(query_engine)}
         self.scope = scope

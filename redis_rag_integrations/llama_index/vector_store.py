@@ -42,6 +42,7 @@ from ..store import Hit, Record, RedisVectorIndex
 from ..store.filters import FilterError
 from ..store.layout import FieldType, RawJson
 from ..store.options import metadata_fields_from, settings_with
+from ..tenancy import TenantLike
 
 _OPS = {
     FilterOperator.EQ: "$eq",
@@ -84,6 +85,7 @@ class RedisVectorStore(BasePydanticVectorStore):
     _fields: dict[str, FieldType] | None = PrivateAttr(default=None)
     _core: RedisVectorIndex | None = PrivateAttr(default=None)
     _client: Any = PrivateAttr(default=None)
+    _tenant: TenantLike = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -97,6 +99,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         redis_client: SyncClient | None = None,
         settings: Settings | None = None,
         index: RedisVectorIndex | None = None,
+        tenant: TenantLike = None,
         **index_options: Any,
     ) -> None:
         metadata_fields = metadata_fields_from(metadata_fields, metadata_schema)
@@ -104,6 +107,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         super().__init__(index_name=index.name if index is not None else index_name or settings.index_name)
         self._settings, self._url, self._prefix, self._fields = settings, redis_url, prefix, metadata_fields
         self._client = redis_client
+        self._tenant = tenant  # the tenant's own index and records (see redis_rag_integrations.tenancy)
         self._core = index
         if self._core is None:
             with contextlib.suppress(IndexNotFoundError):  # else created on the first add, from the nodes' dims
@@ -122,6 +126,7 @@ class RedisVectorStore(BasePydanticVectorStore):
             url=self._url,
             client=self._client,
             settings=self._settings,
+            tenant=self._tenant,
         )
         return self._core
 
