@@ -72,7 +72,9 @@ class QueryVectorCache:
         self._url = redis_url
         self._clients: RedisClients | None = None
         self._resolved = False
-        self.guard = FaultGuard(f"query vectors {namespace}", retry_interval)
+        # An optimisation on the query path: a read-only retriever (ACL role rag-reader) may not write it, and must
+        # still retrieve; the refusal is warned about, not raised.
+        self.guard = FaultGuard(f"query vectors {namespace}", retry_interval, raise_denied=False)
 
     # --- keys -----------------------------------------------------------------------------------------------------
     def key(self, model_name: str, dims: int, text: str) -> str:

@@ -268,3 +268,17 @@ def test_cache_under_a_role_without_writes_fails_clearly(server: EmbeddedRedis, 
     assert exact.get("nothing") is None
     with pytest.raises(PermissionDenied, match="rag-cache"):
         exact.set("a question", "an answer")
+
+
+def test_query_vector_cache_degrades_under_the_reader(server: EmbeddedRedis, caplog: pytest.LogCaptureFixture) -> None:
+    """The question-vector cache is an optimisation on the query path: a retriever (rag-reader) may not write it, so
+    its stores are skipped with a warning naming the roles that may, and retrieval goes on."""
+    from redis_rag_integrations.query_vector_cache import QueryVectorCache
+
+    url = url_for(server, "rag-reader")
+    cache = QueryVectorCache(redis_url=url, settings=Settings(redis_url=url), namespace=f"qv{uuid.uuid4().hex[:6]}")
+    vector = np.ones(4, dtype=np.float32)
+    with caplog.at_level("WARNING"):
+        cache.put("model", 4, "a question", vector)  # refused by the ACL: no exception on the query path
+    assert "rag-cache" in caplog.text and "ACL" in caplog.text
+    assert cache.get("model", 4, "a question") is None

@@ -59,12 +59,19 @@ def check_response(response: object, payload: object, max_bytes: int) -> None:
         raise CacheInputError(f"the cached response is {size} bytes, over the {max_bytes}-byte limit")
 
 
+#: Seconds a guard that does not raise ACL refusals waits before asking Redis again after one.
+DENIED_BACKOFF = 60.0
+
+
 class FaultGuard:
     """A tiny circuit breaker: after a Redis failure, skip Redis for ``retry_interval`` seconds."""
 
-    def __init__(self, name: str, retry_interval: float = 1.0) -> None:
+    def __init__(self, name: str, retry_interval: float = 1.0, *, raise_denied: bool = True) -> None:
         self.name = name
         self.retry_interval = retry_interval
+        #: An ACL refusal raises (caches the user configured) or, for an optimisation the user did not ask for by
+        #: name (the query-vector cache on the retrieval path), is warned about and skipped for DENIED_BACKOFF s.
+        self.raise_denied = raise_denied
         self._down_until = 0.0
         self._warned = False
         self._lock = threading.Lock()
@@ -78,14 +85,24 @@ class FaultGuard:
         An ACL refusal (NOPERM) is raised instead: it is the deployment's configuration, not an outage, and as a
         miss it would hide for good that the cache never stores (the error names the command and the role to use).
         """
-        for cause in (exc, exc.__cause__):  # redisvl wraps a refused FT.SEARCH in its own error
-            if isinstance(cause, redis.exceptions.NoPermissionError):
-                raise cause
+        denied = next((c for c in (exc, exc.__cause__) if isinstance(c, redis.exceptions.NoPermissionError)), None)
+        if denied is not None and self.raise_denied:  # redisvl wraps a refused FT.SEARCH in its own error
+            raise denied
         with self._lock:
-            self._down_until = time.monotonic() + self.retry_interval
+            backoff = max(self.retry_interval, DENIED_BACKOFF) if denied is not None else self.retry_interval
+            self._down_until = time.monotonic() + backoff
             warn = not self._warned
             self._warned = True
-        if warn:
+        if warn and denied is not None:
+            logger.warning(
+                "%s: %s refused by the Redis ACL (%s); skipped, and Redis is not asked again for %.0fs. Connect with "
+                "a user of role rag-cache or rag-writer, or turn this cache off.",
+                self.name,
+                operation,
+                denied,
+                backoff,
+            )
+        elif warn:
             logger.warning(
                 "semantic cache %r: Redis unavailable during %s (%s: %s); treating as a miss and answering "
                 "without the cache. Retrying in %.1fs.",
