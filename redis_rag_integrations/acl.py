@@ -46,6 +46,10 @@ _SEARCH_READ = (
 )  # fmt: skip
 _SEARCH_ADMIN = ("+ft.create", "+ft.dropindex", "+ft.alter", "+ft.aliasadd", "+ft.aliasupdate", "+ft.aliasdel")
 _WRITE = ("+@write", "+@scripting", "-script|flush", "-script|kill", "+@transaction")
+#: The vector-set backend's commands (Redis 8). Opt-in (``vector_sets=True``): servers without vector sets (Redis
+#: Stack 7.x) refuse an ACL rule naming an unknown command.
+_VSET_READ = ("+vsim", "+vcard", "+vdim", "+vemb", "+vgetattr", "+vinfo", "+vlinks", "+vrandmember")
+_VSET_WRITE = ("+vadd", "+vrem", "+vsetattr")
 #: Last in every role: FLUSHALL / FLUSHDB / CONFIG / KEYS / INFO / MODULE / DEBUG / SHUTDOWN / ACL ... stay denied.
 _DENY = ("-@dangerous",)
 
@@ -82,23 +86,30 @@ ROLES: dict[str, Role] = {
 }
 
 
-def acl_rules(role: str) -> list[str]:
-    """The ``ACL SETUSER`` rules of ``role`` after the user name: ``on``, all keys, no channels, then the role's."""
+def acl_rules(role: str, *, vector_sets: bool = False) -> list[str]:
+    """The ``ACL SETUSER`` rules of ``role`` after the user name: ``on``, all keys, no channels, then the role's
+    (with ``vector_sets``, the vector-set backend's commands too: reads for every role, writes for all but the
+    reader)."""
     found = ROLES.get(role)
     if found is None:
         raise ValueError(f"unknown role {role!r}; the roles are {', '.join(ROLES)}")
-    return ["reset", "on", "~*", "resetchannels", "-@all", *found.rules]
+    extra: tuple[str, ...] = ()
+    if vector_sets:
+        extra = _VSET_READ if role == "rag-reader" else (*_VSET_READ, *_VSET_WRITE)
+    return ["reset", "on", "~*", "resetchannels", "-@all", *found.rules, *extra]
 
 
-def setuser_line(role: str, username: str | None = None, password_placeholder: str = "<password>") -> str:
+def setuser_line(
+    role: str, username: str | None = None, password_placeholder: str = "<password>", *, vector_sets: bool = False
+) -> str:
     """The copy-paste ``ACL SETUSER`` line of ``role`` (for ``redis-cli``); the password stays a placeholder."""
-    user = username or role
-    return " ".join(["ACL", "SETUSER", user, *acl_rules(role)[:2], f">{password_placeholder}", *acl_rules(role)[2:]])
+    rules = acl_rules(role, vector_sets=vector_sets)
+    return " ".join(["ACL", "SETUSER", username or role, *rules[:2], f">{password_placeholder}", *rules[2:]])
 
 
-def create_user(client: object, username: str, password: str, role: str) -> None:
+def create_user(client: object, username: str, password: str, role: str, *, vector_sets: bool = False) -> None:
     """Create (or reset) ``username`` with ``role``'s rules on the server behind ``client`` (needs ``ACL``)."""
-    rules = acl_rules(role)
+    rules = acl_rules(role, vector_sets=vector_sets)
     client.execute_command("ACL", "SETUSER", username, *rules[:2], f">{password}", *rules[2:])  # type: ignore[attr-defined]
 
 
@@ -118,6 +129,8 @@ def role_for(command: str) -> str:
         return "none of the roles: the package does not need it at run time (please report where it was sent)"
     if command.startswith("x"):
         return "rag-writer (ingestion streams)"
+    if command in {s[1:] for s in _VSET_READ + _VSET_WRITE}:
+        return "the role's vector-set variant (`redis-rag acl --vector-sets`; writes: not rag-reader)"
     if command in {"ft.search", "ft.aggregate", "ft.info", "ft._list", "ft.cursor", "hget", "hmget", "get", "lrange"}:
         return "rag-reader, or any role above it"
     return "rag-writer (documents, ingestion) or rag-cache (LLM caches); rag-reader is read-only"

@@ -252,7 +252,7 @@ def cmd_acl(args: argparse.Namespace) -> int:
 
     for name in [args.role] if args.role else list(ROLES):
         print(f"# {name}: {ROLES[name].job}")
-        print(setuser_line(name, args.user if args.role else None))
+        print(setuser_line(name, args.user if args.role else None, vector_sets=args.vector_sets))
     return 0
 
 
@@ -261,6 +261,9 @@ def _add_acl_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("role", nargs="?", choices=list(ROLES), help="one role (default: all four)")
     p.add_argument("--user", default=None, help="the user name to create (default: the role's name)")
+    p.add_argument(
+        "--vector-sets", action="store_true", help="add the vector-set backend's commands (VSIM, VADD...; Redis 8)"
+    )
 
 
 def cmd_tenants(args: argparse.Namespace) -> int:

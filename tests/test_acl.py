@@ -282,3 +282,18 @@ def test_query_vector_cache_degrades_under_the_reader(server: EmbeddedRedis, cap
         cache.put("model", 4, "a question", vector)  # refused by the ACL: no exception on the query path
     assert "rag-cache" in caplog.text and "ACL" in caplog.text
     assert cache.get("model", 4, "a question") is None
+
+
+def test_vector_set_variant_of_the_roles(server: EmbeddedRedis) -> None:
+    admin = redis.Redis.from_url(server.url, decode_responses=True)
+    probes = (("VSIM", "vs", "ELE", "a"), ("VADD", "vs", "VALUES", "2", "1", "0", "a"))
+    try:
+        for role, allowed in (("rag-reader", (True, False)), ("rag-writer", (True, True)), ("rag-cache", (True, True))):
+            admin.execute_command(*setuser_line(role, "vs-user", "pw", vector_sets=True).split())
+            assert tuple(admin.execute_command("ACL", "DRYRUN", "vs-user", *p) == "OK" for p in probes) == allowed
+            admin.execute_command(*setuser_line(role, "vs-user", "pw").split())
+            assert admin.execute_command("ACL", "DRYRUN", "vs-user", *probes[0]) != "OK"
+    finally:
+        admin.execute_command("ACL", "DELUSER", "vs-user")
+        admin.close()
+    assert "+vsim" not in setuser_line("rag-reader")  # Redis Stack 7.x refuses rules naming unknown commands
