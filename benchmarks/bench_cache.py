@@ -42,8 +42,10 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from benchmarks import cache_eval
 from benchmarks.report import figure
+from benchmarks.verifier_train import in_cache
 from redis_rag_integrations import Settings
 from redis_rag_integrations.cache import CacheStats, SemanticCache
+from redis_rag_integrations.cache.gate import default_gate
 from redis_rag_integrations.embeddings import Embedder, default_embedder
 from redis_rag_integrations.langchain import RedisSemanticCache
 from redis_rag_integrations.langchain.cache import prompt_key
@@ -146,10 +148,9 @@ def _evaluate_set(
     result.hit_rate[set_name] = hits / len(pairs)
     result.wrong_hits[set_name] = hits - correct
     emb = cache_eval.Embedded(pairs, lambda texts: np.stack([vectors[t] for t in texts]))
-    rows, _ = cache_eval.evaluate(pairs, emb)
-    row = min(rows, key=lambda r: abs(r.threshold - threshold))
-    result.offline_threshold = row.threshold  # cache_eval's grid point nearest to the default threshold
-    result.offline_precision[set_name], result.offline_recall[set_name] = row.cache_precision, row.cache_recall
+    precision, recall, _ = in_cache(pairs, emb, default_gate().accepts, threshold)  # the shipped verifier, offline
+    result.offline_threshold = threshold
+    result.offline_precision[set_name], result.offline_recall[set_name] = precision, recall
     result.expected_hits += [
         p
         for p in pairs

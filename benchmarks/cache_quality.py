@@ -1,23 +1,34 @@
-"""Semantic cache precision / recall at the default distance threshold, per evaluation set (A, B tuned, C).
+"""Semantic cache precision / recall with the shipped verifier at the default threshold, per evaluation set.
 
-The evaluation itself (the three pair sets, verifier, in-cache view) lives in :mod:`benchmarks.cache_eval`, which also
-chooses the threshold on ONE set (``TUNING_SET``, B) and writes ``results/cache_threshold.md``; this section reports
-the shipped default (``Settings().cache_distance_threshold``) with the shipped verifier on every set, so ``make bench``
-shows held-out figures next to the tuning set's. Only held-out sets carry the target (in-cache precision >= 0.95:
-a wrong cached answer costs more than a miss); a figure of the tuning set is marked as such and judged by nothing,
-because the threshold was chosen to pass on it. Hit / miss latency with the local LLM is in
-``benchmarks/bench_cache.py``. Standalone: ``python -m benchmarks.cache_quality``.
+The evaluation sets and the in-cache view live in :mod:`benchmarks.cache_eval` and :mod:`benchmarks.verifier_train`;
+the verifier's learned gate, its cut and radius (= the default threshold) were chosen on ONE set (``TUNING_SET``, B)
+by ``verifier_train.py``. This section reports the shipped default on every set, so ``make bench`` shows held-out
+figures next to the tuning set's. Only held-out sets carry the target (in-cache precision >= 0.95: a wrong cached
+answer costs more than a miss); a figure of the tuning set is marked as such and judged by nothing. Hit / miss
+latency with the local LLM is in ``benchmarks/bench_cache.py``. Standalone: ``python -m benchmarks.cache_quality``.
 """
 
 from __future__ import annotations
 
-from benchmarks.cache_eval import SETS, TUNING_SET, Embedded, evaluate, load_pairs
+from typing import NamedTuple
+
+from benchmarks.cache_eval import SETS, Embedded, evaluate, load_pairs
 from benchmarks.corpus import embed_cached
 from benchmarks.profiles import Profile, resolve
 from benchmarks.report import SectionResult, at_least, figure, section
+from benchmarks.verifier_train import TUNING_SET, in_cache
 from redis_rag_integrations import Settings
+from redis_rag_integrations.cache.gate import default_gate
 
 TARGET = 0.95
+
+
+class Shipped(NamedTuple):
+    """In-cache figures of the shipped verifier (rules + learned gate) at the default threshold."""
+
+    cache_precision: float
+    cache_recall: float
+    cache_wrong_hits: int
 
 
 def label(name: str) -> str:
@@ -37,7 +48,7 @@ def run(quick: bool, redis_url: str, *, profile: Profile | None = None) -> Secti
         if p.cache_pairs is not None:
             pairs = pairs[: p.cache_pairs]
         emb = Embedded(pairs, lambda texts: embed_cached(list(texts), p.cache_dir))
-        [row], _ = evaluate(pairs, emb, thresholds=[threshold])
+        row = Shipped(*in_cache(pairs, emb, default_gate().accepts, threshold))
         [raw], _ = evaluate(pairs, emb, verifier=None, thresholds=[threshold])
         tag = label(name)
         if name == TUNING_SET:
@@ -62,10 +73,10 @@ def run(quick: bool, redis_url: str, *, profile: Profile | None = None) -> Secti
         sizes.append(f"{name} {SETS[name][0]} ({len(pairs)} pairs)")
     notes = [
         "Labelled pairs (paraphrase = hit wanted, look-alike = hit would be wrong) from redis_rag_integrations/data/"
-        f"cache_eval*.json: {'; '.join(sizes)}. The default threshold and the verifier's slot size were chosen on set "
-        f"{TUNING_SET} only; the other sets are held out. all-MiniLM-L6-v2; the shipped near-miss verifier. In cache: "
-        "every cached question of a set is stored at once and a query takes its nearest accepted entry. Details and "
-        "the threshold sweep: benchmarks/results/cache_threshold.md (benchmarks/cache_eval.py).",
+        f"cache_eval*.json: {'; '.join(sizes)}. The verifier's gate, its cut and radius (the default threshold) were "
+        f"chosen on set {TUNING_SET} only; the other sets are held out. all-MiniLM-L6-v2; the shipped verifier (rules "
+        "+ learned gate). In cache: every cached question of a set is stored at once and a query takes its nearest "
+        "accepted entry. Curves: benchmarks/results/cache_gate.md (benchmarks/cache_gate_eval.py).",
     ]
     return section("Semantic cache precision / recall", figures, {}, notes)
 
