@@ -54,6 +54,8 @@ SECTIONS: tuple[str, ...] = (
     "bench_history",
     "ingest_freshness",
     "load",
+    # last: it starts its own local Redis Cluster and a node without persistence beside the harness's server
+    "cluster",
 )
 
 
