@@ -197,7 +197,10 @@ def queue_links(pipe: Any, entry_key: str, doc_ids: Sequence[str], ttl: int | No
     """
     keys = keys_of(entry_key)
     for doc_id in doc_ids:
-        pipe.eval(_LINK_SCRIPT, 1, keys.deps(doc_id), entry_key, "" if ttl is None else int(ttl), LINK_SAMPLE)
+        # execute_command, not pipe.eval: a cluster pipeline refuses eval() (a tenant's keys share one slot)
+        pipe.execute_command(
+            "EVAL", _LINK_SCRIPT, 1, keys.deps(doc_id), entry_key, "" if ttl is None else int(ttl), LINK_SAMPLE
+        )
 
 
 def record_dependencies(client: SyncClient, entry_key: str, doc_ids: Iterable[str], ttl: int | None = None) -> None:
@@ -211,12 +214,13 @@ def record_dependencies(client: SyncClient, entry_key: str, doc_ids: Iterable[st
 
 def _queue_reads(client: Any, ids: list[str], keys: FreshKeys) -> tuple[Any, int]:
     """Stamp ``ids`` (while answers are in flight) BEFORE reading their links: a store that links after the
-    read must find the stamp. A cluster cannot run the stamp script across slots; it cannot host the semantic
-    cache's MULTI either, so there is nothing in flight to stamp for."""
+    read must find the stamp. On a cluster only a tenant's keys share a slot: untenanted ones cannot run the stamp
+    script across slots (nor host the semantic cache's MULTI, so nothing is in flight to stamp for)."""
     pipe = client.pipeline(transaction=False)
-    stamped = not is_cluster(client)
-    if stamped:
-        pipe.eval(_STAMP_SCRIPT, 2, keys.inflight, keys.clock, keys.changed_prefix, *(tags.encode(i) for i in ids))
+    stamped = not is_cluster(client) or keys.root != ROOT
+    if stamped:  # execute_command, not pipe.eval: a cluster pipeline refuses eval()
+        stamp = (keys.inflight, keys.clock, keys.changed_prefix, *(tags.encode(i) for i in ids))
+        pipe.execute_command("EVAL", _STAMP_SCRIPT, 2, *stamp)
     for doc_id in ids:
         pipe.smembers(keys.deps(doc_id))
     return pipe, int(stamped)

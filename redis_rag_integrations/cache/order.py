@@ -63,7 +63,8 @@ def queue_order(
 
     Its reply, the last of the store's MULTI, is ``[members listed, entries evicted]``.
     """
-    pipe.eval(
+    pipe.execute_command(  # not pipe.eval: a cluster pipeline refuses eval() (a tenant's keys share one slot)
+        "EVAL",
         _ORDER_SCRIPT,
         2,
         order_key,
