@@ -23,11 +23,16 @@ from redis_rag_integrations.langchain import RedisVectorStore as LCStore
 from redis_rag_integrations.llama_index import RedisVectorStore as LIStore
 from redis_rag_integrations.store import RedisVectorIndex
 
-RAW = "raw redis-py FT.SEARCH"
+RAW = "raw FT.SEARCH (bare execute_command)"
+RAW_LC = "raw FT.SEARCH (bare), text + metadata"
+RAW_REDISPY = "redis-py ft().search(Query)"
 REDISVL = "redisvl VectorQuery"
 CORE = "ours: core search"
 LANGCHAIN = "ours: LangChain store"
 LLAMAINDEX = "ours: LlamaIndex store"
+CORE_NP = "ours: core search (numpy)"
+LANGCHAIN_NP = "ours: LangChain store (numpy)"
+LLAMAINDEX_NP = "ours: LlamaIndex store (numpy)"
 RAW_FILTER = "raw FT.SEARCH + tag filter"
 CORE_FILTER = "ours: core search + tag filter"
 LANGCHAIN_FILTER = "ours: LangChain + tag filter"
@@ -40,8 +45,11 @@ LCR_METADATA = [
     {"name": "source", "type": "tag"},
     {"name": "chunk", "type": "numeric"},
 ]
-#: What an application needs from a hit in our layout (the raw baseline asks for exactly that).
+#: What an application needs from a hit in our layout (redis-py's baseline asks for exactly that).
 RAW_FIELDS = ("id", "text", "metadata")
+#: What our core and the LlamaIndex store ask Redis for (``store.layout.QUERY_FIELDS``), and the LangChain store.
+CORE_FIELDS = ("doc_id", "text", "metadata", "extra")
+LC_FIELDS = ("text", "metadata")
 
 QueryFn = Callable[[np.ndarray], object]
 
@@ -81,6 +89,24 @@ def raw_knn(
     return lambda q: ft.search(query, {"v": q.tobytes()})
 
 
+def bare_knn(
+    client: Any, index: str, vector_field: str, fields: tuple[str, ...], spec: dict[str, Any], where: str = "*"
+):
+    """The cheapest KNN call there is: one ``execute_command`` with the vector as bytes, the reply unparsed.
+
+    The same command our core sends (query string, RETURN fields, SORTBY, LIMIT, DIALECT 2), built once: what is
+    left of a call is the protocol and the network, so an engine's ratio to it is its whole client-side cost.
+    """
+    k, ef = spec["k"], spec["ef_runtime"]
+    score = "vector_distance"
+    head = (
+        "FT.SEARCH", index, f"{where}=>[KNN {k} @{vector_field} $vector EF_RUNTIME {ef} AS {score}]",
+        "RETURN", len(fields) + 1, *fields, score, "SORTBY", score, "ASC", "LIMIT", 0, k, "PARAMS", 2, "vector",
+    )  # fmt: skip
+    run = client.execute_command
+    return lambda q: run(*head, q.tobytes(), "DIALECT", 2)
+
+
 def open_index(spec: dict[str, Any]) -> RedisVectorIndex:
     return RedisVectorIndex(spec["index"], settings=Settings(redis_url=spec["redis_url"]), create=False)
 
@@ -96,15 +122,20 @@ def ours(spec: dict[str, Any]) -> dict[str, QueryFn]:
     svl = index._index  # redisvl's SearchIndex over the same index and client
     where = f"(@section:{{{section}}})"
     return {
-        RAW: raw_knn(index.client, index.name, "vector", RAW_FIELDS, spec),
+        RAW: bare_knn(index.client, index.name, "vector", CORE_FIELDS, spec),
+        RAW_LC: bare_knn(index.client, index.name, "vector", LC_FIELDS, spec),
+        RAW_REDISPY: raw_knn(index.client, index.name, "vector", RAW_FIELDS, spec),
         REDISVL: lambda q: svl.query(
             VectorQuery(q.tolist(), "vector", return_fields=list(RAW_FIELDS), num_results=k, ef_runtime=ef)
         ),
-        CORE: lambda q: index.search(q, k),
+        CORE: lambda q: index.search(q.tolist(), k),
         LANGCHAIN: lambda q: lc.similarity_search_by_vector(q.tolist(), k),
         LLAMAINDEX: lambda q: li.query(VectorStoreQuery(query_embedding=q.tolist(), similarity_top_k=k)),
-        RAW_FILTER: raw_knn(index.client, index.name, "vector", RAW_FIELDS, spec, where),
-        CORE_FILTER: lambda q: index.search(q, k, {"section": section}),
+        CORE_NP: lambda q: index.search(q, k),
+        LANGCHAIN_NP: lambda q: lc.similarity_search_by_vector(q, k),  # type: ignore[arg-type]
+        LLAMAINDEX_NP: lambda q: li.query(VectorStoreQuery(query_embedding=q, similarity_top_k=k)),  # type: ignore[arg-type]
+        RAW_FILTER: bare_knn(index.client, index.name, "vector", LC_FIELDS, spec, where),
+        CORE_FILTER: lambda q: index.search(q, k, {"section": section}, LC_FIELDS),
         LANGCHAIN_FILTER: lambda q: lc.similarity_search_by_vector(q.tolist(), k, filter={"section": section}),
     }
 
@@ -142,12 +173,12 @@ def langchain_redis(spec: dict[str, Any], table: dict[str, np.ndarray] | None = 
 
 
 def theirs(spec: dict[str, Any]) -> dict[str, QueryFn]:
-    """langchain-redis on its own index, and raw FT.SEARCH on that index returning the same fields."""
+    """langchain-redis on its own index, and the bare FT.SEARCH on that index returning the same fields."""
     store = langchain_redis(spec)
     k = spec["k"]
     fields = ("text", *(m["name"] for m in LCR_METADATA))
     return {
-        LCR_RAW: raw_knn(store.index.client, spec["lcr_index"], "embedding", fields, spec),
+        LCR_RAW: bare_knn(store.index.client, spec["lcr_index"], "embedding", fields, spec),
         LCR: lambda q: store.similarity_search_by_vector(q.tolist(), k),
     }
 

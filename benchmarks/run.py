@@ -45,6 +45,7 @@ README = ROOT / "README.md"
 #: Run order: the cheap, embedding-free sections first, so a broken embedder still leaves Redis figures behind.
 SECTIONS: tuple[str, ...] = (
     "store_latency",
+    "adapter_overhead",
     "ingest_speed",
     "store_recall",
     "scale",

@@ -25,6 +25,7 @@ from ..store.layout import METADATA, TEXT, FieldType
 from ..store.options import metadata_fields_from, settings_with
 from ..tenancy import TenantLike
 from .embeddings import RagEmbeddings
+from .fast_documents import document
 
 #: Metadata keys that name the source document of a chunk, tried in order (``doc_id`` is LlamaIndex's word).
 DOC_ID_KEYS = ("doc_id", "source")
@@ -126,7 +127,7 @@ class RedisVectorStore(VectorStore):
 
     @staticmethod
     def _document(record: Record) -> Document:
-        return Document(id=record.id, page_content=record.text, metadata=record.metadata)
+        return document(record.id, record.text, record.metadata)  # unvalidated when exactly equivalent
 
     # --- writing ---------------------------------------------------------------------------------------------
 

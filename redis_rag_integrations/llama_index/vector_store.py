@@ -20,8 +20,6 @@ from llama_index.core.schema import (
     IndexNode,
     MetadataMode,
     Node,
-    NodeRelationship,
-    RelatedNodeInfo,
     TextNode,
 )
 from llama_index.core.vector_stores.types import (
@@ -43,6 +41,7 @@ from ..store.filters import FilterError
 from ..store.layout import FieldType, RawJson
 from ..store.options import metadata_fields_from, settings_with
 from ..tenancy import TenantLike
+from .fast_nodes import text_node
 
 _OPS = {
     FilterOperator.EQ: "$eq",
@@ -171,10 +170,7 @@ class RedisVectorStore(BasePydanticVectorStore):
             if cls is not TextNode:
                 node.set_content(record.text)
             return node
-        node = TextNode(id_=record.id, text=record.text, metadata=record.metadata)
-        if record.doc_id:
-            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=record.doc_id)
-        return node
+        return text_node(record.id, record.text, record.metadata, record.doc_id)  # unvalidated when equivalent
 
     def _filter(self, filters: MetadataFilters | None, node_ids: Any = None, doc_ids: Any = None) -> Any:
         parts = [translate_filters(filters)] if filters is not None and filters.filters else []

@@ -118,8 +118,22 @@ def parse_reply(layout: Layout, reply: Any, similarity: Callable[[float], float]
     return hits
 
 
-#: ``json.loads`` without its bytes sniffing (values are decoded from UTF-8 first): a third faster per field.
-_decode_json = json.JSONDecoder().decode
+_full_decode = json.JSONDecoder().decode
+_scan = json.JSONDecoder().scan_once
+
+
+def _decode_json(text: str) -> Any:
+    """``json.loads(text)`` for the JSON this layout writes, at half its cost per field.
+
+    The C scanner alone (no bytes sniffing, no whitespace regex around the value): a value that does not end
+    exactly where the text ends (whitespace, trailing data), or that the scanner refuses, goes through the full
+    decoder, which gives the same result or the same error ``json.loads`` would.
+    """
+    try:
+        value, end = _scan(text, 0)
+    except (StopIteration, ValueError):
+        return _full_decode(text)
+    return value if end == len(text) else _full_decode(text)
 
 
 def _legacy_hit(layout: Layout, key: Any, attrs: dict[Any, Any], similarity: Callable[[float], float]) -> Hit:

@@ -301,7 +301,8 @@ class Layout:
                 blob = _packer(self.dims, self.datatype).pack(*vector)
             except (struct.error, TypeError, OverflowError):
                 blob = None  # out of range or not numbers: the general path below says what is wrong
-            if blob is not None and math.isfinite(sum(vector)):
+            # checked on the packed floats: half the time of ``sum`` over the Python list
+            if blob is not None and np.isfinite(np.frombuffer(blob, dtype=_DTYPES[self.datatype])).all():
                 return blob
         elif (
             isinstance(vector, np.ndarray)
@@ -310,7 +311,8 @@ class Layout:
             and math.isfinite(vector.sum(dtype=np.float64))
         ):
             return vector.tobytes()
-        arr = np.asarray(vector, dtype=np.float32)
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes infinity, refused below with a message
+            arr = np.asarray(vector, dtype=np.float32)
         if arr.ndim != 1 or arr.shape[0] != self.dims:
             raise ValueError(
                 f"{what} has {arr.shape[0] if arr.ndim == 1 else arr.shape} dimensions but index "

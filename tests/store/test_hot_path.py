@@ -1,0 +1,105 @@
+"""The search hot path's shortcuts give exactly what the general code would, or the same refusal.
+
+- ``knn._decode_json`` (the JSON scanner without ``json.loads``'s wrapping) against ``json.loads``;
+- ``Layout.vector_bytes`` on lists and numpy arrays against a plain numpy conversion, for any floats (NaN, infinity,
+  values beyond float32, huge finite ones whose square overflows);
+- the unvalidated ``Document`` / ``TextNode`` constructors against the validated ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langchain_core.documents import Document
+from langchain_core.load import dumpd
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+from redis_rag_integrations.langchain.fast_documents import document
+from redis_rag_integrations.llama_index.fast_nodes import text_node
+from redis_rag_integrations.store.knn import _decode_json
+from redis_rag_integrations.store.layout import Layout
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def _outcome(fn, text):
+    try:
+        return ("ok", fn(text))
+    except ValueError as exc:
+        return ("error", type(exc))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(JSON_VALUES.map(lambda v: json.dumps(v, ensure_ascii=False)), st.text(max_size=30)))
+def test_json_shortcut_is_json_loads(text: str) -> None:
+    assert _outcome(_decode_json, text) == _outcome(json.loads, text)
+
+
+DIMS = 8
+FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64) | st.sampled_from([3.4e38, 1e30, -2e19, 1e39])
+
+
+def _expected(values: list[float]) -> bytes | None:
+    with np.errstate(over="ignore"):
+        arr = np.asarray(values, dtype=np.float64)
+        if not np.all(np.isfinite(arr)):
+            return None
+        as32 = arr.astype(np.float32)
+    return as32.tobytes() if np.all(np.isfinite(as32)) else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(FLOATS, min_size=DIMS, max_size=DIMS))
+def test_vector_bytes_exact_or_refused(values: list[float]) -> None:
+    layout = Layout("hot", DIMS)
+    expected = _expected(values)
+    for given_vector in (values, np.asarray(values, dtype=np.float32) if expected is not None else values):
+        if expected is None:
+            with pytest.raises(ValueError, match="NaN or infinity"):
+                layout.vector_bytes(given_vector)
+        else:
+            assert layout.vector_bytes(given_vector) == expected
+
+
+def test_vector_bytes_refuses_wrong_sizes_and_non_numbers() -> None:
+    layout = Layout("hot", DIMS)
+    with pytest.raises(ValueError, match="dimensions"):
+        layout.vector_bytes([0.1] * (DIMS - 1))
+    with pytest.raises((TypeError, ValueError)):
+        layout.vector_bytes(["a"] * DIMS)
+    assert math.isclose(np.frombuffer(layout.vector_bytes([1e30] * DIMS), np.float32)[0], 1e30, rel_tol=1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(min_size=1, max_size=20), st.text(max_size=50), st.dictionaries(st.text(max_size=6), JSON_VALUES))
+def test_fast_documents_equal_validated_ones(doc_id: str, text: str, metadata: dict) -> None:
+    fast, slow = document(doc_id, text, metadata), Document(id=doc_id, page_content=text, metadata=metadata)
+    assert fast == slow and fast.__dict__ == slow.__dict__ and dumpd(fast) == dumpd(slow)
+    assert fast.model_fields_set == slow.model_fields_set
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.text(min_size=1, max_size=20),
+    st.text(max_size=50),
+    st.dictionaries(st.text(max_size=6), JSON_VALUES),
+    st.none() | st.text(min_size=1, max_size=10),
+)
+def test_fast_nodes_equal_validated_ones(node_id: str, text: str, metadata: dict, doc_id: str | None) -> None:
+    slow = TextNode(id_=node_id, text=text, metadata=metadata)
+    if doc_id:
+        slow.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=doc_id)
+    fast = text_node(node_id, text, metadata, doc_id)
+    assert fast == slow and fast.model_dump_json() == slow.model_dump_json() and fast.ref_doc_id == slow.ref_doc_id
+    other = text_node("x", "y", {}, None)
+    fast.excluded_embed_metadata_keys.append("k")
+    assert other.excluded_embed_metadata_keys == []  # no shared mutable defaults
