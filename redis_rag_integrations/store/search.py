@@ -129,8 +129,10 @@ class IndexSearch:
         """
         args = self._knn.args(filter, k, fields, self.ef_runtime)
         blob = self.layout.vector_bytes(vector, "query vector")
-        # On a cluster, sent to the index's node (:func:`..placement.ft_call`); as it is on a single server.
-        reply = ft_call(self.client, self.name, *args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
+        # On a cluster, sent to the index's node (:func:`..placement.ft_call`); as it is on a single server (the
+        # flag, not a per-call is_cluster(): that costs ~3.6 us on a plain client, ~1% of a search).
+        cmd = (*args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
+        reply = ft_call(self.client, self.name, *cmd) if self._cluster else self.client.execute_command(*cmd)
         return parse_reply(self.layout, reply, self._similarity)
 
     @metrics.timed("store.search")
@@ -143,7 +145,9 @@ class IndexSearch:
     ) -> list[Hit]:
         args = self._knn.args(filter, k, fields, self.ef_runtime)
         blob = self.layout.vector_bytes(vector, "query vector")
-        reply = await aft_call(self.async_client, self.name, *args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
+        cmd = (*args, "PARAMS", 2, "vector", blob, "DIALECT", 2)
+        client = self.async_client
+        reply = await (aft_call(client, self.name, *cmd) if self._cluster else client.execute_command(*cmd))
         return parse_reply(self.layout, reply, self._similarity)
 
     @metrics.timed("store.text_search")
