@@ -26,7 +26,7 @@ def _progress() -> Progress:
 
 def _worker(args: argparse.Namespace) -> Worker:
     embedder = default_embedder()
-    index = RedisVectorIndex(args.index or get_settings().index_name, dims=embedder.dims)
+    index = RedisVectorIndex(args.index or get_settings().index_name, dims=embedder.dims, tenant=args.tenant)
     splitter = make_splitter(args.splitter, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
     return Worker(index, embedder, splitter=splitter, batch_size=args.batch_size)
 
@@ -40,7 +40,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             "read, or unset REDIS_RAG_LOCAL_SERVER to use the persistent local server."
         )
     files = list(iter_files(args.paths))
-    producer = Producer(args.index)
+    producer = Producer(args.index, tenant=args.tenant)
     worker = _worker(args) if args.inline else None
     with _progress() as progress:
         task = progress.add_task("publishing", total=len(files))
@@ -85,6 +85,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", default=None, help="index name (default: settings' index_name)")
+    p.add_argument("--tenant", default=None, help="the tenant whose index and stream to use (default: none)")
     p.add_argument("--splitter", choices=["langchain", "llama_index"], default="langchain")
     p.add_argument("--chunk-size", type=int, default=1000)
     p.add_argument("--chunk-overlap", type=int, default=150)
