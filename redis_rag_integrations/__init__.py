@@ -16,6 +16,8 @@ from .errors import (
 )
 from .server import EmbeddedRedis
 from .settings import Settings, get_settings
+from .tenancy import Tenant, TenantError
+from .tenant_admin import drop_tenant, list_tenants
 from .urls import redis_url
 
 __all__ = [
@@ -29,10 +31,14 @@ __all__ = [
     "RedisConnectionFailed",
     "RedisRagError",
     "Settings",
+    "Tenant",
+    "TenantError",
     "default_embedder",
+    "drop_tenant",
     "get_async_client",
     "get_client",
     "get_settings",
+    "list_tenants",
     "redis_url",
 ]
 __version__ = "0.1.0"
