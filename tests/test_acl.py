@@ -115,7 +115,7 @@ def test_reader_searches_and_reads_but_cannot_write(
     url = url_for(server, "rag-reader")
     settings = Settings(redis_url=url)
     assert resolve_url(settings) == url  # PING + the module check without MODULE LIST (FT._LIST instead)
-    index = RedisVectorIndex(index_name, url=url, settings=settings, create=False)
+    index = RedisVectorIndex(index_name, url=url, settings=settings)  # exists: no FT.CREATE needed
     vec = _vec(hash_embedder_module, "seed text")
     assert [h.record.id for h in index.search(vec, k=1)] == ["seed"]
     assert [r.id for r in index.get(["seed"])] == ["seed"]
@@ -297,3 +297,12 @@ def test_vector_set_variant_of_the_roles(server: EmbeddedRedis) -> None:
         admin.execute_command("ACL", "DELUSER", "vs-user")
         admin.close()
     assert "+vsim" not in setuser_line("rag-reader")  # Redis Stack 7.x refuses rules naming unknown commands
+
+
+def test_readme_acl_lines_are_the_package_roles() -> None:
+    """The README's copy-paste lines are exactly what `redis-rag acl` prints (and what the tests above ran)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    shown = [line for line in readme.splitlines() if line.startswith("ACL SETUSER ")]
+    assert shown == [setuser_line(role) for role in ROLES]
