@@ -49,6 +49,7 @@ SECTIONS: tuple[str, ...] = (
     "ingest_speed",
     "store_recall",
     "scale",
+    "backends",
     "retrieval_quality",
     "cache_quality",
     "bench_cache",
@@ -62,7 +63,7 @@ SECTIONS: tuple[str, ...] = (
 
 #: Smoke-mode sizes for sections that take a size of their own instead of a profile (``benchmarks/scale.py``:
 #: vectors and held-out queries). A section with neither is skipped in smoke mode.
-SMOKE_KWARGS: dict[str, dict[str, Any]] = {"scale": {"size": (2_000, 20)}}
+SMOKE_KWARGS: dict[str, dict[str, Any]] = {"scale": {"size": (2_000, 20)}, "backends": {"size": (1_000, 10)}}
 
 
 def _accepts(fn: Callable[..., Any], names: Sequence[str]) -> bool:

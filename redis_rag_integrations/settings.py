@@ -145,6 +145,11 @@ class Settings(BaseSettings):
         ge=1,
         description="vectorset backend: FILTER-EF, candidates a filtered VSIM examines (unset: the server's, COUNT*100).",
     )
+    vectorset_threaded: bool = Field(
+        default=False,
+        description="vectorset backend: let VSIM run on the server's worker threads (the server's default). Off: "
+        "NOTHREAD, the query runs on the main thread: lower latency on a small machine (benchmarks/backends.py).",
+    )
 
     # --- embeddings -------------------------------------------------------------------------------------------
     embedding_provider: EmbeddingProvider = Field(

@@ -28,6 +28,7 @@ INDEX_OPTIONS = frozenset(
         "vectorset_quantization",
         "vectorset_reduce",
         "vectorset_filter_ef",
+        "vectorset_threaded",
     }
 )
 

@@ -126,7 +126,7 @@ class VectorSetIndex(VectorSetReads, RedisVectorIndex):
             )
         reduce = int(meta["reduce"]) or None
         options = VectorSetOptions(meta["quantization"], reduce, int(meta["m"]), int(meta["ef_construction"]),  # type: ignore[arg-type]
-                                   wanted.ef_runtime, wanted.filter_ef)  # fmt: skip
+                                   wanted.ef_runtime, wanted.filter_ef, wanted.threaded)  # fmt: skip
         return options, have_dims, have_fields
 
     def _query_engine_index_exists(self, name: str) -> bool:

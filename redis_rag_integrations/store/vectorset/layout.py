@@ -162,6 +162,8 @@ class VectorSetOptions:
     ef_construction: int = 200
     ef_runtime: int | None = None
     filter_ef: int | None = None
+    #: ``VSIM`` on the server's worker threads (its default) or, off, ``NOTHREAD``: lower latency on small machines.
+    threaded: bool = False
 
     def __post_init__(self) -> None:
         if self.quantization not in QUANT_ARG:
@@ -179,6 +181,7 @@ class VectorSetOptions:
             ef_construction=s.hnsw_ef_construction,
             ef_runtime=s.hnsw_ef_runtime,
             filter_ef=s.vectorset_filter_ef,
+            threaded=s.vectorset_threaded,
         )
 
     def vadd_args(self) -> list[Any]:

@@ -61,6 +61,8 @@ class VsimPlanner:
                 args += ["FILTER-EF", self.options.filter_ef]
         if truth:
             args.append("TRUTH")
+        if not self.options.threaded:
+            args.append("NOTHREAD")
         return tuple(args)
 
 
