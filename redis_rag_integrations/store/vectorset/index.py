@@ -74,7 +74,8 @@ class VectorSetIndex(VectorSetReads, RedisVectorIndex):
             raise unsupported(f"distance_metric={s.distance_metric!r} (vector sets compare by cosine only)")
         if s.vector_algorithm != "hnsw":
             raise unsupported(f"vector_algorithm={s.vector_algorithm!r} (a vector set is an HNSW graph)")
-        self._clients = RedisClients(url, settings=s, client=client, async_client=async_client)
+        # Vector sets are built into Redis 8: no search module is required (a plain Redis 8 or a managed one will do).
+        self._clients = RedisClients(url, settings=s, client=client, async_client=async_client, require=("vectorset",))
         self.client: SyncClient = self._clients.client
         self.invalidate_caches = invalidate_caches
         self.ef_runtime = s.hnsw_ef_runtime
