@@ -6,6 +6,7 @@ The admin (the default user here) creates the indexes; the other roles connect w
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -306,3 +307,39 @@ def test_readme_acl_lines_are_the_package_roles() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     shown = [line for line in readme.splitlines() if line.startswith("ACL SETUSER ")]
     assert shown == [setuser_line(role) for role in ROLES]
+
+
+def test_async_clients_name_the_role_too(server: EmbeddedRedis) -> None:
+    from redis_rag_integrations.connection import aget_async_client, async_twin
+
+    url = url_for(server, "rag-reader")
+
+    async def denied_writes() -> list[str]:
+        messages = []
+        made = await aget_async_client(url, settings=Settings())
+        sync = get_client(url, settings=Settings())
+        twin = async_twin(sync)  # the twin of a sync client carries the asyncio variant of the parser
+        try:
+            for client in (made, twin):
+                assert await client.ping()
+                with pytest.raises(PermissionDenied) as denied:
+                    await client.set("k", "v")
+                messages.append(str(denied.value))
+        finally:
+            await made.aclose()
+            await twin.aclose()
+            sync.close()
+        return messages
+
+    messages = asyncio.run(denied_writes())
+    assert len(messages) == 2 and all("'SET'" in m and "rag-writer" in m for m in messages)
+
+
+def test_cli_prints_the_role_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    from redis_rag_integrations import cli
+
+    assert cli.main(["acl"]) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("ACL SETUSER")]
+    assert printed == [setuser_line(role) for role in ROLES]
+    assert cli.main(["acl", "rag-reader", "--user", "retriever-1", "--vector-sets"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == setuser_line("rag-reader", "retriever-1", vector_sets=True)
