@@ -61,7 +61,7 @@ def _ids(records: list[Record]) -> set[str]:
 def _write(index: RedisVectorIndex, tag_values: list[str]) -> list[Record]:
     index.clear()
     records = [
-        Record(f"r{i}-{v.replace(chr(0), '<NUL>')}", "x", _vector(i), {"tag": v}, doc_id=v or None)
+        Record(f"r{i}-{v}", "x", _vector(i), {"tag": v}, doc_id=v or None)  # ids may hold NUL on this backend
         for i, v in enumerate(tag_values)
     ]
     index.upsert(records)

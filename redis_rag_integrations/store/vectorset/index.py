@@ -12,6 +12,7 @@ process, or the other framework, opens it with the same dims, fields and quantis
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
@@ -179,7 +180,7 @@ class VectorSetIndex(VectorSetReads, RedisVectorIndex):
 
     def _checked(self, records: Sequence[Record]) -> list[Checked]:
         """Every record checked before any is written: one bad record fails the call and loses nothing."""
-        checked = [self.layout.check(r) for r in records]
+        checked = [_check(self.layout, r) for r in records]
         seen: set[str] = set()
         for c in checked:
             if c.record.id in seen:
@@ -343,3 +344,12 @@ class VectorSetIndex(VectorSetReads, RedisVectorIndex):
 
 
 __all__ = ["QUERY_ENGINE", "VectorSetIndex"]
+
+
+def _check(layout: Layout, record: Record) -> Checked:
+    """:meth:`Layout.check`, but an id may hold NUL: the query engine refuses it (its reads lose such keys), an
+    element name is binary-safe and the filter form encodes it (ids are any string here)."""
+    if not (isinstance(record.id, str) and "\x00" in record.id):
+        return layout.check(record)
+    c = layout.check(dataclasses.replace(record, id=record.id.replace("\x00", "\ufffd")))
+    return Checked(record, c.vector, c.metadata_json, c.extra_json, c.indexed)
