@@ -343,3 +343,16 @@ def test_cli_prints_the_role_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert printed == [setuser_line(role) for role in ROLES]
     assert cli.main(["acl", "rag-reader", "--user", "retriever-1", "--vector-sets"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == setuser_line("rag-reader", "retriever-1", vector_sets=True)
+
+
+def test_admin_runs_info_and_stats(server: EmbeddedRedis, index_name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from redis_rag_integrations import cli
+
+    url = url_for(server, "rag-admin")
+    assert cli.main(["info", "--url", url]) == 0
+    assert cli.main(["stats", "--url", url, "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "Redis 8." in out and index_name in out and '"num_docs"' in out
+    assert cli.main(["info", "--url", url_for(server, "rag-reader")]) == 0  # no INFO: says so, still lists indexes
+    out = capsys.readouterr().out
+    assert "may not run INFO" in out and index_name in out
