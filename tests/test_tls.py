@@ -154,3 +154,13 @@ def test_key_without_certificate_is_refused(certs: Certificates) -> None:
 def test_missing_ca_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="ssl_ca_certs"):
         Settings(ssl_ca_certs=tmp_path / "nope.pem")
+
+
+def test_missing_stunnel_fails_under_ci_and_skips_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no stunnel to find
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install stunnel4"):
+        stunnel_binary()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install stunnel4"):
+        stunnel_binary()
