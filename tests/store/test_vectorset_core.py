@@ -265,3 +265,22 @@ def test_async_twins(make: Any) -> None:
         )
 
     assert asyncio.run(run()) == (["r3"], 2, True, 4, "3-0", 1, 0)
+
+
+def test_async_deletes_and_lifecycle(make: Any) -> None:
+    idx = make(metadata_fields={"team": "tag"})
+
+    async def run() -> tuple[Any, ...]:
+        await idx.aupsert([rec(i, doc=f"d{i % 2}", team="a" if i < 3 else "b") for i in range(6)])
+        by_doc = await idx.adelete_documents(["d0"])  # r0, r2, r4
+        found = sorted(r.id for r in await idx.afind({"team": "b"}))
+        where = await idx.adelete_where({"team": "a"})  # r1
+        await idx.areplace_document("d9", [rec(9, doc="d9")], version=1)
+        advanced = await idx.aadvance_document("d9", "other", version=2)
+        gone = await idx.adelete_document("d9", version=3)
+        left = await idx.acount()
+        cleared = await idx.aclear()
+        await idx.adrop()
+        return by_doc, found, where, advanced.status, gone.removed, left, cleared, idx.exists()
+
+    assert asyncio.run(run()) == (3, ["r3", "r5"], 1, "changed", 1, 2, 2, False)
