@@ -284,3 +284,18 @@ def test_async_deletes_and_lifecycle(make: Any) -> None:
         return by_doc, found, where, advanced.status, gone.removed, left, cleared, idx.exists()
 
     assert asyncio.run(run()) == (3, ["r3", "r5"], 1, "changed", 1, 2, 2, False)
+
+
+def test_find_scans_every_element_not_the_probes_neighbourhood(make: Any) -> None:
+    """``find`` / ``delete_where`` are exhaustive (``VSIM ... TRUTH``): records far from any probe are found too."""
+    idx = make(dims=16, metadata_fields={"t": "tag"})
+    rng = np.random.default_rng(1)
+    points = rng.normal(size=(3000, 16)).astype(np.float32)
+    points[:, 0] = np.abs(points[:, 0]) + 3  # everything near the probe's direction...
+    far = {10, 1500, 2999}
+    for i in far:
+        points[i] = -points[i]  # ...except the three rare ones
+    idx.upsert([Record(f"r{i}", "x", points[i], {"t": "rare" if i in far else "common"}) for i in range(3000)])
+    assert {r.id for r in idx.find({"t": "rare"})} == {f"r{i}" for i in far}
+    assert len(idx.find({"t": "common"}, limit=5000)) == 2997
+    assert idx.delete_where({"t": "common"}) == 2997 and idx.count() == 3
