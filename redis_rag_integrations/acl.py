@@ -86,30 +86,39 @@ ROLES: dict[str, Role] = {
 }
 
 
-def acl_rules(role: str, *, vector_sets: bool = False) -> list[str]:
+def acl_rules(role: str, *, vector_sets: bool = False, search: bool = True) -> list[str]:
     """The ``ACL SETUSER`` rules of ``role`` after the user name: ``on``, all keys, no channels, then the role's
     (with ``vector_sets``, the vector-set backend's commands too: reads for every role, writes for all but the
-    reader)."""
+    reader). ``search=False`` leaves the ``FT.*`` commands out, for a server without the search module (chat
+    history, exact caches, streams only), which refuses a rule naming a command it does not know."""
     found = ROLES.get(role)
     if found is None:
         raise ValueError(f"unknown role {role!r}; the roles are {', '.join(ROLES)}")
+    rules = [r for r in found.rules if search or not r.startswith("+ft.")]
     extra: tuple[str, ...] = ()
     if vector_sets:
         extra = _VSET_READ if role == "rag-reader" else (*_VSET_READ, *_VSET_WRITE)
-    return ["reset", "on", "~*", "resetchannels", "-@all", *found.rules, *extra]
+    return ["reset", "on", "~*", "resetchannels", "-@all", *rules, *extra]
 
 
 def setuser_line(
-    role: str, username: str | None = None, password_placeholder: str = "<password>", *, vector_sets: bool = False
+    role: str,
+    username: str | None = None,
+    password_placeholder: str = "<password>",
+    *,
+    vector_sets: bool = False,
+    search: bool = True,
 ) -> str:
     """The copy-paste ``ACL SETUSER`` line of ``role`` (for ``redis-cli``); the password stays a placeholder."""
-    rules = acl_rules(role, vector_sets=vector_sets)
+    rules = acl_rules(role, vector_sets=vector_sets, search=search)
     return " ".join(["ACL", "SETUSER", username or role, *rules[:2], f">{password_placeholder}", *rules[2:]])
 
 
-def create_user(client: object, username: str, password: str, role: str, *, vector_sets: bool = False) -> None:
+def create_user(
+    client: object, username: str, password: str, role: str, *, vector_sets: bool = False, search: bool = True
+) -> None:
     """Create (or reset) ``username`` with ``role``'s rules on the server behind ``client`` (needs ``ACL``)."""
-    rules = acl_rules(role, vector_sets=vector_sets)
+    rules = acl_rules(role, vector_sets=vector_sets, search=search)
     client.execute_command("ACL", "SETUSER", username, *rules[:2], f">{password}", *rules[2:])  # type: ignore[attr-defined]
 
 

@@ -252,7 +252,7 @@ def cmd_acl(args: argparse.Namespace) -> int:
 
     for name in [args.role] if args.role else list(ROLES):
         print(f"# {name}: {ROLES[name].job}")
-        print(setuser_line(name, args.user if args.role else None, vector_sets=args.vector_sets))
+        print(setuser_line(name, args.user if args.role else None, vector_sets=args.vector_sets, search=args.search))
     return 0
 
 
@@ -263,6 +263,12 @@ def _add_acl_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user", default=None, help="the user name to create (default: the role's name)")
     p.add_argument(
         "--vector-sets", action="store_true", help="add the vector-set backend's commands (VSIM, VADD...; Redis 8)"
+    )
+    p.add_argument(
+        "--no-search",
+        dest="search",
+        action="store_false",
+        help="leave the FT.* commands out (a server without the search module refuses rules naming them)",
     )
 
 

@@ -203,7 +203,7 @@ async def aget_async_client(
             _cluster_by_url[url] = _cluster_enabled(await client.info("cluster"))
         except redis.exceptions.NoPermissionError:  # INFO denied by the ACL: CLUSTER INFO is in every role
             try:
-                _cluster_by_url[url] = _cluster_enabled(await client.execute_command("CLUSTER INFO"))
+                _cluster_by_url[url] = _answers_cluster_info(await client.execute_command("CLUSTER INFO"))
             except redis.ResponseError:  # not a cluster ("cluster support disabled"), or denied too
                 _cluster_by_url[url] = False
         except redis.ResponseError:  # INFO refused otherwise (some managed services): not a cluster we can detect
@@ -303,11 +303,17 @@ def _is_cluster_node(client: redis.Redis) -> bool:
         return _cluster_enabled(client.info("cluster"))
     except redis.exceptions.NoPermissionError:  # INFO denied by the ACL: CLUSTER INFO is in every role
         try:
-            return _cluster_enabled(client.execute_command("CLUSTER INFO"))
+            return _answers_cluster_info(client.execute_command("CLUSTER INFO"))
         except redis.ResponseError:  # "cluster support disabled", or denied too: take it for standalone
             return False
     except redis.ResponseError:  # INFO refused otherwise (some managed services): not a cluster we can detect
         return False
+
+
+def _answers_cluster_info(reply: Any) -> bool:
+    """A ``CLUSTER INFO`` answer means a cluster node: a standalone server refuses the command ("This instance has
+    cluster support disabled"). Its fields say nothing like ``cluster_enabled`` (that is ``INFO``'s)."""
+    return bool(reply)
 
 
 def _cluster_enabled(info: dict[str, Any]) -> bool:
