@@ -299,3 +299,22 @@ def test_find_scans_every_element_not_the_probes_neighbourhood(make: Any) -> Non
     assert {r.id for r in idx.find({"t": "rare"})} == {f"r{i}" for i in far}
     assert len(idx.find({"t": "common"}, limit=5000)) == 2997
     assert idx.delete_where({"t": "common"}) == 2997 and idx.count() == 3
+
+
+def test_a_selective_filter_still_gets_every_match_up_to_k(make: Any) -> None:
+    """A filtered VSIM examines FILTER-EF candidates near the query: one that comes back short is re-run as an
+    exact scan, so a search returns min(k, matches), the query engine's answer, never silently fewer."""
+    idx = make(dims=16, metadata_fields={"t": "tag"})
+    rng = np.random.default_rng(2)
+    points = rng.normal(size=(3000, 16)).astype(np.float32)
+    points[:, 0] = np.abs(points[:, 0]) + 3
+    far = [10, 1500, 2999]
+    for i in far:
+        points[i] = -points[i]
+    idx.upsert([Record(f"r{i}", "x", points[i], {"t": "rare" if i in far else "common"}) for i in range(3000)])
+    probe = np.zeros(16, dtype=np.float32)
+    probe[0] = 1.0
+    hits = idx.search(probe, 5, {"t": "rare"})
+    assert sorted(h.record.id for h in hits) == sorted(f"r{i}" for i in far)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert asyncio.run(idx.asearch(probe, 2, {"t": "rare"}))[0].record.id == hits[0].record.id

@@ -78,8 +78,10 @@ class VectorSetReads:
         reply = await self.async_client.execute_command(*self._find_args(filter, limit))
         return [h.record for h in query.hits(reply)]
 
-    def _search_args(self, vector: Sequence[float] | np.ndarray, k: int, filter: FilterLike) -> tuple[Any, ...]:
-        args = self._vsim.args(filter, k)
+    def _search_args(
+        self, vector: Sequence[float] | np.ndarray, k: int, filter: FilterLike, truth: bool = False
+    ) -> tuple[Any, ...]:
+        args = self._vsim.args(filter, k, truth=truth)
         return ("VSIM", self.keys.vset, "FP32", self.layout.vector_bytes(vector, "query vector"), *args)
 
     @metrics.timed("store.search")
@@ -91,8 +93,16 @@ class VectorSetReads:
         fields: Sequence[str] = QUERY_FIELDS,
     ) -> list[Hit]:
         """The ``k`` nearest records to ``vector``, closest first, in one ``VSIM``; scores are cosine similarities
-        (see :mod:`.query`). Every field comes back whatever ``fields`` says: they are one attribute string."""
-        return query.hits(self.client.execute_command(*self._search_args(vector, k, filter)))
+        (see :mod:`.query`). Every field comes back whatever ``fields`` says: they are one attribute string.
+
+        A filtered ``VSIM`` examines ``FILTER-EF`` candidates around the query; when it comes back with fewer than
+        ``k`` hits, the matches may lie elsewhere in the graph, so the search is run again as an exact scan
+        (``TRUTH``): a search returns ``min(k, matches)`` hits, never silently fewer (one extra scan, only then).
+        """
+        found = query.hits(self.client.execute_command(*self._search_args(vector, k, filter)))
+        if filter is not None and len(found) < k:
+            found = query.hits(self.client.execute_command(*self._search_args(vector, k, filter, truth=True)))
+        return found
 
     @metrics.timed("store.search")
     async def asearch(
@@ -102,7 +112,11 @@ class VectorSetReads:
         filter: FilterLike = None,
         fields: Sequence[str] = QUERY_FIELDS,
     ) -> list[Hit]:
-        return query.hits(await self.async_client.execute_command(*self._search_args(vector, k, filter)))
+        found = query.hits(await self.async_client.execute_command(*self._search_args(vector, k, filter)))
+        if filter is not None and len(found) < k:
+            reply = await self.async_client.execute_command(*self._search_args(vector, k, filter, truth=True))
+            found = query.hits(reply)
+        return found
 
     def text_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
         raise unsupported("BM25 text search")
