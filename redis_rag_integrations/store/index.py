@@ -294,7 +294,17 @@ class RedisVectorIndex(IndexSearch):
             self._forget_versions()
 
     async def adrop(self, delete_records: bool = True) -> None:
-        await self.aindex.delete(drop=delete_records)
+        if self._cluster:
+            # redisvl sends FT.DROPINDEX to the asyncio cluster client's *default* node: not the index's node (a
+            # MOVED hop), and None at times (redis-py clears it when a slot-map refresh fails; seen here after the
+            # failover and resharding tests: "'NoneType' object has no attribute 'connection_kwargs'", 1 run in 3).
+            # The index lives on its name's node: drop it there (placement.aft_call).
+            client = await self._clients.aclient()
+            if delete_records:
+                await self.aindex.clear()
+            await placement.aft_call(client, self.name, "FT.DROPINDEX", self.name)
+        else:
+            await self.aindex.delete(drop=delete_records)
         if delete_records:
             await self._aforget_versions()
 
