@@ -22,7 +22,9 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from redis.exceptions import ResponseError
+from redis.exceptions import ClusterDownError, ResponseError, SlotNotCoveredError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .connection import is_cluster
 from .decoding import as_str
@@ -32,6 +34,10 @@ from .errors import RedisRagError
 COORDINATOR_COMMANDS = ("_FT.SEARCH", "SEARCH.CLUSTERINFO")
 #: The search module's version from Redis 8 on (``80xxx``): its query engine runs the coordinator in cluster mode.
 COORDINATED_SEARCH_VERSION = 80000
+
+
+#: A targeted node that cannot answer: dead, unreachable, or no longer known for the slot.
+_NODE_GONE = (RedisConnectionError, RedisTimeoutError, ClusterDownError, SlotNotCoveredError)
 
 
 class SpansShardsError(RedisRagError, ValueError):
@@ -85,19 +91,27 @@ def ft_call(client: Any, index_name: str, *args: Any, **options: Any) -> Any:
     """``FT.<cmd> index_name ...`` on the node that owns the index (on a standalone client: as it is).
 
     ``args`` starts with the command name, then ``index_name``. Why target the node: see the module docstring.
-    redis-py still follows a ``MOVED`` reply (a slot that moved since its last map), so this only saves the hop.
+    redis-py still follows a ``MOVED`` reply (a slot that moved since its last map). But it does not retry a call
+    given ``target_nodes``: when that node is gone (a failover under way, a stale slot map), the call is made once
+    more without it, through redis-py's own routing, which reloads the map, retries and follows ``MOVED``.
     """
-    if is_cluster(client):
-        options["target_nodes"] = index_node(client, index_name)
-    return client.execute_command(*args, **options)
+    if not is_cluster(client):
+        return client.execute_command(*args, **options)
+    try:
+        return client.execute_command(*args, target_nodes=index_node(client, index_name), **options)
+    except _NODE_GONE:
+        return client.execute_command(*args, **options)
 
 
 async def aft_call(client: Any, index_name: str, *args: Any, **options: Any) -> Any:
-    if is_cluster(client):
-        if getattr(client, "_initialize", False):  # an asyncio cluster client learns its slot map on first use
-            await client.initialize()
-        options["target_nodes"] = index_node(client, index_name)
-    return await client.execute_command(*args, **options)
+    if not is_cluster(client):
+        return await client.execute_command(*args, **options)
+    if getattr(client, "_initialize", False):  # an asyncio cluster client learns its slot map on first use
+        await client.initialize()
+    try:
+        return await client.execute_command(*args, target_nodes=index_node(client, index_name), **options)
+    except _NODE_GONE:
+        return await client.execute_command(*args, **options)
 
 
 # --- coordinator detection -------------------------------------------------------------------------------------
