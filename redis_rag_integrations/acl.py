@@ -3,7 +3,8 @@
 Four roles, one per job, each granting only the commands that job sends (audited with ``INFO commandstats`` over a
 store / cache / history / ingestion round trip):
 
-* ``rag-reader``: searches and reads documents (a retriever). No writes, no ``FLUSH*`` / ``CONFIG`` / ``KEYS``.
+* ``rag-reader``: searches and reads documents and chat history (a retriever). No writes, no ``FLUSH*`` /
+  ``CONFIG`` / ``KEYS``.
 * ``rag-writer``: the ingestion side: document writes (hashes, the upsert scripts, transactions) and the ingestion
   streams (``XADD``, ``XREADGROUP``, ``XACK``...), plus everything the reader has.
 * ``rag-cache``: semantic and exact LLM caches: reads and writes of entries (hashes, strings, the eviction sorted
@@ -66,7 +67,12 @@ class Role:
 ROLES: dict[str, Role] = {
     role.name: role
     for role in (
-        Role("rag-reader", "search and read documents (a retriever)", (*_BASE, "+@read", *_SEARCH_READ, *_DENY)),
+        Role(
+            "rag-reader",
+            "search and read documents and chat history (a retriever)",
+            # MULTI / EXEC: history reads a session in one transaction; every command inside is checked anyway.
+            (*_BASE, "+@read", *_SEARCH_READ, "+@transaction", *_DENY),
+        ),
         Role(
             "rag-writer",
             "ingestion: write documents and consume the ingestion streams",

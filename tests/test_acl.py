@@ -356,3 +356,35 @@ def test_admin_runs_info_and_stats(server: EmbeddedRedis, index_name: str, capsy
     assert cli.main(["info", "--url", url_for(server, "rag-reader")]) == 0  # no INFO: says so, still lists indexes
     out = capsys.readouterr().out
     assert "may not run INFO" in out and index_name in out
+
+
+def test_run_time_refusals_are_only_the_ones_with_a_fallback(
+    server: EmbeddedRedis, index_name: str, hash_embedder_module
+) -> None:
+    """The audit, automated: each job run under its role, then the server's ACL LOG lists every command it refused.
+    Only INFO (cluster detection, write-path choice), MODULE LIST (module check) and, for the reader, SCRIPT LOAD
+    (skipped: it never writes) may be there: each has a fallback. Anything else was refused and swallowed."""
+    admin = redis.Redis.from_url(server.url, decode_responses=True)
+    admin.execute_command("ACL", "LOG", "RESET")
+    vec = _vec(hash_embedder_module, "seed text")
+    for role in ("rag-reader", "rag-writer", "rag-cache"):
+        url = url_for(server, role).replace("127.0.0.1", "localhost")  # URLs not seen yet: detection runs again
+        settings = Settings(redis_url=url)
+        assert resolve_url(settings) == url
+        index = RedisVectorIndex(index_name, url=url, settings=settings)
+        assert index.search(vec, k=1) and asyncio.run(index.asearch(vec, k=1))
+        if role == "rag-writer":
+            index.upsert([Record(id="audit", text="audit", vector=vec)])
+            Producer(index_name, redis_url=url, settings=settings).upsert("audit-doc", "audited text")
+            assert Worker(index, hash_embedder_module).run(until_idle=True).indexed == 1
+        if role == "rag-cache":
+            cache = SemanticCache(hash_embedder_module, name="audit", redis_url=url, settings=settings)
+            with pytest.raises(RedisSearchError):  # the cache's index does not exist and this role may not create it
+                cache._sync_index()
+        history = ChatHistoryStore(url, settings=settings, prefix="audit")
+        assert history.read("s") == []
+    refused = {(entry["username"], entry["object"].lower()) for entry in admin.execute_command("ACL", "LOG")}
+    admin.close()
+    allowed = {"info", "module|list", "script|load", "ft.create"}
+    assert {obj for _, obj in refused} <= allowed, refused
+    assert ("rag-reader", "script|load") in refused and ("rag-writer", "script|load") not in refused
