@@ -1,20 +1,20 @@
-"""Train the semantic cache's learned gate (:mod:`redis_rag_integrations.cache.gate`) on evaluation set B only.
+"""Train the semantic cache's learned gate (:mod:`redis_rag_integrations.cache.gate`) on the tuning sets B and D.
 
-Why a script and committed weights: the gate is nine numbers and two cuts; training them at import time would need
-the evaluation data and the embedder in every process. This script is the only place they come from, and it reads
-ONE set (``TUNING_SET`` = B, Python library how-to questions); sets A and C stay held out for
-``benchmarks/cache_eval.py``.
+Why a script and committed weights: the gate is a few numbers; training them at import time would need the
+evaluation data and the embedder in every process. This script is the only place they come from, and it reads the
+tuning sets only (``TUNING_SETS``: B, Python library how-to, and D, Python language reference, written for this
+purpose); sets A (Python FAQ) and C (git / shell / SQL) stay held out for ``benchmarks/cache_gate_eval.py``.
 
-Protocol, all on B:
-- *Candidates* are what the cache would verify: for every query of B, the four nearest cached questions of B within
-  ``MAX_RADIUS`` (all of B's cached questions are in the cache together). Label 1 when the candidate is the query's
-  own question and the pair is a paraphrase (or the query is that cached question itself), else 0. Candidates that a
-  structural rule rejects are left out: the gate never sees them.
+Protocol, on the tuning sets, each set a cache of its own:
+- *Candidates* are what the cache would verify: for every query of a set, the four nearest cached questions of that
+  set within ``MAX_RADIUS`` (all of the set's cached questions are in the cache together). Label 1 when the
+  candidate is the query's own question and the pair is a paraphrase (or the query is that cached question itself),
+  else 0. Candidates that a structural rule rejects are left out: the gate never sees them.
 - A logistic regression (numpy gradient descent, L2) on standardised features.
 - ``cut`` and ``radius`` are chosen on OUT-OF-FOLD probabilities (5 folds grouped by cached question, so a paraphrase
-  and its look-alikes are never split): the largest in-cache recall whose in-cache precision is >= 0.95; ties go to
-  the smaller radius and the higher cut (the conservative side).
-- The shipped weights are then fitted on all of B. Run: ``.venv/bin/python -m benchmarks.verifier_train``.
+  and its look-alikes are never split): the largest in-cache recall, pooled over the tuning sets, whose pooled
+  in-cache precision is >= 0.95; ties go to the smaller radius and the higher cut (the conservative side).
+- The shipped weights are then fitted on all tuning candidates. Run: ``.venv/bin/python -m benchmarks.verifier_train``.
 """
 
 from __future__ import annotations
@@ -27,12 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.cache_eval import SETS as EVAL_SETS
 from redis_rag_integrations.cache.gate import WEIGHTS_FILE, Gate, features, structural_rejection
 from redis_rag_integrations.cache.verify import judge
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "redis_rag_integrations" / "data" / WEIGHTS_FILE
-TUNING_SET = "B"
+#: Every evaluation set: the three of ``cache_eval`` and D, written to train the gate.
+SETS = {**EVAL_SETS, "D": ("Python language reference", "cache_eval_reference.json")}
+TUNING_SETS = ("B", "D")
+DATA_DIR = ROOT / "redis_rag_integrations" / "data"
 MAX_RADIUS = 0.5
 CANDIDATES = 4
 FOLDS = 5
@@ -52,12 +56,18 @@ class Candidate:
     label: int
 
 
-def in_cache(pairs: list[dict[str, str]], emb: object, accept: Accept, threshold: float) -> tuple[float, float, int]:
-    """In-cache precision, recall and wrong hits: every cached question stored at once; each query takes the nearest
-    of its ``CANDIDATES`` nearest within ``threshold`` that ``accept`` accepts (what the cache does). A hit is right
-    for a paraphrase on its own question, or for a query that is itself a cached question."""
+@dataclass(frozen=True)
+class Counts:
+    hits: int
+    right: int  # right hits: a paraphrase on its own question, or a query that is itself a cached question
+    right_paraphrases: int
+    paraphrases: int
+
+
+def in_cache_counts(pairs: list[dict[str, str]], emb: object, accept: Accept, threshold: float) -> Counts:
+    """Every cached question stored at once; each query takes the nearest of its ``CANDIDATES`` nearest within
+    ``threshold`` that ``accept`` accepts (what the cache does)."""
     hits = right = right_paraphrases = 0
-    positives = sum(p["label"] == "paraphrase" for p in pairs)
     for p in pairs:
         sims = emb.sims[emb.qindex[p["query"]]]  # type: ignore[attr-defined]
         chosen = None
@@ -74,7 +84,25 @@ def in_cache(pairs: list[dict[str, str]], emb: object, accept: Accept, threshold
         paraphrase_hit = p["label"] == "paraphrase" and chosen == p["cached"]
         right += paraphrase_hit or chosen == p["query"]
         right_paraphrases += paraphrase_hit
-    return (right / hits if hits else 1.0), right_paraphrases / positives, hits - right
+    return Counts(hits, right, right_paraphrases, sum(p["label"] == "paraphrase" for p in pairs))
+
+
+def in_cache(pairs: list[dict[str, str]], emb: object, accept: Accept, threshold: float) -> tuple[float, float, int]:
+    """In-cache precision (1.0 when nothing hits), recall and wrong hits (see :func:`in_cache_counts`)."""
+    c = in_cache_counts(pairs, emb, accept, threshold)
+    return (c.right / c.hits if c.hits else 1.0), c.right_paraphrases / c.paraphrases, c.hits - c.right
+
+
+def load_pairs(name: str) -> list[dict[str, str]]:
+    return json.loads((DATA_DIR / SETS[name][1]).read_text())["pairs"]
+
+
+def embedded(name: str) -> object:
+    """The set's questions embedded with the default embedder (cached on disk across runs)."""
+    from benchmarks.cache_eval import Embedded
+    from benchmarks.corpus import embed_cached
+
+    return Embedded(load_pairs(name), lambda texts: embed_cached(list(texts), Path("/tmp/redis_rag_cache_eval")))
 
 
 def candidates(pairs: list[dict[str, str]], emb: object) -> list[Candidate]:
@@ -87,7 +115,7 @@ def candidates(pairs: list[dict[str, str]], emb: object) -> list[Candidate]:
             cached = emb.cached[j]  # type: ignore[attr-defined]
             if distance > MAX_RADIUS or (cached, p["query"]) in out:
                 continue
-            if structural_rejection(judge(cached, p["query"])) is not None:
+            if structural_rejection(cached, p["query"], judge(cached, p["query"])) is not None:
                 continue
             own = cached == p["cached"] and p["label"] == "paraphrase"
             out[(cached, p["query"])] = Candidate(
@@ -127,41 +155,41 @@ def out_of_fold(rows: list[Candidate]) -> dict[tuple[str, str], float]:
     return probs
 
 
-def choose(pairs: list[dict[str, str]], emb: object, probs: dict[tuple[str, str], float]) -> tuple[float, float, dict]:
-    """(cut, radius, their out-of-fold figures): the best recall at precision >= the target (see the docstring)."""
+def choose(sets: dict[str, tuple[list, object]], probs: dict[tuple[str, str], float]) -> tuple[float, float, dict]:
+    """(cut, radius, their pooled out-of-fold figures): see the module docstring."""
     best: tuple | None = None
     for radius in RADII:
         for cut in CUTS:
             accept: Accept = lambda c, q, d, cut=cut: probs.get((c, q), 0.0) >= cut or c == q  # noqa: E731
-            precision, recall, wrong = in_cache(pairs, emb, accept, radius)
+            counts = [in_cache_counts(pairs, emb, accept, radius) for pairs, emb in sets.values()]
+            hits, right = sum(c.hits for c in counts), sum(c.right for c in counts)
+            precision = right / hits if hits else 1.0
+            recall = sum(c.right_paraphrases for c in counts) / sum(c.paraphrases for c in counts)
             if precision >= TARGET_PRECISION:
                 key = (recall, -radius, cut)
                 if best is None or key > best[0]:
-                    best = (key, cut, radius, {"precision": precision, "recall": recall, "wrong_hits": wrong})
+                    best = (key, cut, radius, {"precision": precision, "recall": recall, "wrong_hits": hits - right})
     if best is None:
-        raise SystemExit(f"no cut / radius reaches precision {TARGET_PRECISION} out of fold on set {TUNING_SET}")
+        raise SystemExit(f"no cut / radius reaches precision {TARGET_PRECISION} out of fold on {TUNING_SETS}")
     return best[1], best[2], best[3]
 
 
 def main() -> int:
-    from benchmarks.cache_eval import Embedded, load_pairs
-    from benchmarks.corpus import embed_cached
-
-    pairs = load_pairs(TUNING_SET)
-    emb = Embedded(pairs, lambda texts: embed_cached(list(texts), Path("/tmp/redis_rag_cache_eval")))
-    rows = candidates(pairs, emb)
-    cut, radius, oof = choose(pairs, emb, out_of_fold(rows))
+    sets = {name: (load_pairs(name), embedded(name)) for name in TUNING_SETS}
+    rows = [row for pairs, emb in sets.values() for row in candidates(pairs, emb)]
+    cut, radius, oof = choose(sets, out_of_fold(rows))
     gate = fit(*matrix(rows), cut=cut, radius=radius)
     data = {
-        "about": f"Learned near-miss gate of the semantic cache; trained by benchmarks/verifier_train.py on evaluation "
-        f"set {TUNING_SET} only ({len(rows)} candidates); cut and radius chosen on out-of-fold predictions.",
-        "tuning_set": TUNING_SET,
+        "about": f"Learned near-miss gate of the semantic cache; trained by benchmarks/verifier_train.py on the "
+        f"tuning sets {' and '.join(TUNING_SETS)} only ({len(rows)} candidates); cut and radius chosen on "
+        "out-of-fold predictions.",
+        "tuning_sets": list(TUNING_SETS),
         "out_of_fold": {k: round(v, 4) for k, v in oof.items()},
         **gate.to_dict(),
     }
     OUT.write_text(json.dumps(data, indent=1) + "\n")
     print(f"{len(rows)} candidates, {sum(r.label for r in rows)} positive; cut {cut}, radius {radius}; out of fold on "
-          f"{TUNING_SET}: P {oof['precision']:.3f} R {oof['recall']:.3f}; wrote {OUT.relative_to(ROOT)}")  # fmt: skip
+          f"{TUNING_SETS}: P {oof['precision']:.3f} R {oof['recall']:.3f}; wrote {OUT.relative_to(ROOT)}")  # fmt: skip
     return 0
 
 

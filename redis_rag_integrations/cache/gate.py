@@ -35,26 +35,51 @@ from functools import lru_cache
 from importlib import resources
 
 from .lexicon import QUANTITIES
-from .verify import Verdict, judge
+from .verify import Verdict, content_words, judge, stem, tokens
 
 #: Rules of :func:`.verify.judge` that reject a candidate before the gate sees it.
 STRUCTURAL_RULES = frozenset({"negation", "direction", "order", "quantity", "negated_word", "swap"})
 FEATURES = ("distance", "unmatched_cached", "unmatched_query", "shared", "unmatched_share", "addition", "same_content")
 WEIGHTS_FILE = "cache_verifier.json"
+#: Words that count something; where they attach matters ("several types in one clause").
+_COUNTS = frozenset(QUANTITIES) | {"several", "multiple", "many", "some", "few"}
+_QUANTITY_STEMS = frozenset(stem(w) for w in QUANTITIES)  # unmatched words come stemmed ("three" -> "thre")
 
 
-def _is_quantity(stem: str) -> bool:
-    return stem in QUANTITIES or any(ch.isdigit() for ch in stem)
+def _is_exact(stem: str) -> bool:
+    """A number, a quantity word or an operator symbol: words whose change always changes the question."""
+    return stem in _QUANTITY_STEMS or any(ch.isdigit() for ch in stem) or not any(ch.isalpha() for ch in stem)
 
 
-def structural_rejection(verdict: Verdict) -> str | None:
-    """The structural rule that rejects this candidate, or ``None``: a rule of :func:`.verify.judge`, or a number or
-    quantity word that only one question has ("retry a request" / "retry a request three times")."""
+def structural_rejection(cached: str, query: str, verdict: Verdict) -> str | None:
+    """The structural rule that rejects this candidate, or ``None``: a rule of :func:`.verify.judge`; a number, a
+    quantity word or an operator that only one question has ("retry a request" / "retry a request three times",
+    "== and is" / "== and ="); or the same quantity words attached to other nouns ("several types in one clause" /
+    "one type in several clauses")."""
     if verdict.rule in STRUCTURAL_RULES:
         return verdict.rule
-    if any(_is_quantity(s) for s in (*verdict.unmatched_cached, *verdict.unmatched_query)):
+    if any(_is_exact(s) for s in (*verdict.unmatched_cached, *verdict.unmatched_query)):
         return "added_quantity"
+    if moved_quantity(tokens(cached), tokens(query)):
+        return "moved_quantity"
     return None
+
+
+def _bindings(toks: list[str]) -> set[tuple[str, str]]:
+    """(quantity word, stem of the first content word after it): what each quantity counts."""
+    out = set()
+    for i, tok in enumerate(toks):
+        if tok in _COUNTS:
+            nouns = [w for w in content_words(toks[i + 1 : i + 4]) if w not in _COUNTS]
+            if nouns:
+                out.add((tok, stem(nouns[0])))
+    return out
+
+
+def moved_quantity(a: list[str], b: list[str]) -> bool:
+    """Both questions use the same quantity words, but they count different things."""
+    qa, qb = sorted(t for t in a if t in _COUNTS), sorted(t for t in b if t in _COUNTS)
+    return bool(qa) and qa == qb and _bindings(a) != _bindings(b)
 
 
 def features(verdict: Verdict, distance: float) -> list[float]:
@@ -103,7 +128,7 @@ class Gate:
         if distance > self.radius:
             return False
         verdict = judge(cached, query)
-        if structural_rejection(verdict) is not None:
+        if structural_rejection(cached, query, verdict) is not None:
             return False
         return self.probability(verdict, distance) >= self.cut
 

@@ -73,7 +73,7 @@ class SemanticCache(AsyncSemanticMethods):
         verify: check every candidate with the near-miss verifier (:mod:`.gate`): structural rules reject
             negation, a reversed relation (``string to number`` vs ``number to string``) and a swapped content word
             (``list`` vs ``tuple``), then a small learned gate weighs distance against which words changed. The
-            default threshold (0.4) is the radius the gate was tuned for; with ``verify=False`` pass a tighter one.
+            default threshold is the radius the gate was tuned for; with ``verify=False`` pass a tighter one.
         retry_interval: seconds to skip Redis after a failure (lookups are misses meanwhile).
     """
 

@@ -33,7 +33,9 @@ from itertools import pairwise
 
 from .lexicon import NEGATIONS, QUANTITIES, RELATIONS, SCOPE_PREPOSITIONS, STOP, SYNONYMS
 
-_WORD = re.compile(r"[a-z0-9_.+#]+(?:'[a-z]+)?")
+# words (keeping ``.pyc``, ``c++``, ``c#``, ``don't``) and runs of operator symbols: ``==`` / ``is``, ``<`` / ``>``
+# and ``**`` / ``%`` are different questions, so an operator is a content word, not punctuation to drop
+_WORD = re.compile(r"[a-z0-9_.+#]+(?:'[a-z]+)?|[=<>!%*&|^~@]+")
 _DIRECTIONAL = {"to": "to", "into": "to", "from": "from", "than": "than", "of": "of", "as": "as"}
 _VOWEL = re.compile("[aeiouy]")
 _HOW_COME = re.compile(r"\bhow come\b")
@@ -44,8 +46,8 @@ MAX_QUALIFIER = 3  # content words in a trailing scope qualifier that may be lef
 
 
 def tokens(text: str) -> list[str]:
-    """Lowercased word tokens (keeps ``.pyc``, ``c++``, ``c#``, ``don't``); the framing "how come" reads as "why"
-    ("come" would otherwise be an added content word)."""
+    """Lowercased word tokens (keeps ``.pyc``, ``c++``, ``c#``, ``don't``) and operator symbols (``==``, ``<``);
+    the framing "how come" reads as "why" ("come" would otherwise be an added content word)."""
     return _HOW_COME.sub("why", " ".join(_WORD.findall(text.lower().replace("\u2019", "'")))).split()
 
 

@@ -119,7 +119,7 @@ class RedisSemanticCache(BaseCache):
     """A semantic LLM cache: a prompt that MEANS the same as a cached one, for the same model, gets its answer.
 
     ``distance_threshold`` is a cosine DISTANCE (0 = identical, 2 = opposite): a hit needs distance <= threshold.
-    The default (``Settings.cache_distance_threshold``, 0.4) is the radius of the near-miss verifier, which decides
+    The default (``Settings.cache_distance_threshold``) is the radius of the near-miss verifier, which decides
     each candidate (``cache/gate.py``; chosen on one evaluation set, per-set figures in
     ``benchmarks/results/cache_gate.md``); re-check it if you change the embedder. ``ttl`` (seconds) and
     ``max_entries`` default to the settings; a hit never extends a TTL
