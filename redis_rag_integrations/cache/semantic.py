@@ -25,9 +25,9 @@ from redisvl.index import SearchIndex
 from redisvl.query import FilterQuery, VectorRangeQuery
 from redisvl.schema import IndexSchema
 
-from .. import freshness, metrics, tenancy
+from .. import freshness, metrics, placement, tenancy
 from ..clients import RedisClients
-from ..connection import SyncClient
+from ..connection import SyncClient, is_cluster
 from ..embeddings import Embedder, default_embedder
 from ..questions import embed_question
 from ..settings import Settings, get_settings
@@ -220,7 +220,10 @@ class SemanticCache(AsyncSemanticMethods):
             with self._lock:
                 index = self._index
                 if index is None:
-                    index = SearchIndex(self.schema(), redis_client=self._clients.client)
+                    client = self._clients.client
+                    if is_cluster(client) and not placement.has_coordinator(client):  # else a partial index
+                        placement.check_single_slot(self.name, [self.prefix + ":"])
+                    index = SearchIndex(self.schema(), redis_client=client)
                     index.create(overwrite=False)
                     self._index = index
         return self._clients.client, index

@@ -125,6 +125,13 @@ def test_each_tenant_on_its_shard_sees_all_of_its_records(
             assert list(raw.scan_iter(match=Tenant(name).scan_pattern, target_nodes=node)) == []
 
 
+def test_an_untenanted_semantic_cache_is_refused_on_the_cluster(cluster: LocalRedisCluster) -> None:
+    cache = SemanticCache(HashEmbedder(16), name=f"c{uuid.uuid4().hex[:6]}", redis_url=cluster.url)
+    with pytest.raises(SpansShardsError, match="tenant="):
+        cache.check("q")
+    cache.close()
+
+
 def test_a_tenants_semantic_cache_and_freshness_work_on_the_cluster(
     cluster: LocalRedisCluster, settings: Settings
 ) -> None:
