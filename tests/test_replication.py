@@ -14,9 +14,12 @@ import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from redis.cluster import key_slot
 
 from redis_rag_integrations import EmbeddedRedis, Settings
-from redis_rag_integrations.replication import Durability, ReplicationError
+from redis_rag_integrations.history import ChatHistoryStore, StoredMessage
+from redis_rag_integrations.placement import hash_tag
+from redis_rag_integrations.replication import Durability, ReplicationError, marker_for
 from redis_rag_integrations.store import Record, RedisVectorIndex
 
 DIMS = 4
@@ -112,9 +115,52 @@ def test_no_wait_by_default_and_no_marker_key(redis_url: str, unique_name: str, 
     index = RedisVectorIndex(unique_name, dims=DIMS, url=redis_url, settings=Settings(redis_url=redis_url))
     try:
         index.upsert(_records(2))
-        assert client.exists(index.layout.key_prefix + "~wait") == 0
+        assert client.exists(marker_for(index.layout.key(""))) == 0
     finally:
         index.drop()
+
+
+def test_chat_history_appends_wait_for_the_replica(
+    primary_with_replica: tuple[EmbeddedRedis, EmbeddedRedis], unique_name: str
+) -> None:
+    primary, replica = primary_with_replica
+    conf = Settings(redis_url=primary.url, write_replicas=1, write_wait_timeout_ms=2000)
+    store = ChatHistoryStore(primary.url, prefix=unique_name, settings=conf)
+    reader = redis.Redis.from_url(replica.url)
+    try:
+        for i in range(10):
+            store.append("s", [StoredMessage(role="user", content=f"message {i}")])
+            assert reader.llen(store.keys("s").active) == i + 1
+    finally:
+        store.delete("s")
+        reader.close()
+
+
+async def test_chat_history_without_replicas_fails_clearly_and_keeps_the_message(
+    redis_url: str, unique_name: str
+) -> None:
+    conf = Settings(redis_url=redis_url, write_replicas=1, write_wait_timeout_ms=100)
+    store = ChatHistoryStore(redis_url, prefix=unique_name, settings=conf)
+    try:
+        with pytest.raises(ReplicationError, match="0 of 1 replicas"):
+            store.append("s", [StoredMessage(role="user", content="kept")])
+        with pytest.raises(ReplicationError, match="0 of 1 replicas"):
+            await store.aappend("s", [StoredMessage(role="assistant", content="kept too")])
+        assert [m.content for m in store.read("s")] == ["kept", "kept too"]
+    finally:
+        store.delete("s")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_a_marker_hashes_with_its_key_or_is_untagged(key: str) -> None:
+    """Exact or a clear fallback: the marker lands in the key's slot, or it has no hash tag at all (then a cluster
+    waits on every primary), never a marker on some other shard."""
+    marker = marker_for(key)
+    if hash_tag(marker) is None:
+        assert hash_tag(key) is None and (not key or "{" in key or "}" in key)
+    else:
+        assert key_slot(marker.encode("utf-8", "surrogatepass")) == key_slot(key.encode("utf-8", "surrogatepass"))
 
 
 @settings(max_examples=60, deadline=None)

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Literal
 
-from .. import metrics, tenancy
+from .. import metrics, replication, tenancy
 from ..clients import RedisClients
 from ..connection import AsyncClient, SyncClient
 from ..decoding import as_str
@@ -202,6 +202,8 @@ class ChatHistoryStore:
         pipe = self.client.pipeline(transaction=True)
         self._queue_append(pipe, keys, key, entries)
         pipe.execute()
+        if (durability := replication.Durability.for_key(self.settings, key)) is not None:
+            replication.wait(self.client, durability)  # write_replicas: the messages are on N replicas
         metrics.count("history.messages_written", len(entries))
 
     @metrics.timed("history.read")
@@ -345,6 +347,8 @@ class ChatHistoryStore:
         pipe = await self._atransaction()
         self._queue_append(pipe, keys, key, entries)
         await pipe.execute()
+        if (durability := replication.Durability.for_key(self.settings, key)) is not None:
+            await replication.await_replicas(await self.aclient(), durability)
         metrics.count("history.messages_written", len(entries))
 
     @metrics.timed("history.read")

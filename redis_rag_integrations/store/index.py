@@ -115,9 +115,10 @@ class RedisVectorIndex(IndexSearch):
             # load scripts: it never writes, and a write would name the missing permission then.
             with contextlib.suppress(NoPermissionError):
                 self.client.script_load(writes.UPSERT_SCRIPT)
-        #: ``write_replicas`` > 0: every write waits for that many replicas (WAIT through a marker key under the
-        #: records' prefix, hence on their node; see :mod:`..replication`).
-        self._durability = replication.Durability.from_settings(self.settings, self.layout.key_prefix + "~wait")
+        #: ``write_replicas`` > 0: every write waits for that many replicas (WAIT after a marker in the records'
+        #: slot, hence on their node; see :mod:`..replication`).
+        marker = replication.marker_for(self.layout.key(""))
+        self._durability = replication.Durability.from_settings(self.settings, marker)
 
     @property
     def async_client(self) -> AsyncClient:
