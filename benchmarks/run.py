@@ -52,6 +52,7 @@ SECTIONS: tuple[str, ...] = (
     "backends",
     "retrieval_quality",
     "query_int8",
+    "question_path",
     "cache_quality",
     "bench_cache",
     "bench_history",

@@ -19,6 +19,13 @@ What is measured, per vector datatype (float32, float16), each index loaded alon
   (``vector_index_sz_mb``, ``total_index_memory_sz_mb``, ``doc_table_size_mb``) plus a sampled ``MEMORY USAGE`` of
   the hashes. On a Redis that other clients write to meanwhile, ``used_memory`` deltas include their writes.
 
+- throughput (float32): queries per second of the core search in 1 and then 2 spawned client processes
+  (:class:`benchmarks.timing.QpsPool`), with the query p50 / p99, printed next to the published figure this is to be
+  compared with: Redis' vector benchmarking notebook reports 883 QPS at 1.1 ms average latency on 500k x 768-dim
+  vectors on one node (a different machine and dataset: a reference point, not a ratio).
+
+Sizes: quick 20k vectors, full 1M (clustered synthetic 384-d, as above: the notes say so), smoke 2k.
+
 Every index and key is named after this process (``scale_<dtype>_<pid>``) and dropped with its records at the end:
 the server may be shared, so nothing else is touched.
 
@@ -47,7 +54,11 @@ RECALL_TARGET = 0.99
 EF_SWEEP = (20, 50, 100, 200)
 SEED = 20251121
 BATCH = 500  # records per upsert call (store.index.WRITE_BATCH)
-SIZES = {"quick": (20_000, 200), "full": (100_000, 500)}  # (vectors, held-out queries)
+SIZES = {"quick": (20_000, 200), "full": (1_000_000, 500)}  # (vectors, held-out queries)
+#: Seconds of each QPS measurement per mode (a tiny size is the smoke run: the same code path, briefly).
+QPS_SECONDS = {"quick": 3.0, "full": 10.0}
+#: Redis' vector benchmarking notebook (redis-vl / vector search benchmarks): one node, 500k x 768-dim vectors.
+PUBLISHED_QPS, PUBLISHED_AVG_MS = 883.0, 1.1
 # Spreads (standard deviation per dimension): a sub-topic centroid is ~0.7 cosine to its topic, a point ~0.8 to its
 # sub-topic, so points of one sub-topic are ~0.6 apart, like paraphrases / same-section chunks under MiniLM.
 TOPIC_SPREAD = 0.05
@@ -110,6 +121,8 @@ class DtypeResult:
     hash_bytes_per_vector: float
     recall: dict[int, float] = field(default_factory=dict)
     p50_ms: dict[int, float] = field(default_factory=dict)
+    #: process count -> queries per second of the core search at the default EF (float32 only)
+    qps: dict[int, float] = field(default_factory=dict)
     latencies_ms: dict[int, list[float]] = field(default_factory=dict)
 
 
@@ -145,8 +158,33 @@ def settled_used_memory(client: Any, timeout: float = 60.0) -> int:
         time.sleep(0.5)
 
 
+def qps_engines(spec: dict[str, Any]) -> dict[str, Any]:
+    """The QPS workers' factory: the core search on the scale index, and the bare FT.SEARCH beside it."""
+    from benchmarks.engines import bare_knn
+
+    index = RedisVectorIndex(spec["index"], settings=Settings(redis_url=spec["redis_url"]), create=False)
+    return {
+        "ours: core search": lambda q: index.search(q, K),
+        "bare FT.SEARCH": bare_knn(index.client, index.name, "vector", ("doc_id", "text", "metadata", "extra"), spec),
+    }
+
+
+def measure_qps(index: RedisVectorIndex, queries: np.ndarray, seconds: float) -> dict[int, float]:
+    """Queries per second of the core search in 1 and 2 client processes (spawned once)."""
+    from benchmarks.timing import QpsPool
+
+    spec = {"redis_url": index.settings.redis_url, "index": index.name, "k": K, "ef_runtime": index.ef_runtime}
+    with QpsPool("benchmarks.scale:qps_engines", spec, queries, procs=2) as pool:
+        return {procs: pool.measure("ours: core search", procs, seconds) for procs in (1, 2)}
+
+
 def measure_dtype(
-    dtype: str, corpus: np.ndarray, queries: np.ndarray, truth: np.ndarray, settings: Settings
+    dtype: str,
+    corpus: np.ndarray,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    settings: Settings,
+    qps_seconds: float = 0.0,
 ) -> DtypeResult:
     """Load ``corpus`` into a fresh index of ``dtype``, measure it, and drop it (records included)."""
     name = f"scale_{dtype}_{os.getpid()}_{time.time_ns()}"  # never an index (or key prefix) of anyone else
@@ -189,6 +227,8 @@ def measure_dtype(
             result.recall[ef], result.latencies_ms[ef] = recall_at_k(index, queries, truth)
             result.p50_ms[ef] = statistics.median(result.latencies_ms[ef])
         index.ef_runtime = default_ef
+        if qps_seconds > 0:
+            result.qps = measure_qps(index, queries, qps_seconds)
         return result
     finally:
         index.drop(delete_records=True)
@@ -225,7 +265,11 @@ def run(quick: bool, redis_url: str, *, size: tuple[int, int] | None = None) -> 
     truth = exact_top_k(corpus, queries)
     stats = neighbour_stats(corpus, queries, truth)
     exact_s = time.perf_counter() - t0
-    results = {dtype: measure_dtype(dtype, corpus, queries, truth, settings) for dtype in ("float32", "float16")}
+    qps_seconds = QPS_SECONDS[mode] if size is None else 0.5
+    results = {
+        dtype: measure_dtype(dtype, corpus, queries, truth, settings, qps_seconds if dtype == "float32" else 0.0)
+        for dtype in ("float32", "float16")
+    }
     f32, f16 = results["float32"], results["float16"]
     default_ef = settings.hnsw_ef_runtime
     sweep = sorted({*EF_SWEEP, default_ef})
@@ -251,6 +295,27 @@ def run(quick: bool, redis_url: str, *, size: tuple[int, int] | None = None) -> 
             f32.p50_ms[default_ef],
             "ms",
             ratio=f32.p50_ms[default_ef] / f32.p50_ms[20],
+        ),
+        figure(
+            f"query p99, float32, EF_RUNTIME {default_ef}",
+            float(np.percentile(f32.latencies_ms[default_ef], 99)),
+            "ms",
+            summary=True,
+        ),
+        *(
+            figure(
+                f"QPS, float32, core search, {procs} client process{'es' if procs > 1 else ''}",
+                qps,
+                "q/s",
+                summary=True,
+            )
+            for procs, qps in f32.qps.items()
+        ),
+        figure(
+            f"published: Redis benchmarking notebook, 500k x 768, one node ({PUBLISHED_AVG_MS} ms average)",
+            PUBLISHED_QPS,
+            "q/s",
+            summary=True,
         ),
         figure("memory per vector, float32 (used_memory delta)", f32.used_bytes_per_vector, "bytes", summary=True),
         figure(
@@ -316,8 +381,11 @@ def run(quick: bool, redis_url: str, *, size: tuple[int, int] | None = None) -> 
         "concurrent writes would show up in the used_memory delta.",
         "Times and throughput are from a shared 2-core machine: compare the float16 / float32 ratios, not the "
         "absolute figures.",
+        f"QPS: the core search (top-{K}, default EF) for {qps_seconds:g} s in 1 and then 2 spawned client processes on "
+        f"the same 2 cores as the server. Published reference: {PUBLISHED_QPS:g} QPS at {PUBLISHED_AVG_MS} ms average "
+        "on 500k x 768-dim vectors on one node (Redis' vector benchmarking notebook; another machine and dataset).",
     ]
-    title = f"Vector index at scale ({n} vectors, {mode})"
+    title = f"Vector index at scale ({n} clustered synthetic {DIMS}-d vectors, {mode})"
     return {"title": title, "figures": figures, "series": series, "notes": notes}
 
 

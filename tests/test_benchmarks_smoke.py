@@ -93,3 +93,18 @@ def test_readme_section_is_replaced_between_markers_and_nothing_else() -> None:
     assert "newer" in again and again.count(report.README_START) == 1 and again.endswith("## Use\n\nrest\n")
     with pytest.raises(ValueError, match="markers"):
         report.splice_readme("# no section here\n", section)
+
+
+def test_scale_full_mode_path_at_a_tiny_size(redis_url: str) -> None:
+    """``make bench MODE=full`` runs scale with 1M vectors; the same code (full mode: ingest, memory, recall, p99,
+    QPS at 1 and 2 processes, the published reference) runs here on 1,500 vectors."""
+    from benchmarks import scale
+
+    assert scale.SIZES["full"][0] == 1_000_000
+    result = report.validate(scale.run(False, redis_url, size=(1_500, 10)), "benchmarks.scale")
+    names = [f["name"] for f in result["figures"]]
+    assert "clustered synthetic" in result["title"] and "full" in result["title"]
+    for wanted in ("recall@10, float32", "query p99", "load, float32", "memory per vector, float32", "published"):
+        assert any(wanted in n for n in names), wanted
+    qps = [f for f in result["figures"] if f["name"].startswith("QPS, float32")]
+    assert len(qps) == 2 and all(f["value"] > 0 for f in qps)

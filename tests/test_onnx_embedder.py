@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from redis_rag_integrations import Settings
 from redis_rag_integrations.datasets import python_faq_pairs
 from redis_rag_integrations.embeddings import LocalEmbedder, default_embedder
-from redis_rag_integrations.onnx_embedder import OnnxEmbedder
+from redis_rag_integrations.onnx_embedder import OnnxEmbedder, length_groups
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +47,20 @@ def test_settings_select_it() -> None:
     embedder = default_embedder(Settings(embedding_provider="local-int8"))
     assert isinstance(embedder.documents, OnnxEmbedder) and embedder.dims == 384
     assert default_embedder(Settings(embedding_provider="local-int8")) is embedder
+
+
+def test_a_batch_gives_each_text_its_single_call_vector(int8: OnnxEmbedder) -> None:
+    """Grouped by length and padded per group: a text's vector does not depend on the batch it came in."""
+    texts = [p.question for p in python_faq_pairs()[:40]] + ["x", "word " * 300]
+    together = OnnxEmbedder(batch_size=32).embed(texts)
+    alone = np.stack([int8.embed([t])[0] for t in texts])
+    assert np.allclose(together, alone, atol=1e-5)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=256), max_size=80), st.integers(min_value=1, max_value=40))
+def test_length_groups_cover_every_text_once_within_bounds(lengths: list[int], batch_size: int) -> None:
+    groups = length_groups(lengths, batch_size)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for g in groups:
+        assert 1 <= len(g) <= batch_size
+        assert max(lengths[i] for i in g) <= 1.25 * min(lengths[i] for i in g) + 4
