@@ -1,10 +1,14 @@
-"""Wrong-hit evaluation of the semantic cache: precision and recall per cosine-distance threshold, on three sets.
+"""Wrong-hit evaluation of the semantic cache's structural RULES alone: precision / recall per bare distance threshold.
+
+Since issue #15's learned gate this is the rules-only ablation (what the caches shipped before): the default
+threshold and verifier now come from ``benchmarks/verifier_train.py`` (tuning sets B and D) and are reported by
+``benchmarks/cache_gate_eval.py``. The data loading and the ``Embedded`` helper here are shared with both.
 
 Data: three sets of pairs (cached question, new question) labelled ``paraphrase`` (the cached answer is right: a hit
 is wanted) or ``near_miss`` (a look-alike: negation, swapped direction, changed object / verb / quantity...: a hit
 would be a WRONG answer), from different sources (``SETS``): A, the Python FAQ (``data/cache_eval.json``); B, Python
 standard-library how-to questions (``data/cache_eval_library.json``); C, git / shell / SQL
-(``data/cache_eval_shell.json``). The default threshold and the verifier's slot size are chosen on ONE set
+(``data/cache_eval_shell.json``). In this ablation the threshold and the rules' slot size are chosen on ONE set
 (``TUNING_SET`` = B) and reported on the other two: a figure measured on the set that chose a parameter is never
 quoted as a result.
 
@@ -14,8 +18,8 @@ Two views, both with the default embedder (all-MiniLM-L6-v2):
   (as the real cache does) and a hit is correct only for a paraphrase whose nearest neighbour is its own question.
 Precision = correct hits / hits; recall = correct hits / paraphrases.
 
-Rule for the default: the largest (threshold, slot) whose in-cache precision on the tuning set is >= 0.95, else
-the most precise one. ``split`` (set A's old FAQ-question halves) is no longer used for reporting. Writes
+Rule for the ablation's threshold: the largest (threshold, slot) whose in-cache precision on the tuning set is
+>= 0.95, else the most precise one. ``split`` (set A's old FAQ-question halves) is no longer used for reporting. Writes
 ``benchmarks/results/cache_threshold.md`` and ``cache_threshold.json``. Run: ``.venv/bin/python -m
 benchmarks.cache_eval``.
 """
