@@ -173,6 +173,9 @@ def test_what_a_vector_set_cannot_do_is_refused_naming_the_query_engine(make: An
     for fields in ({"body": "text"}, {"where": "geo"}, {"my-field": "tag"}):
         with pytest.raises(VectorSetUnsupported, match="query-engine backend"):
             make(metadata_fields=fields)
+    with pytest.raises(VectorSetUnsupported, match="vectorset_quantization"):
+        half = settings.model_copy(update={"vector_datatype": "float16"})
+        RedisVectorIndex("x", dims=4, settings=half, backend="vectorset")
     with pytest.raises(VectorSetUnsupported, match="cosine"):
         RedisVectorIndex(
             "x", dims=4, settings=settings.model_copy(update={"distance_metric": "l2"}), backend="vectorset"

@@ -73,6 +73,11 @@ class VectorSetIndex(VectorSetReads, RedisVectorIndex):
         s = self.settings
         if s.distance_metric != "cosine":
             raise unsupported(f"distance_metric={s.distance_metric!r} (vector sets compare by cosine only)")
+        if s.vector_datatype != "float32":
+            raise unsupported(
+                f"vector_datatype={s.vector_datatype!r} (a vector set quantises on its own: set "
+                "vectorset_quantization to q8, bin or noquant)"
+            )
         if s.vector_algorithm != "hnsw":
             raise unsupported(f"vector_algorithm={s.vector_algorithm!r} (a vector set is an HNSW graph)")
         # Vector sets are built into Redis 8: no search module is required (a plain Redis 8 or a managed one will do).
