@@ -17,6 +17,7 @@ from redisvl.index import SearchIndex
 from ..connection import SyncClient, is_cluster
 from ..decoding import as_str
 from ..errors import IndexNotFoundError, RedisRagError
+from ..placement import prefix_tag
 from .layout import RESERVED_FIELDS, VECTOR, Layout, detect_dialect
 
 #: The fields (and their index types) an index must have to be read and written in this package's layout.
@@ -116,22 +117,33 @@ def _vector_attrs(attrs: Any) -> dict[str, Any]:
     return {n: str(getattr(getattr(attrs, n), "value", getattr(attrs, n))).lower() for n in names}
 
 
+def _as_dict(info: Any) -> dict[Any, Any]:
+    """``FT.INFO`` as a dict: redis-py's ``ft().info()`` gives one, a bare RESP2 reply is a flat list."""
+    if isinstance(info, list):
+        return {as_str(k): v for k, v in zip(info[::2], info[1::2], strict=False)}
+    return {as_str(k): v for k, v in info.items()}
+
+
 def refuse_overlapping_prefix(client: SyncClient, layout: Layout) -> None:
     """Refuse an index whose key prefix contains, or lies inside, another index's prefix.
 
     Why: an index sees every hash under its prefix. Index ``docs`` (keys ``docs:*``) would also return the records of
     an index ``docs:fr`` (keys ``docs:fr:*``), and one record written to ``docs:fr`` would appear in both. Checked once,
-    when the index is created; a server that refuses ``FT._LIST`` / ``FT.INFO`` (an ACL) skips the check.
+    when the index is created; a server that refuses ``FT._LIST`` / ``FT.INFO`` (an ACL) skips the check. On a
+    cluster each node lists only its own indexes: an index whose prefix pins one slot (a tenant's) is checked against
+    that slot's node, where every index over such keys lives; others are not checked (no complete answer there).
     """
-    if is_cluster(client):
-        return  # each node lists only its own indexes: no complete answer to check against
     ours = layout.key_prefix + layout.key_separator
+    options: dict[str, Any] = {}
+    if is_cluster(client):
+        if prefix_tag(ours) is None:
+            return
+        options["target_nodes"] = client.get_node_from_key(ours)  # type: ignore[union-attr]
     try:
-        for name in map(as_str, client.execute_command("FT._LIST")):
-            info = client.ft(name).info()
-            definition = info.get("index_definition") or []
-            pairs = dict(zip(definition[::2], definition[1::2], strict=False)) if isinstance(definition, list) else {}
-            for theirs in map(as_str, pairs.get("prefixes") or pairs.get(b"prefixes") or []):
+        for name in map(as_str, client.execute_command("FT._LIST", **options)):
+            info = _as_dict(client.execute_command("FT.INFO", name, **options) if options else client.ft(name).info())
+            pairs = _as_dict(info.get("index_definition") or [])  # a flat list (RESP2) or a map (RESP3)
+            for theirs in map(as_str, pairs.get("prefixes") or []):
                 if theirs and (ours.startswith(theirs) or theirs.startswith(ours)):
                     raise LayoutMismatchError(
                         f"index {layout.index_name!r} (keys {ours}*) would overlap index {name!r} (keys {theirs}*): "

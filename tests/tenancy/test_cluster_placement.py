@@ -19,6 +19,7 @@ from redis_rag_integrations.cache import SemanticCache
 from redis_rag_integrations.cache.entry import SourceRef
 from redis_rag_integrations.placement import SpansShardsError, has_coordinator, index_node
 from redis_rag_integrations.store import Record, RedisVectorIndex
+from redis_rag_integrations.store.opening import LayoutMismatchError
 from redis_rag_integrations.tenancy import Tenant
 from redis_rag_integrations.tenant_admin import drop_tenant, list_tenants
 
@@ -123,6 +124,20 @@ def test_each_tenant_on_its_shard_sees_all_of_its_records(
     for node in raw.get_primaries():
         for name in names:
             assert list(raw.scan_iter(match=Tenant(name).scan_pattern, target_nodes=node)) == []
+
+
+def test_overlapping_indexes_of_one_tenant_are_refused_on_its_node(
+    settings: Settings, cluster: LocalRedisCluster
+) -> None:
+    """Every index of a tenant lives on the tenant's node, so the overlap check runs there (it cannot elsewhere)."""
+    name = uuid.uuid4().hex[:8]
+    RedisVectorIndex("docs", dims=DIMS, settings=settings, tenant=name)
+    try:
+        with pytest.raises(LayoutMismatchError, match="overlap"):
+            RedisVectorIndex("docs:fr", dims=DIMS, settings=settings, tenant=name)
+        RedisVectorIndex("docs-fr", dims=DIMS, settings=settings, tenant=name)  # no overlap: accepted
+    finally:
+        drop_tenant(name, cluster.url)
 
 
 def test_an_untenanted_semantic_cache_is_refused_on_the_cluster(cluster: LocalRedisCluster) -> None:
