@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from redis._parsers import _AsyncHiredisParser, _AsyncRESP2Parser, _HiredisParser, _RESP2Parser
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.utils import HIREDIS_AVAILABLE
 
 from .acl import denial_aware
@@ -101,3 +102,32 @@ def client_options(
 
 def async_parser() -> type:
     return _ASYNC_PARSER
+
+
+def denial_aware_cluster(client: Any) -> Any:
+    """``client`` (a sync or asyncio ``RedisCluster``) with the NOPERM parser on its node connections.
+
+    Why after construction: redis-py's cluster clients accept no ``parser_class`` (the sync one filters it out, the
+    asyncio one refuses it). Their node clients are built from one shared ``connection_kwargs``, so the parser is
+    put there, for every node discovered later, and on the nodes known now: the asyncio client has opened no
+    connection yet (it connects lazily); the sync one opened one per node while loading the slot map, so those
+    pools are emptied (their connections closed) and reconnect with the parser on first use.
+    """
+    manager = getattr(client, "nodes_manager", None)
+    if manager is None:
+        return client
+    aio = isinstance(client, AsyncRedisCluster)
+    parser = _ASYNC_PARSER if aio else _SYNC_PARSER
+    manager.connection_kwargs["parser_class"] = parser
+    if aio:
+        for node in [*manager.startup_nodes.values(), *manager.nodes_cache.values()]:
+            node.connection_kwargs["parser_class"] = parser
+        return client
+    for node in manager.nodes_cache.values():
+        redis_node = node.redis_connection
+        if redis_node is not None:
+            pool = redis_node.connection_pool
+            pool.connection_kwargs["parser_class"] = parser
+            pool.disconnect()
+            pool.reset()
+    return client

@@ -18,7 +18,6 @@ NOPERM parser come from :mod:`.client_options`. Errors never carry a password: U
 from __future__ import annotations
 
 import inspect
-import ssl
 import threading
 import warnings
 from typing import Any
@@ -39,7 +38,8 @@ from redisvl.redis.utils import is_cluster_url
 
 from . import client_options, sentinel
 from .acl import PermissionDenied
-from .errors import AuthenticationFailed, MissingModuleError, RedisConnectionFailed, TLSVerificationFailed
+from .errors import MissingModuleError
+from .failures import connection_failed, mask_url
 from .settings import Settings, get_settings
 
 SyncClient = redis.Redis | RedisCluster
@@ -68,28 +68,6 @@ def is_cluster(client: Any) -> bool:
     undeclared keys in a script, one shard per SCAN), and every module must agree on what a cluster client is.
     """
     return isinstance(client, RedisCluster | AsyncRedisCluster) or hasattr(client, "nodes_manager")
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` so it can go into error messages and logs.
-
-    Text surgery on the part before the host, not ``urlsplit``'s ports: a sentinel URL's ``h1:1,h2:2`` has no
-    single port, and a URL that does not parse must still not leak its password.
-    """
-    if not isinstance(url, str):
-        return "<not a url>"
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "<unparseable url>" if "@" in url else url
-    end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
-    netloc, tail = rest[:end], rest[end:]
-    userinfo, at, hosts = netloc.rpartition("@")
-    if not at:
-        if "@" in tail:  # an unquoted '/', '?' or '#' in the password cut the netloc short: hide everything after
-            return f"{scheme}://***@<hidden>"
-        return url
-    user, colon, _password = userinfo.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{hosts}{tail}"
 
 
 def _client_kwargs(settings: Settings, decode_responses: bool, url: str = "") -> dict[str, Any]:
@@ -152,15 +130,15 @@ def get_client(url: str, *, settings: Settings | None = None, decode_responses: 
     kwargs = _client_kwargs(settings, decode_responses, url)
     try:
         if _may_be_cluster_node(url) and _cluster_by_url.get(url):
-            return RedisConnectionFactory.get_redis_connection(_with_cluster_flag(url), **kwargs)
-        client = _pooled(url, settings, decode_responses, aio=False) or RedisConnectionFactory.get_redis_connection(
-            url, **kwargs
+            return _cluster_client(url, kwargs)
+        client = _pooled(url, settings, decode_responses, aio=False) or client_options.denial_aware_cluster(
+            RedisConnectionFactory.get_redis_connection(url, **kwargs)
         )
         if _may_be_cluster_node(url) and url not in _cluster_by_url:
             _cluster_by_url[url] = _is_cluster_node(client)
             if _cluster_by_url[url]:
                 client.close()
-                return RedisConnectionFactory.get_redis_connection(_with_cluster_flag(url), **kwargs)
+                return _cluster_client(url, kwargs)
         return client
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         raise connection_failed(url, exc) from exc
@@ -226,7 +204,15 @@ def _async_connection(url: str, settings: Settings, decode_responses: bool) -> A
         return client
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return RedisConnectionFactory.get_async_redis_connection(url, **_client_kwargs(settings, decode_responses, url))
+        made = RedisConnectionFactory.get_async_redis_connection(url, **_client_kwargs(settings, decode_responses, url))
+    return client_options.denial_aware_cluster(made)
+
+
+def _cluster_client(url: str, kwargs: dict[str, Any]) -> SyncClient:
+    """A sync cluster client of the node ``url`` names, with the NOPERM parser on its nodes."""
+    return client_options.denial_aware_cluster(
+        RedisConnectionFactory.get_redis_connection(_with_cluster_flag(url), **kwargs)
+    )
 
 
 def _sentinel_kwargs(settings: Settings, url: str, decode_responses: bool, *, aio: bool) -> dict[str, Any]:
@@ -258,7 +244,7 @@ def async_twin(client: SyncClient) -> AsyncClient:
         if given.get("connection_class") is redis.SSLConnection:
             options["ssl"] = True
         nodes = [AsyncClusterNode(node.host, node.port) for node in client.get_primaries()]
-        return AsyncRedisCluster(startup_nodes=nodes, **options)
+        return client_options.denial_aware_cluster(AsyncRedisCluster(startup_nodes=nodes, **options))
     if isinstance(client, redis.Redis):
         pool = client.connection_pool
         kwargs = dict(pool.connection_kwargs)
@@ -325,38 +311,6 @@ def _with_cluster_flag(url: str) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query) if k != "cluster"] + [("cluster", "true")]
     path = "" if parts.path.strip("/") in ("", "0") else parts.path  # a cluster has only db 0
     return urlunsplit(parts._replace(path=path, query=urlencode(query)))
-
-
-def _tls_failure(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what it was raised from) is a failed TLS handshake."""
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            break
-        if isinstance(seen, ssl.SSLError) or "[SSL" in str(seen) or "certificate verify failed" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def connection_failed(url: str, exc: BaseException) -> RedisConnectionFailed:
-    """The error for a failed connection to ``url``: TLS and refused credentials get their own class and advice."""
-    shown = mask_url(url)
-    if isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in str(exc) or "invalid username-password" in str(exc):
-        return AuthenticationFailed(
-            f"Redis at {shown} refused the user name / password ({exc}). Check the URL's credentials or "
-            "REDIS_RAG_REDIS_USERNAME / REDIS_RAG_REDIS_PASSWORD, and that the ACL user is on."
-        )
-    if _tls_failure(exc):
-        return TLSVerificationFailed(
-            f"TLS verification failed connecting to Redis at {shown}: {exc}. Check REDIS_RAG_SSL_CA_CERTS (the CA "
-            "that signed the server's certificate), that the certificate names the URL's host, and, for mutual TLS, "
-            "REDIS_RAG_SSL_CERTFILE / REDIS_RAG_SSL_KEYFILE."
-        )
-    return RedisConnectionFailed(
-        f"cannot reach Redis at {shown}: {exc}. Check that the server is running and the URL is right, "
-        "or unset REDIS_URL to use the embedded Redis."
-    )
 
 
 def server_modules(client: SyncClient) -> dict[str, int]:

@@ -18,7 +18,7 @@ from cluster import LocalRedisCluster
 from redis.cluster import RedisCluster
 
 from redis_rag_integrations import Settings
-from redis_rag_integrations.acl import create_user
+from redis_rag_integrations.acl import PermissionDenied, create_user
 from redis_rag_integrations.cache.exact import ExactCache
 from redis_rag_integrations.connection import get_client
 from redis_rag_integrations.history.message import StoredMessage
@@ -76,14 +76,37 @@ def test_history_and_exact_cache_under_the_cache_role(cluster: LocalRedisCluster
 
 
 def test_reader_is_refused_writes_on_the_cluster(cluster: LocalRedisCluster) -> None:
-    """Refused, with the server's text. (Cluster clients take no reply parser, so this is redis-py's own
-    NoPermissionError, not :class:`PermissionDenied` with the role named: a known gap.)"""
-    client = get_client(_url(cluster, "rag-reader"), settings=Settings())
+    """Refused with the role named, sync and asyncio: redis-py's cluster clients take no parser argument, so the
+    package puts the NOPERM parser on their nodes after construction (client_options.denial_aware_cluster)."""
+    import asyncio
+
+    from redis_rag_integrations.connection import aget_async_client, async_twin
+
+    url = _url(cluster, "rag-reader")
+    client = get_client(url, settings=Settings())
+
+    async def refused_async() -> list[str]:
+        messages = []
+        made = await aget_async_client(url, settings=Settings())
+        twin = async_twin(client)
+        try:
+            for each in (made, twin):
+                assert await each.get(f"missing:{uuid.uuid4().hex}") is None
+                with pytest.raises(PermissionDenied) as denied:
+                    await each.set(f"k:{uuid.uuid4().hex}", "v")
+                messages.append(str(denied.value))
+        finally:
+            await made.aclose()
+            await twin.aclose()
+        return messages
+
     try:
         assert isinstance(client, RedisCluster)
         assert client.get(f"missing:{uuid.uuid4().hex}") is None
-        with pytest.raises(redis.exceptions.NoPermissionError, match="set"):
-            client.set("k", "v")
+        for i in range(6):  # keys on every shard: every node's connections carry the parser
+            with pytest.raises(PermissionDenied, match="rag-writer"):
+                client.set(f"k:{i}:{uuid.uuid4().hex}", "v")
+        assert all("'SET'" in m and "rag-writer" in m for m in asyncio.run(refused_async()))
     finally:
         client.close()
 
