@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 from cluster import LocalRedisCluster
 from fakes import HashEmbedder
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from redis.cluster import RedisCluster, key_slot
 
 from redis_rag_integrations import Settings
@@ -124,6 +127,22 @@ def test_each_tenant_on_its_shard_sees_all_of_its_records(
     for node in raw.get_primaries():
         for name in names:
             assert list(raw.scan_iter(match=Tenant(name).scan_pattern, target_nodes=node)) == []
+
+
+@given(name=st.text(min_size=1, max_size=16))
+@hsettings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_tenant_name_puts_the_index_with_all_of_its_records(
+    settings: Settings, cluster: LocalRedisCluster, raw: RedisCluster, name: str
+) -> None:
+    tenant = f"{uuid.uuid4().hex[:4]}{name}"  # braces, spaces, NUL... are encoded into the tag
+    index = RedisVectorIndex("docs", dims=DIMS, settings=settings, tenant=tenant)
+    try:
+        index.upsert(_records("x")[:20])
+        assert len(index.search(embedder.embed(["x"])[0], k=100)) == 20
+        node = index_node(raw, index.name)
+        assert index.name.encode() in raw.execute_command("FT._LIST", target_nodes=node)
+    finally:
+        drop_tenant(tenant, cluster.url)
 
 
 def test_overlapping_indexes_of_one_tenant_are_refused_on_its_node(

@@ -227,6 +227,17 @@ def test_untenanted_names_in_the_tenants_namespace_are_refused(settings: Setting
         ChatHistoryStore(settings.redis_url, prefix="rag")
 
 
+def test_a_tenants_index_name_and_prefix_are_both_under_its_tag(settings: Settings, token: str) -> None:
+    index = RedisVectorIndex("kb", prefix="kb-records", dims=DIMS, settings=settings, tenant=f"{token} x")
+    try:
+        tag = index.tenant.tag
+        assert (index.name, index.layout.key_prefix) == (f"rag:{{{tag}}}:kb", f"rag:{{{tag}}}:kb-records")
+        index.upsert(_records("a")[:1])
+        assert index.client.exists(f"rag:{{{tag}}}:kb-records:{IDS[0]}") == 1
+    finally:
+        drop_tenant(index.tenant, index.client)
+
+
 def test_untenanted_names_are_unchanged(settings: Settings, unique_name: str) -> None:
     index = RedisVectorIndex(unique_name, dims=DIMS, settings=settings)
     try:
