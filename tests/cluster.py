@@ -213,8 +213,9 @@ class LocalRedisCluster:
                 client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
             for n in self.nodes[1:]:
                 clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", n.port, n.bus_port)
-            self._wait("every node knows every other", lambda: all(self._knows_all(c) for c in clients))
             ids = [c.execute_command("CLUSTER", "MYID").decode() for c in clients]
+            # by id, handshakes done: CLUSTER REPLICATE names the primary's id, unknown to a node still in handshake
+            self._wait("every node knows every other", lambda: all(_knows(c, ids) for c in clients))
             for n, client in zip(self.nodes, clients, strict=True):
                 if n.replica_of is not None:
                     client.execute_command("CLUSTER", "REPLICATE", ids[n.replica_of])
@@ -274,6 +275,14 @@ class LocalRedisCluster:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _knows(client: redis.Redis, ids: list[str]) -> bool:
+    """``client``'s node lists every node of ``ids``, none of them still in handshake."""
+    lines = client.execute_command("CLUSTER", "NODES")
+    text = lines.decode() if isinstance(lines, bytes) else str(lines)
+    known = {f[0]: f[2] for f in (line.split() for line in text.splitlines()) if len(f) > 2}
+    return set(ids) <= set(known) and not any("handshake" in known[i] for i in ids)
 
 
 def log_tail(node_dir: Path, lines: int = 5) -> str:
