@@ -33,6 +33,7 @@ from .connection import mask_url
 from .history.keys import DEFAULT_PREFIX as HISTORY_PREFIX
 from .history.keys import SessionLayout
 from .metrics import DEFAULT_PREFIX, MetricKeys, MetricsWindow, read
+from .store.vectorset.inventory import VectorSetStats, vector_sets
 
 MB = 1024 * 1024
 #: Keys sampled per index for the data-size estimate (MEMORY USAGE is O(fields) per key: a few are cheap).
@@ -98,6 +99,7 @@ class Report:
     window_hours: int
     metrics: dict[str, Any]
     indexes: list[IndexStats] = field(default_factory=list)
+    vector_sets: list[VectorSetStats] = field(default_factory=list)
     caches: list[CacheStatsRow] = field(default_factory=list)
     history: dict[str, Any] = field(default_factory=dict)
     operations: list[OperationStats] = field(default_factory=list)
@@ -137,6 +139,7 @@ def collect(
         counters=dict(sorted(window.counters.items())),
     )
     report.indexes = [index_stats(client, name) for name in _index_names(client)]
+    report.vector_sets = vector_sets(client, scan_limit)
     report.caches = cache_rows(report.indexes, window)
     report.history = session_count(client, history_prefix, scan_limit)
     rows = operation_rows(window)
@@ -322,6 +325,12 @@ def render(report: Report, console: Any) -> None:
             )
     else:
         console.print("no search indexes yet")
+    if report.vector_sets:
+        sets = table("vector set (backend='vectorset')", "quant", "dims", "records", "MB", "per record")
+        for v in report.vector_sets:
+            mb = "-" if v.memory_bytes is None else f"{v.memory_bytes / MB:.2f}"
+            sets.add_row(v.name, v.quantization, str(v.dims), str(v.records), mb, _bytes(v.bytes_per_record))
+        console.print(sets)
     if report.caches:
         caches = table("cache", "kind", "entries", "hits", "misses", "hit rate", "errors", "stores", text=2)
         for c in report.caches:

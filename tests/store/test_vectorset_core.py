@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -321,3 +322,20 @@ def test_a_selective_filter_still_gets_every_match_up_to_k(make: Any) -> None:
     assert sorted(h.record.id for h in hits) == sorted(f"r{i}" for i in far)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert asyncio.run(idx.asearch(probe, 2, {"t": "rare"}))[0].record.id == hits[0].record.id
+
+
+def test_stats_lists_vector_set_indexes(make: Any, redis_url: str) -> None:
+    from rich.console import Console
+
+    from redis_rag_integrations import stats
+
+    idx = make(metadata_fields={"team": "tag"}, tenant="acme")
+    idx.upsert([rec(i, team="a") for i in range(7)])
+    report = stats.collect(idx.client, redis_url)
+    (row,) = [v for v in report.vector_sets if v.key == idx.keys.vset]
+    assert (row.name, row.records, row.dims, row.quantization) == (idx.name, 7, 4, "q8")
+    assert row.memory_bytes and row.bytes_per_record and row.bytes_per_record > 0
+    console = Console(record=True, width=120, file=io.StringIO())
+    stats.render(report, console)
+    text = console.export_text()
+    assert idx.name in text and "vector set" in text
