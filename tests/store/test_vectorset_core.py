@@ -339,3 +339,18 @@ def test_stats_lists_vector_set_indexes(make: Any, redis_url: str) -> None:
     stats.render(report, console)
     text = console.export_text()
     assert idx.name in text and "vector set" in text
+
+
+def test_writes_wait_for_replicas_when_asked(settings: Settings, unique_name: str) -> None:
+    """``write_replicas``: a vector-set write waits like the other backend's; with no replica it fails after the
+    timeout saying so, instead of passing or hanging (the write itself is on the primary)."""
+    from redis_rag_integrations.replication import ReplicationError
+
+    s = settings.model_copy(update={"write_replicas": 1, "write_wait_timeout_ms": 100})
+    idx = RedisVectorIndex(unique_name, dims=4, settings=s, backend="vectorset")
+    try:
+        with pytest.raises(ReplicationError):
+            idx.upsert([rec(1)])
+        assert idx.count() == 1
+    finally:
+        idx.drop()

@@ -99,7 +99,8 @@ class VectorSetIndex(VectorSetReads, RedisVectorIndex):
         self._vsim = VsimPlanner(self.keys.vset, fields, self.options)
         if create:
             self._create()
-        self._durability = replication.Durability.from_settings(s, self.keys.base + "~wait")
+        #: ``write_replicas`` > 0: every write waits for replicas (a marker on the set's slot: :mod:`...replication`).
+        self._durability = replication.Durability.from_settings(s, replication.marker_for(self.keys.vset))
 
     # --- opening ---------------------------------------------------------------------------------------------
 
