@@ -354,3 +354,15 @@ def test_writes_wait_for_replicas_when_asked(settings: Settings, unique_name: st
         assert idx.count() == 1
     finally:
         idx.drop()
+
+
+def test_dropping_a_tenant_takes_its_vector_set_along(settings: Settings) -> None:
+    from redis_rag_integrations.tenant_admin import drop_tenant, list_tenants
+
+    tenant = f"vs-{uuid.uuid4().hex[:6]}"
+    idx = RedisVectorIndex("docs", dims=4, settings=settings, backend="vectorset", tenant=tenant)
+    idx.upsert([rec(1, doc="d"), rec(2)])
+    assert tenant in list_tenants(idx.client)
+    drop_tenant(tenant, idx.client)
+    assert not idx.client.exists(idx.keys.vset, idx.keys.meta, idx.keys.doc("d"))
+    assert tenant not in list_tenants(idx.client)
