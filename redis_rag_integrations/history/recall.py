@@ -25,8 +25,8 @@ from redisvl.index import AsyncSearchIndex, SearchIndex
 from redisvl.query import VectorQuery
 from redisvl.schema import IndexSchema
 
-from .. import metrics, tags
-from ..connection import require_modules
+from .. import metrics, placement, tags
+from ..connection import is_cluster, require_modules
 from ..decoding import as_str
 from ..embeddings import Embedder, default_embedder
 from ..errors import MissingModuleError
@@ -94,7 +94,10 @@ class RelevantRecall:
     def index(self) -> SearchIndex:
         if self._index is None:
             self._check_search()
-            index = SearchIndex(self.schema, redis_client=self.store.client)
+            client = self.store.client
+            if is_cluster(client) and not placement.has_coordinator(client):  # else recall would see one shard
+                placement.check_single_slot(self.index_name, [self.store.layout.recall_key_prefix])
+            index = SearchIndex(self.schema, redis_client=client)
             if index.exists() and not _session_tag_exact(self.store.client, self.index_name):
                 index.delete(drop=False)  # built by an older version: rebuilt over the same (derived) entries
             if not index.exists():

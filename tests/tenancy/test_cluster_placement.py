@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from cluster import LocalRedisCluster
-from fakes import HashEmbedder
+from fakes import HashEmbedder, WordsEmbedder
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -20,6 +20,9 @@ from redis.cluster import RedisCluster, key_slot
 from redis_rag_integrations import Settings
 from redis_rag_integrations.cache import SemanticCache
 from redis_rag_integrations.cache.entry import SourceRef
+from redis_rag_integrations.history.message import StoredMessage
+from redis_rag_integrations.history.recall import RelevantRecall
+from redis_rag_integrations.history.store import ChatHistoryStore
 from redis_rag_integrations.placement import SpansShardsError, has_coordinator, index_node
 from redis_rag_integrations.store import Record, RedisVectorIndex
 from redis_rag_integrations.store.opening import LayoutMismatchError
@@ -187,4 +190,20 @@ def test_a_tenants_semantic_cache_and_freshness_work_on_the_cluster(
         assert cache.check("q") is None
     finally:
         cache.close()
+        drop_tenant(name, cluster.url)
+
+
+def test_relevant_recall_of_a_tenant_works_and_untenanted_is_refused_on_the_cluster(
+    cluster: LocalRedisCluster,
+) -> None:
+    name = uuid.uuid4().hex[:8]
+    words = WordsEmbedder()
+    try:
+        store = ChatHistoryStore(cluster.url, tenant=name)
+        store.append("s1", [StoredMessage(role="user", content=t) for t in ("the cat sat", "redis streams", "a dog")])
+        found = RelevantRecall(store, words).get_relevant("s1", "redis streams", k=1)
+        assert [m.content for m in found] == ["redis streams"]
+        with pytest.raises(SpansShardsError, match="tenant="):
+            RelevantRecall(ChatHistoryStore(cluster.url, prefix=f"c{name}"), words).get_relevant("s1", "x")
+    finally:
         drop_tenant(name, cluster.url)
