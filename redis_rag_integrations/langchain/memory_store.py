@@ -137,7 +137,7 @@ class RedisMemoryStore(BaseStore):
         self.dims: int | None = (index or {}).get("dims") or (self.embedder.dims if self.embedder else None)
         self.url = redis_url or (None if client is not None else resolve_url(self.settings))
         self.client = client if client is not None else get_client(self.url, settings=self.settings)
-        self.prefix = f"{name}:item:"
+        self.prefix = f"{self.name}:item:"
         self._guard(self._ensure_index)
 
     # --- layout -----------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from redis_rag_integrations.langchain import RagEmbeddings, RedisCache, RedisCha
 from redis_rag_integrations.langchain import RedisVectorStore as LCStore
 from redis_rag_integrations.llama_index import RedisChatStore
 from redis_rag_integrations.llama_index import RedisVectorStore as LIStore
+from redis_rag_integrations.tenancy import Tenant
 from redis_rag_integrations.tenant_admin import drop_tenant, list_tenants
 
 
@@ -79,3 +80,14 @@ def test_llm_caches_and_chat_history_of_both_frameworks_are_per_tenant(
     RedisChatStore(redis_url, tenant=globex).add_message("s2", ChatMessage(role="user", content="globex"))
     assert RedisChatStore(redis_url, tenant=acme).get_keys() == ["s1"]
     assert RedisChatStore(redis_url, tenant=globex).get_keys() == ["s2"]
+
+
+def test_agent_memory_is_per_tenant(redis_url: str, tenants: tuple[str, str]) -> None:
+    from redis_rag_integrations.langchain.agents import memory_store
+
+    acme, globex = (memory_store(redis_url, embeddings=HashEmbedder(16), tenant=t) for t in tenants)
+    acme.put(("users", "u1"), "prefs", {"food": "pizza"})
+    assert acme.get(("users", "u1"), "prefs").value == {"food": "pizza"}
+    assert globex.get(("users", "u1"), "prefs") is None
+    assert globex.search(("users",)) == []
+    assert acme.name.startswith(Tenant(tenants[0]).root)
