@@ -195,6 +195,31 @@ def test_caches_and_histories_are_per_tenant(redis_url: str, token: str) -> None
     assert not {ta, tb} & set(list_tenants(redis_url))
 
 
+@given(first=tenant_parts, second=tenant_parts, prompt=st.text(min_size=1, max_size=30))
+@PER_TEST
+def test_random_tenants_never_share_cache_entries_or_sessions(
+    redis_url: str, token: str, first: str, second: str, prompt: str
+) -> None:
+    ta, tb = f"{token}A{first}", f"{token}B{second}"
+    caches = [SemanticCache(HashEmbedder(16), redis_url=redis_url, tenant=t, verify=False) for t in (ta, tb)]
+    exacts = [ExactCache(redis_url=redis_url, tenant=t) for t in (ta, tb)]
+    stores = [ChatHistoryStore(redis_url, tenant=t) for t in (ta, tb)]
+    try:
+        caches[1].store(prompt, "B")
+        exacts[1].set(prompt, "B")
+        stores[1].append("s", [StoredMessage(role="user", content="B")])
+        assert caches[0].check(prompt) is None and caches[1].check(prompt).response == "B"
+        assert exacts[0].get(prompt) is None and exacts[1].get(prompt) == "B"
+        assert stores[0].read("s") == [] and [m.content for m in stores[1].read("s")] == ["B"]
+    finally:
+        for cache in caches:
+            with contextlib.suppress(Exception):
+                cache.delete_index()
+            cache.close()
+        for t in (ta, tb):
+            drop_tenant(t, redis_url)
+
+
 def test_a_tenants_store_write_invalidates_its_own_cache_only(settings: Settings, redis_url: str, token: str) -> None:
     ta, tb = f"{token}a", f"{token}b"
     indexes = [RedisVectorIndex("docs", dims=DIMS, settings=settings, tenant=t) for t in (ta, tb)]
