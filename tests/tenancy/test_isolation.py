@@ -136,6 +136,13 @@ def test_each_tenant_sees_all_of_its_own_records_and_only_them(pair) -> None:
     assert {r.text for r in b.get(IDS)} == {r.text for r in _records("b")}
     assert len(a.search(embedder.embed(["x"])[0], k=100)) == len(IDS)
     assert a.find({"owner": "b"}) == []
+    # Deletes of A, however broad, stay in A: same ids and documents in B survive.
+    a.delete_documents(["d1"])
+    a.delete_where("*")
+    a.delete(IDS)
+    a.clear()
+    assert a.count() == 0 and b.count() == len(IDS)
+    assert {r.text for r in b.get(IDS)} == {r.text for r in _records("b")}
 
 
 @given(first=tenant_parts, second=tenant_parts)
