@@ -188,9 +188,9 @@ class Settings(BaseSettings):
 
     # --- semantic cache ---------------------------------------------------------------------------------------
     cache_distance_threshold: float = Field(
-        # the learned verifier's candidate radius (cache/gate.py), chosen on sets B and D by
+        # the learned verifier's candidate radius (cache/gate.py), chosen on sets B, D and E by
         # benchmarks/verifier_train.py; reported on held-out sets A and C in benchmarks/results/cache_gate.md
-        default=0.25,
+        default=0.35,
         ge=0.0,
         le=2.0,
         description="Cosine DISTANCE (0 = identical, 2 = opposite) at or below which a cached answer is reused.",

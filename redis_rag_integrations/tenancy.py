@@ -6,7 +6,7 @@ Everything of tenant ``acme`` lives under one namespace, :data:`NAMESPACE` + ``{
 ``rag:{acme}:docs`` (index name)          the tenant's vector index; its records ``rag:{acme}:docs:{id}``
 ``rag:{acme}:llmcache`` / ``...:entry:``   the tenant's semantic cache index and entries (exact cache alike)
 ``rag:{acme}:chat:{sid}``                 the tenant's chat sessions (``rag:{acme}:chat-recall...`` for recall)
-``rag:{acme}:ingest:{docs}:events``       the tenant's ingestion stream, dead letters, failure counts
+``rag:{acme}:ingest:docs:events``         the tenant's ingestion stream, dead letters, failure counts
 ``rag:{acme}:deps:{doc_id}`` etc.         the tenant's freshness links (document -> cache entries), clock
 ======================================== =====================================================================
 

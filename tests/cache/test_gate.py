@@ -112,3 +112,10 @@ def test_any_input_gets_a_verdict_and_the_radius_holds(cached: str, query: str, 
 def test_a_negated_question_is_never_accepted(subject: str, verb: str, distance: float) -> None:
     cached, query = f"Why does {subject} {verb}?", f"Why does {subject} not {verb}?"
     assert not accepts(cached, query, distance) and not accepts(query, cached, distance)
+
+
+def test_the_default_threshold_is_the_gates_radius() -> None:
+    """Retraining the gate (benchmarks/verifier_train.py) moves its radius; the settings' default must follow."""
+    from redis_rag_integrations.settings import Settings
+
+    assert Settings.model_fields["cache_distance_threshold"].default == default_gate().radius
