@@ -8,6 +8,7 @@ their own (``ingest``, ``worker``) through :data:`COMMANDS`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -25,6 +26,7 @@ from rich.table import Table
 from . import local_server
 from .connection import get_client, mask_url, server_modules
 from .errors import RedisConnectionFailed, RedisRagError
+from .hello import hello
 from .host import configure_entry_point
 from .server import EmbeddedRedis
 from .settings import get_settings
@@ -165,10 +167,13 @@ def _allowed(call: Callable[[], Any]) -> tuple[Any, bool]:
 
 
 def _modules(client: Any) -> dict[str, int] | None:
-    """MODULE LIST, else (denied, as for the package's roles) whether FT._LIST answers; None if both are denied."""
+    """MODULE LIST, else (denied, as for the package's roles) HELLO's list, else whether FT._LIST answers; None if
+    all are refused."""
     modules, allowed = _allowed(lambda: server_modules(client))
     if allowed:
         return modules
+    with contextlib.suppress(redis.ResponseError):
+        return dict(hello(client)["modules"])
     try:
         client.execute_command("FT._LIST")
         return {"search": 0}

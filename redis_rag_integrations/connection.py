@@ -8,7 +8,7 @@ Cluster detection: redisvl builds a cluster client only for ``?cluster=true`` or
 copies from a dashboard is the plain URL of one node, and a plain client on a cluster node fails with MOVED on most
 keys (and SCAN sees one shard only, silently). So a plain URL is asked once (``INFO cluster``, cached per URL) and
 gets a cluster client when the server is a cluster node. An ACL user without ``INFO`` (the package's roles have
-none) is asked ``CLUSTER INFO`` instead; denied both, the server is taken for a standalone one.
+none) is asked ``HELLO`` (its ``mode``), then ``CLUSTER INFO``; denied all, the server is taken for a standalone one.
 
 Sentinel URLs (``redis+sentinel://``, ``rediss+sentinel://``) go to :mod:`.sentinel`; TLS, credentials and the
 NOPERM parser come from :mod:`.client_options`. Errors never carry a password: URLs are shown through
@@ -40,6 +40,7 @@ from . import client_options, sentinel
 from .acl import PermissionDenied
 from .errors import MissingModuleError
 from .failures import connection_failed, mask_url
+from .hello import ahello, hello
 from .settings import Settings, get_settings
 
 SyncClient = redis.Redis | RedisCluster
@@ -179,11 +180,14 @@ async def aget_async_client(
         client = _async_connection(url, settings, decode_responses)
         try:
             _cluster_by_url[url] = _cluster_enabled(await client.info("cluster"))
-        except redis.exceptions.NoPermissionError:  # INFO denied by the ACL: CLUSTER INFO is in every role
+        except redis.exceptions.NoPermissionError:  # INFO denied by the ACL: HELLO is in every role
             try:
-                _cluster_by_url[url] = _answers_cluster_info(await client.execute_command("CLUSTER INFO"))
-            except redis.ResponseError:  # not a cluster ("cluster support disabled"), or denied too
-                _cluster_by_url[url] = False
+                _cluster_by_url[url] = (await ahello(client)).get("mode") == "cluster"
+            except redis.ResponseError:  # HELLO denied too: CLUSTER INFO
+                try:
+                    _cluster_by_url[url] = _answers_cluster_info(await client.execute_command("CLUSTER INFO"))
+                except redis.ResponseError:  # not a cluster ("cluster support disabled"), or denied too
+                    _cluster_by_url[url] = False
         except redis.ResponseError:  # INFO refused otherwise (some managed services): not a cluster we can detect
             _cluster_by_url[url] = False
         except (redis.ConnectionError, redis.TimeoutError, OSError):
@@ -287,11 +291,14 @@ def _may_be_cluster_node(url: str) -> bool:
 def _is_cluster_node(client: redis.Redis) -> bool:
     try:
         return _cluster_enabled(client.info("cluster"))
-    except redis.exceptions.NoPermissionError:  # INFO denied by the ACL: CLUSTER INFO is in every role
+    except redis.exceptions.NoPermissionError:  # INFO denied by the ACL: HELLO is in every role
         try:
-            return _answers_cluster_info(client.execute_command("CLUSTER INFO"))
-        except redis.ResponseError:  # "cluster support disabled", or denied too: take it for standalone
-            return False
+            return hello(client).get("mode") == "cluster"
+        except redis.ResponseError:  # HELLO denied too: CLUSTER INFO
+            try:
+                return _answers_cluster_info(client.execute_command("CLUSTER INFO"))
+            except redis.ResponseError:  # "cluster support disabled", or denied too: take it for standalone
+                return False
     except redis.ResponseError:  # INFO refused otherwise (some managed services): not a cluster we can detect
         return False
 
@@ -323,6 +330,13 @@ def server_modules(client: SyncClient) -> dict[str, int]:
     return modules
 
 
+def _hello_modules(client: SyncClient) -> dict[str, int] | None:
+    try:
+        return dict(hello(client)["modules"])
+    except (redis.ResponseError, KeyError, TypeError, ValueError):
+        return None
+
+
 def require_modules(client: SyncClient, url: str, modules: tuple[str, ...] = ("search",)) -> None:
     """Fail with :class:`MissingModuleError` unless the server has every module in ``modules``.
 
@@ -336,7 +350,9 @@ def require_modules(client: SyncClient, url: str, modules: tuple[str, ...] = ("s
         present = server_modules(client)
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         raise connection_failed(url, exc) from exc
-    except redis.ResponseError:  # MODULE LIST denied (ACL roles, managed services): trust FT._LIST instead
+    except redis.ResponseError:  # MODULE LIST denied (ACL roles, managed services): HELLO lists them too
+        present = _hello_modules(client)
+    if present is None:  # HELLO denied as well: trust FT._LIST
         present = {}
         try:
             client.execute_command("FT._LIST")

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redisvl.exceptions import RedisSearchError
 
-from redis_rag_integrations import EmbeddedRedis, Settings
+from redis_rag_integrations import EmbeddedRedis, MissingModuleError, Settings
 from redis_rag_integrations.acl import ROLES, PermissionDenied, acl_rules, create_user, setuser_line
 from redis_rag_integrations.cache.exact import ExactCache
 from redis_rag_integrations.cache.semantic import SemanticCache
@@ -216,15 +216,19 @@ def test_key_pattern_users_cannot_search_their_own_index(server: EmbeddedRedis, 
         admin.close()
 
 
-def test_denied_module_check_is_not_a_missing_module(server: EmbeddedRedis) -> None:
-    """A user without MODULE LIST nor FT._LIST gets the permission error, not "no search module"."""
+def test_module_check_needs_no_module_list(server: EmbeddedRedis) -> None:
+    """A user with nothing but @connection (no MODULE LIST, no FT._LIST) passes the module check: HELLO lists the
+    modules, and Redis answers HELLO to every user (it is exempt from ACL rules: ``-hello`` changes nothing, so the
+    FT._LIST fallback after it only serves servers or proxies without HELLO)."""
     admin = redis.Redis.from_url(server.url)
-    admin.execute_command("ACL", "SETUSER", "bare", "reset", "on", f">{PASSWORD}", "~*", "+@connection")
+    admin.execute_command("ACL", "SETUSER", "bare", "reset", "on", f">{PASSWORD}", "~*", "+@connection", "-hello")
+    assert admin.execute_command("ACL", "DRYRUN", "bare", "HELLO") == b"OK"
+    assert admin.execute_command("ACL", "DRYRUN", "bare", "MODULE", "LIST") != b"OK"
     admin.close()
     url = url_for(server, "bare")
-    with pytest.raises(PermissionDenied) as denied:
-        resolve_url(Settings(redis_url=url))
-    assert "FT._LIST" in str(denied.value)
+    assert resolve_url(Settings(redis_url=url)) == url
+    with pytest.raises(MissingModuleError, match="no nosuchmodule module"):  # and a missing module is still missing
+        resolve_url(Settings(redis_url=url), require=("search", "nosuchmodule"))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -388,3 +392,10 @@ def test_run_time_refusals_are_only_the_ones_with_a_fallback(
     allowed = {"info", "module|list", "script|load", "ft.create"}
     assert {obj for _, obj in refused} <= allowed, refused
     assert ("rag-reader", "script|load") in refused and ("rag-writer", "script|load") not in refused
+
+
+def test_writer_without_info_keeps_the_fast_write_path(server: EmbeddedRedis, index_name: str) -> None:
+    """INFO is denied to every role but the admin: the server's version comes from HELLO instead, so Redis 8 keeps
+    its HSETEX write path (the script path is correct but slower)."""
+    url = url_for(server, "rag-writer")
+    assert RedisVectorIndex(index_name, url=url, settings=Settings(redis_url=url))._write_path == "new-first"

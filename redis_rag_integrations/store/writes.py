@@ -32,6 +32,7 @@ from redis.exceptions import ResponseError
 from .. import tags
 from ..connection import is_cluster
 from ..freshness import DEPS_PREFIX, GLOBAL, WATCH_SECONDS, FreshKeys, keys_of
+from ..hello import hello, redis_major
 from . import bulk
 from .bulk import Command, first_error
 from .executor import Call, DropWhere, Eval, Invalidate, Pipeline, Plan, Scripts, Stream
@@ -148,8 +149,12 @@ def default_path(client: Any) -> WritePath:
         return "client-side"
     try:
         version = str(client.info("server").get("redis_version", "0"))
-    except ResponseError:  # INFO denied by an ACL: assume the oldest server we support
-        return "script"
+    except ResponseError:  # INFO denied by an ACL (the package's roles): HELLO says the product and version
+        try:
+            major = redis_major(hello(client))
+        except ResponseError:  # denied too: assume the oldest server we support
+            return "script"
+        return "new-first" if major is not None and major >= 8 else "script"
     major = version.split(".", 1)[0]
     return "new-first" if major.isdigit() and int(major) >= 8 else "script"
 
