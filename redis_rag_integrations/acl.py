@@ -21,8 +21,8 @@ Why the search commands are named one by one: the search module (2.10) registers
 so ``+@read`` does not grant ``FT.SEARCH``. Naming them works on Redis Stack and on Redis 8, where they also sit in
 ``@search``.
 
-The package needs neither ``INFO`` nor ``MODULE LIST`` at run time: each has a fallback when denied (cluster
-detection asks ``CLUSTER INFO``, the module check asks ``FT._LIST``, the write path assumes the script path).
+The package needs neither ``INFO`` nor ``MODULE LIST`` at run time: when they are denied, cluster detection, the
+module check and the write-path choice ask ``HELLO`` (:mod:`.hello`), which Redis answers to every user.
 """
 
 from __future__ import annotations

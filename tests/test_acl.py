@@ -399,3 +399,17 @@ def test_writer_without_info_keeps_the_fast_write_path(server: EmbeddedRedis, in
     its HSETEX write path (the script path is correct but slower)."""
     url = url_for(server, "rag-writer")
     assert RedisVectorIndex(index_name, url=url, settings=Settings(redis_url=url))._write_path == "new-first"
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_hello_is_read_on_both_protocols(server: EmbeddedRedis, protocol: int) -> None:
+    from redis_rag_integrations.hello import hello, redis_major
+
+    client = redis.Redis.from_url(url_for(server, "rag-reader"), protocol=protocol)
+    try:
+        found = hello(client)
+    finally:
+        client.close()
+    assert (found["server"], found["mode"], redis_major(found)) == ("redis", "standalone", 8)
+    assert {"search", "ReJSON", "vectorset"} <= set(found["modules"])
+    assert redis_major({"server": "valkey", "version": "8.1.0"}) is None  # another product: no HSETEX assumed
