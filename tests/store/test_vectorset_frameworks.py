@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from fakes import HashEmbedder
 from langchain_core.documents import Document
@@ -21,6 +22,7 @@ from llama_index.core.vector_stores.types import (
 )
 
 from redis_rag_integrations import Settings
+from redis_rag_integrations.embeddings import LocalEmbedder
 from redis_rag_integrations.langchain import RagEmbeddings
 from redis_rag_integrations.langchain import RedisVectorStore as LCStore
 from redis_rag_integrations.llama_index import RedisVectorStore as LIStore
@@ -126,5 +128,48 @@ def test_written_by_langchain_read_by_llamaindex(settings: Settings) -> None:
         node = li_result.nodes[0]
         assert node.get_content() == "page 3" and node.metadata == {"source": "s1", "year": 2023}
         assert node.ref_doc_id == "s1"  # LangChain's metadata 'source' names the document
+    finally:
+        lc.index.drop()
+
+
+def test_real_embeddings_rank_by_meaning_and_scores_are_the_cosine(
+    settings: Settings, local_embedder: LocalEmbedder
+) -> None:
+    """MiniLM sentences on a q8 set: the right answer first through both adapters, each score the cosine between
+    the query and the stored (dequantised) vector, and the LangChain retrievers (MMR, score threshold) on top."""
+    docs = [
+        Document(id="py", page_content="Python manages memory with reference counting.", metadata={"topic": "py"}),
+        Document(
+            id="rd", page_content="Redis persists keys to disk with RDB snapshots and AOF.", metadata={"topic": "rd"}
+        ),
+        Document(
+            id="ck", page_content="Bake the bread at 220 degrees until the crust is golden.", metadata={"topic": "ck"}
+        ),
+    ]
+    name = f"v{uuid.uuid4().hex[:10]}"
+    lc = LCStore(
+        RagEmbeddings(local_embedder), name, metadata_fields={"topic": "tag"}, settings=settings, backend="vectorset"
+    )
+    try:
+        lc.add_documents(docs)
+        query = "How long should bread stay in the oven?"
+        q = local_embedder.embed([query])[0]
+        pairs = lc.similarity_search_with_score(query, k=3)
+        assert pairs[0][0].id == "ck"
+        li = LIStore(name, settings=settings, backend="vectorset").query(
+            VectorStoreQuery(query_embedding=q.tolist(), similarity_top_k=3)
+        )
+        assert li.ids == [d.id for d, _ in pairs] and li.similarities == pytest.approx([s for _, s in pairs])
+        stored = {r.id: r.vector for r in lc.index.get(li.ids, with_vectors=True)}
+        cosine = [float(stored[i] @ q / np.linalg.norm(stored[i]) / np.linalg.norm(q)) for i in li.ids]
+        assert [s for _, s in pairs] == pytest.approx(cosine, abs=0.01)
+        strict = lc.as_retriever(
+            search_type="similarity_score_threshold", search_kwargs={"score_threshold": 0.5, "k": 3}
+        )
+        assert [d.id for d in strict.invoke("Bake the bread at 220 degrees")] == ["ck"]
+        mmr = lc.as_retriever(search_type="mmr", search_kwargs={"k": 2, "fetch_k": 3})
+        assert len(mmr.invoke("memory")) == 2
+        with pytest.raises(VectorSetUnsupported, match="query-engine backend"):
+            lc.as_retriever(search_type="hybrid").invoke("bread")
     finally:
         lc.index.drop()
