@@ -411,8 +411,8 @@ def run(quick: bool, redis_url: str) -> dict[str, Any]:
         "Evaluation sets: "
         + ", ".join(f"{n} {cache_eval.SETS[n][0]} ({len(p)} pairs)" for n, p in sets.items())
         + f", about half of each look-alikes (a hit there is a wrong answer), so real traffic sees fewer wrong hits. "
-        f"The verifier's gate and the default threshold were tuned on sets {' and '.join(TUNING_SETS)} only (D is "
-        "not run here); A and C are held out."
+        f"The verifier's gate and the default threshold were tuned on sets {' and '.join(TUNING_SETS)} only (D and "
+        "E are not run here); A and C are held out."
     )
     notes.append("Times are from a shared 2-core machine: compare the ratios and paired differences.")
     return {"title": f"Semantic cache with a real LLM ({mode})", "figures": figures, "series": series, "notes": notes}
