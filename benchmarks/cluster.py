@@ -186,9 +186,9 @@ def run(quick: bool, redis_url: str, *, profile: Profile | None = None) -> Secti
         f"on one node, no persistence on either; {queries_n} queries x {p.query_rounds} rounds, k={K}, per tenant "
         "its cluster shard and the single node interleaved query by query, so each answers every other call (with "
         "the single node answering for all three tenants against one shard's third, even the raw server ratio was "
-        "1.1-1.6x at load 6: the busier process stays warmer); ratio = the median over rounds of (cluster p50 / single-node p50) "
-        "of the same tenant (one noisy round on a shared machine does not decide it). The same FT.SEARCH sent raw "
-        "(execute_command on the node's own redis-py client: no routing, no parsing) gave ratios "
+        "1.1-1.6x at load 6: the busier process stays warmer); ratio = the median over rounds of (cluster p50 / "
+        "single-node p50) of the same tenant (one noisy round on a shared machine does not decide it). The same "
+        "FT.SEARCH sent raw (execute_command on the node's own redis-py client: no routing, no parsing) gave ratios "
         + ", ".join(f"{r:.2f}x" for r in raw_ratios)
         + ": what the servers alone differ by.",
         f"Ingestion: {ingest_n} records per tenant, one thread per tenant, upsert batches of {BATCH}; best of "
