@@ -253,6 +253,13 @@ def test_any_user_name_and_password_pass_through_the_url_exactly(
             assert client.execute_command("ACL", "WHOAMI") == user.encode()  # type: ignore[union-attr]
         finally:
             client.close()
+        # the same credentials from the settings instead of the URL (REDIS_RAG_REDIS_USERNAME / _PASSWORD)
+        plain = f"redis://127.0.0.1:{server.port}/0"
+        client = get_client(plain, settings=Settings(redis_username=user, redis_password=password))
+        try:
+            assert client.execute_command("ACL", "WHOAMI") == user.encode()  # type: ignore[union-attr]
+        finally:
+            client.close()
     finally:
         admin.execute_command("ACL", "DELUSER", user)
         admin.close()

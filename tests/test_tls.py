@@ -21,7 +21,7 @@ from tls_proxy import Certificates, Stunnel, make_certificates, stunnel_binary
 from redis_rag_integrations import EmbeddedRedis, Settings
 from redis_rag_integrations.cache.exact import ExactCache
 from redis_rag_integrations.cache.semantic import SemanticCache
-from redis_rag_integrations.connection import get_client
+from redis_rag_integrations.connection import async_twin, get_client
 from redis_rag_integrations.errors import RedisConnectionFailed, TLSVerificationFailed
 from redis_rag_integrations.history.message import StoredMessage
 from redis_rag_integrations.history.store import ChatHistoryStore
@@ -97,9 +97,18 @@ def test_rediss_round_trip_store_cache_history(tls_port: int, certs: Certificate
 
 def test_rediss_client_is_tls(tls_port: int, certs: Certificates) -> None:
     client = get_client(f"rediss://localhost:{tls_port}/0", settings=_settings(f"rediss://localhost:{tls_port}", certs))
+
+    async def twin_ping() -> bool:
+        twin = async_twin(client)  # the asyncio twin of a TLS client speaks TLS with the same files
+        try:
+            return bool(await twin.ping())
+        finally:
+            await twin.aclose()
+
     try:
         assert client.ping()
         assert issubclass(client.connection_pool.connection_class, redis.SSLConnection)
+        assert asyncio.run(twin_ping())
     finally:
         client.close()
 
