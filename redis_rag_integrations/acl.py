@@ -184,7 +184,10 @@ class PermissionDenied(RedisRagError, NoPermissionError):
 
     def __init__(self, server_message: str = "", *, status_code: str | None = "NOPERM") -> None:
         self.server_message = str(server_message)
-        super().__init__(explain_denial(self.server_message), status_code=status_code)
+        try:
+            super().__init__(explain_denial(self.server_message), status_code=status_code)
+        except TypeError:  # redis-py before 6 (the floor is 5.3): its errors take no status_code
+            super().__init__(explain_denial(self.server_message))
 
 
 def denial_aware(parser: type) -> type:
