@@ -53,7 +53,7 @@ class LocalSentinel:
                 password=self.password,
                 extra_args=[*auth, "--replicaof", "127.0.0.1", str(self.primary.port)],
             ).start()
-            self._wait(lambda: self._client(self.replica).info("replication").get("master_link_status") == "up")
+            self._wait(lambda: self.node_client(self.replica).info("replication").get("master_link_status") == "up")
             self._start_sentinel()
             self._wait(lambda: len(self.sentinel_client().sentinel_slaves(SERVICE)) == 1)
         except BaseException:
@@ -95,7 +95,7 @@ class LocalSentinel:
             host="127.0.0.1", port=self.sentinel_port, password=self.password, socket_timeout=2, decode_responses=True
         )
 
-    def _client(self, server: EmbeddedRedis | None) -> redis.Redis:
+    def node_client(self, server: EmbeddedRedis | None) -> redis.Redis:
         assert server is not None
         return redis.Redis(host="127.0.0.1", port=server.port, password=self.password, socket_timeout=2)
 
@@ -114,7 +114,7 @@ class LocalSentinel:
         # Done, not just promoted: SENTINEL MASTERS (what clients ask) names the new primary with no failover
         # flag, and the old primary replicates from it.
         self._wait(lambda: self._settled(sentinel.sentinel_masters()[SERVICE], port))
-        self._wait(lambda: self._client(self.primary).info("replication").get("master_link_status") == "up")
+        self._wait(lambda: self.node_client(self.primary).info("replication").get("master_link_status") == "up")
         return port
 
     @staticmethod

@@ -136,3 +136,19 @@ def test_sentinel_url_parses_exactly(
 def test_bad_sentinel_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="sentinel URL"):
         parse_sentinel_url(url)
+
+
+def test_writes_can_wait_for_the_replica(deployment: LocalSentinel, hash_embedder) -> None:
+    """REDIS_RAG_WRITE_REPLICAS through a sentinel URL: the write returns once the replica has it."""
+    url = deployment.url
+    settings = Settings(redis_url=url, write_replicas=1, write_wait_timeout_ms=2000)
+    index = RedisVectorIndex(f"sentw{uuid.uuid4().hex[:8]}", dims=hash_embedder.dims, url=url, settings=settings)
+    try:
+        vec = _vec(hash_embedder, "waited")
+        index.upsert([Record(id="w", text="waited", vector=vec)])
+        replica = deployment.replica if deployment.primary_port() != deployment.replica.port else deployment.primary
+        assert replica is not None
+        seen = deployment.node_client(replica).exists(index.layout.key("w"))
+        assert seen == 1  # on the replica as soon as the write returned
+    finally:
+        index.drop()
