@@ -23,7 +23,7 @@ from .. import freshness, metrics, placement, replication, tenancy
 from ..clients import RedisClients
 from ..connection import AsyncClient, SyncClient, is_cluster
 from ..settings import Backend, Settings, get_settings
-from . import versioned, writes
+from . import evolution, versioned, writes
 from .executor import Plan, aapply, apply
 from .filters import FilterLike
 from .knn import KnnPlanner
@@ -72,6 +72,8 @@ class RedisVectorIndex(IndexSearch):
         backend: Backend | None = None,
     ) -> None:
         self.settings = settings or get_settings()
+        #: What the caller chose (not defaults): an existing index that differs in these is refused (:mod:`.evolution`).
+        explicit = frozenset(self.settings.model_fields_set) | ({"prefix"} if prefix is not None else set())
         if (backend or self.settings.backend) != "query_engine":
             raise ValueError(f"backend must be 'query_engine' or 'vectorset', got {backend!r}")
         #: ``tenant``: the index and its records live under the tenant's hash tag (:mod:`..tenancy`).
@@ -93,7 +95,7 @@ class RedisVectorIndex(IndexSearch):
         if self.tenant is None:
             tenancy.check_untenanted(layout.index_name, "index name")
             tenancy.check_untenanted(layout.key_prefix, "key prefix")
-        self.layout = reconcile(self.client, layout, explicit_fields=metadata_fields is not None)
+        self.layout = reconcile(self.client, layout, explicit_fields=metadata_fields is not None, explicit=explicit)
         # Cluster clients route FT.* to the index's node (see :mod:`..placement`); without a search coordinator an
         # index must sit with all of its keys, or it would answer from one shard only: refused, never partial.
         self._cluster = is_cluster(self.client)
@@ -106,7 +108,10 @@ class RedisVectorIndex(IndexSearch):
         self._fresh = freshness.keys_of(self.layout.key_prefix)
         if create and not self._index.exists():
             refuse_overlapping_prefix(self.client, self.layout)
+            kept = evolution.kept_records_checked(self.client, self.layout)  # refused before anything is created
             self._index.create()
+            if kept:
+                evolution.resume(self.client, self.layout, checked=True)
         #: How records are written (see :mod:`.writes`): tests switch it to cover every path on one server.
         self._write_path: writes.WritePath = writes.default_path(self.client)
         self._small_write = SMALL_WRITE
@@ -291,6 +296,7 @@ class RedisVectorIndex(IndexSearch):
     def drop(self, delete_records: bool = True) -> None:
         """Drop the index (and by default its records and the documents' version records)."""
         self._index.delete(drop=delete_records)
+        evolution.after_drop(self.client, self.layout, delete_records)
         if delete_records:
             self._forget_versions()
 
@@ -306,6 +312,7 @@ class RedisVectorIndex(IndexSearch):
             await placement.aft_call(client, self.name, "FT.DROPINDEX", self.name)
         else:
             await self.aindex.delete(drop=delete_records)
+        await evolution.aafter_drop(self.async_client, self.layout, delete_records)
         if delete_records:
             await self._aforget_versions()
 

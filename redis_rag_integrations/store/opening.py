@@ -8,6 +8,7 @@ langchain-redis or llama-index-vector-stores-redis), or into a clear error befor
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from redis.exceptions import ResponseError
@@ -43,8 +44,17 @@ def existing_dims(client: SyncClient, name: str) -> int:
     return int(vectors[0].attrs.dims)
 
 
-def reconcile(client: SyncClient, wanted: Layout, explicit_fields: bool) -> Layout:
-    """The layout to use: ``wanted``, checked against (and completed from) an existing index of that name."""
+def reconcile(
+    client: SyncClient, wanted: Layout, explicit_fields: bool, explicit: frozenset[str] = frozenset()
+) -> Layout:
+    """The layout to use: ``wanted``, checked against (and completed from) an existing index of that name.
+
+    Declared fields the index lacks are added in place (``FT.ALTER`` and a backfill of the old records:
+    :mod:`.evolution`); what cannot change in place (dims; the algorithm, metric, datatype or prefix named in
+    ``explicit``; a field's type) is refused with the command that migrates or drops it.
+    """
+    from . import evolution  # here: evolution's error class derives from this module's
+
     probe = SearchIndex(wanted.schema(), redis_client=client)
     if not probe.exists():
         return wanted
@@ -61,28 +71,27 @@ def reconcile(client: SyncClient, wanted: Layout, explicit_fields: bool) -> Layo
             "Use another index name, or drop that index."
         )
     attrs = existing.fields[VECTOR].attrs
-    if int(attrs.dims) != wanted.dims:
-        raise LayoutMismatchError(
-            f"index {wanted.index_name!r} holds {attrs.dims}-dimensional vectors but the embedding model makes "
-            f"{wanted.dims}: use the model the index was built with, or another index name"
-        )
     have = {n: t for n, t in types.items() if n not in REQUIRED_FIELDS}
-    if explicit_fields:
-        absent = {n: t for n, t in wanted.metadata_fields.items() if have.get(n) != t}
-        if absent:
-            raise LayoutMismatchError(
-                f"index {wanted.index_name!r} exists without the metadata fields {absent} (it has {have or 'none'})"
-                ": filters on them would find nothing. Re-create the index to add fields."
-            )
     prefixes = existing.index.prefix
     prefix = (prefixes[0] if isinstance(prefixes, list) else prefixes).rstrip(wanted.key_separator)
-    return Layout(
+    found = Layout(
         index_name=wanted.index_name,
-        dims=wanted.dims,
+        dims=int(attrs.dims),
         prefix=prefix,
         metadata_fields=have,  # type: ignore[arg-type]
         **_vector_attrs(attrs),
     )
+    evolution.compare(found, wanted, explicit)
+    added: dict[str, Any] = {}
+    if explicit_fields:
+        evolution.changed_types(wanted.index_name, have, wanted.metadata_fields)
+        added = {n: t for n, t in wanted.metadata_fields.items() if n not in have}
+    layout = dataclasses.replace(found, metadata_fields={**have, **added})
+    if added:
+        evolution.add_fields(client, layout, added)
+    else:
+        evolution.resume(client, layout)
+    return layout
 
 
 def _legacy_layout(wanted: Layout, existing: Any, types: dict[str, str], dialect: str, vfield: str) -> Layout:

@@ -59,4 +59,6 @@ def settings_with(settings: Settings | None, index_options: Mapping[str, Any]) -
         raise TypeError(f"unknown index option(s) {sorted(unknown)}; known: {sorted(INDEX_OPTIONS)}")
     if not index_options:
         return settings
-    return Settings.model_validate({**settings.model_dump(), **index_options})
+    # Only the fields the caller set (and the options): the others stay defaults, so that an existing index built
+    # with other vector settings is adopted, not refused for settings nobody chose (:mod:`.evolution`).
+    return Settings.model_validate({**settings.model_dump(exclude_unset=True), **index_options})

@@ -133,8 +133,8 @@ def test_opening_an_index_checks_its_layout(
     make_index(dims=3, metadata_fields=FIELDS)
     with pytest.raises(LayoutMismatchError, match="3-dimensional"):
         RedisVectorIndex(unique_name, dims=8, settings=settings)
-    with pytest.raises(LayoutMismatchError, match="without the metadata fields"):
-        RedisVectorIndex(unique_name, dims=3, metadata_fields={"lang": "tag"}, settings=settings)
+    with pytest.raises(LayoutMismatchError, match="'year' is numeric, not tag"):  # a new field is added in place
+        RedisVectorIndex(unique_name, dims=3, metadata_fields={"year": "tag"}, settings=settings)
     with pytest.raises(IndexNotFoundError):
         RedisVectorIndex(unique_name + "x", settings=settings)
     foreign = unique_name + "-lc"
