@@ -96,12 +96,16 @@ def _queue_create(pipe: Any, schema: IndexSchema) -> None:
 
 
 def _node_client(cluster: RedisCluster, node: ClusterNode | str) -> tuple[ClusterNode, redis.Redis]:
+    """The primary ``node`` names (a node or ``"host:port"``), refused clearly unless a primary of ``cluster``."""
+    known = sorted(n.name for n in cluster.get_primaries())
     if isinstance(node, str):
         host, _, port = node.rpartition(":")
-        found = cluster.get_node(host=host, port=int(port))
+        found = cluster.get_node(host=host, port=int(port)) if port.isascii() and port.isdigit() else None
         if found is None:
-            raise ReshardError(f"no node {node} in this cluster (known: {[n.name for n in cluster.get_nodes()]})")
+            raise ReshardError(f"no node {node!r} in this cluster (its primaries: {known})")
         node = found
+    if not isinstance(node, ClusterNode) or node.name not in known:
+        raise ReshardError(f"the target must be a primary of this cluster, one of {known}; got {node!r}")
     return node, cluster.get_redis_connection(node)
 
 
@@ -155,10 +159,10 @@ def move_slot(cluster: RedisCluster, slot: int, target: ClusterNode | str, *, ba
     dropped. Searches keep working throughout (a key not yet moved is read on the source, a moved one is asked
     for on the target). Needs an admin connection (``CLUSTER``, ``MIGRATE``, ``FT.CREATE``).
     """
-    if not 0 <= slot < 16384:
-        raise ValueError(f"a hash slot is in [0, 16383], got {slot!r}")
+    if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot < 16384:
+        raise ValueError(f"a hash slot is an int in [0, 16383], got {slot!r}")
     source = slot_owner(cluster, slot)
-    target_node, tgt = _node_client(cluster, target)
+    target_node, tgt = _node_client(cluster, target)  # checked before anything changes
     if target_node.name == source.name:
         return SlotMove(slot, source.name, target_node.name)
     src = cluster.get_redis_connection(source)

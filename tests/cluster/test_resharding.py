@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import redis
 from cluster_ops import node_client, slot_owner_port, tenants_on_distinct_shards
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from redis.cluster import RedisCluster, key_slot
 
 from redis_rag_integrations import Settings
-from redis_rag_integrations.resharding import attributes, move_slot, repair_indexes, slot_indexes
+from redis_rag_integrations.resharding import ReshardError, attributes, move_slot, repair_indexes, slot_indexes
 from redis_rag_integrations.store import Record, RedisVectorIndex
 
 pytestmark = pytest.mark.cluster
@@ -133,3 +135,22 @@ def test_a_raw_slot_move_strands_the_index_and_repair_indexes_mends_it(
         assert repair_indexes(raw_cluster) == []  # nothing left to mend
     finally:
         index.drop()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    slot=st.one_of(st.integers(-5, 20_000), st.booleans(), st.floats(allow_nan=True), st.text(max_size=5)),
+    target=st.one_of(st.text(max_size=20), st.sampled_from(["127.0.0.1:0", "127.0.0.1:", ":6379", "127.0.0.1:x"])),
+)
+def test_move_slot_refuses_a_bad_slot_or_target_before_touching_anything(
+    raw_cluster: RedisCluster, slot: object, target: str
+) -> None:
+    """Exact or a clear refusal: a slot outside [0, 16383] (or not an int) and a target that is not one of the
+    cluster's primaries are refused, and no slot is left MIGRATING / IMPORTING."""
+    with pytest.raises((ValueError, ReshardError)) as excinfo:
+        move_slot(raw_cluster, slot, target)  # type: ignore[arg-type]
+    assert "slot" in str(excinfo.value) or "node" in str(excinfo.value) or "primary" in str(excinfo.value)
+    for node in raw_cluster.get_primaries():
+        nodes = node_client(node.port).execute_command("CLUSTER", "NODES")
+        text = nodes.decode() if isinstance(nodes, bytes) else str(nodes)
+        assert "->-" not in text and "-<-" not in text  # no slot in migration
