@@ -1,6 +1,6 @@
 """Timing loops shared by every section, and by the legacy-LlamaIndex subprocess (so: stdlib and numpy only).
 
-- :func:`interleaved`: the cases run one after the other on the same input, input by input, with the order rotated,
+- :func:`interleaved`: the cases run one after the other on the same input, input by input, in a random order each,
   so that machine noise (other processes on a shared 2-core box) hits every case alike and ratios stay honest.
 - :class:`QpsPool`: throughput at 1 and 2 client processes. Worker processes are spawned once, build every engine
   once, and then run whichever engine they are told for a fixed time: spawning per measurement would cost more
@@ -34,16 +34,17 @@ def interleaved(
             cases[name](x)
     out: dict[str, list[float]] = {name: [] for name in names}
     clock = time.perf_counter
-    i = 0
+    # A fresh random order per input (seeded: the same run twice runs alike). A rotated fixed order put every case
+    # always right after the same other case, whose after-effects (a cold cache after a slow engine) then biased it.
+    rng = np.random.default_rng(0)
     for _ in range(rounds):
         for x in inputs:
-            for j in range(len(names)):
-                name = names[(i + j) % len(names)]
+            for j in rng.permutation(len(names)):
+                name = names[j]
                 fn = cases[name]
                 start = clock()
                 fn(x)
                 out[name].append((clock() - start) * 1000.0)
-            i += 1
     return out
 
 

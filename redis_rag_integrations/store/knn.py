@@ -127,7 +127,8 @@ def _decode_json(text: str) -> Any:
 
     The C scanner alone (no bytes sniffing, no whitespace regex around the value): a value that does not end
     exactly where the text ends (whitespace, trailing data), or that the scanner refuses, goes through the full
-    decoder, which gives the same result or the same error ``json.loads`` would.
+    decoder, which gives the same result or the same error ``json.loads`` would (property-tested). Not orjson,
+    though it is faster still: it reads an integer beyond 64 bits as a rounded float, without an error.
     """
     try:
         value, end = _scan(text, 0)
