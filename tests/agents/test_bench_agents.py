@@ -1,0 +1,51 @@
+"""``benchmarks/bench_agents.py`` end to end at a tiny size on the test session's embedded Redis.
+
+No timing is asserted (figures on a shared machine are not test material): the benchmark must run both sections,
+report every saver and every middleware case, and give finite numbers for every ratio. The embedder-call counts are
+not timings: every middleware case must embed the question exactly once per model call (the request scope shares
+the vector between retrieval, lookup and store), which is what the benchmark subtracts.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import bench_agents  # noqa: E402
+
+CASES = ("rag", "cache miss", "cache hit", "rag + cache miss", "rag + cache hit")
+
+
+def test_bench_agents_runs_at_a_tiny_size_with_every_row_and_numeric_ratios(redis_url: str) -> None:
+    figures = bench_agents.run(redis_url, rounds=1, threads=2, chunks=12)
+
+    checkpoints = figures["checkpoints"]
+    for saver in bench_agents.SAVERS:
+        assert math.isfinite(checkpoints[f"turn p50 ms, {saver}"]), saver
+    for saver in bench_agents.SAVERS[1:]:
+        assert checkpoints[f"put+get_tuple p50 ms, {saver}"] > 0, saver
+        assert math.isfinite(checkpoints[f"checkpointing per step ms, {saver}"]), saver
+    for baseline in ("in-memory", "sqlite", "sqlite, synchronous=NORMAL"):
+        for measure in ("checkpointing per step", "put+get_tuple p50"):
+            ratio = checkpoints[f"{measure}, redis / {baseline}"]
+            assert isinstance(ratio, float) and math.isfinite(ratio), (measure, baseline, ratio)
+    assert checkpoints["checkpoints per turn"] >= 3  # input, model, tools, model: a real tool-calling turn
+    assert checkpoints["messages in that checkpoint"] >= 4
+
+    middleware = figures["middleware"]
+    for label in ("table embedder", "real embedder"):
+        assert middleware[f"{label}: bare agent call p50 ms"] > 0
+        assert middleware[f"{label}: query embedding p50 ms"] > 0
+        for case in CASES:
+            assert math.isfinite(middleware[f"{label}: added per model call ms, {case}"]), (label, case)
+            assert middleware[f"{label}: embedder calls per model call, {case}"] == 1.0, (label, case)
+    for case in CASES:
+        assert math.isfinite(middleware[f"real embedder: added minus embeddings ms, {case}"]), case
+
+    before, after = figures["load average"]["before (1/5/15 min)"], figures["load average"]["after"]
+    assert len(before) == len(after) == 3
