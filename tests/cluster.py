@@ -164,6 +164,7 @@ class LocalRedisCluster:
             "--cluster-node-timeout", str(self.node_timeout_ms),
             # a replica cut off from its primary for a while may still be promoted (tests kill primaries)
             "--cluster-replica-validity-factor", "0",
+            "--enable-debug-command", "local",  # DEBUG SLEEP: the failover tests hold a replica back
             "--dir", str(node_dir),
             "--save", "",
             "--appendonly", "no",

@@ -28,6 +28,7 @@ from cluster_ops import (
 from redis.cluster import key_slot
 
 from redis_rag_integrations import Settings
+from redis_rag_integrations.replication import ReplicationError
 from redis_rag_integrations.store import Record, RedisVectorIndex
 
 pytestmark = pytest.mark.cluster
@@ -180,3 +181,37 @@ def test_a_manual_failover_is_followed_without_losing_a_write(search_cluster, sh
     assert [i for i in traffic.acked if i not in present] == []
     # the old primary is now a replica of the new one, with the index too
     assert replica_of(search_cluster, replica) == primary
+
+
+@pytest.mark.parametrize("write_replicas", [0, 1])
+def test_without_wait_an_acknowledged_write_can_be_lost_and_with_it_it_is_refused(
+    search_cluster, cluster_settings: Settings, unique_name: str, write_replicas: int
+) -> None:
+    """Why the option exists, shown deterministically: the replica is held back (``DEBUG SLEEP``) and cut off from
+    its primary, a write is made, the primary dies, the replica is promoted. Without WAIT the write was acknowledged
+    and is gone; with ``write_replicas=1`` the same write raised ``ReplicationError`` instead of being acknowledged."""
+    (tenant,) = tenants_on_distinct_shards(search_cluster, 1, f"{unique_name}w{write_replicas}")
+    conf = cluster_settings.model_copy(update={"write_replicas": write_replicas, "write_wait_timeout_ms": 500})
+    index = RedisVectorIndex("docs", dims=DIMS, tenant=tenant, url=conf.redis_url, settings=conf)
+    primary = slot_owner_port(search_cluster, key_slot(index.name.encode()))
+    replica = replica_of(search_cluster, primary)
+    try:
+        index.upsert([Record(id="before", text="before", vector=np.ones(DIMS, dtype=np.float32))])
+        sleeper = threading.Thread(target=lambda: node_client(replica).execute_command("DEBUG", "SLEEP", 1.5))
+        sleeper.start()
+        time.sleep(0.2)  # the replica is asleep: it cannot read its link nor reconnect
+        node_client(primary).execute_command("CLIENT", "KILL", "TYPE", "replica")
+        late = Record(id="late", text="late", vector=np.ones(DIMS, dtype=np.float32))
+        if write_replicas:
+            with pytest.raises(ReplicationError, match="0 of 1 replicas"):
+                index.upsert([late])
+        else:
+            assert index.upsert([late]) == ["late"]  # acknowledged by the primary alone
+        search_cluster.kill(primary)
+        sleeper.join()
+        wait_primary(search_cluster, replica)
+        _resumed(index)
+        assert [r.id for r in index.get(["before", "late"])] == ["before"]  # the late write is not on the replica
+    finally:
+        bring_back(search_cluster, primary)
+        index.drop()
