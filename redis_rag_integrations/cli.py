@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -22,6 +23,7 @@ from urllib.parse import quote, unquote, urlsplit
 import redis
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import local_server
 from .connection import get_client, mask_url, server_modules
@@ -309,6 +311,68 @@ def _add_tenants_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=None, help="Redis URL (default: REDIS_URL, else the running local server)")
 
 
+def cmd_index(args: argparse.Namespace) -> int:
+    """``index list`` (every index: kind, documents, dims), ``index info NAME``, ``index drop NAME``."""
+    from . import index_admin
+
+    target = _target(args)
+    if target is None:
+        return 1
+    if args.action != "list" and args.name is None:
+        _say(f"error: index {args.action} needs the index's name: redis-rag index {args.action} NAME")
+        return 2
+    try:
+        client = get_client(target.url)
+        try:
+            if args.action == "list":
+                found = index_admin.list_indexes(client)
+            elif args.action == "info":
+                found = [index_admin.describe(client, args.name)]
+            else:
+                dropped = index_admin.drop(client, args.name, delete_documents=args.delete_documents, force=args.force)
+        finally:
+            client.close()
+    except (redis.RedisError, OSError) as exc:
+        return _failed(target, exc)
+    except RedisRagError as exc:  # printed without markup: an index name may hold brackets
+        _say(f"error: {exc}")
+        return 2
+    if args.json and args.action != "drop":
+        print(json.dumps([dataclasses.asdict(d) for d in found], indent=2, ensure_ascii=False))
+        return 0
+    if args.action == "drop":
+        kept = "its records kept (--delete-documents removes them)"
+        what = "its records deleted" if dropped.documents_deleted else kept
+        _say(f"dropped index {dropped.name!r} ({dropped.kind}, {dropped.docs} document(s)): {what}")
+        return 0
+    if args.action == "list":
+        if not found:
+            _say("no search indexes")
+            return 0
+        table = Table("index", "kind", "documents", "dims")
+        for d in found:
+            table.add_row(Text(d.name), d.kind, str(d.docs), str(d.dims or "-"))
+        console.print(table)
+        return 0
+    d = found[0]
+    _say(f"index {d.name!r}: {d.kind}, {d.docs} document(s){', indexing' if d.indexing else ''}")
+    _say(f"keys: {', '.join(repr(p) for p in d.prefixes) or '-'}   memory {d.memory_mb:.2f} MB")
+    if d.dims:
+        _say(f"vectors: {d.dims} dims, {d.metric}, {d.algorithm}")
+    for name, kind in d.fields.items():
+        _say(f"  {name}: {kind}")
+    return 0
+
+
+def _add_index_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["list", "info", "drop"], help="list: every index; info / drop NAME: one")
+    p.add_argument("name", nargs="?", default=None, help="info / drop: the index's name as FT._LIST shows it")
+    p.add_argument("--delete-documents", action="store_true", help="drop: delete the records too (default: keep)")
+    p.add_argument("--force", action="store_true", help="drop: an index not written by redis-rag as well")
+    p.add_argument("--json", action="store_true", help="list / info: print JSON")
+    p.add_argument("--url", default=None, help="Redis URL (default: REDIS_URL, else the running local server)")
+
+
 def _add_stats_args(p: argparse.ArgumentParser) -> None:
     from .metrics.storage import DEFAULT_PREFIX, RETENTION_HOURS
 
@@ -367,6 +431,11 @@ COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None
         "list the tenants (tenant=...) on this Redis, or drop one: its indexes, records, caches, histories, streams",
         cmd_tenants,
         _add_tenants_args,
+    ),
+    "index": (
+        "list the search indexes (kind, documents, dims), describe one, or drop one (records kept by default)",
+        cmd_index,
+        _add_index_args,
     ),
     "ingest": (
         "publish txt / md / html files (or folders) to the ingestion stream, with a progress bar",
