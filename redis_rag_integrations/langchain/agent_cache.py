@@ -90,6 +90,32 @@ def _model_identity(model: Any) -> Any:
     return model._get_llm_string() if hasattr(model, "_get_llm_string") else type(model).__qualname__
 
 
+#: ``id(tool) -> (tool, fingerprint, digest of its schema)``. Converting a tool's schema and canonicalising it cost
+#: 0.1-0.2 ms per tool per model call (cProfile of a 3-tool agent: 80% of ``call_key``), for a value that does not
+#: change between calls. The tool is kept with its entry (an id is only unique while its object lives); the
+#: fingerprint (name, description, schema object) makes an edited tool a new entry.
+_TOOL_DIGESTS: dict[int, tuple[Any, tuple[Any, ...], str]] = {}
+_MAX_TOOLS = 1024
+
+
+def _tool_identity(tool: Any) -> Any:
+    """What the key holds for one bound tool: a provider-format dict as given, a tool's schema by its digest."""
+    if isinstance(tool, dict):
+        return tool
+    fingerprint = (
+        getattr(tool, "name", None),
+        getattr(tool, "description", None),
+        id(getattr(tool, "args_schema", None)),
+    )
+    found = _TOOL_DIGESTS.get(id(tool))
+    if found is not None and found[0] is tool and found[1] == fingerprint:
+        return found[2]
+    digest = hashlib.sha256(identity_json(convert_to_openai_tool(tool)).encode()).hexdigest()
+    if len(_TOOL_DIGESTS) < _MAX_TOOLS:
+        _TOOL_DIGESTS[id(tool)] = (tool, fingerprint, digest)
+    return digest
+
+
 def call_key(request: ModelRequest) -> CallKey | None:
     """The cache key of a model call, or ``None`` when it must not be cached (no user message, structured output,
     an argument with no exact form)."""
@@ -103,18 +129,18 @@ def call_key(request: ModelRequest) -> CallKey | None:
     rag: Mapping[str, Any] | None = system.additional_kwargs.get(RAG_KEY) if system is not None else None
     canonical = _canonical_messages(list(request.messages))
     question = canonical[position]
-    identity = {
-        "kind": "agent-model-call",
-        "model": _model_identity(request.model),
-        "system": rag["base_prompt"] if rag is not None else (system.content if system is not None else None),
-        "before": canonical[:position],
-        "question": {k: v for k, v in question.items() if k != "content"},
-        "after": canonical[position + 1 :],
-        "tools": [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in request.tools],
-        "tool_choice": request.tool_choice,
-        "settings": dict(request.model_settings),
-    }
     try:
+        identity = {
+            "kind": "agent-model-call",
+            "model": _model_identity(request.model),
+            "system": rag["base_prompt"] if rag is not None else (system.content if system is not None else None),
+            "before": canonical[:position],
+            "question": {k: v for k, v in question.items() if k != "content"},
+            "after": canonical[position + 1 :],
+            "tools": [_tool_identity(t) for t in request.tools],
+            "tool_choice": request.tool_choice,
+            "settings": dict(request.model_settings),
+        }
         text = identity_json(identity)
     except UncacheableCall as exc:
         log_bypass("SemanticCacheMiddleware", exc)

@@ -134,3 +134,44 @@ def test_redis_down_still_answers() -> None:
     cache = SemanticCacheMiddleware(core)
     model = ToolFakeChatModel(messages=iter([AIMessage("still here")]))
     assert ask(cache, model, [], "hello?", tools=())[-1].content == "still here"
+
+
+def test_a_tool_schema_is_converted_once_and_a_changed_tool_changes_the_key(
+    cache: SemanticCacheMiddleware, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Converting and canonicalising a tool's schema cost about 0.1 ms per tool per model call (profiled), for a
+    value that does not change between calls: it is remembered per tool object. A tool whose name or description
+    changed is converted again, so a cached answer never outlives the tool it was made with."""
+    from redis_rag_integrations.langchain import agent_cache
+
+    converted: list[str] = []
+    real = agent_cache.convert_to_openai_tool
+
+    def counting(t: object) -> dict:
+        converted.append(getattr(t, "name", "?"))
+        return real(t)
+
+    monkeypatch.setattr(agent_cache, "convert_to_openai_tool", counting)
+
+    @tool
+    def forecast(city: str) -> str:
+        """Tomorrow's forecast for a city."""
+        return f"rain in {city}"
+
+    def key() -> agent_cache.CallKey | None:
+        from langchain.agents.middleware import ModelRequest
+        from langchain_core.messages import HumanMessage
+
+        request = ModelRequest(
+            model=ToolFakeChatModel(messages=iter([])), messages=[HumanMessage("Rain tomorrow in Porto?")],
+            system_message=None, tools=[forecast], tool_choice=None, response_format=None, model_settings={},
+            state={"messages": []}, runtime=None,
+        )  # fmt: skip
+        return agent_cache.call_key(request)
+
+    first, second = key(), key()
+    assert first is not None and first == second
+    assert converted == ["forecast"]  # once for two model calls
+    forecast.description = "Tomorrow's forecast for a city, in millimetres of rain."
+    third = key()
+    assert third is not None and third.identity != first.identity and converted == ["forecast", "forecast"]
