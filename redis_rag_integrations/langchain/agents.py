@@ -94,9 +94,32 @@ class RedisCheckpointSaver(RedisSaver):
             raise _corrupt(config, exc) from exc
 
 
+def _fault_in(exc: BaseException) -> BaseException | None:
+    """The connection fault behind ``exc``, if any: redisvl wraps it (``RedisSearchError`` from creating an index)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a short chain; never loop on a cycle of causes
+        if seen is None or isinstance(seen, _FAULTS):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 class AsyncRedisCheckpointSaver(AsyncRedisSaver):
     """``AsyncRedisSaver`` under our name, so both savers come from here (its ``alist`` already revives sends), with
-    the same clear error on a checkpoint that cannot be read."""
+    the same clear errors as the sync saver on a checkpoint that cannot be read and on a Redis that cannot be
+    reached (its setup raised redisvl's ``RedisSearchError``, 'Error while fetching checkpoint index info')."""
+
+    #: The URL named by the connection error (set by :func:`async_checkpointer`; masked when shown).
+    rag_url: str | None = None
+
+    async def asetup(self) -> None:
+        try:
+            await super().asetup()
+        except Exception as exc:
+            fault = _fault_in(exc)
+            if fault is None or self.rag_url is None:
+                raise
+            raise connection_failed(self.rag_url, fault) from exc
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         try:
@@ -160,7 +183,9 @@ def async_checkpointer(
     url = redis_url or resolve_url(settings)
     ttl = ttl if ttl is not None else settings.history_ttl
     client = get_async_client(url, settings=settings)  # our timeouts; lazily connected, on the loop that uses it
-    return AsyncRedisCheckpointSaver(redis_client=client, ttl=_ttl(ttl, refresh_on_read))
+    saver = AsyncRedisCheckpointSaver(redis_client=client, ttl=_ttl(ttl, refresh_on_read))
+    saver.rag_url = url
+    return saver
 
 
 def memory_store(

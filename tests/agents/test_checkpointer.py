@@ -117,6 +117,18 @@ def test_redis_down_is_a_clear_error() -> None:
         checkpointer("redis://127.0.0.1:1/0")
 
 
+def test_redis_down_is_a_clear_error_for_the_async_checkpointer() -> None:
+    """It raised redisvl's RedisSearchError ('Error while fetching checkpoint index info') from entering the saver,
+    where the sync one raises RedisConnectionFailed naming the URL."""
+
+    async def enter() -> None:
+        async with async_checkpointer("redis://127.0.0.1:1/0"):
+            pass
+
+    with pytest.raises(RedisConnectionFailed, match=r"cannot reach Redis at redis://127\.0\.0\.1:1"):
+        asyncio.run(enter())
+
+
 def _corrupt_thread(client, thread: str) -> None:
     """Overwrite the stored checkpoints of ``thread`` with text that is not JSON (a bad restore, a foreign writer)."""
     for key in client.scan_iter(match=f"checkpoint:{thread}:*"):
