@@ -3,6 +3,7 @@ place is refused naming the way out (:mod:`redis_rag_integrations.store.evolutio
 
 from __future__ import annotations
 
+import dataclasses
 import string
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from redis_rag_integrations.langchain import RedisVectorStore as LCStore
 from redis_rag_integrations.llama_index import RedisVectorStore as LIStore
 from redis_rag_integrations.store import LayoutMismatchError, Record, RedisVectorIndex, evolution
 from redis_rag_integrations.store.evolution import IncompatibleIndexError
+from redis_rag_integrations.store.executor import Pipeline, _run
 
 
 def _vec(i: int, dims: int = 4) -> np.ndarray:
@@ -197,3 +199,43 @@ def test_drop_keeping_records_then_a_new_type_reencodes_them(
     assert _attributes(client, unique_name)["n"] == "numeric"
     assert _ids(second.find({"n": {"$gte": 20}})) == {"r2", "r3", "r4"}
     assert second.count() == 5 and not client.exists(evolution.marker_key(second.layout))
+
+
+async def test_async_drop_keeping_records_marks_them_for_the_next_creation(
+    make_index: Callable[..., RedisVectorIndex], client: redis.Redis
+) -> None:
+    first = make_index(dims=4)
+    await first.aupsert([Record(f"r{i}", "x", _vec(i), metadata={"lang": ["en", "fr"][i % 2]}) for i in range(4)])
+    await first.adrop(delete_records=False)
+    assert client.hget(evolution.marker_key(first.layout), "kept") == b"1"
+    second = make_index(dims=4, metadata_fields={"lang": "tag"})
+    assert _ids(await second.afind({"lang": "fr"})) == {"r1", "r3"}
+    await second.adrop()
+    assert not client.exists(evolution.marker_key(second.layout), first.layout.key("r0"))
+
+
+def test_a_record_rewritten_during_the_backfill_keeps_its_new_value(
+    make_index: Callable[..., RedisVectorIndex], client: redis.Redis
+) -> None:
+    """The backfill reads a record, a writer replaces it, then the backfill writes: the stale value must not win."""
+    old = make_index(dims=4)
+    old.upsert([Record("a", "x", _vec(0), metadata={"k": "old"}), Record("b", "x", _vec(1), metadata={"k": "b"})])
+    wider = dataclasses.replace(old.layout, metadata_fields={"k": "tag"})
+    evolution.alter(client, wider, {"k": "tag"})
+    writer = make_index(dims=4, name=old.name)  # adopts the field: writes it
+    plan = evolution._backfill_plan(client, wider, {"k": "tag"})
+    reply, reads = None, 0
+    while True:
+        try:
+            op = plan.send(reply)
+        except StopIteration as done:
+            written = done.value
+            break
+        reply = _run(client, lambda: None, op)
+        if isinstance(op, Pipeline) and op.commands[0][0] == "HMGET":
+            reads += 1
+            if reads == 1:  # between the backfill's read and its write
+                writer.upsert([Record("a", "x", _vec(0), metadata={"k": "new"})])
+    assert reads == 2 and written == 2  # "a" read again after its script refused the stale value
+    assert _ids(writer.find({"k": "new"})) == {"a"} and writer.find({"k": "old"}) == []
+    assert _ids(writer.find({"k": "b"})) == {"b"}
