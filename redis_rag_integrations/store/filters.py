@@ -86,7 +86,8 @@ class _Compiler:
         if ftype is None:
             raise FilterError(
                 f"cannot filter on {name!r}: it is not an indexed field. Filterable: {', '.join(sorted(self.fields))}. "
-                "Declare it in metadata_fields when creating the store (a new field needs a new index)."
+                "Declare it in metadata_fields={...} when opening the store: an existing index gains the field in "
+                "place, records written before included."
             )
         if isinstance(cond, Mapping):
             ops = dict(cond)
