@@ -36,7 +36,8 @@ class QueryEmbedder:
         documents: the document model (its vectors are what the index holds).
         queries: the model for questions; default ``documents``. Must give vectors of the same space and size.
         cache: the exact query-vector cache; ``None`` = none.
-        batch_window: seconds concurrent async calls wait for each other (default 2 ms).
+        batch_window: seconds an idle model's first async caller waits for others (default 0: the next loop turn;
+            callers arriving while a model call runs always share the next call).
         max_batch: texts per coalesced async model call.
     """
 
@@ -46,7 +47,7 @@ class QueryEmbedder:
         queries: Embedder | None = None,
         *,
         cache: QueryVectorCache | None = None,
-        batch_window: float = 0.002,
+        batch_window: float = 0.0,
         max_batch: int = 32,
         max_query_chars: int = MAX_QUERY_CHARS,
     ) -> None:

@@ -178,11 +178,12 @@ class Settings(BaseSettings):
         default=100_000, gt=0, description="Bound on cached question vectors (oldest evicted); unset = unbounded."
     )
     embedding_batch_window_ms: float = Field(
-        default=2.0,
+        default=0.0,
         ge=0.0,
         le=1000.0,
-        description="Concurrent async embeddings in one process arriving within this window (and while a model "
-        "call runs) share one model call.",
+        description="Concurrent async embeddings in one process share model calls: those arriving while a call runs "
+        "(and within this window of an idle model's first caller) go in the next one. 0: an idle model starts at once "
+        "(measured: 2 ms cost a lone question 2.5 ms and gained no throughput).",
     )
     embedding_max_batch: int = Field(default=32, ge=1, le=4096, description="Texts per coalesced async model call.")
 

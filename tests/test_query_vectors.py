@@ -217,3 +217,17 @@ def test_default_questions_go_to_int8_and_documents_to_float32(local_embedder: L
     assert np.allclose(routed.embed(docs), local_embedder.embed(docs), atol=1e-5)
     same = default_embedder(settings.model_copy(update={"query_embedding_model": "same"}))
     assert same.queries is same.documents
+
+
+async def test_with_no_window_callers_of_one_loop_turn_and_those_waiting_share_calls() -> None:
+    """The default (window 0): an idle model starts on the next loop turn, with every caller of this turn; callers
+    that come while it runs share the following call."""
+    counting = Counting(WordsEmbedder(delay=0.05))
+    embedder = QueryEmbedder(counting, max_batch=64)
+    first = [asyncio.ensure_future(embedder.aembed([f"q {i}"])) for i in range(10)]
+    await asyncio.sleep(0.01)  # the first call runs now
+    later = [asyncio.ensure_future(embedder.aembed([f"r {i}"])) for i in range(10)]
+    results = await asyncio.gather(*first, *later)
+    assert counting.sizes == [10, 10]
+    texts = [f"q {i}" for i in range(10)] + [f"r {i}" for i in range(10)]
+    assert all(np.array_equal(r[0], WordsEmbedder().embed([t])[0]) for r, t in zip(results, texts, strict=True))
