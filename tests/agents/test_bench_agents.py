@@ -3,7 +3,8 @@
 No timing is asserted (figures on a shared machine are not test material): the benchmark must run both sections,
 report every saver and every middleware case, and give finite numbers for every ratio. The embedder-call counts are
 not timings: every middleware case must embed the question exactly once per model call (the request scope shares
-the vector between retrieval, lookup and store), which is what the benchmark subtracts.
+the vector between retrieval, lookup and store), which is what the benchmark subtracts; the Redis round trips per
+model call are counted the same way.
 """
 
 from __future__ import annotations
@@ -41,9 +42,16 @@ def test_bench_agents_runs_at_a_tiny_size_with_every_row_and_numeric_ratios(redi
     for label in ("table embedder", "real embedder"):
         assert middleware[f"{label}: bare agent call p50 ms"] > 0
         assert middleware[f"{label}: query embedding p50 ms"] > 0
+        assert middleware[f"{label}: redis PING p50 ms"] > 0
         for case in CASES:
             assert math.isfinite(middleware[f"{label}: added per model call ms, {case}"]), (label, case)
             assert middleware[f"{label}: embedder calls per model call, {case}"] == 1.0, (label, case)
+            left = middleware[f"{label}: added minus embeddings and round trips at PING cost ms, {case}"]
+            assert math.isfinite(left), (label, case)
+        # round trips per model call: hybrid retrieval is two searches, a hit one lookup, a miss lookup + store
+        trips = {case: middleware[f"{label}: redis round trips per model call, {case}"] for case in CASES}
+        assert trips["cache hit"] == 1 and trips["cache miss"] == 2 and trips["rag"] == 2, trips
+        assert trips["rag + cache hit"] == 3, trips
     for case in CASES:
         assert math.isfinite(middleware[f"real embedder: added minus embeddings ms, {case}"]), case
 
