@@ -37,8 +37,9 @@ from ..connection import SyncClient
 from ..errors import IndexNotFoundError
 from ..settings import Settings
 from ..store import Hit, Record, RedisVectorIndex
+from ..store.auto_fields import MetadataFields
 from ..store.filters import FilterError
-from ..store.layout import FieldType, RawJson
+from ..store.layout import RawJson
 from ..store.options import metadata_fields_from, settings_with
 from ..tenancy import TenantLike
 from .fast_nodes import text_node
@@ -81,7 +82,7 @@ class RedisVectorStore(BasePydanticVectorStore):
     _settings: Settings | None = PrivateAttr(default=None)
     _url: str | None = PrivateAttr(default=None)
     _prefix: str | None = PrivateAttr(default=None)
-    _fields: dict[str, FieldType] | None = PrivateAttr(default=None)
+    _fields: MetadataFields | None = PrivateAttr(default=None)
     _core: RedisVectorIndex | None = PrivateAttr(default=None)
     _client: Any = PrivateAttr(default=None)
     _tenant: TenantLike = PrivateAttr(default=None)
@@ -91,7 +92,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         index_name: str | None = None,
         *,
         dims: int | None = None,
-        metadata_fields: dict[str, FieldType] | None = None,
+        metadata_fields: MetadataFields | None = None,
         metadata_schema: Sequence[Mapping[str, str]] | None = None,
         prefix: str | None = None,
         redis_url: str | None = None,

@@ -13,6 +13,7 @@ plan of ops) and :mod:`.executor` (one sync and one async runner for those plans
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,7 +24,7 @@ from .. import freshness, metrics, placement, replication, tenancy
 from ..clients import RedisClients
 from ..connection import AsyncClient, SyncClient, is_cluster
 from ..settings import Backend, Settings, get_settings
-from . import evolution, versioned, writes
+from . import auto_fields, evolution, versioned, writes
 from .executor import Plan, aapply, apply
 from .filters import FilterLike
 from .knn import KnnPlanner
@@ -45,11 +46,19 @@ class RedisVectorIndex(IndexSearch):
     adapter can be opened by the LlamaIndex one (and the other way) without repeating the declaration.
     """
 
+    #: ``metadata_fields="auto"`` (set in ``__init__``; other backends refuse it).
+    _auto: bool = False
+
     def __new__(cls, *args: Any, backend: Backend | None = None, **kwargs: Any) -> RedisVectorIndex:
         """``backend`` (default: the settings' ``backend``) picks the storage: ``"vectorset"`` builds a
         :class:`~.vectorset.VectorSetIndex` (a Redis 8 vector set; a subclass, so callers see no difference)."""
         settings = kwargs.get("settings") or get_settings()
         if cls is RedisVectorIndex and (backend or settings.backend) == "vectorset":
+            if auto_fields.is_auto(kwargs.get("metadata_fields")):
+                raise ValueError(
+                    'metadata_fields="auto" needs the query-engine backend (backend="query_engine"): a vector set '
+                    "cannot add filterable fields in place; declare them as a {name: type} map"
+                )
             from .vectorset import VectorSetIndex
 
             return super().__new__(VectorSetIndex)
@@ -60,7 +69,7 @@ class RedisVectorIndex(IndexSearch):
         index_name: str | None = None,
         *,
         dims: int | None = None,
-        metadata_fields: dict[str, FieldType] | None = None,
+        metadata_fields: auto_fields.MetadataFields | None = None,
         prefix: str | None = None,
         url: str | None = None,
         settings: Settings | None = None,
@@ -89,6 +98,11 @@ class RedisVectorIndex(IndexSearch):
         self.ef_runtime = self.settings.hnsw_ef_runtime
         if dims is None:
             dims = existing_dims(self.client, index_name or self.settings.index_name)
+        auto_fields.check_spelling(metadata_fields)
+        #: ``metadata_fields="auto"``: every write declares the metadata keys no field covers yet (:mod:`.auto_fields`).
+        self._auto = auto_fields.is_auto(metadata_fields)
+        if self._auto:
+            metadata_fields = None  # adopt the existing index's fields; writes add the rest
         layout = Layout.from_settings(
             dims, self.settings, index_name=index_name, prefix=prefix, metadata_fields=metadata_fields
         )
@@ -152,6 +166,8 @@ class RedisVectorIndex(IndexSearch):
                 f"index {self.name!r} was written by {self.layout.dialect} and is opened read-only: search it, "
                 "and re-ingest into a new index to write (two layouts in one index would confuse both readers)"
             )
+        if self._auto and (new := auto_fields.infer(records, self.layout.metadata_fields)):
+            self._declare(new)
         checked = [(self.layout.key(r.id), self.layout.check(r)) for r in records]
         seen: set[str] = set()
         for key, _ in checked:
@@ -159,6 +175,14 @@ class RedisVectorIndex(IndexSearch):
                 raise ValueError(f"record id {key[len(self.layout.key_prefix) + 1 :]!r} appears twice in one call")
             seen.add(key)
         return checked
+
+    def _declare(self, fields: dict[str, FieldType]) -> None:
+        """Add ``fields`` to the index (``FT.ALTER`` and backfill, :mod:`.evolution`) before a write that holds them.
+        Sync even under an ``a``-method: once per new metadata key, it blocks the loop for the alteration."""
+        wanted = dataclasses.replace(self.layout, metadata_fields={**self.layout.metadata_fields, **fields})
+        self.layout = reconcile(self.client, wanted, explicit_fields=True)
+        self._knn = KnnPlanner(self.layout)
+        self._index = SearchIndex(self.layout.schema(), redis_client=self.client)
 
     def _upsert_plan(self, records: Sequence[Record], batch_size: int) -> Plan[None]:
         checked = self._check_all(records)

@@ -9,9 +9,10 @@ keeps the two adapters from drifting apart.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ..settings import Settings, get_settings
+from .auto_fields import AUTO, MetadataFields, check_spelling, is_auto
 from .layout import FieldType
 
 INDEX_OPTIONS = frozenset(
@@ -34,9 +35,13 @@ INDEX_OPTIONS = frozenset(
 
 
 def metadata_fields_from(
-    metadata_fields: Mapping[str, FieldType] | None, metadata_schema: Sequence[Mapping[str, str]] | None
-) -> dict[str, FieldType] | None:
-    """One ``{name: type}`` map from either spelling (giving both is an error: which one would win?)."""
+    metadata_fields: MetadataFields | None, metadata_schema: Sequence[Mapping[str, str]] | None
+) -> dict[str, FieldType] | Literal["auto"] | None:
+    """One ``{name: type}`` map from either spelling (giving both is an error: which one would win?), or ``"auto"``
+    (:mod:`.auto_fields`)."""
+    if is_auto(metadata_fields) and metadata_schema is None:
+        return AUTO
+    check_spelling(metadata_fields)
     if metadata_schema is None:
         return dict(metadata_fields) if metadata_fields is not None else None
     if metadata_fields is not None:
