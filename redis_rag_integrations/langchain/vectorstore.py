@@ -21,7 +21,8 @@ from ..embeddings import Embedder
 from ..questions import aembed_question, aremembered, embed_question, remembered
 from ..settings import HybridFusion, Settings
 from ..store import FilterLike, Hit, Record, RedisVectorIndex
-from ..store.layout import METADATA, TEXT, FieldType
+from ..store.auto_fields import MetadataFields
+from ..store.layout import METADATA, TEXT
 from ..store.options import metadata_fields_from, settings_with
 from ..tenancy import TenantLike
 from .embeddings import RagEmbeddings
@@ -36,7 +37,8 @@ _DOC_FIELDS = (TEXT, METADATA)
 class RedisVectorStore(VectorStore):
     """Redis as a LangChain vector store, in the layout shared with the LlamaIndex adapter.
 
-    ``metadata_fields`` declares which metadata keys are filterable (``{"source": "tag", "year": "numeric"}``);
+    ``metadata_fields`` declares which metadata keys are filterable (``{"source": "tag", "year": "numeric"}``, or
+    ``"auto"``: declared from the values written, :mod:`~redis_rag_integrations.store.auto_fields`);
     every metadata key is stored and returned with its type intact either way. Filters are dicts
     (``{"year": {"$gte": 2020}}``), redisvl ``FilterExpression`` objects, or raw Redis query strings; a filter on a
     field that is not declared raises :class:`~redis_rag_integrations.store.FilterError` instead of finding nothing.
@@ -55,7 +57,7 @@ class RedisVectorStore(VectorStore):
         embeddings: Embeddings | Embedder | None = None,
         index_name: str | None = None,
         *,
-        metadata_fields: dict[str, FieldType] | None = None,
+        metadata_fields: MetadataFields | None = None,
         metadata_schema: Sequence[Mapping[str, str]] | None = None,
         prefix: str | None = None,
         redis_url: str | None = None,
