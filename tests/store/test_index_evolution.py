@@ -239,3 +239,15 @@ def test_a_record_rewritten_during_the_backfill_keeps_its_new_value(
     assert reads == 2 and written == 2  # "a" read again after its script refused the stale value
     assert _ids(writer.find({"k": "new"})) == {"a"} and writer.find({"k": "old"}) == []
     assert _ids(writer.find({"k": "b"})) == {"b"}
+
+
+def test_a_vector_set_refuses_a_new_field_naming_the_way_out(settings: Settings, unique_name: str) -> None:
+    vs = RedisVectorIndex(unique_name, dims=4, metadata_fields={"team": "tag"}, settings=settings, backend="vectorset")
+    try:
+        vs.upsert([Record("a", "x", _vec(0), metadata={"team": "a", "lang": "en"})])
+        way_out = r"cannot add fields in place.*\.drop\(\).*backend='query_engine'"
+        with pytest.raises(LayoutMismatchError, match=way_out):
+            RedisVectorIndex(unique_name, metadata_fields={"lang": "tag"}, settings=settings, backend="vectorset")
+        assert [r.id for r in vs.find({"team": "a"})] == ["a"]  # nothing changed
+    finally:
+        vs.drop()

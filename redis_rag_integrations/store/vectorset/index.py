@@ -130,7 +130,9 @@ class VectorSetIndex(VectorSetReads, RedisVectorIndex):
         if fields is not None and any(have_fields.get(n) != t for n, t in fields.items()):
             raise LayoutMismatchError(
                 f"vector-set index {name!r} exists with the metadata fields {have_fields or 'none'}, not {fields}: "
-                "filters on the others would find nothing. Re-create the index to add fields."
+                "filters on the others would find nothing, and a vector set cannot add fields in place. Drop it "
+                f"and re-ingest (RedisVectorIndex({name!r}, backend='vectorset').drop() deletes the set and its "
+                "records), or use another index name (or backend='query_engine', which adds fields in place)"
             )
         reduce = int(meta["reduce"]) or None
         options = VectorSetOptions(meta["quantization"], reduce, int(meta["m"]), int(meta["ef_construction"]),  # type: ignore[arg-type]
