@@ -35,6 +35,8 @@ from .settings import Settings, get_settings
 __all__ = ["QueryVectorCache"]
 
 DEFAULT_NAMESPACE = "rag:qvec"
+#: Seconds between looks for a running local server while none was found.
+_RECHECK = 5.0
 
 
 class QueryVectorCache:
@@ -71,7 +73,7 @@ class QueryVectorCache:
             raise ValueError(f"max_entries must be a positive int or None, got {self.max_entries!r}")
         self._url = redis_url
         self._clients: RedisClients | None = None
-        self._resolved = False
+        self._next_check = 0.0  # when to look for a running local server again (no URL configured)
         # An optimisation on the query path: a read-only retriever (ACL role rag-reader) may not write it, and must
         # still retrieve; the refusal is warned about, not raised.
         self.guard = FaultGuard(f"query vectors {namespace}", retry_interval, raise_denied=False)
@@ -87,11 +89,17 @@ class QueryVectorCache:
 
     # --- connection -----------------------------------------------------------------------------------------------
     def _holder(self) -> RedisClients | None:
-        """The clients, or ``None`` while no Redis is known (the cache is then off: never start a server here)."""
-        if not self._resolved:
+        """The clients, or ``None`` while no Redis is known (the cache is then off: never start a server here).
+
+        With no URL configured, the local server is looked for again every ``_RECHECK`` seconds: an application's
+        first embedding (a vector store's dimension probe) often comes before its store starts that server.
+        """
+        if self._clients is None and time.monotonic() >= self._next_check:
             url = self._url or self.settings.redis_url or _running_local_server(self.settings)
-            self._clients = RedisClients(url, settings=self.settings, require=()) if url else None
-            self._resolved = True
+            if url:
+                self._clients = RedisClients(url, settings=self.settings, require=())
+            else:
+                self._next_check = time.monotonic() + _RECHECK
         return self._clients
 
     # --- sync -----------------------------------------------------------------------------------------------------

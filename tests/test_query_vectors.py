@@ -231,3 +231,26 @@ async def test_with_no_window_callers_of_one_loop_turn_and_those_waiting_share_c
     assert counting.sizes == [10, 10]
     texts = [f"q {i}" for i in range(10)] + [f"r {i}" for i in range(10)]
     assert all(np.array_equal(r[0], WordsEmbedder().embed([t])[0]) for r, t in zip(results, texts, strict=True))
+
+
+def test_with_no_url_the_cache_waits_for_a_local_server_and_never_starts_one(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No REDIS_URL: off while no local server runs (none is started for it), on once one runs (an application's
+    vector store starts it after the first embedding, the dimension probe)."""
+    from redis_rag_integrations import Settings, local_server, query_vector_cache
+
+    monkeypatch.setattr(query_vector_cache, "_RECHECK", 0.0)
+    settings = Settings(redis_url=None, data_dir=tmp_path / "data")
+    counting = Counting(HashEmbedder())
+    embedder = QueryEmbedder(counting, cache=QueryVectorCache(settings=settings, namespace="qv-local"))
+    embedder.embed(["q"])
+    embedder.embed(["q"])
+    assert counting.calls == 2 and local_server.status(tmp_path / "data") is None  # off, nothing started
+    local_server.ensure(tmp_path / "data", idle_timeout=60)
+    try:
+        embedder.embed(["q"])
+        embedder.embed(["q"])
+        assert counting.calls == 3  # stored once the server was there, then served from it
+    finally:
+        local_server.stop(tmp_path / "data")
