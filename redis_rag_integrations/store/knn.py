@@ -76,6 +76,8 @@ def parse_reply(layout: Layout, reply: Any, similarity: Callable[[float], float]
     than decoding every name; values are decoded only for the fields a record holds. This runs once per hit on
     every search, so it avoids slices and keyword calls: it was a sixth of a search's time.
     """
+    if layout.dialect == "native" and isinstance(reply, list) and len(reply) > 1 and isinstance(reply[1], bytes):
+        return _native_resp2(layout, reply, similarity)
     if isinstance(reply, dict):  # RESP3
         results = reply.get(b"results", reply.get("results")) or []
         rows = [(r.get(b"id", r.get("id")), r.get(b"extra_attributes", r.get("extra_attributes"))) for r in results]
@@ -115,6 +117,48 @@ def parse_reply(layout: Layout, reply: Any, similarity: Callable[[float], float]
         )
         distance = float(f[score_n])
         hits.append(Hit(record, distance, similarity(distance)))
+    return hits
+
+
+def _native_resp2(layout: Layout, reply: list[Any], similarity: Callable[[float], float]) -> list[Hit]:
+    """:func:`parse_reply` for the common case (our layout, RESP2, bytes), a third faster: each row's flat
+    ``[name, value, ...]`` list is walked once instead of being made into a dict, and the key prefix is compared
+    as bytes (UTF-8 keeps prefixes, so the id is the same as when compared after decoding)."""
+    head = (layout.key_prefix + ":").encode()
+    cut = len(head)
+    loads = _decode_json
+    hits: list[Hit] = []
+    append = hits.append
+    for i in range(1, len(reply) - 1, 2):
+        key = reply[i]
+        flat = reply[i + 1]
+        text = meta = doc = extra = distance = None
+        for j in range(0, len(flat) - 1, 2):
+            name = flat[j]
+            if name == b"text":
+                text = flat[j + 1]
+            elif name == b"metadata":
+                meta = flat[j + 1]
+            elif name == b"vector_distance":
+                distance = flat[j + 1]
+            elif name == b"doc_id":
+                doc = flat[j + 1]
+            elif name == b"extra":
+                extra = flat[j + 1]
+        if doc:
+            doc = doc.decode()
+            if doc[:1] == ENCODED_MARK:  # stored encoded (see ..tags); every other id is stored as written
+                doc = decode_tag(doc)
+        score = float(distance)  # type: ignore[arg-type]
+        record = Record(
+            (key[cut:] if key[:cut] == head else key).decode(),
+            "" if text is None else text.decode(),
+            None,
+            loads(meta.decode()) if meta else {},
+            doc or None,
+            loads(extra.decode()) if extra else None,
+        )
+        append(Hit(record, score, similarity(score)))
     return hits
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,7 +33,7 @@ JSON_VALUES = st.recursive(
 )
 
 
-def _outcome(fn, text):
+def _outcome(fn: Callable[[str], Any], text: str) -> tuple[str, Any]:
     try:
         return ("ok", fn(text))
     except ValueError as exc:
@@ -112,3 +114,50 @@ def test_fast_nodes_equal_validated_ones(node_id: str, text: str, metadata: dict
     other = text_node("x", "y", {}, None)
     fast.excluded_embed_metadata_keys.append("k")
     assert other.excluded_embed_metadata_keys == []  # no shared mutable defaults
+
+
+def _as_str(value: Any) -> Any:
+    """The same reply as a ``decode_responses`` client gets it."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, list):
+        return [_as_str(v) for v in value]
+    return value
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=12),
+            st.none() | st.text(max_size=40),
+            st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=3),
+            st.none() | st.text(min_size=1, max_size=10),
+            st.none() | st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+            st.floats(min_value=0, max_value=2),
+        ),
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_resp2_bytes_fast_path_reads_what_the_general_path_reads(rows: list, prefixed: bool) -> None:
+    from redis_rag_integrations import tags
+    from redis_rag_integrations.store.knn import parse_reply
+
+    layout = Layout("hot", DIMS)
+    reply: list = [len(rows)]
+    for record_id, text, metadata, doc, extra, distance in rows:
+        key = f"hot:{record_id}" if prefixed else record_id
+        flat = [b"vector_distance", repr(distance).encode()]
+        if doc is not None:
+            flat += [b"doc_id", tags.encode(doc).encode()]
+        if text is not None:
+            flat += [b"text", text.encode()]
+        flat += [b"metadata", json.dumps(metadata).encode()]
+        if extra is not None:
+            flat += [b"extra", json.dumps(extra).encode()]
+        reply += [key.encode(), flat]
+    similarity = layout.similarity_fn()
+    fast = parse_reply(layout, reply, similarity)
+    assert fast == parse_reply(layout, _as_str(reply), similarity)
+    assert [h.record.doc_id for h in fast] == [d for _, _, _, d, _, _ in rows]
