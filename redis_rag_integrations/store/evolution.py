@@ -179,12 +179,21 @@ def check_values(client: SyncClient, layout: Layout, fields: Mapping[str, FieldT
 
 
 def alter(client: SyncClient, layout: Layout, fields: Mapping[str, FieldType]) -> None:
-    """Step 2: ``FT.ALTER ... SKIPINITIALSCAN SCHEMA ADD`` with the attributes ``FT.CREATE`` would use."""
+    """Step 2: ``FT.ALTER ... SKIPINITIALSCAN SCHEMA ADD`` with the attributes ``FT.CREATE`` would use, one field per
+    call. A field already there (a run that died before its backfill, or another process) is not an error. If a
+    call fails, the fields not added leave the marker and the error is raised; the ones added stay in it, so the
+    next opening backfills them (an added field is never left without its old records)."""
     schema = layout.schema()
-    for name in fields:
+    for n, name in enumerate(fields):
         args = schema.fields[name].as_redis_field().redis_args()
-        placement.ft_call(client, layout.index_name, "FT.ALTER", layout.index_name, "SKIPINITIALSCAN", "SCHEMA",
-                          "ADD", *args)  # fmt: skip
+        try:
+            placement.ft_call(client, layout.index_name, "FT.ALTER", layout.index_name, "SKIPINITIALSCAN", "SCHEMA",
+                              "ADD", *args)  # fmt: skip
+        except ResponseError as exc:
+            if "duplicate" in str(exc).lower():
+                continue
+            client.hdel(marker_key(layout), *list(fields)[n:])
+            raise
 
 
 def backfill(client: SyncClient, layout: Layout, fields: Mapping[str, FieldType]) -> int:
@@ -235,12 +244,7 @@ def add_fields(client: SyncClient, layout: Layout, fields: Mapping[str, FieldTyp
     """
     check_values(client, layout, fields)
     client.hset(marker_key(layout), mapping=dict(fields))
-    try:
-        alter(client, layout, fields)
-    except ResponseError as exc:
-        if "duplicate" not in str(exc).lower():  # already added by a run that died before its backfill
-            client.hdel(marker_key(layout), *fields)
-            raise
+    alter(client, layout, fields)
     return finish(client, layout, fields)
 
 
