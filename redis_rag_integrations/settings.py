@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     vectorset_filter_ef: int | None = Field(
         default=None,
         ge=1,
-        description="vectorset backend: FILTER-EF, candidates a filtered VSIM examines (unset: the server's, COUNT*100).",
+        description="vectorset backend: FILTER-EF, candidates a filtered VSIM examines (unset: COUNT*100).",
     )
     vectorset_threaded: bool = Field(
         default=False,
