@@ -64,4 +64,3 @@ def check_spelling(metadata_fields: Any) -> None:
     """A string other than ``"auto"`` is a typo, not a field map: say so."""
     if isinstance(metadata_fields, str) and not is_auto(metadata_fields):
         raise ValueError(f'metadata_fields must be a {{name: type}} map or "auto", got {metadata_fields!r}')
-
