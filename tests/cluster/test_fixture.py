@@ -29,13 +29,15 @@ def test_three_primaries_three_replicas_with_the_search_module(search_cluster) -
 
 
 @pytest.mark.parametrize("how", ["stop", "sigkill"])
-def test_a_cluster_with_replicas_and_modules_never_outlives_its_owner(how: str, processes) -> None:
+@pytest.mark.parametrize("shape", ["primaries=2", "primaries=1, replicas=1, modules=True"])
+def test_cluster_nodes_never_outlive_their_owner(shape: str, how: str, processes) -> None:
+    """Plain primaries (what the history tests use) and a replica with modules (the search group) alike."""
     script = textwrap.dedent(
         f"""
         import sys, time
         sys.path.insert(0, {str(TESTS_DIR)!r})
         from cluster import LocalRedisCluster
-        cluster = LocalRedisCluster(primaries=1, replicas=1, modules=True).start()
+        cluster = LocalRedisCluster({shape}).start()
         print(" ".join(map(str, cluster.pids)), flush=True)
         if {how!r} == "stop":
             cluster.stop()

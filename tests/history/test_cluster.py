@@ -9,10 +9,6 @@ sessions over all primaries and check where the keys physically are.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -419,38 +415,3 @@ async def test_relevant_recall_on_a_module_less_cluster_says_what_is_missing(
     assert [m.content for m in history.messages] == ["question 1", "answer 1"]
     assert [k for k in raw.scan_iter(match=f"{unique_name}-recall:*", target_nodes=RedisCluster.ALL_NODES)] == []
     history.clear()
-
-
-# --- the cluster fixture itself never leaves a node behind -------------------------------------------------------
-@pytest.mark.parametrize("how", ["stop", "sigkill"])
-def test_cluster_nodes_never_outlive_their_owner(how: str, processes) -> None:
-    script = textwrap.dedent(
-        f"""
-        import sys, time
-        sys.path.insert(0, {str(TESTS_DIR)!r})
-        from cluster import LocalRedisCluster
-        cluster = LocalRedisCluster(primaries=2).start()
-        print(" ".join(map(str, cluster.pids)), flush=True)
-        if {how!r} == "stop":
-            cluster.stop()
-            print("stopped", flush=True)
-        time.sleep(60)
-        """
-    )
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env, text=True)
-    try:
-        assert child.stdout is not None
-        pids = [int(p) for p in child.stdout.readline().split()]
-        assert len(pids) == 2
-        if how == "stop":
-            assert child.stdout.readline().strip() == "stopped"
-        else:
-            assert all(processes.alive(p) for p in pids)
-            child.kill()
-            child.wait(timeout=10)
-        for pid in pids:
-            assert processes.wait_dead(pid, timeout=15), f"cluster node {pid} outlived its owner ({how})"
-    finally:
-        child.kill()
-        child.wait(timeout=10)
