@@ -45,6 +45,24 @@ class Embedder(Protocol):
     async def aembed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+def embed_documents(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Embed *documents* (what an index stores) with ``embedder``'s document model.
+
+    Why not ``embedder.embed``: the default embedder (:class:`~.query_embedder.QueryEmbedder`) takes one short text
+    for a question and sends it to the query model and the query-vector cache; a one-chunk document is also one short
+    text, and must be embedded by the model the index's other records came from. Embedders without the distinction
+    (any plain :class:`Embedder`) are called as they are.
+    """
+    method = getattr(embedder, "embed_documents", None)
+    return method(texts) if callable(method) else embedder.embed(texts)
+
+
+async def aembed_documents(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """The async twin of :func:`embed_documents`."""
+    method = getattr(embedder, "aembed_documents", None)
+    return await (method(texts) if callable(method) else embedder.aembed(texts))
+
+
 def check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         raise TypeError("embed() takes a sequence of strings, not a single string: wrap it in a list")

@@ -83,6 +83,14 @@ class QueryEmbedder:
             self.cache.put(model.model_name, model.dims, question, vectors[0])
         return vectors
 
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Documents always through the document model, however short (see :func:`.embeddings.embed_documents`)."""
+        return self.documents.embed(check_texts(texts))
+
+    async def aembed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        batch = check_texts(texts)
+        return await (self.batchers.embed(self.documents, batch) if batch else self.documents.aembed(batch))
+
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
         batch = check_texts(texts)
         if not batch:

@@ -254,3 +254,30 @@ def test_with_no_url_the_cache_waits_for_a_local_server_and_never_starts_one(
         assert counting.calls == 3  # stored once the server was there, then served from it
     finally:
         local_server.stop(tmp_path / "data")
+
+
+# --- documents never take the question path -------------------------------------------------------------------------
+
+
+def _split_embedder(qcache: QueryVectorCache) -> tuple[QueryEmbedder, Counting, Counting]:
+    documents, queries = Counting(HashEmbedder()), Counting(HashEmbedder())
+    queries.model_name = "query-model"
+    return QueryEmbedder(documents, queries, cache=qcache), documents, queries
+
+
+async def test_a_one_chunk_document_is_embedded_by_the_document_model(qcache: QueryVectorCache, client) -> None:
+    """A short single document looks like a question to ``embed``; every document path must still use the document
+    model and leave the query-vector cache alone (an index holds one model's vectors)."""
+    from redis_rag_integrations.langchain.embeddings import RagEmbeddings
+    from redis_rag_integrations.llama_index.embeddings import RagEmbedding
+
+    embedder, documents, queries = _split_embedder(qcache)
+    RagEmbeddings(embedder).embed_documents(["short doc"])
+    await RagEmbeddings(embedder).aembed_documents(["short doc"])
+    llama = RagEmbedding(embedder=embedder)
+    llama.get_text_embedding("short doc")
+    await llama.aget_text_embedding_batch(["short doc"])
+    assert (documents.calls, queries.calls) == (4, 0)
+    assert client.zcard(qcache.order_key) == 0  # nothing cached as a question
+    RagEmbeddings(embedder).embed_query("short doc")  # the question path is unchanged
+    assert (documents.calls, queries.calls) == (4, 1)

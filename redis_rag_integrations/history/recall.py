@@ -28,7 +28,7 @@ from redisvl.schema import IndexSchema
 from .. import metrics, placement, tags
 from ..connection import is_cluster, require_modules
 from ..decoding import as_str
-from ..embeddings import Embedder, default_embedder
+from ..embeddings import Embedder, aembed_documents, default_embedder, embed_documents
 from ..errors import MissingModuleError
 from .errors import CorruptEntryError, CorruptEntryWarning
 from .keys import SessionKeys
@@ -153,7 +153,7 @@ class RelevantRecall:
         else:
             raws = []
         todo = self._todo(keys, raws, client.smismember(keys.recalled, _ids(raws)) if raws else [])
-        vectors = self.embedder.embed([m.text for m in todo if m.text]) if todo else np.zeros((0, 0))
+        vectors = embed_documents(self.embedder, [m.text for m in todo if m.text]) if todo else np.zeros((0, 0))
         refresh = [as_str(m) for m in client.smembers(keys.recalled)] if self.store.ttl and not fresh else None
         pipe = client.pipeline(transaction=True)
         self._queue_writes(pipe, keys, todo, vectors, stale, refresh)
@@ -204,7 +204,7 @@ class RelevantRecall:
             stale = sorted(done - set(_ids(raws)))
         todo = self._todo(keys, raws, await client.smismember(keys.recalled, _ids(raws)) if raws else [])
         texts = [m.text for m in todo if m.text]
-        vectors = await self.embedder.aembed(texts) if texts else np.zeros((0, 0))
+        vectors = await aembed_documents(self.embedder, texts) if texts else np.zeros((0, 0))
         refresh = [as_str(m) for m in await client.smembers(keys.recalled)] if self.store.ttl and not fresh else None
         pipe = client.pipeline(transaction=True)
         self._queue_writes(pipe, keys, todo, vectors, stale, refresh)

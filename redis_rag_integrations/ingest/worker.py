@@ -38,7 +38,7 @@ import redis
 from .. import freshness, metrics
 from ..connection import SyncClient
 from ..decoding import as_str
-from ..embeddings import Embedder
+from ..embeddings import Embedder, embed_documents
 from ..store.index import RedisVectorIndex
 from ..store.layout import Record
 from ..store.versioned import TOMBSTONE_TTL, parse
@@ -253,13 +253,13 @@ class Worker:
     def _embed_into(self, docs: list[tuple[str, DocumentEvent, list[str]]], out: _Prepared) -> None:
         texts = [chunk for _, _, chunks in docs for chunk in chunks]
         try:
-            vectors = self.embedder.embed(texts) if texts else np.zeros((0, 0), dtype=np.float32)
+            vectors = embed_documents(self.embedder, texts) if texts else np.zeros((0, 0), dtype=np.float32)
             per_doc = _split_rows(vectors, [len(chunks) for _, _, chunks in docs])
         except Exception:  # find the culprit(s): embed document by document
             per_doc = []
             for entry_id, event, chunks in docs:
                 try:
-                    per_doc.append(self.embedder.embed(chunks))
+                    per_doc.append(embed_documents(self.embedder, chunks))
                 except Exception as exc:
                     log.warning("embedding %s (entry %s) failed: %s", event.doc_id, entry_id, exc)
                     self._failed(entry_id, event, f"embedding failed: {exc!r}")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from ..embeddings import Embedder, default_embedder
+from ..embeddings import Embedder, aembed_documents, default_embedder, embed_documents
 
 
 class RagEmbeddings(Embeddings):
@@ -21,13 +21,13 @@ class RagEmbeddings(Embeddings):
         self.embedder = embedder or default_embedder()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embedder.embed(texts).tolist()
+        return embed_documents(self.embedder, texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
         return self.embedder.embed([text])[0].tolist()
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        return (await self.embedder.aembed(texts)).tolist()
+        return (await aembed_documents(self.embedder, texts)).tolist()
 
     async def aembed_query(self, text: str) -> list[float]:
         return (await self.embedder.aembed([text]))[0].tolist()

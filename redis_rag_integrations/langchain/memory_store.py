@@ -49,7 +49,7 @@ from langgraph.store.base.embed import ensure_embeddings, get_text_at_path, toke
 
 from ..connection import SyncClient, connection_failed, get_client
 from ..decoding import as_str
-from ..embeddings import Embedder
+from ..embeddings import Embedder, embed_documents
 from ..settings import Settings, get_settings
 from ..tenancy import TenantLike, scoped
 from ..urls import redis_url as resolve_url
@@ -216,7 +216,7 @@ class RedisMemoryStore(BaseStore):
         todo = [(op, text) for op in puts if (text := self._index_text(op)) is not None]
         if not todo or self.embedder is None:
             return {}
-        matrix = np.asarray(self.embedder.embed([t for _, t in todo]), dtype=np.float32)
+        matrix = np.asarray(embed_documents(self.embedder, [t for _, t in todo]), dtype=np.float32)
         return {(op.namespace, op.key): matrix[i].tobytes() for i, (op, _) in enumerate(todo)}
 
     def _put(self, op: PutOp, vector: bytes | None) -> None:

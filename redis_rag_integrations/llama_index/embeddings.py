@@ -9,7 +9,7 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from ..embeddings import Embedder, default_embedder
+from ..embeddings import Embedder, aembed_documents, default_embedder, embed_documents
 from ..questions import aembed_question, embed_question
 
 
@@ -45,13 +45,13 @@ class RagEmbedding(BaseEmbedding):
         return (await aembed_question(self._embedder, query)).tolist()
 
     def _get_text_embedding(self, text: str) -> list[float]:
-        return self._embedder.embed([text])[0].tolist()
+        return embed_documents(self._embedder, [text])[0].tolist()
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._embedder.embed(texts).tolist()
+        return embed_documents(self._embedder, texts).tolist()
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return (await self._embedder.aembed(texts)).tolist()
+        return (await aembed_documents(self._embedder, texts)).tolist()
 
 
 class LlamaIndexEmbedder:
