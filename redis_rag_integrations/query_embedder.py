@@ -1,7 +1,9 @@
 """The default embedder: documents through the document model, questions through the fastest exact path.
 
-A call that embeds ONE short text is a question (a cache lookup, a retrieval, a recall: every question path of the
-package embeds one text at a time; ingestion embeds batches). A question is answered, in order, by:
+Document paths call :meth:`QueryEmbedder.embed_documents` (through :func:`.embeddings.embed_documents`) and always
+reach the document model. Through :meth:`~QueryEmbedder.embed`, a call that embeds ONE short text is a question (a
+cache lookup, a retrieval, a recall: every question path of the package embeds one text at a time). A question is
+answered, in order, by:
 
 1. the exact query-vector cache in Redis (:mod:`.query_vector_cache`): a question asked before, by any process;
 2. the query model (``queries``; default the document model itself, or the int8 ONNX MiniLM when
