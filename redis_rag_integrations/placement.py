@@ -114,6 +114,47 @@ async def aft_call(client: Any, index_name: str, *args: Any, **options: Any) -> 
         return await client.execute_command(*args, **options)
 
 
+def ft_pipeline(client: Any, index_name: str, commands: Iterable[tuple[Any, ...]], cluster: bool) -> list[Any]:
+    """Several ``FT.*`` commands on index ``index_name`` in one round trip (a pipeline, no transaction); on a
+    cluster (``cluster``: the caller's flag, asked once) all to the index's node, one write and one read there.
+
+    When that node is gone the commands are sent one by one through :func:`ft_call` (redis-py's own routing): a
+    failover's slower path, never a wrong answer. An error reply raises, as :func:`ft_call` would.
+    """
+    commands = list(commands)
+    pipe = client.pipeline(transaction=False)
+    if not cluster:
+        for cmd in commands:
+            pipe.execute_command(*cmd)
+        return pipe.execute()
+    node = index_node(client, index_name)
+    for cmd in commands:
+        pipe.execute_command(*cmd, target_nodes=node)
+    try:
+        return pipe.execute()
+    except _NODE_GONE:
+        return [ft_call(client, index_name, *cmd) for cmd in commands]
+
+
+async def aft_pipeline(client: Any, index_name: str, commands: Iterable[tuple[Any, ...]], cluster: bool) -> list[Any]:
+    commands = list(commands)
+    if not cluster:
+        pipe = client.pipeline(transaction=False)
+        for cmd in commands:
+            pipe.execute_command(*cmd)
+        return await pipe.execute()
+    if getattr(client, "_initialize", False):  # an asyncio cluster client learns its slot map on first use
+        await client.initialize()
+    node = index_node(client, index_name)
+    pipe = client.pipeline(transaction=False)
+    for cmd in commands:
+        pipe.execute_command(*cmd, target_nodes=node)
+    try:
+        return await pipe.execute()
+    except _NODE_GONE:
+        return [await aft_call(client, index_name, *cmd) for cmd in commands]
+
+
 # --- coordinator detection -------------------------------------------------------------------------------------
 
 

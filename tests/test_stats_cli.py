@@ -116,8 +116,7 @@ def test_stats_json_shows_what_the_application_recorded(redis_url: str, app_run:
     ops = {o["name"]: o for o in report["operations"]}
     expected_counts = {
         "store.upsert": 1,
-        "store.search": 4 + 1,  # four searches, and the vector side of the hybrid one
-        "store.text_search": 1,
+        "store.search": 4,  # four searches; the hybrid one pipelines both sides in one op (store/hybrid.py)
         "store.hybrid_search": 1,
         "store.fusion": 1,
         "cache.semantic.store": 1,

@@ -45,6 +45,16 @@ def filterable_fields(layout: Layout) -> dict[str, str]:
     return {ID: "tag", DOC_ID: "tag", CONTENT_HASH: "tag", TEXT: "text", **layout.metadata_fields}
 
 
+def filter_key(flt: FilterLike) -> Any:
+    """A hashable stand-in for ``flt``, for caches of compiled queries: dicts by their repr (types kept apart:
+    1, 1.0 and True compile differently), expressions by their query string."""
+    if flt is None or isinstance(flt, str):
+        return flt
+    if isinstance(flt, Mapping):
+        return ("dict", repr(flt))
+    return ("expr", str(flt))
+
+
 def compile_filter(layout: Layout, flt: FilterLike) -> FilterExpression | str | None:
     """``flt`` as something redisvl runs: expressions and raw query strings pass through, dicts are compiled."""
     if flt is None or isinstance(flt, FilterExpression | str):

@@ -6,16 +6,14 @@ BM25 and vector results, by relative score or by reciprocal rank (this search en
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from redisvl.query import FilterQuery, TextQuery, VectorQuery
+from redisvl.query import FilterQuery, VectorQuery
 
 from .filters import FilterLike, compile_filter
-from .layout import TEXT, VECTOR, Hit, Layout
-from .stopwords import QUESTION_STOPWORDS, REDIS_STOPWORDS
+from .layout import VECTOR, Hit, Layout
 
 #: RRF's damping constant; 60 is the value from the original paper and what most engines default to.
 RRF_K = 60
@@ -38,27 +36,6 @@ def vector_query(
         dtype=layout.datatype,
         num_results=k,
         ef_runtime=ef_runtime if layout.algorithm == "hnsw" else None,
-    )
-
-
-def text_query(layout: Layout, text: str, k: int, flt: FilterLike = None) -> TextQuery:
-    """A BM25 query over the ``text`` field: any of the words that carry meaning (see :mod:`.stopwords`)."""
-    _check_k(k)
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("text search needs a non-empty query string")
-    # Redis' tokenizer splits stored text on punctuation; redisvl would escape "Redis?" into a term that never
-    # matches "Redis", so the query is reduced to its words the same way.
-    words = [w for w in re.findall(r"\w+", text) if w.lower() not in REDIS_STOPWORDS]
-    if not words:
-        raise ValueError(f"text search query {text!r} has no words")
-    words = [w for w in words if w.lower() not in QUESTION_STOPWORDS] or words
-    return TextQuery(
-        " ".join(words),
-        TEXT,
-        filter_expression=compile_filter(layout, flt),
-        return_fields=layout.returned_fields,
-        num_results=k,
-        stopwords=None,
     )
 
 
@@ -123,30 +100,61 @@ def relative_score_fuse(rankings: Sequence[Sequence[Hit]], k: int, weights: Sequ
     list's scores are scaled to [0, 1] (best = 1; a list whose scores are all equal gives all 1); a hit absent
     from a list gets 0 from it. The fused ``score`` is in [0, 1], higher is better; ``distance`` is ``1 - score``.
     """
-    fused: dict[str, float] = {}
-    first: dict[str, Hit] = {}
-    for ranking, weight in zip(rankings, weights, strict=True):
-        if not ranking:
-            continue
-        scores = [h.score for h in ranking]
-        low, span = min(scores), max(scores) - min(scores)
-        for hit in ranking:
-            norm = (hit.score - low) / span if span > 0 else 1.0
-            fused[hit.record.id] = fused.get(hit.record.id, 0.0) + weight * norm
-            first.setdefault(hit.record.id, hit)
-    ordered = sorted(fused, key=lambda i: -fused[i])[:k]
-    return [Hit(record=first[i].record, distance=1.0 - fused[i], score=fused[i]) for i in ordered]
+    return _fused_hits(rankings, relative_score_order(_id_scores(rankings), k, weights))
 
 
 def rrf_fuse(rankings: Sequence[Sequence[Hit]], k: int, weights: Sequence[float] | None = None) -> list[Hit]:
     """Reciprocal rank fusion: each list gives ``weight / (RRF_K + rank)``; the ``distance`` of a fused hit is
     ``-score`` so that, as everywhere else, lower is better."""
+    return _fused_hits(rankings, rrf_order(_id_scores(rankings), k, weights))
+
+
+#: A ranking reduced to what fusion reads: (record id, score), best first.
+Ranked = Sequence[tuple[str, float]]
+
+
+def relative_score_order(
+    rankings: Sequence[Ranked], k: int, weights: Sequence[float]
+) -> list[tuple[str, float, float]]:
+    """:func:`relative_score_fuse` on ids and scores alone: ``(id, fused score, distance)``, best first.
+
+    Split out so a hybrid search can fuse before decoding any record and decode only the ``k`` winners
+    (:mod:`.hybrid`); the Hit version above is this plus the records, so the two cannot rank differently.
+    """
+    fused: dict[str, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        if not ranking:
+            continue
+        scores = [score for _, score in ranking]
+        low, span = min(scores), max(scores) - min(scores)
+        for record_id, score in ranking:
+            norm = (score - low) / span if span > 0 else 1.0
+            fused[record_id] = fused.get(record_id, 0.0) + weight * norm
+    ordered = sorted(fused, key=lambda i: -fused[i])[:k]
+    return [(i, fused[i], 1.0 - fused[i]) for i in ordered]
+
+
+def rrf_order(
+    rankings: Sequence[Ranked], k: int, weights: Sequence[float] | None = None
+) -> list[tuple[str, float, float]]:
+    """:func:`rrf_fuse` on ids and scores alone: ``(id, fused score, distance)``, best first."""
     weights = list(weights or [1.0] * len(rankings))
     scores: dict[str, float] = {}
-    first: dict[str, Hit] = {}
     for ranking, weight in zip(rankings, weights, strict=True):
-        for rank, hit in enumerate(ranking, start=1):
-            scores[hit.record.id] = scores.get(hit.record.id, 0.0) + weight / (RRF_K + rank)
-            first.setdefault(hit.record.id, hit)
+        for rank, (record_id, _) in enumerate(ranking, start=1):
+            scores[record_id] = scores.get(record_id, 0.0) + weight / (RRF_K + rank)
     ordered = sorted(scores, key=lambda i: -scores[i])[:k]
-    return [Hit(record=first[i].record, distance=-scores[i], score=scores[i]) for i in ordered]
+    return [(i, scores[i], -scores[i]) for i in ordered]
+
+
+def _id_scores(rankings: Sequence[Sequence[Hit]]) -> list[list[tuple[str, float]]]:
+    return [[(h.record.id, h.score) for h in ranking] for ranking in rankings]
+
+
+def _fused_hits(rankings: Sequence[Sequence[Hit]], order: list[tuple[str, float, float]]) -> list[Hit]:
+    """The fused hits, each with the record of the first list that holds it."""
+    first: dict[str, Hit] = {}
+    for ranking in rankings:
+        for hit in ranking:
+            first.setdefault(hit.record.id, hit)
+    return [Hit(record=first[i].record, distance=distance, score=score) for i, score, distance in order]

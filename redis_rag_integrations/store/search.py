@@ -9,29 +9,22 @@ by :func:`.knn.parse_reply`, without redisvl's generic result processing in betw
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from redisvl.index import AsyncSearchIndex, SearchIndex
-from redisvl.query import BaseQuery
 
 from .. import metrics
 from ..connection import AsyncClient, SyncClient
-from ..placement import aft_call, ft_call
+from ..placement import aft_call, aft_pipeline, ft_call, ft_pipeline
 from ..settings import HybridFusion, Settings
 from .filters import FilterLike
+from .hybrid import HybridPlan
 from .knn import KnnPlanner, parse_reply
 from .layout import METADATA, QUERY_FIELDS, RETURN_FIELDS, VECTOR, Hit, Layout, Record
-from .query import (
-    filter_query,
-    hits_from_results,
-    mmr_order,
-    relative_score_fuse,
-    rrf_fuse,
-    text_query,
-)
+from .query import filter_query, hits_from_results, mmr_order
+from .text import TextPlanner, parse_text_reply
 
 
 class IndexSearch:
@@ -95,16 +88,6 @@ class IndexSearch:
             out.append(self.layout.read(self.layout.key(record_id), fields, vector if with_vectors else None))
         return out
 
-    def _run(self, query: BaseQuery) -> list[dict[str, Any]]:
-        """One FT.SEARCH with redisvl's query, read straight from redis-py's reply (redisvl's generic result
-        processing cost more than the search itself)."""
-        result = self.client.ft(self.name).search(query, query_params=query.params)
-        return [doc.__dict__ for doc in result.docs]
-
-    async def _arun(self, query: BaseQuery) -> list[dict[str, Any]]:
-        result = await self.async_client.ft(self.name).search(query, query_params=query.params)
-        return [doc.__dict__ for doc in result.docs]
-
     def find(self, filter: FilterLike, limit: int = 1000) -> list[Record]:
         """Records matching ``filter`` (no ranking), at most ``limit``."""
         rows = self._index.query(filter_query(self.layout, filter, limit))
@@ -150,15 +133,27 @@ class IndexSearch:
         reply = await (aft_call(client, self.name, *cmd) if self._cluster else client.execute_command(*cmd))
         return parse_reply(self.layout, reply, self._similarity)
 
+    @property
+    def _text(self) -> TextPlanner:
+        """The BM25 planner of the current layout (made again when a new field changes the layout)."""
+        planner: TextPlanner | None = self.__dict__.get("_text_planner")
+        if planner is None or planner.layout is not self.layout:
+            planner = self.__dict__["_text_planner"] = TextPlanner(self.layout)
+        return planner
+
     @metrics.timed("store.text_search")
     def text_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
         """BM25 over the chunk text; ``score`` is the BM25 score, ``distance`` its negation (lower is better)."""
-        return hits_from_results(self.layout, self._run(text_query(self.layout, text, k, filter)), score_field="score")
+        cmd = self._text.command(text, filter, k)
+        reply = ft_call(self.client, self.name, *cmd) if self._cluster else self.client.execute_command(*cmd)
+        return parse_text_reply(self.layout, reply)
 
     @metrics.timed("store.text_search")
     async def atext_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
-        rows = await self._arun(text_query(self.layout, text, k, filter))
-        return hits_from_results(self.layout, rows, score_field="score")
+        cmd = self._text.command(text, filter, k)
+        client = self.async_client
+        reply = await (aft_call(client, self.name, *cmd) if self._cluster else client.execute_command(*cmd))
+        return parse_text_reply(self.layout, reply)
 
     @metrics.timed("store.hybrid_search")
     def hybrid_search(
@@ -174,10 +169,11 @@ class IndexSearch:
         """BM25 and KNN results fused into one ranking (:func:`.query.relative_score_fuse` or ``"rrf"``).
 
         ``alpha`` weighs the vector side (1 = vectors only, 0 = BM25 only); ``alpha`` and ``fusion`` default to
-        the settings' ``hybrid_alpha`` / ``hybrid_fusion``. Each side fetches ``fetch_k`` candidates.
+        the settings' ``hybrid_alpha`` / ``hybrid_fusion``. Each side fetches ``fetch_k`` candidates; both
+        commands go in one round trip and only the ``k`` winners are decoded (:mod:`.hybrid`).
         """
-        n = fetch_k or max(4 * k, 20)
-        return self._fuse([self.search(vector, n, filter), self.text_search(text, n, filter)], k, alpha, fusion)
+        plan = self._hybrid(text, vector, k, filter, fetch_k, alpha, fusion)
+        return plan.finish(ft_pipeline(self.client, self.name, plan.commands, self._cluster))
 
     @metrics.timed("store.hybrid_search")
     async def ahybrid_search(
@@ -190,19 +186,31 @@ class IndexSearch:
         alpha: float | None = None,
         fusion: HybridFusion | None = None,
     ) -> list[Hit]:
-        n = fetch_k or max(4 * k, 20)
-        dense, sparse = await asyncio.gather(self.asearch(vector, n, filter), self.atext_search(text, n, filter))
-        return self._fuse([dense, sparse], k, alpha, fusion)
+        plan = self._hybrid(text, vector, k, filter, fetch_k, alpha, fusion)
+        return plan.finish(await aft_pipeline(self.async_client, self.name, plan.commands, self._cluster))
 
-    @metrics.timed("store.fusion")
-    def _fuse(self, rankings: list[list[Hit]], k: int, alpha: float | None, fusion: HybridFusion | None) -> list[Hit]:
-        alpha = self.settings.hybrid_alpha if alpha is None else alpha
-        fusion = fusion or self.settings.hybrid_fusion
-        if fusion == "rrf":
-            return rrf_fuse(rankings, k, _alpha_weights(alpha))
-        if fusion == "relative_score":
-            return relative_score_fuse(rankings, k, _alpha_weights(alpha))
-        raise ValueError(f"unknown hybrid fusion {fusion!r}; use 'relative_score' or 'rrf'")
+    def _hybrid(
+        self,
+        text: str,
+        vector: Sequence[float] | np.ndarray,
+        k: int,
+        filter: FilterLike,
+        fetch_k: int | None,
+        alpha: float | None,
+        fusion: HybridFusion | None,
+    ) -> HybridPlan:
+        n = fetch_k or max(4 * k, 20)
+        knn = (*self._knn.args(filter, n, QUERY_FIELDS, self.ef_runtime), "PARAMS", 2, "vector",
+               self.layout.vector_bytes(vector, "query vector"), "DIALECT", 2)  # fmt: skip
+        return HybridPlan(
+            self.layout,
+            knn,
+            self._text.command(text, filter, n),
+            k,
+            self.settings.hybrid_alpha if alpha is None else alpha,
+            fusion or self.settings.hybrid_fusion,
+            self._similarity,
+        )
 
     @metrics.timed("store.mmr_search")
     def mmr_search(
@@ -242,12 +250,6 @@ def check_ids(ids: Iterable[str] | None) -> list[str]:
         if not isinstance(i, str) or not i:
             raise ValueError(f"ids must be non-empty strings, got {i!r}")
     return out
-
-
-def _alpha_weights(alpha: float) -> list[float]:
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be within [0, 1], got {alpha}")
-    return [alpha, 1.0 - alpha]
 
 
 def _mmr(query: Sequence[float] | np.ndarray, hits: list[Hit], records: list[Record], k: int, lam: float) -> list[Hit]:

@@ -1,0 +1,104 @@
+"""Hybrid search in one round trip: the KNN and the BM25 command pipelined, fused on ids and scores, and only the
+``k`` winners decoded.
+
+Why: a hybrid search used to run the vector search, then the text search (two round trips), and decode both lists
+in full (2 x 20 records with their metadata JSON) to keep ``k``. Measured in ``benchmarks/bench_agents.py``, that
+was most of what the RAG agent middleware added to a model call. Now both commands go out together
+(:func:`..placement.ft_pipeline`: one write, one read; on a cluster both to the index's node), each reply is walked
+once for keys and scores only, fusion (:func:`.query.relative_score_order` / :func:`.query.rrf_order`, the same
+arithmetic as the :class:`Hit` versions) picks the winners, and each winner's row is decoded from the reply of the
+first list that holds it, through :meth:`.layout.Layout.read` like every other read.
+
+A :class:`HybridPlan` is pure (commands in, replies in, hits out), so the sync and the async search share all of
+it and differ only in how the two replies are awaited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .. import metrics
+from ..settings import HybridFusion
+from .knn import SCORE_FIELD
+from .layout import Hit, Layout
+from .query import relative_score_order, rrf_order
+from .text import decode_hit, record_id, rows
+
+_DISTANCE_NAMES = (SCORE_FIELD.encode(), SCORE_FIELD)
+
+
+def alpha_weights(alpha: float) -> list[float]:
+    """The weights of the vector and the text list for ``alpha`` (1 = vectors only, 0 = BM25 only)."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be within [0, 1], got {alpha}")
+    return [alpha, 1.0 - alpha]
+
+
+def check_fusion(fusion: str) -> HybridFusion:
+    if fusion not in ("relative_score", "rrf"):
+        raise ValueError(f"unknown hybrid fusion {fusion!r}; use 'relative_score' or 'rrf'")
+    return fusion  # type: ignore[return-value]
+
+
+class HybridPlan:
+    """The two commands of one hybrid search and how their replies become ``k`` hits."""
+
+    __slots__ = ("commands", "fusion", "k", "layout", "similarity", "weights")
+
+    def __init__(
+        self,
+        layout: Layout,
+        knn_command: tuple[Any, ...],
+        text_command: tuple[Any, ...],
+        k: int,
+        alpha: float,
+        fusion: str,
+        similarity: Callable[[float], float],
+    ) -> None:
+        self.layout = layout
+        self.commands = (knn_command, text_command)
+        self.k = k
+        self.weights = alpha_weights(alpha)
+        self.fusion = check_fusion(fusion)
+        self.similarity = similarity
+
+    @metrics.timed("store.fusion")
+    def finish(self, replies: list[Any]) -> list[Hit]:
+        """The fused hits from the KNN and the BM25 reply (in that order), best first."""
+        knn_reply, text_reply = replies
+        dense = list(_knn_rows(knn_reply, self.similarity))
+        sparse = [(key, score, fields) for key, score, fields in rows(text_reply)]
+        layout = self.layout
+        found: dict[str, tuple[Any, Any]] = {}
+        rankings: list[list[tuple[str, float]]] = []
+        for ranking in (dense, sparse):
+            ids = []
+            for key, score, fields in ranking:
+                rid = record_id(layout, key)
+                found.setdefault(rid, (key, fields))
+                ids.append((rid, score))
+            rankings.append(ids)
+        if self.fusion == "rrf":
+            order = rrf_order(rankings, self.k, self.weights)
+        else:
+            order = relative_score_order(rankings, self.k, self.weights)
+        return [decode_hit(layout, *found[rid], score, distance) for rid, score, distance in order]
+
+
+def _knn_rows(reply: Any, similarity: Callable[[float], float]) -> Iterator[tuple[Any, float, Any]]:
+    """``(key, similarity, fields)`` of each KNN row, closest first, no field decoded but the distance."""
+    if isinstance(reply, dict):  # RESP3
+        for r in reply.get(b"results", reply.get("results")) or []:
+            attrs = r.get(b"extra_attributes", r.get("extra_attributes")) or {}
+            distance = attrs.get(_DISTANCE_NAMES[0], attrs.get(_DISTANCE_NAMES[1]))
+            yield r.get(b"id", r.get("id")), similarity(float(distance)), attrs
+        return
+    for i in range(1, len(reply) - 1, 2):  # RESP2: [total, key, [field, value, ...], ...]
+        flat = reply[i + 1]
+        # The distance is the last field returned (our layout asks for it last); a legacy row is searched.
+        if len(flat) >= 2 and flat[-2] in _DISTANCE_NAMES:
+            distance = flat[-1]
+        else:
+            distance = next(flat[j + 1] for j in range(0, len(flat) - 1, 2) if flat[j] in _DISTANCE_NAMES)
+        yield reply[i], similarity(float(distance)), flat
