@@ -247,3 +247,21 @@ def test_text_planner_follows_a_field_added_later(make_index: Any) -> None:
     index.upsert([Record("b", "redis data", _vector(2), {"cat": "news"})])
     assert [h.record.id for h in index.text_search("redis", 2, filter={"cat": "news"})] == ["b"]
     assert [h.record.id for h in index.hybrid_search("redis", _vector(2), 2, filter={"cat": "news"})] == ["b"]
+
+
+@pytest.mark.parametrize("options", [{"protocol": 3}, {"decode_responses": True}], ids=["resp3", "str-replies"])
+def test_replies_of_any_client_read_alike(corpus: RedisVectorIndex, redis_url: str, options: dict[str, Any]) -> None:
+    """A caller's own client (RESP3 maps, or str instead of bytes) gets the same hits as ours (RESP2, bytes)."""
+    own = redis.Redis.from_url(redis_url, **options)
+    other = RedisVectorIndex(
+        corpus.name, dims=8, metadata_fields=FIELDS, client=own, settings=Settings(redis_url=redis_url)
+    )
+    try:
+        for flt in (None, {"tag": "faq"}):
+            _same(other.text_search("redis data memory", 10, flt), corpus.text_search("redis data memory", 10, flt))
+            vector = _vector(5)
+            for fusion in ("relative_score", "rrf"):
+                got = other.hybrid_search("redis disk", vector, 5, flt, fusion=fusion)  # type: ignore[arg-type]
+                _same(got, corpus.hybrid_search("redis disk", vector, 5, flt, fusion=fusion))  # type: ignore[arg-type]
+    finally:
+        own.close()
