@@ -118,6 +118,11 @@ def content_hash(text: str, metadata: Mapping[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _is_control(c: str) -> bool:
+    """C0 controls and DEL: characters the search engine does not keep in an index name or prefix."""
+    return ord(c) < 0x20 or ord(c) == 0x7F
+
+
 @dataclass(frozen=True)
 class Layout:
     """The shape of one index: name, key prefix, vector settings and the metadata keys that are filterable.
@@ -141,8 +146,14 @@ class Layout:
     vector_field: str = VECTOR
 
     def __post_init__(self) -> None:
-        if not self.index_name or any(c.isspace() for c in self.index_name):
-            raise ValueError(f"index_name must be non-empty without whitespace, got {self.index_name!r}")
+        # The engine cuts an index name or a prefix at NUL and lists a CR as "\r": the index could not be found
+        # again under the caller's name, or would cover other keys than asked.
+        if not self.index_name or any(c.isspace() or _is_control(c) for c in self.index_name):
+            raise ValueError(
+                f"index_name must be non-empty, without whitespace or control characters, got {self.index_name!r}"
+            )
+        if self.prefix and any(_is_control(c) for c in self.prefix):
+            raise ValueError(f"prefix must not hold control characters, got {self.prefix!r}")
         if not isinstance(self.dims, int) or self.dims <= 0:
             raise ValueError(f"dims must be a positive int, got {self.dims!r}")
         for name, ftype in self.metadata_fields.items():
