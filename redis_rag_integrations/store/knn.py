@@ -15,7 +15,7 @@ from typing import Any
 
 from ..tags import ENCODED_MARK
 from ..tags import decode as decode_tag
-from .filters import FilterLike, compile_filter
+from .filters import FilterLike, compile_filter, filter_key
 from .layout import DOC_ID, EXTRA, METADATA, TEXT, Hit, Layout, Record
 
 SCORE_FIELD = "vector_distance"
@@ -32,7 +32,7 @@ class KnnPlanner:
 
     def args(self, flt: FilterLike, k: int, fields: Sequence[str], ef_runtime: int | None) -> tuple[Any, ...]:
         """``FT.SEARCH`` arguments up to (not including) ``PARAMS``: raises ``FilterError`` on a bad filter."""
-        key = (_filter_key(flt), k, tuple(fields), ef_runtime)
+        key = (filter_key(flt), k, tuple(fields), ef_runtime)
         plan = self._plans.get(key)
         if plan is None:
             plan = self._build(flt, k, tuple(fields), ef_runtime if self.layout.algorithm == "hnsw" else None)
@@ -54,15 +54,6 @@ class KnnPlanner:
         ret = ("RETURN", len(returned), *returned) if self.layout.dialect == "native" else ()
         return ("FT.SEARCH", self.layout.index_name, query, *ret,
                 "SORTBY", SCORE_FIELD, "ASC", "LIMIT", 0, k)  # fmt: skip
-
-
-def _filter_key(flt: FilterLike) -> Any:
-    """A hashable stand-in for ``flt``: dicts by their repr (types kept apart: 1, 1.0 and True differ)."""
-    if flt is None or isinstance(flt, str):
-        return flt
-    if isinstance(flt, dict):
-        return ("dict", repr(flt))
-    return ("expr", str(flt))
 
 
 _BYTES = {name: name.encode() for name in (TEXT, METADATA, DOC_ID, EXTRA, SCORE_FIELD)}
