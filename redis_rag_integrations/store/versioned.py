@@ -73,6 +73,42 @@ MAX_ROUNDS = 16
 #: Chunks per page when the index is asked for a document's chunks.
 _PAGE = 10_000
 
+
+def version_gate_lua(hash_arg: int) -> str:
+    """The opening both backends' document scripts share: ``newer`` (version order) and the gate that returns early
+    for a version already applied (``current``), an older one (``stale``), or an ``advance`` (the content hash is
+    ``ARGV[hash_arg]``). Expects the locals ``rec`` (the version record), ``op`` and ``version``; leaves
+    ``stored`` and ``previous`` for the rest of the script."""
+    return _NEWER_LUA + _GATE_LUA.replace("ARGV[HASH]", f"ARGV[{hash_arg}]")
+
+
+_NEWER_LUA = """
+local function newer(a, b)  -- version a > version b; decimal strings without leading zeros, so no float rounding
+  local am, as = string.match(a, '^(%d+)%-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)%-(%d+)$')
+  if not bm then return true end
+  if #am ~= #bm then return #am > #bm end
+  if am ~= bm then return am > bm end
+  if #as ~= #bs then return #as > #bs end
+  return as > bs
+end
+"""
+_GATE_LUA = """
+local stored = redis.call('HGET', rec, 'v')
+if stored then
+  if stored == version then return {'current', stored, 0} end
+  if not newer(version, stored) then return {'stale', stored, 0} end
+end
+local previous = stored or ''
+if op == 'advance' then
+  if redis.call('HEXISTS', rec, 'deleted') == 1 or redis.call('HGET', rec, 'hash') ~= ARGV[HASH] then
+    return {'changed', previous, 0}
+  end
+  redis.call('HSET', rec, 'v', version)
+  return {'unchanged', previous, 0}
+end
+"""
+
 # KEYS[1] the version record; KEYS[2 .. 1+n] chunk keys of older versions (removed); KEYS[2+n ..] the new chunks.
 # ARGV[1] op; ARGV[2] version 'ms-seq'; ARGV[3] the record's chunks field as read ('=' .. value, '' if absent);
 # ARGV[4] n; ARGV[5] the doc id as the chunks store it; ARGV[6] content hash; ARGV[7] new chunk ids (JSON);
@@ -83,29 +119,10 @@ _PAGE = 10_000
 WRITE_SCRIPT = (
     INVALIDATE_LUA
     + """
-local function newer(a, b)  -- version a > version b; decimal strings without leading zeros, so no float rounding
-  local am, as = string.match(a, '^(%d+)%-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)%-(%d+)$')
-  if not bm then return true end
-  if #am ~= #bm then return #am > #bm end
-  if am ~= bm then return am > bm end
-  if #as ~= #bs then return #as > #bs end
-  return as > bs
-end
 local rec, op, version = KEYS[1], ARGV[1], ARGV[2]
-local stored = redis.call('HGET', rec, 'v')
-if stored then
-  if stored == version then return {'current', stored, 0} end
-  if not newer(version, stored) then return {'stale', stored, 0} end
-end
-local previous = stored or ''
-if op == 'advance' then
-  if redis.call('HEXISTS', rec, 'deleted') == 1 or redis.call('HGET', rec, 'hash') ~= ARGV[6] then
-    return {'changed', previous, 0}
-  end
-  redis.call('HSET', rec, 'v', version)
-  return {'unchanged', previous, 0}
-end
+"""
+    + version_gate_lua(6)
+    + """
 local tracked = redis.call('HGET', rec, 'chunks')
 if (tracked and ('=' .. tracked) or '') ~= ARGV[3] then return {'moved', previous, 0} end
 local n = tonumber(ARGV[4])

@@ -32,29 +32,10 @@ from .writes import FORMS_LUA
 WRITE_SCRIPT = (
     FORMS_LUA
     + """
-local function newer(a, b)
-  local am, as = string.match(a, '^(%d+)%-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)%-(%d+)$')
-  if not bm then return true end
-  if #am ~= #bm then return #am > #bm end
-  if am ~= bm then return am > bm end
-  if #as ~= #bs then return #as > #bs end
-  return as > bs
-end
 local vset, rec, chunks, op, version = KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2]
-local stored = redis.call('HGET', rec, 'v')
-if stored then
-  if stored == version then return {'current', stored, 0} end
-  if not newer(version, stored) then return {'stale', stored, 0} end
-end
-local previous = stored or ''
-if op == 'advance' then
-  if redis.call('HEXISTS', rec, 'deleted') == 1 or redis.call('HGET', rec, 'hash') ~= ARGV[3] then
-    return {'changed', previous, 0}
-  end
-  redis.call('HSET', rec, 'v', version)
-  return {'unchanged', previous, 0}
-end
+"""
+    + common.version_gate_lua(3)
+    + """
 local nopts = tonumber(ARGV[8])
 local first = 9 + nopts
 local new = {}
