@@ -64,12 +64,41 @@ def compile_filter(layout: Layout, flt: FilterLike) -> FilterExpression | str | 
     return _Compiler(filterable_fields(layout), encoded=layout.dialect == "native").compile(flt)
 
 
-class _Compiler:
-    """Dict filter -> Redis query string. Every value is written by this module, never pasted into the query."""
+class FilterWalker:
+    """The dict filter language both backends share: ``$and`` / ``$or`` / ``$not`` over field conditions, a field's
+    bare value meaning ``$eq`` (``$in`` for a list), undeclared fields and wrong operators refused. A backend
+    supplies only its output syntax (:meth:`join`, :meth:`negate`) and what a field condition compiles to."""
 
-    def __init__(self, fields: dict[str, str], encoded: bool) -> None:
+    def __init__(self, fields: dict[str, str]) -> None:
         self.fields = fields
-        self.encoded = encoded
+
+    def join(self, parts: list[str], op: str) -> str:
+        """``parts`` under ``op`` (``"and"`` / ``"or"``)."""
+        raise NotImplementedError
+
+    def negate(self, clause: str) -> str:
+        raise NotImplementedError
+
+    def allowed(self, ftype: str) -> set[str]:
+        """The operators a field of type ``ftype`` takes."""
+        raise NotImplementedError
+
+    def undeclared(self, name: str) -> FilterError:
+        """The error for a filter on ``name``, which is not a declared field."""
+        raise NotImplementedError
+
+    def condition(self, ftype: str, name: str, op: str, value: Any) -> str:
+        raise NotImplementedError
+
+    def check_op(self, ftype: str, name: str, op: str, allowed: set[str]) -> None:
+        if op not in allowed:
+            raise FilterError(
+                f"operator {op!r} does not apply to {ftype} field {name!r}; it takes "
+                f"{', '.join(sorted(allowed)) or 'no filter operator'}{self.op_hint(ftype, op)}"
+            )
+
+    def op_hint(self, ftype: str, op: str) -> str:
+        return ""
 
     def compile(self, flt: Mapping[str, Any]) -> str:
         if not flt:
@@ -81,43 +110,60 @@ class _Compiler:
             if key in ("$and", "$or"):
                 if not isinstance(value, list | tuple) or not value:
                     raise FilterError(f"{key} takes a non-empty list of filters, got {value!r}")
-                subs = [self.compile(_mapping(key, v)) for v in value]
-                parts.append(_join(subs, " " if key == "$and" else " | "))
+                parts.append(self.join([self.compile(_mapping(key, v)) for v in value], key[1:]))
             elif key == "$not":
-                parts.append(_negate(self.compile(_mapping(key, value))))
+                parts.append(self.negate(self.compile(_mapping(key, value))))
             elif key.startswith("$"):
                 raise FilterError(f"unknown logical operator {key!r}; use $and, $or, $not")
             else:
                 parts.append(self._field(key, value))
-        return _join(parts, " ")
+        return self.join(parts, "and")
 
     def _field(self, name: str, cond: Any) -> str:
         ftype = self.fields.get(name)
         if ftype is None:
-            raise FilterError(
-                f"cannot filter on {name!r}: it is not an indexed field. Filterable: {', '.join(sorted(self.fields))}. "
-                "Declare it in metadata_fields={...} when opening the store: an existing index gains the field in "
-                "place, records written before included."
-            )
+            raise self.undeclared(name)
         if isinstance(cond, Mapping):
             ops = dict(cond)
         else:
             ops = {"$in" if isinstance(cond, list | tuple | set) else "$eq": cond}
-        allowed = {"tag": _TAG_OPS, "numeric": _NUMERIC_OPS, "text": _TEXT_OPS}.get(ftype, set())
+        allowed = self.allowed(ftype)
         parts = []
         for op, value in ops.items():
-            if op not in allowed:
-                hint = _TEXT_EQ_HINT if ftype == "text" and op in _TAG_OPS else ""
-                raise FilterError(
-                    f"operator {op!r} does not apply to {ftype} field {name!r}; it takes "
-                    f"{', '.join(sorted(allowed)) or 'no filter operator'}{hint}"
-                )
-            parts.append(self._condition(ftype, name, op, value))
+            self.check_op(ftype, name, op, allowed)
+            parts.append(self.condition(ftype, name, op, value))
         if not parts:
             raise FilterError(f"no condition given for {name!r}")
-        return _join(parts, " ")
+        return self.join(parts, "and")
 
-    def _condition(self, ftype: str, name: str, op: str, value: Any) -> str:
+
+class _Compiler(FilterWalker):
+    """Dict filter -> Redis query string. Every value is written by this module, never pasted into the query."""
+
+    def __init__(self, fields: dict[str, str], encoded: bool) -> None:
+        super().__init__(fields)
+        self.encoded = encoded
+
+    def join(self, parts: list[str], op: str) -> str:
+        return _join(parts, " " if op == "and" else " | ")
+
+    def negate(self, clause: str) -> str:
+        return _negate(clause)
+
+    def allowed(self, ftype: str) -> set[str]:
+        return {"tag": _TAG_OPS, "numeric": _NUMERIC_OPS, "text": _TEXT_OPS}.get(ftype, set())
+
+    def undeclared(self, name: str) -> FilterError:
+        return FilterError(
+            f"cannot filter on {name!r}: it is not an indexed field. Filterable: {', '.join(sorted(self.fields))}. "
+            "Declare it in metadata_fields={...} when opening the store: an existing index gains the field in "
+            "place, records written before included."
+        )
+
+    def op_hint(self, ftype: str, op: str) -> str:
+        return _TEXT_EQ_HINT if ftype == "text" and op in _TAG_OPS else ""
+
+    def condition(self, ftype: str, name: str, op: str, value: Any) -> str:
         if ftype == "tag":
             values = _tag_values(name, value, many=op in ("$in", "$nin"))
             try:

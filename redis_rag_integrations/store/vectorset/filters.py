@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..filters import FilterError, FilterLike, _list, _mapping, _tag_values
+from ..filters import FilterError, FilterLike, FilterWalker, _list, _tag_values
 from ..layout import CONTENT_HASH, DOC_ID, ID, MAX_EXACT_INT, FieldType
 from .layout import QUERY_ENGINE, literal, number
 
@@ -43,57 +43,32 @@ def compile_vs_filter(fields: Mapping[str, FieldType], flt: FilterLike) -> str |
     return _Compiler({ID: "tag", DOC_ID: "tag", **fields}).compile(flt)
 
 
-class _Compiler:
-    def __init__(self, fields: dict[str, str]) -> None:
-        self.fields = fields
+class _Compiler(FilterWalker):
+    """Dict filter -> ``FILTER`` expression, through the shared walker (:class:`..filters.FilterWalker`)."""
 
-    def compile(self, flt: Mapping[str, Any]) -> str:
-        if not flt:
-            raise FilterError("empty filter: pass None to search without one")
-        parts: list[str] = []
-        for key, value in flt.items():
-            if not isinstance(key, str):
-                raise FilterError(f"filter keys are field names (strings), got {key!r}")
-            if key in ("$and", "$or"):
-                if not isinstance(value, list | tuple) or not value:
-                    raise FilterError(f"{key} takes a non-empty list of filters, got {value!r}")
-                parts.append(_join([self.compile(_mapping(key, v)) for v in value], key[1:]))
-            elif key == "$not":
-                parts.append(f"(not ({self.compile(_mapping(key, value))}))")
-            elif key.startswith("$"):
-                raise FilterError(f"unknown logical operator {key!r}; use $and, $or, $not")
-            else:
-                parts.append(self._field(key, value))
-        return _join(parts, "and")
+    def join(self, parts: list[str], op: str) -> str:
+        return _join(parts, op)
 
-    def _field(self, name: str, cond: Any) -> str:
-        ftype = self.fields.get(name)
-        if ftype is None:
-            why = " (the vector-set backend keeps no content hash in a filterable form)" if name == CONTENT_HASH else ""
-            raise FilterError(
-                f"cannot filter on {name!r}: it is not a declared field{why}. Filterable: "
-                f"{', '.join(sorted(self.fields))}. Declare it in metadata_fields when creating the store."
-            )
-        ops = (
-            dict(cond)
-            if isinstance(cond, Mapping)
-            else {"$in" if isinstance(cond, list | tuple | set) else "$eq": cond}
+    def negate(self, clause: str) -> str:
+        return f"(not ({clause}))"
+
+    def allowed(self, ftype: str) -> set[str]:
+        return _TAG_OPS if ftype == "tag" else _NUMERIC_OPS
+
+    def undeclared(self, name: str) -> FilterError:
+        why = " (the vector-set backend keeps no content hash in a filterable form)" if name == CONTENT_HASH else ""
+        return FilterError(
+            f"cannot filter on {name!r}: it is not a declared field{why}. Filterable: "
+            f"{', '.join(sorted(self.fields))}. Declare it in metadata_fields when creating the store."
         )
-        allowed = _TAG_OPS if ftype == "tag" else _NUMERIC_OPS
-        parts = []
-        for op, value in ops.items():
-            if op in ("$like", "$match"):
-                raise FilterError(
-                    f"{op} (word matching) is not supported by the vector-set backend: use {QUERY_ENGINE}"
-                )
-            if op not in allowed:
-                raise FilterError(
-                    f"operator {op!r} does not apply to {ftype} field {name!r}; it takes {', '.join(sorted(allowed))}"
-                )
-            parts.append(self._tag(name, op, value) if ftype == "tag" else _numeric(name, op, value))
-        if not parts:
-            raise FilterError(f"no condition given for {name!r}")
-        return _join(parts, "and")
+
+    def check_op(self, ftype: str, name: str, op: str, allowed: set[str]) -> None:
+        if op in ("$like", "$match"):
+            raise FilterError(f"{op} (word matching) is not supported by the vector-set backend: use {QUERY_ENGINE}")
+        super().check_op(ftype, name, op, allowed)
+
+    def condition(self, ftype: str, name: str, op: str, value: Any) -> str:
+        return self._tag(name, op, value) if ftype == "tag" else _numeric(name, op, value)
 
     def _tag(self, name: str, op: str, value: Any) -> str:
         values = _tag_values(name, value, many=op in ("$in", "$nin"))
