@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import redis
 from redisvl.index import SearchIndex
-from redisvl.query import FilterQuery, VectorRangeQuery
+from redisvl.query import VectorRangeQuery
 from redisvl.schema import IndexSchema
 
 from .. import freshness, metrics, placement, tenancy
@@ -35,7 +35,6 @@ from .entry import CacheHit, SourceRef, decode_hit, encode_meta
 from .gate import accepts
 from .guard import REDIS_FAULTS, CacheInputError, FaultGuard, check_prompt, check_response
 from .options import UNSET, validate_threshold, validate_ttl
-from .order import unlist
 from .scope import digest, llm_scope_tag, user_scope_tag
 from .semantic_async import AsyncSemanticMethods
 from .semantic_entries import (
@@ -50,13 +49,13 @@ from .semantic_entries import (
     order_key,
     queue_refresh,
     queue_store,
-    scope_filter,
     store_outcome,
 )
+from .semantic_maintenance import SemanticMaintenance
 from .stats import CacheStats
 
 
-class SemanticCache(AsyncSemanticMethods):
+class SemanticCache(SemanticMaintenance, AsyncSemanticMethods):
     """A semantic cache over one Redis search index, sync and async.
 
     Args:
@@ -342,80 +341,6 @@ class SemanticCache(AsyncSemanticMethods):
         self.guard.succeeded()
         self.stats.count("stale" if is_stale else "stores")
         return None if is_stale else key
-
-    def watch(self) -> int | None:
-        """Call before generating an answer to store with sources: pass the token to :meth:`store` as ``since``.
-
-        Closes the window in which a source document changes after retrieval but before the answer is linked to
-        it (see :mod:`redis_rag_integrations.freshness`). ``None`` when Redis is unavailable (the store will be
-        skipped anyway). A token whose answer is never stored expires by itself; :meth:`unwatch` ends it sooner.
-        """
-        if not self.guard.available():
-            return None
-        try:
-            client, _ = self._sync_index()
-            return freshness.watch(client, self._fresh)
-        except REDIS_FAULTS as exc:
-            self._fault("watch", exc)
-            return None
-
-    def unwatch(self, token: int | None) -> None:
-        """End a watch whose answer will not be stored (the generation failed or was not cacheable)."""
-        if token is None:
-            return
-        try:
-            client, _ = self._sync_index()
-            freshness.unwatch(client, token, self._fresh)
-        except REDIS_FAULTS as exc:
-            self._fault("unwatch", exc)
-
-    def drop(self, keys: Sequence[str]) -> int:
-        """Delete entries by key; returns how many existed."""
-        if not keys:
-            return 0
-        client, _ = self._sync_index()
-        pipe = client.pipeline(transaction=False)
-        pipe.delete(*keys)
-        unlist(pipe, self.order_key, self.expiry_key, list(keys))
-        return int(pipe.execute()[0])
-
-    def invalidate(self, *, llm: LLMScope = UNSET, scope: UserScope = UNSET) -> int:
-        """Delete every entry of an LLM scope and/or a user scope (e.g. a model was upgraded, a tenant left)."""
-        expr = scope_filter(llm, scope)
-        _, index = self._sync_index()
-        deleted = 0
-        while True:
-            rows = index.query(FilterQuery(filter_expression=expr, return_fields=["id"], num_results=500))
-            if not rows:
-                return deleted
-            deleted += self.drop([str(r["id"]) for r in rows])
-
-    def invalidate_documents(self, doc_ids: Sequence[str]) -> int:
-        """Delete every entry whose answer used any of ``doc_ids`` (what the vector store calls on change)."""
-        client, _ = self._sync_index()
-        return freshness.invalidate_documents(client, doc_ids, self._fresh)
-
-    def clear(self) -> int:
-        """Delete every entry of this cache (the index stays); returns how many were deleted."""
-        try:
-            client, index = self._sync_index()
-            count = index.clear()
-            client.delete(self.order_key, self.expiry_key)
-        except REDIS_FAULTS as exc:
-            self._fault("clear", exc)
-            raise
-        return int(count)
-
-    def __len__(self) -> int:
-        _, index = self._sync_index()
-        return int(index.info()["num_docs"])
-
-    def delete_index(self) -> None:
-        """Drop the index and all entries (used by tests and by ``redis-rag`` maintenance)."""
-        client, index = self._sync_index()
-        index.delete(drop=True)
-        client.delete(self.order_key, self.expiry_key)
-        self._index = None
 
     # ------------------------------------------------------------------ shared
     def _fault(self, operation: str, exc: BaseException) -> None:
