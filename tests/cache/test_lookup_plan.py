@@ -1,0 +1,112 @@
+"""cache.lookup_plan: a lookup sent in a caller's pipeline answers exactly as ``SemanticCache.check`` does.
+
+The plan is the lookup of the agent RAG middleware's shared round trip (:mod:`redis_rag_integrations.langchain.
+rag_turn`); whatever question a user sends, it must find the same entry (or the same miss) as ``check``, refuse the
+same bad input, and count statistics only when the caller uses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fakes import HashEmbedder
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from redis_rag_integrations.cache import CacheInputError, SemanticCache
+from redis_rag_integrations.cache.lookup_plan import aplan_lookup, plan_lookup
+
+
+def run_plan(cache: SemanticCache, prompt: str, llm: Any, scope: Any) -> Any:
+    vector = cache.embedder.embed([prompt[: cache.max_semantic_chars]])[0]
+    plan = plan_lookup(cache, prompt, llm=llm, scope=scope, vector=vector)
+    assert plan is not None
+    pipe = plan.client.pipeline(transaction=False)
+    pipe.execute_command(*plan.command)
+    plan.finish(pipe.execute(raise_on_error=False)[0], time.perf_counter())
+    return plan
+
+
+QUESTIONS = st.text(min_size=1, max_size=60) | st.text(min_size=1000, max_size=1100)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stored=QUESTIONS, asked=QUESTIONS, same=st.booleans(), tenant=st.sampled_from([None, "acme", {"t": 1}]))
+def test_a_planned_lookup_finds_what_check_finds(
+    make_cache: Callable[..., SemanticCache], stored: str, asked: str, same: bool, tenant: Any
+) -> None:
+    cache = make_cache(HashEmbedder(), verify=False, distance_threshold=0.1)
+    question = stored if same else asked
+    try:
+        cache.store(stored, "the answer", llm="m", scope=tenant)
+    except CacheInputError:
+        return  # refused on the way in: nothing to find
+    expected = cache.check(question, llm="m", scope=tenant)
+    found = run_plan(cache, question, "m", tenant)
+    assert found.ok and found.done
+    assert (found.hit is None) == (expected is None)
+    if expected is not None:
+        assert (found.hit.key, found.hit.response, found.hit.prompt) == (expected.key, expected.response, question)
+        assert found.hit.distance == pytest.approx(expected.distance, abs=1e-6)
+    # the other scopes never see it
+    assert run_plan(cache, question, "other-model", tenant).hit is None
+    cache.clear()
+
+
+def test_statistics_wait_for_the_caller(make_cache: Callable[..., SemanticCache]) -> None:
+    cache = make_cache(HashEmbedder())
+    cache.store("How do I close a file?", "with", llm="m")
+    before = cache.stats.snapshot()
+    plan = run_plan(cache, "How do I close a file?", "m", None)
+    assert plan.hit is not None and cache.stats.snapshot()["lookups"] == before["lookups"]  # sent, not used
+    assert plan.record() is plan.hit
+    after = cache.stats.snapshot()
+    assert (after["lookups"], after["hits"]) == (before["lookups"] + 1, before["hits"] + 1)
+
+
+def test_bad_input_is_refused_like_check(make_cache: Callable[..., SemanticCache]) -> None:
+    cache = make_cache(HashEmbedder(), max_prompt_bytes=10)
+    vector = cache.embedder.embed(["x"])[0]
+    with pytest.raises(CacheInputError):
+        cache.check("a question longer than ten bytes", vector=vector)
+    with pytest.raises(CacheInputError):
+        plan_lookup(cache, "a question longer than ten bytes", vector=vector)
+    with pytest.raises(CacheInputError):  # a vector of another model
+        plan_lookup(cache, "short", vector=vector[:3])
+
+
+def test_an_error_reply_is_a_fault_and_a_miss(make_cache: Callable[..., SemanticCache]) -> None:
+    cache = make_cache(HashEmbedder())
+    cache.store("How do I close a file?", "with", llm="m")
+    vector = cache.embedder.embed(["How do I close a file?"])[0]
+    plan = plan_lookup(cache, "How do I close a file?", llm="m", vector=vector)
+    assert plan is not None
+    plan.client.execute_command("FT.DROPINDEX", cache.name)  # dropped behind the cache's back
+    pipe = plan.client.pipeline(transaction=False)
+    pipe.execute_command(*plan.command)
+    assert plan.finish(pipe.execute(raise_on_error=False)[0], time.perf_counter()) is None
+    assert plan.done and not plan.ok and plan.record() is None
+    assert cache.stats.snapshot()["errors"] == 1 and cache._index is None  # re-created at the next use
+    cache.guard.succeeded()
+    assert cache.check("How do I close a file?", llm="m") is None  # the index is back (its entries are gone)
+
+
+def test_async_plan_is_on_the_loops_client(make_cache: Callable[..., SemanticCache]) -> None:
+    cache = make_cache(HashEmbedder())
+    cache.store("How do I close a file?", "with", llm="m")
+    vector = cache.embedder.embed(["How do I close a file?"])[0]
+
+    async def main() -> Any:
+        plan = await aplan_lookup(cache, "How do I close a file?", llm="m", vector=vector)
+        assert plan is not None
+        pipe = plan.client.pipeline(transaction=False)
+        pipe.execute_command(*plan.command)
+        plan.finish((await pipe.execute(raise_on_error=False))[0], time.perf_counter())
+        return await plan.arecord()
+
+    hit = asyncio.run(main())
+    assert hit is not None and hit.response == "with"
