@@ -189,6 +189,21 @@ class IndexSearch:
         plan = self._hybrid(text, vector, k, filter, fetch_k, alpha, fusion)
         return plan.finish(await aft_pipeline(self.async_client, self.name, plan.commands, self._cluster))
 
+    def hybrid_plan(
+        self,
+        text: str,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        filter: FilterLike = None,
+        fetch_k: int | None = None,
+        alpha: float | None = None,
+        fusion: HybridFusion | None = None,
+    ) -> HybridPlan:
+        """The two commands of :meth:`hybrid_search` and how their replies become hits, for a caller that sends
+        them in its own pipeline on :attr:`client` (the agent RAG middleware adds the cache lookup: one round
+        trip for both). Not for clusters: there the commands must go to the index's node (:meth:`hybrid_search`)."""
+        return self._hybrid(text, vector, k, filter, fetch_k, alpha, fusion)
+
     def _hybrid(
         self,
         text: str,
