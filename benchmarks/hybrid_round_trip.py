@@ -27,8 +27,8 @@ from redis_rag_integrations import Settings
 from redis_rag_integrations.server import EmbeddedRedis
 from redis_rag_integrations.store import Hit, Record, RedisVectorIndex
 from redis_rag_integrations.store.filters import compile_filter
-from redis_rag_integrations.store.layout import TEXT
-from redis_rag_integrations.store.query import hits_from_results, relative_score_fuse
+from redis_rag_integrations.store.layout import TEXT, Layout
+from redis_rag_integrations.store.ranking import relative_score_fuse
 from redis_rag_integrations.store.stopwords import QUESTION_STOPWORDS, REDIS_STOPWORDS
 
 DIMS = 384
@@ -48,7 +48,14 @@ def previous_text_search(index: RedisVectorIndex, text: str, k: int, flt: Any) -
         stopwords=None,
     )
     result = index.client.ft(index.name).search(query, query_params=query.params)
-    return hits_from_results(index.layout, [doc.__dict__ for doc in result.docs], score_field="score")
+    return [_old_hit(index.layout, doc.__dict__) for doc in result.docs]
+
+
+def _old_hit(layout: Layout, row: dict[str, Any]) -> Hit:
+    """A redis-py ``Document`` row as the removed ``store.query.hits_from_results`` read it (BM25 ``score``)."""
+    fields = {k: v for k, v in row.items() if k not in ("id", "payload")}
+    score = float(row.get("score", 0.0))
+    return Hit(record=layout.read(str(row["id"]), fields), distance=-score, score=score)
 
 
 def previous_hybrid(index: RedisVectorIndex, text: str, vector: np.ndarray, k: int, flt: Any) -> list[Hit]:

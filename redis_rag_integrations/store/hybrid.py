@@ -5,7 +5,7 @@ Why: a hybrid search used to run the vector search, then the text search (two ro
 in full (2 x 20 records with their metadata JSON) to keep ``k``. Measured in ``benchmarks/bench_agents.py``, that
 was most of what the RAG agent middleware added to a model call. Now both commands go out together
 (:func:`..placement.ft_pipeline`: one write, one read; on a cluster both to the index's node), each reply is walked
-once for keys and scores only, fusion (:func:`.query.relative_score_order` / :func:`.query.rrf_order`, the same
+once for keys and scores only, fusion (:func:`.ranking.relative_score_order` / :func:`.ranking.rrf_order`, the same
 arithmetic as the :class:`Hit` versions) picks the winners, and each winner's row is decoded from the reply of the
 first list that holds it, through :meth:`.layout.Layout.read` like every other read.
 
@@ -22,7 +22,7 @@ from .. import metrics
 from ..settings import HybridFusion
 from .knn import SCORE_FIELD
 from .layout import Hit, Layout
-from .query import relative_score_order, rrf_order
+from .ranking import relative_score_order, rrf_order
 from .text import decode_hit, record_id, rows
 
 _DISTANCE_NAMES = (SCORE_FIELD.encode(), SCORE_FIELD)

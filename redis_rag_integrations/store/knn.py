@@ -42,8 +42,7 @@ class KnnPlanner:
         return plan
 
     def _build(self, flt: FilterLike, k: int, fields: tuple[str, ...], ef_runtime: int | None) -> tuple[Any, ...]:
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
+        check_k(k)
         compiled = compile_filter(self.layout, flt)
         where = str(compiled) if compiled is not None else "*"
         where = "*" if where in ("", "*") else f"({where})"
@@ -54,6 +53,12 @@ class KnnPlanner:
         ret = ("RETURN", len(returned), *returned) if self.layout.dialect == "native" else ()
         return ("FT.SEARCH", self.layout.index_name, query, *ret,
                 "SORTBY", SCORE_FIELD, "ASC", "LIMIT", 0, k)  # fmt: skip
+
+
+def check_k(k: int) -> None:
+    """The result count every search planner takes (``k``, ``limit``): a positive int, ``True`` refused."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
 
 
 _BYTES = {name: name.encode() for name in (TEXT, METADATA, DOC_ID, EXTRA, SCORE_FIELD)}
@@ -69,13 +74,7 @@ def parse_reply(layout: Layout, reply: Any, similarity: Callable[[float], float]
     """
     if layout.dialect == "native" and isinstance(reply, list) and len(reply) > 1 and isinstance(reply[1], bytes):
         return _native_resp2(layout, reply, similarity)
-    if isinstance(reply, dict):  # RESP3
-        results = reply.get(b"results", reply.get("results")) or []
-        rows = [(r.get(b"id", r.get("id")), r.get(b"extra_attributes", r.get("extra_attributes"))) for r in results]
-    else:  # RESP2: [total, key, [field, value, ...], key, [...], ...]
-        it = iter(reply)
-        next(it, None)
-        rows = [(key, dict(zip(pairs := iter(flat), pairs, strict=True))) for key, flat in zip(it, it, strict=True)]
+    rows = reply_rows(reply)
     if not rows:
         return []
     if layout.dialect != "native":
@@ -109,6 +108,17 @@ def parse_reply(layout: Layout, reply: Any, similarity: Callable[[float], float]
         distance = float(f[score_n])
         hits.append(Hit(record, distance, similarity(distance)))
     return hits
+
+
+def reply_rows(reply: Any) -> list[tuple[Any, dict[Any, Any]]]:
+    """``(key, fields)`` of each row of an ``FT.SEARCH`` reply without scores, undecoded, whichever protocol sent
+    it (RESP2 flat list or RESP3 map; bytes or str). Shared by the KNN and the ``find`` parsers."""
+    if isinstance(reply, dict):  # RESP3
+        results = reply.get(b"results", reply.get("results")) or []
+        return [(r.get(b"id", r.get("id")), r.get(b"extra_attributes", r.get("extra_attributes"))) for r in results]
+    it = iter(reply)  # RESP2: [total, key, [field, value, ...], key, [...], ...]
+    next(it, None)
+    return [(key, dict(zip(pairs := iter(flat), pairs, strict=True))) for key, flat in zip(it, it, strict=True)]
 
 
 def _native_resp2(layout: Layout, reply: list[Any], similarity: Callable[[float], float]) -> list[Hit]:

@@ -4,7 +4,9 @@ Why a mixin of :class:`~.index.RedisVectorIndex` rather than a module of functio
 methods of the index they hold, and every search needs the same handful of the index's attributes (layout, clients,
 prebuilt KNN plans). The attributes are declared below; :class:`~.index.RedisVectorIndex` sets them. Nothing here
 writes. The hot path (:meth:`IndexSearch.search`) is one ``FT.SEARCH`` built by :class:`.knn.KnnPlanner` and parsed
-by :func:`.knn.parse_reply`, without redisvl's generic result processing in between.
+by :func:`.knn.parse_reply`, without redisvl's generic result processing in between. No read goes through redisvl:
+``get`` is ``HMGET`` / ``HGETALL``, ``find`` :mod:`.find`, text :mod:`.text`, hybrid :mod:`.hybrid`, and every
+search command goes to the index's node on a cluster (:func:`..placement.ft_call`).
 """
 
 from __future__ import annotations
@@ -13,17 +15,17 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from redisvl.index import AsyncSearchIndex, SearchIndex
 
 from .. import metrics
 from ..connection import AsyncClient, SyncClient
 from ..placement import aft_call, aft_pipeline, ft_call, ft_pipeline
 from ..settings import HybridFusion, Settings
 from .filters import FilterLike
+from .find import find_command, parse_find_reply
 from .hybrid import HybridPlan
 from .knn import KnnPlanner, parse_reply
 from .layout import METADATA, QUERY_FIELDS, RETURN_FIELDS, VECTOR, Hit, Layout, Record
-from .query import filter_query, hits_from_results, mmr_order
+from .ranking import mmr_order
 from .text import TextPlanner, parse_text_reply
 
 
@@ -34,7 +36,6 @@ class IndexSearch:
     layout: Layout
     client: SyncClient
     ef_runtime: int | None
-    _index: SearchIndex
     _knn: KnnPlanner
     _similarity: Callable[[float], float]
     _cluster: bool
@@ -45,10 +46,6 @@ class IndexSearch:
 
     @property
     def async_client(self) -> AsyncClient:
-        raise NotImplementedError
-
-    @property
-    def aindex(self) -> AsyncSearchIndex:
         raise NotImplementedError
 
     _READ = [*RETURN_FIELDS, VECTOR]
@@ -89,13 +86,16 @@ class IndexSearch:
         return out
 
     def find(self, filter: FilterLike, limit: int = 1000) -> list[Record]:
-        """Records matching ``filter`` (no ranking), at most ``limit``."""
-        rows = self._index.query(filter_query(self.layout, filter, limit))
-        return [h.record for h in hits_from_results(self.layout, rows, score_field="__none__")]
+        """Records matching ``filter`` (no ranking), at most ``limit`` (:mod:`.find`)."""
+        cmd = find_command(self.layout, filter, limit)
+        reply = ft_call(self.client, self.name, *cmd) if self._cluster else self.client.execute_command(*cmd)
+        return parse_find_reply(self.layout, reply)
 
     async def afind(self, filter: FilterLike, limit: int = 1000) -> list[Record]:
-        rows = await self.aindex.query(filter_query(self.layout, filter, limit))
-        return [h.record for h in hits_from_results(self.layout, rows, score_field="__none__")]
+        cmd = find_command(self.layout, filter, limit)
+        client = self.async_client
+        reply = await (aft_call(client, self.name, *cmd) if self._cluster else client.execute_command(*cmd))
+        return parse_find_reply(self.layout, reply)
 
     @metrics.timed("store.search")
     def search(
@@ -166,7 +166,7 @@ class IndexSearch:
         alpha: float | None = None,
         fusion: HybridFusion | None = None,
     ) -> list[Hit]:
-        """BM25 and KNN results fused into one ranking (:func:`.query.relative_score_fuse` or ``"rrf"``).
+        """BM25 and KNN results fused into one ranking (:func:`.ranking.relative_score_fuse` or ``"rrf"``).
 
         ``alpha`` weighs the vector side (1 = vectors only, 0 = BM25 only); ``alpha`` and ``fusion`` default to
         the settings' ``hybrid_alpha`` / ``hybrid_fusion``. Each side fetches ``fetch_k`` candidates; both

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .filters import FilterLike, compile_filter, filter_key
+from .knn import check_k
 from .layout import TEXT, Hit, Layout
 from .stopwords import QUESTION_STOPWORDS, REDIS_STOPWORDS
 
@@ -68,8 +69,7 @@ class TextPlanner:
         return ("FT.SEARCH", self.layout.index_name, f"@{TEXT}:({' | '.join(words)}){where}", *tail)
 
     def _build(self, flt: FilterLike, k: int) -> tuple[str, tuple[Any, ...]]:
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
+        check_k(k)
         compiled = compile_filter(self.layout, flt)
         rendered = str(compiled).strip() if compiled is not None else ""
         where = "" if rendered in ("", "*") else f" ({rendered})"

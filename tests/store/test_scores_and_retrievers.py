@@ -15,7 +15,7 @@ from redis_rag_integrations.langchain import RagEmbeddings
 from redis_rag_integrations.langchain import RedisVectorStore as LCStore
 from redis_rag_integrations.llama_index import RedisVectorStore as LIStore
 from redis_rag_integrations.store import Hit, Layout, Record
-from redis_rag_integrations.store.query import relative_score_fuse
+from redis_rag_integrations.store.ranking import relative_score_fuse
 
 DOCS = [
     Document(id="py", page_content="Python lists grow with append and shrink with pop.", metadata={"topic": "py"}),

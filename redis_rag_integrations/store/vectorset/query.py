@@ -108,7 +108,7 @@ def mmr(found: list[Hit], vectors: Sequence[np.ndarray | None], k: int, lambda_m
 def _mmr_scores(unit: np.ndarray, relevance: np.ndarray, k: int, lam: float) -> list[int]:
     if not 0.0 <= lam <= 1.0:
         raise ValueError(f"lambda_mult must be within [0, 1], got {lam}")
-    """The MMR loop of :func:`..query.mmr_order`, with relevance given rather than computed from a query."""
+    """The MMR loop of :func:`..ranking.mmr_order`, with relevance given rather than computed from a query."""
     chosen = [int(np.argmax(relevance))]
     while len(chosen) < min(k, len(unit)):
         redundancy = (unit @ unit[chosen].T).max(axis=1)

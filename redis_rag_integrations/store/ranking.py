@@ -1,73 +1,20 @@
-"""Building queries and reading their replies, shared by the sync and the async index so the two cannot drift.
+"""Re-ranking that Redis does not do for us here: maximal marginal relevance (diversity) and the fusion of BM25 and
+vector results, by relative score or by reciprocal rank (this search engine has no ``FT.HYBRID``).
 
-Also the re-ranking steps Redis does not do for us here: maximal marginal relevance (diversity) and the fusion of
-BM25 and vector results, by relative score or by reciprocal rank (this search engine has no ``FT.HYBRID``).
+Pure arithmetic on hits, ids, scores and vectors: no command is built or sent here (the planners are
+:mod:`.knn`, :mod:`.text`, :mod:`.find`; :mod:`.hybrid` fuses through the functions below).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
-from redisvl.query import FilterQuery, VectorQuery
 
-from .filters import FilterLike, compile_filter
-from .layout import VECTOR, Hit, Layout
+from .layout import Hit
 
 #: RRF's damping constant; 60 is the value from the original paper and what most engines default to.
 RRF_K = 60
-
-
-def vector_query(
-    layout: Layout,
-    vector: Sequence[float] | np.ndarray,
-    k: int,
-    flt: FilterLike = None,
-    ef_runtime: int | None = None,
-) -> VectorQuery:
-    """One KNN query: the vector sent as bytes, the vector blob never read back."""
-    _check_k(k)
-    return VectorQuery(
-        layout.vector_bytes(vector, "query vector"),
-        VECTOR,
-        return_fields=layout.returned_fields,
-        filter_expression=compile_filter(layout, flt),
-        dtype=layout.datatype,
-        num_results=k,
-        ef_runtime=ef_runtime if layout.algorithm == "hnsw" else None,
-    )
-
-
-def filter_query(layout: Layout, flt: FilterLike, limit: int) -> FilterQuery:
-    """Records matching a filter, no ranking (for "get by metadata"); a filter is required."""
-    _check_k(limit)
-    compiled = compile_filter(layout, flt)
-    if compiled is None:
-        raise ValueError("a filter is required")
-    return FilterQuery(compiled, return_fields=layout.returned_fields, num_results=limit)
-
-
-def _check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-
-
-def hits_from_results(layout: Layout, rows: list[Mapping[str, Any]], score_field: str = "vector_distance") -> list[Hit]:
-    """redisvl's result rows as :class:`Hit` objects. The row's ``id`` is the Redis key (redisvl puts it there).
-
-    For ``vector_distance`` rows the score is the layout's similarity; for others (BM25 ``score``) it is the
-    row's score as given, and the distance its negation, so that everywhere lower distance / higher score is better.
-    """
-    hits = []
-    for row in rows:
-        record = layout.read(str(row["id"]), {k: v for k, v in row.items() if k not in ("id", "payload")})
-        value = float(row.get(score_field, 0.0))
-        if score_field == "vector_distance":
-            hits.append(Hit(record=record, distance=value, score=layout.similarity(value)))
-        else:
-            hits.append(Hit(record=record, distance=-value, score=value))
-    return hits
 
 
 def mmr_order(query: np.ndarray, candidates: np.ndarray, k: int, lambda_mult: float) -> list[int]:
