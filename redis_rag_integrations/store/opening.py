@@ -73,7 +73,7 @@ def reconcile(
     attrs = existing.fields[VECTOR].attrs
     have = {n: t for n, t in types.items() if n not in REQUIRED_FIELDS}
     prefixes = existing.index.prefix
-    prefix = (prefixes[0] if isinstance(prefixes, list) else prefixes).rstrip(wanted.key_separator)
+    prefix = (prefixes[0] if isinstance(prefixes, list) else prefixes).removesuffix(wanted.key_separator)
     found = Layout(
         index_name=wanted.index_name,
         dims=int(attrs.dims),
@@ -105,7 +105,7 @@ def _legacy_layout(wanted: Layout, existing: Any, types: dict[str, str], dialect
     prefixes = existing.index.prefix
     prefix = prefixes[0] if isinstance(prefixes, list) else prefixes
     if dialect == "langchain-redis":
-        prefix = prefix.rstrip(":")
+        prefix = prefix.removesuffix(":")
     fields = {
         n: t for n, t in types.items() if n not in (vfield, *RESERVED_FIELDS) and t in ("tag", "numeric", "text", "geo")
     }
