@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple
@@ -41,12 +42,14 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from ..cache import CacheHit, CacheInputError, SemanticCache, SourceRef
 from ..cache.identity import UncacheableCall, identity_json, log_bypass
+from ..cache.lookup_plan import aplan_lookup, plan_lookup
 from ..embeddings import Embedder
 from ..questions import aembed_question, embed_question, request_scope
 from ..settings import Settings
 from ..tenancy import TenantLike
 from .cache import as_embedder
 from .middleware import RAG_KEY
+from .rag_turn import Prefetched, current_turn
 
 __all__ = ["CallKey", "SemanticCacheMiddleware", "call_key"]
 
@@ -119,21 +122,32 @@ def _tool_identity(tool: Any) -> Any:
 def call_key(request: ModelRequest) -> CallKey | None:
     """The cache key of a model call, or ``None`` when it must not be cached (no user message, structured output,
     an argument with no exact form)."""
-    if request.response_format is not None:
-        return None
-    humans = [i for i, m in enumerate(request.messages) if isinstance(m, HumanMessage)]
-    if not humans or not request.messages[humans[-1]].text:
-        return None
-    position = humans[-1]
     system = request.system_message
     rag: Mapping[str, Any] | None = system.additional_kwargs.get(RAG_KEY) if system is not None else None
-    canonical = _canonical_messages(list(request.messages))
+    prompt = rag["base_prompt"] if rag is not None else (system.content if system is not None else None)
+    return _key(request, prompt, (rag or {}).get("sources") or [])
+
+
+def _key(request: ModelRequest, system_prompt: Any, sources: list[Mapping[str, Any]]) -> CallKey | None:
+    """:func:`call_key` with the system prompt given: what the RAG middleware computes ahead (:mod:`.rag_turn`)
+    for the request as this middleware will receive it, the base prompt being the one it will record."""
+    if request.response_format is not None:
+        return None
+    messages = request.messages
+    position = None
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            position = i
+            break
+    if position is None or not messages[position].text:
+        return None
+    canonical = _canonical_messages(list(messages))
     question = canonical[position]
     try:
         identity = {
             "kind": "agent-model-call",
             "model": _model_identity(request.model),
-            "system": rag["base_prompt"] if rag is not None else (system.content if system is not None else None),
+            "system": system_prompt,
             "before": canonical[:position],
             "question": {k: v for k, v in question.items() if k != "content"},
             "after": canonical[position + 1 :],
@@ -146,8 +160,8 @@ def call_key(request: ModelRequest) -> CallKey | None:
         log_bypass("SemanticCacheMiddleware", exc)
         return None
     digest = hashlib.sha256(text.encode()).hexdigest()
-    sources = [SourceRef(str(s["id"]), s.get("hash")) for s in (rag or {}).get("sources") or []]
-    return CallKey(str(request.messages[position].text), f"agent:{digest}", sources)
+    refs = [SourceRef(str(s["id"]), s.get("hash")) for s in sources]
+    return CallKey(str(messages[position].text), f"agent:{digest}", refs)
 
 
 class SemanticCacheMiddleware(AgentMiddleware):
@@ -227,6 +241,40 @@ class SemanticCacheMiddleware(AgentMiddleware):
             "payload": encoded[1], "sources": key.sources, "since": token, "vector": vector,
         }  # fmt: skip
 
+    # --- sent ahead by the RAG middleware (see .rag_turn) --------------------------------------------------------
+    def prefetch(self, request: ModelRequest, base_prompt: str | None) -> Prefetched | None:
+        """This middleware's lookup for ``request`` once the RAG middleware in front has added its context (whose
+        base prompt is ``base_prompt``), as a plan for the retrieval's pipeline; ``None`` when there is none."""
+        key = _key(request, base_prompt, [])
+        if key is None:
+            return None
+        t0 = time.perf_counter()
+        vector = embed_question(self.core.embedder, self._text_to_embed(key.text))
+        embed_s = time.perf_counter() - t0
+        try:
+            plan = plan_lookup(self.core, key.text, llm=key.identity, scope=self.scope, vector=vector)
+        except CacheInputError:
+            return None  # this middleware will pass the call through itself
+        return None if plan is None else Prefetched(self, key.text, key.identity, vector, plan, embed_s)
+
+    async def aprefetch(self, request: ModelRequest, base_prompt: str | None) -> Prefetched | None:
+        """Async :meth:`prefetch` (the plan is on the cache's client of the running loop)."""
+        key = _key(request, base_prompt, [])
+        if key is None:
+            return None
+        t0 = time.perf_counter()
+        vector = await aembed_question(self.core.embedder, self._text_to_embed(key.text))
+        embed_s = time.perf_counter() - t0
+        try:
+            plan = await aplan_lookup(self.core, key.text, llm=key.identity, scope=self.scope, vector=vector)
+        except CacheInputError:
+            return None
+        return None if plan is None else Prefetched(self, key.text, key.identity, vector, plan, embed_s)
+
+    def _ahead(self, key: CallKey) -> Prefetched | None:
+        turn = current_turn()
+        return turn.take(self, key.text, key.identity) if turn is not None else None
+
     # --- sync ----------------------------------------------------------------------------------------------------
     def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> Any:
         with request_scope():  # shares the question's vector with a RedisRAGMiddleware before this one
@@ -236,12 +284,16 @@ class SemanticCacheMiddleware(AgentMiddleware):
         key = call_key(request)
         if key is None:
             return handler(request)
-        try:
-            vector = embed_question(self.core.embedder, self._text_to_embed(key.text))
-            hit = self.core.check(key.text, llm=key.identity, scope=self.scope, vector=vector)
-        except CacheInputError as exc:
-            logger.debug("agent cache lookup passed through: %s", exc)
-            return handler(request)
+        ahead = self._ahead(key)
+        if ahead is not None:  # looked up in the retrieval's round trip
+            vector, hit = ahead.vector, ahead.plan.record(ahead.embed_s)
+        else:
+            try:
+                vector = embed_question(self.core.embedder, self._text_to_embed(key.text))
+                hit = self.core.check(key.text, llm=key.identity, scope=self.scope, vector=vector)
+            except CacheInputError as exc:
+                logger.debug("agent cache lookup passed through: %s", exc)
+                return handler(request)
         replayed = self._replay(hit) if hit is not None else None
         if replayed is not None:
             return replayed
@@ -268,12 +320,16 @@ class SemanticCacheMiddleware(AgentMiddleware):
         key = call_key(request)
         if key is None:
             return await handler(request)
-        try:
-            vector = await aembed_question(self.core.embedder, self._text_to_embed(key.text))
-            hit = await self.core.acheck(key.text, llm=key.identity, scope=self.scope, vector=vector)
-        except CacheInputError as exc:
-            logger.debug("agent cache lookup passed through: %s", exc)
-            return await handler(request)
+        ahead = self._ahead(key)
+        if ahead is not None:
+            vector, hit = ahead.vector, await ahead.plan.arecord(ahead.embed_s)
+        else:
+            try:
+                vector = await aembed_question(self.core.embedder, self._text_to_embed(key.text))
+                hit = await self.core.acheck(key.text, llm=key.identity, scope=self.scope, vector=vector)
+            except CacheInputError as exc:
+                logger.debug("agent cache lookup passed through: %s", exc)
+                return await handler(request)
         replayed = self._replay(hit) if hit is not None else None
         if replayed is not None:
             return replayed

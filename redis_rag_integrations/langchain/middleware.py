@@ -23,7 +23,9 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
 from ..questions import request_scope
+from . import rag_turn
 from .rag_cache import sources_of
+from .rag_turn import PipelinedRetriever, RagTurn
 from .vectorstore import RedisVectorStore
 
 __all__ = ["RAG_KEY", "RedisRAGMiddleware", "format_context", "retriever_tool"]
@@ -71,14 +73,23 @@ class RedisRAGMiddleware(AgentMiddleware):
         super().__init__()
         if "{context}" not in template:
             raise ValueError("template must contain '{context}'")
-        self.retriever = vector_store.as_retriever(
-            search_type=search_type, search_kwargs={"k": k, **(search_kwargs or {})}
-        )
+        # our retriever subclass: a hybrid search also carries the lookups of the cache middleware behind this one
+        self.retriever = PipelinedRetriever(
+            vectorstore=vector_store, search_type=search_type, search_kwargs={"k": k, **(search_kwargs or {})},
+            tags=[*vector_store._get_retriever_tags()],
+        )  # fmt: skip
         self.template = template
+        #: Cache middlewares seen running behind this one (:mod:`.rag_turn`): their lookups go with the retrieval.
+        self.followers: tuple[Any, ...] = ()
+        self.unused_streaks: dict[int, int] = {}
+
+    @staticmethod
+    def _base_prompt(request: ModelRequest) -> str | None:
+        # str(): ``.text`` is a str subclass in langchain-core 1.x, which the cache's exact identity refuses
+        return str(request.system_message.text) if request.system_message is not None else None
 
     def _with_context(self, request: ModelRequest, docs: list[Document]) -> ModelRequest:
-        # str(): ``.text`` is a str subclass in langchain-core 1.x, which the cache's exact identity refuses
-        base = str(request.system_message.text) if request.system_message is not None else None
+        base = self._base_prompt(request)
         block = self.template.format(context=format_context(docs) if docs else "(nothing relevant found)")
         sources = [ref.to_json() for ref in sources_of(docs)]
         system = SystemMessage(
@@ -88,20 +99,41 @@ class RedisRAGMiddleware(AgentMiddleware):
         return request.override(system_message=system)
 
     # One request scope around retrieval and the model call: the question's vector is computed once and reused by
-    # a SemanticCacheMiddleware listed after this one (see redis_rag_integrations.questions).
+    # a SemanticCacheMiddleware listed after this one (see redis_rag_integrations.questions), and one RagTurn: that
+    # middleware's lookup goes out in the retrieval's round trip (see .rag_turn).
     def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> ModelResponse:
         with request_scope():
-            query = last_user_text(request.messages)
-            docs = self.retriever.invoke(query) if query else []
-            return handler(self._with_context(request, docs))
+            turn = RagTurn(self)
+            token = rag_turn.enter(turn)
+            try:
+                query = last_user_text(request.messages)
+                if query and self.followers:
+                    base = self._base_prompt(request)
+                    found = (f.prefetch(request, base) for f in self.followers)
+                    turn.prefetched = [p for p in found if p is not None]
+                docs = self.retriever.invoke(query) if query else []
+                return handler(self._with_context(request, docs))
+            finally:
+                rag_turn.leave(token)
+                turn.close()
 
     async def awrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[ModelResponse]]
     ) -> ModelResponse:
         with request_scope():
-            query = last_user_text(request.messages)
-            docs = await self.retriever.ainvoke(query) if query else []
-            return await handler(self._with_context(request, docs))
+            turn = RagTurn(self)
+            token = rag_turn.enter(turn)
+            try:
+                query = last_user_text(request.messages)
+                if query and self.followers:
+                    base = self._base_prompt(request)
+                    found = [await f.aprefetch(request, base) for f in self.followers]
+                    turn.prefetched = [p for p in found if p is not None]
+                docs = await self.retriever.ainvoke(query) if query else []
+                return await handler(self._with_context(request, docs))
+            finally:
+                rag_turn.leave(token)
+                turn.close()
 
 
 class _SearchArgs(BaseModel):
