@@ -88,6 +88,10 @@ class EmbeddedRedis:
         startup_timeout: seconds to wait for the server to answer PING.
         extra_args: more ``redis-server`` arguments, e.g. ``["--maxmemory", "1gb"]``.
         password: require this password (``requirepass``); it goes into :attr:`url`, never into ``repr()``.
+        search_args: load arguments of the search module, e.g. ``["MAXDOCTABLESIZE", "10000"]`` (its doc table's
+            bucket array grows with the largest doc id up to that many slots, 1,000,000 by default: see
+            ``benchmarks/results/load-soak.md``). Only settings read at load time need this; others take
+            ``FT.CONFIG SET``.
     """
 
     def __init__(
@@ -100,6 +104,7 @@ class EmbeddedRedis:
         startup_timeout: float = 15.0,
         extra_args: list[str] | None = None,
         password: str | None = None,
+        search_args: list[str] | None = None,
     ) -> None:
         self._requested_port = port
         self._data_dir_arg = Path(data_dir) if data_dir is not None else None
@@ -110,6 +115,9 @@ class EmbeddedRedis:
         self.startup_timeout = startup_timeout
         self.extra_args = list(extra_args or [])
         self.password = password
+        self.search_args = [str(a) for a in search_args or []]
+        if any(not a or any(c.isspace() for c in a) or a.startswith("--") for a in self.search_args):
+            raise ValueError(f"search_args must be single words (no spaces, no leading --), got {self.search_args!r}")
         self.port: int | None = None
         self.data_dir: Path | None = None
         self._tmpdir: Path | None = None
@@ -185,7 +193,8 @@ class EmbeddedRedis:
             "--protected-mode", "yes",
         ]  # fmt: skip
         for module in modules:
-            args += ["--loadmodule", str(module)]
+            # redis-server joins the words after --loadmodule into one line: the module path, then its arguments.
+            args += ["--loadmodule", str(module), *(self.search_args if module.stem == "redisearch" else [])]
         args += self.extra_args
         proc = subprocess.Popen(
             args,
