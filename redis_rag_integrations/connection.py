@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
-from redis.asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
 from redis.asyncio import Connection as AsyncConnection
 from redis.asyncio import ConnectionPool as AsyncConnectionPool
 from redis.asyncio import Redis as AsyncRedis
@@ -36,7 +35,7 @@ from redis.cluster import RedisCluster
 from redisvl.redis.connection import RedisConnectionFactory
 from redisvl.redis.utils import is_cluster_url
 
-from . import client_options, sentinel
+from . import client_options, pools, sentinel
 from .acl import PermissionDenied
 from .errors import MissingModuleError
 from .failures import connection_failed, mask_url
@@ -83,7 +82,8 @@ def _pooled(url: str, settings: Settings, decode_responses: bool, *, aio: bool) 
     Why: redis-py's default pool holds 100 connections and raises ``MaxConnectionsError`` ("Too many connections")
     on the 101st concurrent command -- 512 coroutines sharing one store failed most of their calls
     (``benchmarks/load.py``). A blocking pool makes the extra callers wait for a free connection (up to
-    ``settings.pool_timeout``) instead. RESP2 as the redisvl factory sets it: raw search replies are parsed as such.
+    ``settings.pool_timeout``) instead, the asyncio ones in arrival order (:mod:`.pools`). RESP2 as the redisvl
+    factory sets it: raw search replies are parsed as such.
     """
     parts = urlsplit(url)
     if (
@@ -98,9 +98,9 @@ def _pooled(url: str, settings: Settings, decode_responses: bool, *, aio: bool) 
         "max_connections": settings.max_connections,
         "timeout": settings.pool_timeout,
     }
-    if aio:
-        return AsyncRedis.from_pool(AsyncBlockingConnectionPool.from_url(url, **kwargs))
-    return redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(url, **kwargs))
+    if aio:  # first come, first served; timeouts that name their setting (see pools)
+        return AsyncRedis.from_pool(pools.FairAsyncPool.from_url(url, **kwargs))
+    return redis.Redis.from_pool(pools.NamedTimeoutPool.from_url(url, **kwargs))
 
 
 def _validate_url_syntax(url: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import redis
+
 
 class RedisRagError(Exception):
     """Base class of this package's errors."""
@@ -29,3 +31,16 @@ class AuthenticationFailed(RedisConnectionFailed):
 
 class TLSVerificationFailed(RedisConnectionFailed):
     """The TLS handshake failed: the server's certificate did not verify (CA, host name) or it refused ours."""
+
+
+class CommandTimeout(RedisRagError, redis.TimeoutError):
+    """Redis sent no reply within ``socket_timeout``; still the ``redis.TimeoutError`` callers catch."""
+
+
+class ConnectTimeout(RedisRagError, redis.TimeoutError):
+    """A connection to Redis could not be opened within ``connect_timeout``; still a ``redis.TimeoutError``."""
+
+
+class PoolWaitTimeout(RedisRagError, redis.ConnectionError):
+    """Every pooled connection stayed busy for ``pool_timeout``; still the ``redis.ConnectionError`` redis-py
+    raised ("No connection available.")."""
