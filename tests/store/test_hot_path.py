@@ -81,6 +81,30 @@ def test_vector_bytes_exact_or_refused(values: list[float]) -> None:
             assert layout.vector_bytes(given_vector) == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(-1e4, 1e4, width=32), min_size=DIMS, max_size=DIMS),
+    st.lists(st.tuples(st.integers(0, DIMS - 1), st.sampled_from([math.nan, math.inf, -math.inf])), max_size=3),
+    st.sampled_from(["float32", "float16"]),
+)
+def test_arrays_and_lists_of_the_stored_type_are_exact_or_refused(
+    values: list[float], bad: list[tuple[int, float]], datatype: str
+) -> None:
+    """The fast paths' finiteness check, for arrays of the stored dtype and lists of numpy scalars too."""
+    layout = Layout("hot", DIMS, datatype=datatype)
+    dtype = np.float32 if datatype == "float32" else np.float16
+    arr = np.asarray(values, dtype=np.float64)
+    for i, v in bad:
+        arr[i] = v
+    typed = arr.astype(dtype)
+    for given_vector in (typed, list(typed), typed.tolist()):
+        if bad:
+            with pytest.raises(ValueError, match="NaN or infinity"):
+                layout.vector_bytes(given_vector)
+        elif np.all(np.isfinite(typed)):
+            assert layout.vector_bytes(given_vector) == typed.tobytes()
+
+
 def test_vector_bytes_refuses_wrong_sizes_and_non_numbers() -> None:
     layout = Layout("hot", DIMS)
     with pytest.raises(ValueError, match="dimensions"):
