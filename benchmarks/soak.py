@@ -11,10 +11,18 @@ the real mix shows that *nothing* accumulates. The traffic, paced to a fixed rat
   ids, and filtered ``search`` -- every change invalidates the linked cache entries;
 - metrics enabled, flushed to the same Redis.
 
-Every ``--interval`` seconds ``INFO memory`` ``used_memory`` and ``DBSIZE`` are sampled. Target: the least-squares
-slope of used_memory over the second half is within noise, ``< 1 %`` of used_memory per 10 minutes. Run:
-``python -m benchmarks.soak --minutes 20 [--out benchmarks/results/soak.md]`` (its own embedded Redis unless
-``--redis-url``).
+Every ``--interval`` seconds ``INFO memory`` ``used_memory``, ``DBSIZE``, the memory of all keys and, per search
+index, ``FT.INFO`` ``max_doc_id`` are sampled. Target: the least-squares slope of used_memory over the second half is
+within noise, ``< 1 %`` of used_memory per 10 minutes.
+
+Why ``max_doc_id``: the search module gives every (re)indexed hash a new doc id, and its doc table keeps a bucket
+array (16 bytes a slot) as long as the largest doc id, up to ``MAXDOCTABLESIZE`` slots (1,000,000 by default, a
+load-time argument), then reuses slots (``id % size``). So under churn used_memory grows ~16 B per new doc id until
+each index's table reaches 16 MB, then stops: growth of the engine's, bounded, in no key
+(``benchmarks/results/load-soak.md`` measures it). ``--max-doc-table N`` starts the embedded server with a cap of
+N slots, reached within minutes, to show the flat steady state in a short run. Run:
+``python -m benchmarks.soak --minutes 20 [--max-doc-table 20000] [--out benchmarks/results/soak.md]`` (its own
+embedded Redis unless ``--redis-url``).
 """
 
 from __future__ import annotations
@@ -119,14 +127,39 @@ def _key_bytes(client: Any) -> int:
     return sum(client.memory_usage(k, samples=0) or 0 for k in client.scan_iter(count=1000))
 
 
+DOC_TABLE_SLOT = 16  # bytes per doc-table bucket (a two-pointer list head)
+DEFAULT_DOC_TABLE = 1_000_000  # the search module's MAXDOCTABLESIZE default
+
+
+def _doc_ids(client: Any) -> dict[str, int]:
+    """``{index: max_doc_id}`` for every search index: how many doc ids each has handed out."""
+    found: dict[str, int] = {}
+    for name in client.execute_command("FT._LIST"):
+        name = name.decode() if isinstance(name, bytes) else str(name)
+        info = client.execute_command("FT.INFO", name)
+        if isinstance(info, list):
+            info = dict(zip(info[::2], info[1::2], strict=False))
+        found[name] = int(info.get(b"max_doc_id", info.get("max_doc_id", 0)))
+    return found
+
+
 def _slope_per_min(samples: list[dict[str, float]], field: str = "used_memory") -> float:
     t = np.array([s["t"] for s in samples]) / 60.0
     y = np.array([s[field] for s in samples], dtype=np.float64)
     return float(np.polyfit(t, y, 1)[0]) if len(samples) >= 2 else 0.0
 
 
-def run_soak(url: str, seconds: float, *, interval: float = 10.0, threads: int = 4, rate: float = 25.0) -> dict:
-    """Run the mix for ``seconds`` (``threads`` workers, ``rate`` rounds/s each) and return the report dict."""
+def run_soak(
+    url: str,
+    seconds: float,
+    *,
+    interval: float = 10.0,
+    threads: int = 4,
+    rate: float = 25.0,
+    doc_table: int = DEFAULT_DOC_TABLE,
+) -> dict:
+    """Run the mix for ``seconds`` (``threads`` workers, ``rate`` rounds/s each) and return the report dict.
+    ``doc_table``: the server's MAXDOCTABLESIZE (for the doc-table estimate only)."""
     traffic = _Traffic(url, uuid.uuid4().hex[:8])
     metrics.enable(url, interval=5)
     client = traffic.store.client
@@ -142,12 +175,16 @@ def run_soak(url: str, seconds: float, *, interval: float = 10.0, threads: int =
         while True:
             now = time.monotonic()
             info = client.info("memory")
+            doc_ids = _doc_ids(client)
             samples.append(
                 {
                     "t": round(now - start, 1),
                     "used_memory": int(info["used_memory"]),
                     "key_bytes": _key_bytes(client),
                     "keys": int(client.dbsize()),
+                    "doc_ids": sum(doc_ids.values()),
+                    "doc_table_bytes": DOC_TABLE_SLOT * sum(min(v, doc_table) for v in doc_ids.values()),
+                    "indexes": len(doc_ids),
                     "ops": traffic.ops,
                     "load1": os.getloadavg()[0],
                 }
@@ -160,7 +197,7 @@ def run_soak(url: str, seconds: float, *, interval: float = 10.0, threads: int =
     finally:
         metrics.disable()
         traffic.close()
-    return _report(samples, traffic, seconds, threads, rate)
+    return {**_report(samples, traffic, seconds, threads, rate), "doc_table": doc_table}
 
 
 def _report(samples: list[dict[str, float]], traffic: _Traffic, seconds: float, threads: int, rate: float) -> dict:
@@ -170,6 +207,9 @@ def _report(samples: list[dict[str, float]], traffic: _Traffic, seconds: float, 
     pct = abs(slope) * 10 / mean_half * 100 if mean_half else 0.0
     mem = [s["used_memory"] for s in samples]
     key_slope = _slope_per_min(half, "key_bytes")
+    ids_slope = _slope_per_min(half, "doc_ids")
+    table_slope = _slope_per_min(half, "doc_table_bytes")
+    rest = [{"t": x["t"], "rest": x["used_memory"] - x["doc_table_bytes"]} for x in half]
     key_mean = float(np.mean([s["key_bytes"] for s in half]))
     return {
         "seconds": seconds,
@@ -190,6 +230,13 @@ def _report(samples: list[dict[str, float]], traffic: _Traffic, seconds: float, 
         "key_bytes_end": samples[-1]["key_bytes"],
         "key_bytes_slope_bytes_per_min": key_slope,
         "key_bytes_slope_pct_per_10min": abs(key_slope) * 10 / key_mean * 100 if key_mean else 0.0,
+        "doc_ids_start": samples[0]["doc_ids"],
+        "doc_ids_end": samples[-1]["doc_ids"],
+        "doc_ids_per_min": ids_slope,
+        "bytes_per_new_doc_id": slope / ids_slope if ids_slope else 0.0,
+        "doc_table_slope_bytes_per_min": table_slope,
+        "rest_slope_bytes_per_min": _slope_per_min(rest, "rest"),
+        "indexes": samples[-1]["indexes"],
         "keys_start": samples[0]["keys"],
         "keys_end": samples[-1]["keys"],
         "keys_max": max(s["keys"] for s in samples),
@@ -219,17 +266,25 @@ def markdown(r: dict) -> str:
         f"{r['key_bytes_end'] / mb:.2f} MiB; second-half slope {r['key_bytes_slope_bytes_per_min']:+.0f} bytes/min "
         f"({r['key_bytes_slope_pct_per_10min']:.2f}% per 10 min) |",
         f"| keys start / end / max | {r['keys_start']} / {r['keys_end']} / {r['keys_max']} |",
+        f"| search doc ids handed out (sum of max_doc_id over {r['indexes']} indexes) start / end | "
+        f"{r['doc_ids_start']:,} / {r['doc_ids_end']:,}; second half {r['doc_ids_per_min']:,.0f} per min |",
+        f"| used_memory second-half slope per new doc id | {r['bytes_per_new_doc_id']:.1f} bytes |",
+        f"| doc-table estimate ({DOC_TABLE_SLOT} B x min(max_doc_id, {r['doc_table']:,}) per index): second-half "
+        f"slope | {r['doc_table_slope_bytes_per_min']:+.0f} bytes/min; used_memory minus it: "
+        f"{r['rest_slope_bytes_per_min']:+.0f} bytes/min |",
+        f"| bound of the doc tables | {r['indexes']} x {r['doc_table']:,} x {DOC_TABLE_SLOT} B = "
+        f"{r['indexes'] * r['doc_table'] * DOC_TABLE_SLOT / mb:.1f} MiB |",
         f"| target | {r['target']} |",
         f"| verdict | {'flat (met)' if r['flat'] else 'GROWING (missed)'} |",
         "",
-        "| t (s) | used_memory (MiB) | all keys (MiB) | keys | rounds | load1 |",
-        "|---|---|---|---|---|---|",
+        "| t (s) | used_memory (MiB) | all keys (MiB) | keys | doc ids | rounds | load1 |",
+        "|---|---|---|---|---|---|---|",
     ]
     step = max(1, len(r["samples"]) // 40)
     for s in r["samples"][::step]:
         lines.append(
-            f"| {s['t']:.0f} | {s['used_memory'] / mb:.2f} | {s['key_bytes'] / mb:.2f} | {s['keys']} | {s['ops']} | "
-            f"{s['load1']:.2f} |"
+            f"| {s['t']:.0f} | {s['used_memory'] / mb:.2f} | {s['key_bytes'] / mb:.2f} | {s['keys']} | "
+            f"{s['doc_ids']:,} | {s['ops']} | {s['load1']:.2f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -241,14 +296,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--rate", type=float, default=25.0, help="rounds per second per thread")
     parser.add_argument("--redis-url", help="default: a private embedded Redis")
+    parser.add_argument(
+        "--max-doc-table",
+        type=int,
+        help="the embedded server's MAXDOCTABLESIZE (search module load argument; default: the module's 1,000,000)",
+    )
     parser.add_argument("--out", type=Path, help="write the markdown here (and the samples next to it as .json)")
     args = parser.parse_args(argv)
     seconds = args.minutes * 60
+    options = {"interval": args.interval, "threads": args.threads, "rate": args.rate}
     if args.redis_url:
-        report = run_soak(args.redis_url, seconds, interval=args.interval, threads=args.threads, rate=args.rate)
+        if args.max_doc_table:
+            parser.error("--max-doc-table sets up the embedded server: not with --redis-url")
+        report = run_soak(args.redis_url, seconds, **options)
     else:
-        with EmbeddedRedis() as server:
-            report = run_soak(server.url, seconds, interval=args.interval, threads=args.threads, rate=args.rate)
+        cap = args.max_doc_table
+        if cap is not None and cap < 1:
+            parser.error(f"--max-doc-table must be a positive number of slots, got {cap}")
+        search_args = ["MAXDOCTABLESIZE", str(cap)] if cap else []
+        with EmbeddedRedis(search_args=search_args) as server:
+            report = run_soak(server.url, seconds, **options, doc_table=cap or DEFAULT_DOC_TABLE)
     text = markdown(report)
     print(text)
     if args.out:

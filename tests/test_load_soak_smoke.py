@@ -11,6 +11,8 @@ import math
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
@@ -45,9 +47,22 @@ def test_soak_smoke_reports_every_field(redis_url: str) -> None:
         "target",
         "flat",
         "load1_mean",
+        "doc_ids_end",
+        "bytes_per_new_doc_id",
+        "rest_slope_bytes_per_min",
+        "doc_table",
     ):
         assert name in report, name
+    assert report["doc_ids_end"] > report["doc_ids_start"] >= 0  # churn hands out new doc ids
+    assert report["doc_table"] == soak.DEFAULT_DOC_TABLE
     assert report["errors"] == 0, report["error_examples"]
     assert report["ops"] > 0 and len(report["samples"]) >= 3
     assert report["used_memory_max"] >= report["used_memory_end"] > 0
     assert "used_memory" in soak.markdown(report)
+
+
+@pytest.mark.parametrize("argv", [["--max-doc-table", "0"], ["--max-doc-table", "5", "--redis-url", "redis://x:1"]])
+def test_soak_refuses_a_doc_table_it_cannot_set(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        soak.main(["--minutes", "0.01", *argv])
+    assert exited.value.code == 2
