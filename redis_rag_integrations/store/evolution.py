@@ -17,7 +17,7 @@ So adding a field is three steps, each safe to repeat:
    (:func:`..placement.ft_call`). The engine's own scan is skipped: step 3 rewrites every record that holds a value,
    and any write of a hash indexes it again, so the scan would only double the work.
 3. *Backfill*: every record gets the new fields' hash values, encoded by the same function as a write
-   (``layout._index_value``: tags encoded by :mod:`..tags`, numbers as exact doubles). One small script per record
+   (``field_values.index_value``: tags encoded by :mod:`..tags`, numbers as exact doubles). One small script per record
    writes them only if the record's ``content_hash`` is still the one read, so a record rewritten meanwhile keeps
    its newer values (it is read again and retried).
 
@@ -43,7 +43,8 @@ from .. import placement
 from ..connection import SyncClient
 from ..decoding import as_str
 from .executor import Call, Pipeline, Plan, apply
-from .layout import CONTENT_HASH, METADATA, FieldType, Layout, _holds_values, _index_value
+from .field_values import holds_values, index_value
+from .layout import CONTENT_HASH, METADATA, FieldType, Layout
 from .opening import LayoutMismatchError
 
 #: Records read or written per round trip.
@@ -147,7 +148,7 @@ def _encoded(
     out: list[tuple[str, str | None]] = []
     for name, ftype in fields.items():
         value = metadata.get(name) if isinstance(metadata, dict) else None
-        out.append((name, str(_index_value(record_id, name, ftype, value)) if _holds_values(value) else None))
+        out.append((name, str(index_value(record_id, name, ftype, value)) if holds_values(value) else None))
     return out
 
 

@@ -15,12 +15,14 @@ field                     indexed    holds
 ``extra``                 -          framework extras as JSON (LlamaIndex relationships, templates...)
 declared fields           TAG etc.   copies of chosen metadata keys, so filters run inside Redis
 ========================  =========  ====================================================================
+
+The record types (:mod:`.records`) and what a metadata value becomes in its indexed field (:mod:`.field_values`)
+have modules of their own; their names are re-exported here, where callers import them.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import struct
@@ -34,6 +36,13 @@ from redisvl.schema import IndexSchema
 from .. import tags
 from ..decoding import as_str
 from ..settings import Settings, get_settings
+
+# Re-exported (``X as X``): callers import the record types and MAX_EXACT_INT from here.
+from .field_values import MAX_EXACT_INT as MAX_EXACT_INT
+from .field_values import TAG_SEPARATOR, holds_values, index_value
+from .records import Checked, RawJson, Record
+from .records import Hit as Hit
+from .records import content_hash as content_hash
 
 FieldType = Literal["tag", "numeric", "text", "geo"]
 
@@ -51,71 +60,12 @@ RESERVED_FIELDS = frozenset({ID, DOC_ID, TEXT, VECTOR, METADATA, CONTENT_HASH, E
 RETURN_FIELDS = (ID, DOC_ID, TEXT, METADATA, CONTENT_HASH, EXTRA)
 #: What a search reads back: the id comes from the key and the hash is recomputable, so neither is sent.
 QUERY_FIELDS = (DOC_ID, TEXT, METADATA, EXTRA)
-#: Tag values of ``id`` / ``doc_id`` / declared tags are split on this character. ``,`` (Redis' default) appears
-#: in real ids and titles; the ASCII unit separator does not.
-TAG_SEPARATOR = "\x1f"
 _FIELD_TYPES = ("tag", "numeric", "text", "geo")
 #: Layouts we can open besides our own: written by ``langchain-redis`` 0.2.x / ``llama-index-vector-stores-redis``
 #: 0.9 with their defaults. Read-only: writing into them would mix two layouts in one index.
 Dialect = Literal["native", "langchain-redis", "llama-index"]
 _LEGACY_SKIP = frozenset({"vector_distance", "_index_name", "_metadata_json", "_node_content", "_node_type"})
 _DTYPES = {"float32": np.float32, "float16": np.float16}
-
-
-class RawJson(str):
-    """JSON text already encoded by the caller, stored as it is (for ``Record.extra``).
-
-    Why: the LlamaIndex adapter gets a node's fields as JSON straight from pydantic's Rust serialiser; turning
-    that into a dict only to encode it again cost a bulk add several microseconds per node.
-    """
-
-
-@dataclass
-class Record:
-    """One chunk, framework-neutral: what both adapters translate their types into and out of."""
-
-    id: str
-    text: str
-    vector: np.ndarray | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    doc_id: str | None = None
-    #: Framework extras; read back as a dict. Writers may pass :class:`RawJson` of a JSON object instead.
-    extra: dict[str, Any] | RawJson | None = None
-
-    @property
-    def content_hash(self) -> str:
-        return content_hash(self.text, self.metadata)
-
-
-@dataclass(frozen=True, slots=True)
-class Checked:
-    """A record that passed :meth:`Layout.check`, with the encodings the check produced."""
-
-    record: Record
-    vector: bytes
-    metadata_json: str
-    extra_json: str | None
-    indexed: dict[str, str | float]
-
-
-@dataclass
-class Hit:
-    """A query result: the record (vector left out), Redis' ``distance`` (lower is closer) and ``score``.
-
-    ``score`` is what both adapters return, so it means the same in LangChain and LlamaIndex: a similarity,
-    higher is better. For KNN it is :meth:`Layout.similarity` of the distance; for BM25 the BM25 score; for hybrid
-    the fused score (relative score in [0, 1] by default, or the reciprocal-rank-fusion score).
-    """
-
-    record: Record
-    distance: float
-    score: float
-
-
-def content_hash(text: str, metadata: Mapping[str, Any]) -> str:
-    """A stable hash of text + metadata: equal content gives equal hashes across processes and frameworks."""
-    payload = json.dumps([text, metadata], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _is_control(c: str) -> bool:
@@ -306,19 +256,22 @@ class Layout:
 
         Two fast paths because this runs on every query: a list of floats (what LangChain / LlamaIndex pass) is
         packed by ``struct`` (half numpy's time), a float32 array of the stored type is sent as it is.
-        Both check the packed bytes with :meth:`_finite`.
         """
         if isinstance(vector, list) and len(vector) == self.dims:
             try:
                 blob = _packer(self.dims, self.datatype).pack(*vector)
             except (struct.error, TypeError, OverflowError):
                 blob = None  # out of range or not numbers: the general path below says what is wrong
-            if blob is not None and self._finite(blob):
+            # checked on the packed floats: half the time of ``sum`` over the Python list
+            if blob is not None and np.isfinite(np.frombuffer(blob, dtype=_DTYPES[self.datatype])).all():
                 return blob
-        elif isinstance(vector, np.ndarray) and vector.dtype == _DTYPES[self.datatype] and vector.shape == (self.dims,):
-            blob = vector.tobytes()
-            if self._finite(blob):
-                return blob
+        elif (
+            isinstance(vector, np.ndarray)
+            and vector.dtype == _DTYPES[self.datatype]
+            and vector.shape == (self.dims,)
+            and math.isfinite(vector.sum(dtype=np.float64))
+        ):
+            return vector.tobytes()
         with np.errstate(over="ignore"):  # a value beyond float32 becomes infinity, refused below with a message
             arr = np.asarray(vector, dtype=np.float32)
         if arr.ndim != 1 or arr.shape[0] != self.dims:
@@ -329,18 +282,6 @@ class Layout:
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{what} contains NaN or infinity")
         return arr.astype(_DTYPES[self.datatype]).tobytes()
-
-    def _finite(self, blob: bytes) -> bool:
-        """Whether packed vector bytes hold only finite numbers.
-
-        Float32 (the default) by a builtin ``sum`` over a memoryview: NaN or infinity anywhere makes the sum
-        non-finite, and values that fit float32 are too small for 32k of them to overflow a float64 sum. Not numpy:
-        a numpy call right after the previous search's network wait runs with cold caches and cost 30-35 us per
-        query there (measured in place, between two searches), against 2-3 us in a tight loop.
-        """
-        if self.datatype == "float32":
-            return math.isfinite(sum(memoryview(blob).cast("f")))
-        return bool(np.isfinite(np.frombuffer(blob, dtype=_DTYPES[self.datatype])).all())
 
     def encode(self, record: Record) -> dict[str, str | bytes | float]:
         """The hash fields of ``record``; raises ``ValueError`` / ``TypeError`` naming the record on bad input."""
@@ -375,9 +316,9 @@ class Layout:
                 f"lists and dicts of those): {exc}"
             ) from exc
         indexed = {
-            name: _index_value(record.id, name, ftype, record.metadata[name])
+            name: index_value(record.id, name, ftype, record.metadata[name])
             for name, ftype in self.metadata_fields.items()
-            if name in record.metadata and _holds_values(record.metadata[name])
+            if name in record.metadata and holds_values(record.metadata[name])
         }
         vector = self.vector_bytes(record.vector, f"record {record.id!r}: vector")
         return Checked(record, vector, metadata_json, extra_json, indexed)
@@ -441,62 +382,3 @@ def _one_minus(distance: float) -> float:
 
 def _l2_similarity(distance: float) -> float:
     return 1.0 - distance / 2.0
-
-
-def _holds_values(value: Any) -> bool:
-    """Whether a metadata value gets an index entry: ``None`` and empty lists hold nothing to filter on (so
-    ``$eq`` never matches them and ``$ne`` / ``$nin`` always do)."""
-    return value is not None and not (isinstance(value, list | tuple | set) and not value)
-
-
-#: Beyond this an int is not exactly a double (filters refuse such values too).
-MAX_EXACT_INT = 2**53
-#: The latitudes Redis' geo index accepts (web-mercator limits); longitudes are -180..180.
-_MAX_LAT = 85.05112878
-
-
-def _geo_value(record_id: str, name: str, value: Any) -> str:
-    """``lon,lat`` after checking it: the engine silently leaves a record with an invalid geo value out of the index."""
-    try:
-        if isinstance(value, str):
-            lon_s, lat_s = value.split(",")
-            lon, lat = float(lon_s), float(lat_s)
-        elif isinstance(value, list | tuple) and len(value) == 2 and not any(isinstance(v, bool) for v in value):
-            lon, lat = float(value[0]), float(value[1])
-        else:
-            raise ValueError
-    except (ValueError, TypeError):
-        raise TypeError(
-            f"record {record_id!r}: metadata {name!r} is geo; give 'lon,lat' or [lon, lat], got {value!r}"
-        ) from None
-    if not (-180.0 <= lon <= 180.0 and -_MAX_LAT <= lat <= _MAX_LAT):
-        raise ValueError(
-            f"record {record_id!r}: metadata {name!r} = {value!r} is outside longitude -180..180 / latitude "
-            f"-{_MAX_LAT}..{_MAX_LAT}: Redis would leave the record out of the index"
-        )
-    return f"{lon!r},{lat!r}"
-
-
-def _index_value(record_id: str, name: str, ftype: str, value: Any) -> str | float:
-    """The hash value that makes metadata ``name`` filterable; a value the field type cannot hold is an error."""
-    if ftype == "numeric":
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise TypeError(f"record {record_id!r}: metadata {name!r} is declared numeric but is {value!r}")
-        if isinstance(value, int) and abs(value) > MAX_EXACT_INT:
-            raise ValueError(
-                f"record {record_id!r}: metadata {name!r} = {value} is beyond 2**53: the numeric index holds doubles "
-                "and would compare a rounded value. Declare the field as 'tag' to filter on it exactly"
-            )
-        return repr(float(value))
-    if ftype == "tag":
-        values = value if isinstance(value, list | tuple | set) else [value]
-        out = []
-        for v in values:
-            if v is None or isinstance(v, dict | list | tuple | set):
-                raise TypeError(f"record {record_id!r}: metadata {name!r} is a tag field but holds {v!r}")
-            # Encoded (see .tags): a value the engine would trim or garble is still matched exactly by a filter.
-            out.append(tags.encode(str(v).lower() if isinstance(v, bool) else str(v)))
-        return TAG_SEPARATOR.join(out)
-    if ftype == "geo":
-        return _geo_value(record_id, name, value)
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
