@@ -41,6 +41,7 @@ TARGETS = {
     E.LLAMAINDEX_NP: (E.RAW, 1.15),
 }
 INFORMATIVE = {
+    E.RAW_DECODED: E.RAW,
     E.RAW_REDISPY: E.RAW,
     E.REDISVL: E.RAW,
     E.CORE_FILTER: E.RAW_FILTER,
@@ -119,6 +120,9 @@ def run(quick: bool, redis_url: str, *, profile: Profile | None = None) -> Secti
             "Baseline: one execute_command('FT.SEARCH', ...) with the vector as bytes, the same query string, RETURN "
             "fields, SORTBY, LIMIT and DIALECT as our core, reply unparsed. The LangChain store returns text and "
             "metadata only and is held to the bare call returning those.",
+            "Floor: the bare call plus decoding each hit into plain Python values (key, text, doc id, distance, "
+            "metadata parsed from JSON) and no result objects; an API that returns decoded results cannot be "
+            "cheaper than that, so targets below the floor's ratio are out of reach for eager results.",
             "langchain-redis runs on its own index of the same vectors and texts (its default layout); its ratio is "
             "to the bare call on that index returning its fields.",
         ]
