@@ -36,13 +36,18 @@ load of the shared machine hits them alike; the load average is printed with the
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
+import types
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -222,6 +227,69 @@ def _checkpoints(savers: dict[str, Any], rounds: int, threads: int) -> dict[str,
     return out
 
 
+def _command_counts(client: Any) -> dict[str, int]:
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+
+def _commands_of(client: Any, fn: Callable[[], object], repeat: int = 5) -> tuple[float, dict[str, float]]:
+    """Round trips and server commands per call of ``fn`` (medians would hide nothing here: the counts are the
+    same call to call; averaged over ``repeat``). The INFO calls of the counting itself are left out."""
+    sent = RoundTrips()
+    before = _command_counts(client)
+    with sent:
+        for _ in range(repeat):
+            fn()
+    after = _command_counts(client)
+    ran = {n: (after[n] - before.get(n, 0)) / repeat for n in after if n != "info" and after[n] != before.get(n, 0)}
+    return sent.count / repeat, dict(sorted(ran.items(), key=lambda kv: -kv[1]))
+
+
+def checkpoint_commands(url: str) -> dict[str, Any]:
+    """What our Redis saver sends per agent turn, per checkpoint step and per ``put`` / ``put_writes`` /
+    ``get_tuple`` (round trips counted at the client, commands from the server's INFO commandstats)."""
+    saver = checkpointer(url)
+    agent = create_agent(ScriptedModel(), tools=[lookup], checkpointer=saver)
+    client = saver._redis
+    thread = f"commands-{uuid.uuid4().hex[:6]}"
+    config = {"configurable": {"thread_id": thread}}
+
+    def turn() -> object:
+        return agent.invoke({"messages": [{"role": "user", "content": "look x up"}]}, config)
+
+    for _ in range(3):
+        turn()
+    steps = len(list(saver.list(config))) / 3
+    out: dict[str, Any] = {"checkpoints per turn": steps}
+    trips, ran = _commands_of(client, turn)
+    out["turn: round trips"] = trips
+    out["turn: commands"] = sum(ran.values())
+    out["per checkpoint step: round trips"] = trips / steps
+    out["per checkpoint step: commands"] = sum(ran.values()) / steps
+    out["turn: by command"] = ", ".join(f"{n} {c:g}" for n, c in ran.items())
+    found = saver.get_tuple(config)
+    direct = {"checkpoint_ns": "", "thread_id": f"{thread}-direct"}
+    writes = [("messages", found.checkpoint["channel_values"]["messages"][-1:])]
+
+    def put() -> object:
+        checkpoint = {**found.checkpoint, "id": str(uuid6(clock_seq=-2))}
+        return saver.put({"configurable": direct}, checkpoint, found.metadata, checkpoint["channel_versions"])
+
+    saved = put()
+    ops = {
+        "put": put,
+        "put_writes": lambda: saver.put_writes(saved, writes, task_id=uuid.uuid4().hex),
+        "get_tuple": lambda: saver.get_tuple(saved),
+        "get_tuple (latest)": lambda: saver.get_tuple({"configurable": direct}),
+    }
+    for name, fn in ops.items():
+        trips, ran = _commands_of(client, fn)
+        out[f"{name}: round trips"] = trips
+        out[f"{name}: commands"] = sum(ran.values())
+        out[f"{name}: by command"] = ", ".join(f"{n} {c:g}" for n, c in ran.items())
+    return out
+
+
 def _ignore_input(fn: Callable[[], object]) -> Callable[[int], object]:
     return lambda _: fn()
 
@@ -242,19 +310,94 @@ def _fake_model() -> GenericFakeChatModel:
     return GenericFakeChatModel(messages=itertools.cycle([AIMessage("Here is the answer.")]))
 
 
-def middleware_section(url: str, rounds: int, chunks: int = 100) -> dict[str, float]:
-    real = LocalEmbedder()
+#: The package as it was at a git revision, importable beside the current one (``--before REV``).
+BEFORE_PACKAGE = "redis_rag_integrations_before"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_before(rev: str, folder: str) -> types.SimpleNamespace:
+    """The middleware classes of the package at git revision ``rev``, imported under :data:`BEFORE_PACKAGE` (the
+    package imports itself only relatively, so a renamed copy is a second, independent package in this process:
+    its own clients, request scope and caches). What a before/after comparison interleaves with the current code."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "redis_rag_integrations"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+    os.rename(os.path.join(folder, "redis_rag_integrations"), os.path.join(folder, BEFORE_PACKAGE))
+    sys.path.insert(0, folder)
+    for name in [m for m in sys.modules if m == BEFORE_PACKAGE or m.startswith(BEFORE_PACKAGE + ".")]:
+        del sys.modules[name]  # a revision loaded earlier in this process
+    lc = importlib.import_module(f"{BEFORE_PACKAGE}.langchain")
+    return types.SimpleNamespace(
+        rev=rev,
+        RagEmbeddings=lc.RagEmbeddings,
+        RedisVectorStore=lc.RedisVectorStore,
+        RedisRAGMiddleware=importlib.import_module(f"{BEFORE_PACKAGE}.langchain.middleware").RedisRAGMiddleware,
+        SemanticCacheMiddleware=importlib.import_module(
+            f"{BEFORE_PACKAGE}.langchain.agent_cache"
+        ).SemanticCacheMiddleware,
+        Settings=importlib.import_module(BEFORE_PACKAGE).Settings,
+    )
+
+
+CURRENT = types.SimpleNamespace(
+    rev="working tree",
+    RagEmbeddings=RagEmbeddings,
+    RedisVectorStore=RedisVectorStore,
+    RedisRAGMiddleware=RedisRAGMiddleware,
+    SemanticCacheMiddleware=SemanticCacheMiddleware,
+    Settings=Settings,
+)
+CASES = ("rag", "cache miss", "cache hit", "rag + cache miss", "rag + cache hit")
+
+
+def middleware_section(url: str, rounds: int, chunks: int = 100, before: types.SimpleNamespace | None = None,
+                       real: bool = True) -> dict[str, float]:  # fmt: skip
+    """The middleware cases with the table embedder (and ``before``'s code interleaved, when given), then with the
+    real embedder (current code only; skipped with ``real=False``)."""
+    live_model = LocalEmbedder()
     run = uuid.uuid4().hex[:6]
     warmup = 3
-    variants = [f"{q} (variant {i})" for i in range((rounds + 2) * 2) for q in QUESTIONS]  # miss questions
+    variants = [f"{q} (variant {i})" for i in range((rounds + 2) * 4) for q in QUESTIONS]  # miss questions
     pages = python_docs(sections=("faq",)) if docs_available() else python_docs()[:20]
     docs = split_documents(pages)[:chunks]
     out: dict[str, float] = {}
-    table = CountingEmbedder(real, QUESTIONS + variants, table=True)
-    out.update(_middleware_cases(url, f"{run}t", table, docs, variants, rounds, warmup, "table embedder"))
-    live = CountingEmbedder(real)
-    out.update(_middleware_cases(url, f"{run}r", live, docs, variants, rounds, warmup, "real embedder"))
+    table = CountingEmbedder(live_model, QUESTIONS + variants, table=True)
+    flavours = {"": CURRENT, **({"before: ": before} if before is not None else {})}
+    out.update(_middleware_cases(url, f"{run}t", table, docs, variants, rounds, warmup, "table embedder", flavours))
+    if real:
+        live = CountingEmbedder(live_model)
+        out.update(
+            _middleware_cases(url, f"{run}r", live, docs, variants, rounds, warmup, "real embedder", {"": CURRENT})
+        )
     return out
+
+
+def _agents(
+    code: types.SimpleNamespace, url: str, run: str, embedder: CountingEmbedder, docs: list[Any]
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """One store and the five middleware agents of ``code`` (one RAG middleware per agent, as an application
+    builds an agent: a RAG middleware shared by agents with different caches keeps asking for unused lookups)."""
+    store = code.RedisVectorStore(
+        code.RagEmbeddings(embedder), f"bench-agents-{run}", redis_url=url, settings=code.Settings(redis_url=url)
+    )
+    store.add_documents(docs)
+    caches = {
+        kind: code.SemanticCacheMiddleware(embeddings=embedder, name=f"bench-{kind}-{run}", redis_url=url)
+        for kind in ("miss", "hit", "rag-miss", "rag-hit")
+    }
+
+    def rag() -> Any:
+        return code.RedisRAGMiddleware(store, k=4)
+
+    agents = {
+        "rag": create_agent(_fake_model(), middleware=[rag()]),
+        "cache miss": create_agent(_fake_model(), middleware=[caches["miss"]]),
+        "cache hit": create_agent(_fake_model(), middleware=[caches["hit"]]),
+        "rag + cache miss": create_agent(_fake_model(), middleware=[rag(), caches["rag-miss"]]),
+        "rag + cache hit": create_agent(_fake_model(), middleware=[rag(), caches["rag-hit"]]),
+    }
+    return store, agents, caches
 
 
 def _middleware_cases(
@@ -266,24 +409,15 @@ def _middleware_cases(
     rounds: int,
     warmup: int,
     label: str,
+    flavours: dict[str, types.SimpleNamespace],
 ) -> dict[str, float]:
-    store = RedisVectorStore(
-        RagEmbeddings(embedder), f"bench-agents-{run}", redis_url=url, settings=Settings(redis_url=url)
-    )
-    store.add_documents(docs)
-    rag = RedisRAGMiddleware(store, k=4)
-    caches = {
-        kind: SemanticCacheMiddleware(embeddings=embedder, name=f"bench-{kind}-{run}", redis_url=url)
-        for kind in ("miss", "hit", "rag-miss", "rag-hit")
-    }
-    agents = {
-        "bare": create_agent(_fake_model()),
-        "rag": create_agent(_fake_model(), middleware=[rag]),
-        "cache miss": create_agent(_fake_model(), middleware=[caches["miss"]]),
-        "cache hit": create_agent(_fake_model(), middleware=[caches["hit"]]),
-        "rag + cache miss": create_agent(_fake_model(), middleware=[rag, caches["rag-miss"]]),
-        "rag + cache hit": create_agent(_fake_model(), middleware=[rag, caches["rag-hit"]]),
-    }
+    agents: dict[str, Any] = {"bare": create_agent(_fake_model())}
+    stores, caches = [], {}
+    for i, (prefix, code) in enumerate(flavours.items()):
+        store, made, made_caches = _agents(code, url, f"{run}{i}", embedder, docs)
+        stores.append(store)
+        agents.update({prefix + name: agent for name, agent in made.items()})
+        caches.update({prefix + kind: cache for kind, cache in made_caches.items()})
     fresh = {name: iter(variants) for name in agents if name.endswith("miss")}
     calls: dict[str, list[int]] = {name: [] for name in agents}
     trips: dict[str, list[int]] = {name: [] for name in agents}
@@ -304,18 +438,20 @@ def _middleware_cases(
     # the embedding alone, in the same loop: the same embedder on the same questions (outside any request scope);
     # and one bare round trip to the same server, the unit of the Redis side
     cases["embedding"] = lambda question: embedder.embed([question])
-    cases["redis PING"] = lambda question: store.index.client.ping()
+    ping = stores[0].index.client
+    cases["redis PING"] = lambda question: ping.ping()
     try:
         for question in QUESTIONS:  # prime the hit caches
-            cases["cache hit"](question)
-            cases["rag + cache hit"](question)
+            for prefix in flavours:
+                cases[prefix + "cache hit"](question)
+                cases[prefix + "rag + cache hit"](question)
         with sent:
             samples = interleaved(cases, QUESTIONS, rounds=rounds, warmup=warmup)
-        bare, embed, ping = p50(samples["bare"]), p50(samples["embedding"]), p50(samples["redis PING"])
+        bare, embed, ping_ms = p50(samples["bare"]), p50(samples["embedding"]), p50(samples["redis PING"])
         out = {
             f"{label}: bare agent call p50 ms": bare,
             f"{label}: query embedding p50 ms": embed,
-            f"{label}: redis PING p50 ms": ping,
+            f"{label}: redis PING p50 ms": ping_ms,
         }
         for name in agents:
             if name == "bare":
@@ -329,24 +465,47 @@ def _middleware_cases(
                 added -= per_call * embed
                 out[f"{label}: added minus embeddings ms, {name}"] = added
             # what is left once each round trip is counted at a PING's cost: our Python plus Redis' own search work
-            out[f"{label}: added minus embeddings and round trips at PING cost ms, {name}"] = added - round_trips * ping
-        for kind in ("hit", "rag-hit"):
-            assert caches[kind].stats.hits >= len(QUESTIONS) * rounds, f"the {kind} case must really hit"
+            out[f"{label}: added minus embeddings and round trips at PING cost ms, {name}"] = (
+                added - round_trips * ping_ms
+            )
+        for prefix in flavours:
+            for name in CASES:
+                if prefix:
+                    now, then = (
+                        out[f"{label}: added per model call ms, {name}"],
+                        out[f"{label}: added per model call ms, {prefix}{name}"],
+                    )
+                    out[f"{label}: added, now / before, {name}"] = now / then
+            for kind in ("hit", "rag-hit"):
+                assert caches[prefix + kind].stats.hits >= len(QUESTIONS) * rounds, f"the {prefix}{kind} case must hit"
         return out
     finally:
-        store.index.drop()
+        for store in stores:
+            store.index.drop()
         for cache in caches.values():
             cache.core.delete_index()
 
 
-def run(url: str, rounds: int, threads: int = 20, chunks: int = 100) -> dict[str, Any]:
-    """Both sections on ``url``, with the machine's load averages before and after."""
-    before = [round(x, 2) for x in os.getloadavg()]
-    figures: dict[str, Any] = {
-        "checkpoints": checkpoint_section(url, rounds, threads),
-        "middleware": middleware_section(url, rounds, chunks),
-    }
-    figures["load average"] = {"before (1/5/15 min)": before, "after": [round(x, 2) for x in os.getloadavg()]}
+def run(
+    url: str,
+    rounds: int,
+    threads: int = 20,
+    chunks: int = 100,
+    before: types.SimpleNamespace | None = None,
+    sections: Sequence[str] = ("checkpoints", "middleware"),
+    real: bool = True,
+) -> dict[str, Any]:
+    """The chosen sections on ``url``, with the machine's load averages before and after."""
+    load = [round(x, 2) for x in os.getloadavg()]
+    figures: dict[str, Any] = {}
+    if "checkpoints" in sections:
+        figures["checkpoints"] = checkpoint_section(url, rounds, threads)
+        figures["checkpoint commands"] = checkpoint_commands(url)
+    if "middleware" in sections:
+        figures["middleware"] = middleware_section(url, rounds, chunks, before, real)
+        if before is not None:
+            figures["middleware"]["before = git revision"] = before.rev  # type: ignore[assignment]
+    figures["load average"] = {"before (1/5/15 min)": load, "after": [round(x, 2) for x in os.getloadavg()]}
     return figures
 
 
@@ -356,13 +515,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=20, help="agent threads in the checkpoint section")
     parser.add_argument("--chunks", type=int, default=100, help="FAQ chunks in the RAG middleware's index")
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument(
+        "--before", metavar="REV", help="interleave the middleware of this git revision (table embedder)"
+    )
+    parser.add_argument("--sections", default="checkpoints,middleware", help="comma-separated: checkpoints,middleware")
+    parser.add_argument("--no-real-embedder", action="store_true", help="skip the real-embedder middleware pass")
     args = parser.parse_args()
-    with EmbeddedRedis() as server:
-        figures = run(server.url, args.rounds, args.threads, args.chunks)
+    sections = [x.strip() for x in args.sections.split(",") if x.strip()]
+    unknown = set(sections) - {"checkpoints", "middleware"}
+    if unknown:
+        parser.error(f"unknown sections: {sorted(unknown)}")
+    with tempfile.TemporaryDirectory(prefix="bench-agents-before-") as folder, EmbeddedRedis() as server:
+        before = load_before(args.before, folder) if args.before else None
+        figures = run(server.url, args.rounds, args.threads, args.chunks, before, sections, not args.no_real_embedder)
     for section, values in figures.items():
         print(f"\n{section}")
         for name, value in values.items():
-            shown = f"{value:10.3f}" if isinstance(value, float | int) else str(value)
+            shown = f"{value:10.3f}" if isinstance(value, float | int) else f"{value!s:>10}"
             print(f"  {name:<64} {shown}")
     if args.json:
         with open(args.json, "w") as fh:

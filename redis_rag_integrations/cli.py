@@ -1,9 +1,9 @@
 """``redis-rag``: run the embedded Redis and look inside a server.
 
 Sub-commands: ``server`` (embedded Redis in the foreground), ``info`` (version, modules, indexes, memory),
-``stats`` (index sizes, cache hit rates, per-operation latency percentiles: :mod:`.stats`), and the admin commands
-of :mod:`.cli_admin` (``acl``, ``tenants``, ``index``). Later components add their own (``ingest``, ``worker``)
-through :data:`COMMANDS`. Which server a report reads, and how its failure is told: :mod:`.cli_target`.
+``stats`` (index sizes, cache hit rates, per-operation latency percentiles: :mod:`.usage_report`), and the admin
+commands of :mod:`.cli_admin` (``acl``, ``tenants``, ``index``). Later components add their own (``ingest``,
+``worker``) through :data:`COMMANDS`. Which server a report reads, and how its failure is told: :mod:`.cli_target`.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from . import stats
+    from . import usage_report
     from .metrics import MetricKeys, reset
 
     target = resolve_target(args)
@@ -139,7 +139,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 deleted = reset(client, MetricKeys(args.prefix))
                 console.print(f"deleted {deleted} metrics keys under {args.prefix!r}")
                 return 0
-            report = stats.collect(
+            report = usage_report.collect(
                 client, target.url, hours=args.hours, prefix=args.prefix, history_prefix=args.history_prefix
             )
         finally:
@@ -150,7 +150,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        stats.render(report, console)
+        usage_report.render(report, console)
     return 0
 
 

@@ -1,8 +1,8 @@
 """Listing, describing and dropping search indexes: what ``redis-rag index list|info|drop`` run.
 
-Why a module apart from :mod:`.stats`: ``stats`` sums up sizes and latencies; this answers "what is this index and
-may I remove it". Each index is classified from its fields (:func:`.stats.classify`): ours (a vector store in this
-package's layout, a semantic cache, chat recall), a legacy one written by langchain-redis or
+Why a module apart from :mod:`.usage_report`: that report sums up sizes and latencies; this answers "what is this
+index and may I remove it". Each index is classified from its fields (:func:`.usage_report.classify`): ours (a
+vector store in this package's layout, a semantic cache, chat recall), a legacy one written by langchain-redis or
 llama-index-vector-stores-redis (readable here, not ours), or foreign. Dropping keeps the records by default (an
 index is derived data; the records are not) and refuses an index that is not ours unless forced.
 
@@ -22,15 +22,15 @@ from . import placement
 from .connection import SyncClient
 from .decoding import as_str
 from .errors import IndexNotFoundError, RedisRagError
-from .stats import classify
 from .store import evolution
 from .store.layout import Layout
 from .store.versioned import records_pattern
-from .tenant_admin import _index_lists
+from .tenant_admin import index_lists
+from .usage_report import classify
 
 #: Kinds written by this package (dropping them needs no ``--force``).
 OURS = ("vector store", "semantic cache", "chat recall")
-#: How :func:`.stats.classify`'s kinds are shown.
+#: How :func:`.usage_report.classify`'s kinds are shown.
 KIND_NAMES = {
     "vector store": "native vector store",
     "semantic cache": "native semantic cache",
@@ -117,7 +117,7 @@ def list_indexes(client: SyncClient) -> list[IndexDetails]:
     ``drop``) instead of failing the whole list.
     """
     found = []
-    for _, name in _index_lists(client):
+    for _, name in index_lists(client):
         try:
             found.append(describe(client, name))
         except IndexNotFoundError:

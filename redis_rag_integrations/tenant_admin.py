@@ -45,7 +45,7 @@ def _client(client_or_url: SyncClient | str | None, settings: Settings | None) -
     return client_or_url
 
 
-def _index_lists(client: SyncClient) -> Iterator[tuple[Any, str]]:
+def index_lists(client: SyncClient) -> Iterator[tuple[Any, str]]:
     """``(node or None, index name)`` for every index of every primary (none if the server has no search)."""
     nodes = client.get_primaries() if is_cluster(client) else [None]  # type: ignore[union-attr]
     for node in nodes:
@@ -62,7 +62,7 @@ def list_tenants(client_or_url: SyncClient | str | None = None, *, settings: Set
     """Every tenant with an index or a key on this Redis (or cluster), sorted. ``client_or_url``: a client, a URL,
     or ``None`` for the configured Redis."""
     client = _client(client_or_url, settings)
-    found = {name for _, index in _index_lists(client) if (name := tenant_of(index)) is not None}
+    found = {name for _, index in index_lists(client) if (name := tenant_of(index)) is not None}
     for key in client.scan_iter(match=NAMESPACE + "{*", count=1000):
         name = tenant_of(as_str(key, "surrogateescape"))
         if name is not None:
@@ -83,7 +83,7 @@ def drop_tenant(
         raise ValueError("drop_tenant needs a tenant name")
     client = _client(client_or_url, settings)
     report = DroppedTenant(t.name)
-    for node, index in _index_lists(client):
+    for node, index in index_lists(client):
         if index.startswith(t.root):
             options = {} if node is None else {"target_nodes": node}
             client.execute_command("FT.DROPINDEX", index, **options)

@@ -18,7 +18,7 @@ import redis
 from redis_rag_integrations import EmbeddedRedis, local_server
 from redis_rag_integrations.metrics import LatencyHistogram, MetricKeys, reset
 from redis_rag_integrations.metrics.storage import write
-from redis_rag_integrations.stats import classify
+from redis_rag_integrations.usage_report import classify
 
 #: The application: a vector index, a semantic cache (deterministic plumbing embedder: meaning is not under test),
 #: an exact cache and chat history, used the way an app would, with metrics switched on by the environment only.
@@ -225,7 +225,7 @@ def test_index_bytes_per_doc_shown_once_blocks_are_amortised(redis_url: str, uni
     import numpy as np
 
     from redis_rag_integrations.connection import get_client
-    from redis_rag_integrations.stats import PER_DOC_MIN_DOCS, index_stats
+    from redis_rag_integrations.usage_report import PER_DOC_MIN_DOCS, index_stats
 
     client = get_client(redis_url)  # the client the CLI uses (RESP2 replies)
 

@@ -327,16 +327,16 @@ def test_a_selective_filter_still_gets_every_match_up_to_k(make: Any) -> None:
 def test_stats_lists_vector_set_indexes(make: Any, redis_url: str) -> None:
     from rich.console import Console
 
-    from redis_rag_integrations import stats
+    from redis_rag_integrations import usage_report
 
     idx = make(metadata_fields={"team": "tag"}, tenant="acme")
     idx.upsert([rec(i, team="a") for i in range(7)])
-    report = stats.collect(idx.client, redis_url)
+    report = usage_report.collect(idx.client, redis_url)
     (row,) = [v for v in report.vector_sets if v.key == idx.keys.vset]
     assert (row.name, row.records, row.dims, row.quantization) == (idx.name, 7, 4, "q8")
     assert row.memory_bytes and row.bytes_per_record and row.bytes_per_record > 0
     console = Console(record=True, width=120, file=io.StringIO())
-    stats.render(report, console)
+    usage_report.render(report, console)
     text = console.export_text()
     assert idx.name in text and "vector set" in text
 

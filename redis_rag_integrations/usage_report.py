@@ -1,5 +1,8 @@
 """``redis-rag stats``: what a running system holds and how fast it has been, read from its Redis.
 
+Named ``usage_report`` (not ``stats``) because :mod:`.cache.stats` is something else: one cache's hit / miss counters
+inside one process. This report reads a whole server, every process of the application merged.
+
 Everything comes from the server, never from this process: index sizes from ``FT._LIST`` / ``FT.INFO``, chat
 sessions from a bounded ``SCAN``, cache hit rates and per-operation percentiles from the metrics hashes that the
 application's processes flush (see :mod:`redis_rag_integrations.metrics`). So the command works from any machine
