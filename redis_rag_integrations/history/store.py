@@ -2,14 +2,15 @@
 
 One instance serves many sessions (the session id is an argument), holds one sync client and one asyncio client
 per event loop (LlamaIndex runs coroutines on fresh loops from sync code; a client bound to another loop fails).
-The adapters in ``langchain/history.py`` and ``llama_index/chat_store.py`` only translate message types.
+The adapters in ``langchain/history.py`` and ``llama_index/chat_store.py`` only translate message types. The async
+twins of the methods are in :mod:`.store_async`.
 """
 
 from __future__ import annotations
 
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from .. import metrics, replication, tenancy
@@ -20,6 +21,7 @@ from ..settings import Settings, get_settings
 from .errors import CorruptEntryError, CorruptEntryWarning
 from .keys import ARCHIVE_OLDEST_LUA, DELETE_AT_LUA, SessionKeys, SessionLayout
 from .message import DEFAULT_MAX_MESSAGE_BYTES, StoredMessage, decode, encode
+from .store_async import AsyncHistoryMethods
 
 Status = Literal["active", "archived", "all"]
 OnCorrupt = Literal["raise", "skip"]
@@ -31,7 +33,7 @@ def _one_of(name: str, value: Any, alias: str, alias_value: Any) -> Any:
     return value if value is not None else alias_value
 
 
-class ChatHistoryStore:
+class ChatHistoryStore(AsyncHistoryMethods):
     """Chat sessions in Redis LISTs (see :mod:`.layout`), with TTL, windows, trimming and archiving.
 
     Args:
@@ -332,125 +334,6 @@ class ChatHistoryStore:
 
     def sessions(self) -> list[str]:
         return sorted(set(self.iter_sessions()))
-
-    # --- async API (same semantics) -----------------------------------------------------------------------------
-    async def _atransaction(self) -> Any:
-        return (await self.aclient()).pipeline(transaction=True)
-
-    @metrics.timed("history.append")
-    async def aappend(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
-        keys = self.keys(session_id)
-        entries = self.encode_all(messages)
-        if not entries:
-            return
-        (key,) = self._status_keys(keys, "archived" if status == "archived" else "active")
-        pipe = await self._atransaction()
-        self._queue_append(pipe, keys, key, entries)
-        await pipe.execute()
-        if (durability := replication.Durability.for_key(self.settings, key)) is not None:
-            await replication.await_replicas(await self.aclient(), durability)
-        metrics.count("history.messages_written", len(entries))
-
-    @metrics.timed("history.read")
-    async def aread(
-        self,
-        session_id: str,
-        *,
-        last: int | None = None,
-        limit: int | None = None,
-        offset: int | None = None,
-        status: Status = "active",
-    ) -> list[StoredMessage]:
-        keys = self.keys(session_id)
-        lists = self._status_keys(keys, status)
-        if last is not None and limit is None and offset is None and len(lists) == 1:
-            if last < 0:
-                raise ValueError(f"last must be >= 0, got {last}")
-            if last == 0:
-                return []
-            pipe = await self._atransaction()
-            pipe.llen(lists[0])
-            pipe.lrange(lists[0], -last, -1)
-            total, raws = await pipe.execute()
-            return self._decode_ranges([(lists[0], total - len(raws), raws)])
-        pipe = await self._atransaction()
-        for key in lists:
-            pipe.lrange(key, 0, -1)
-        return self._slice(lists, await pipe.execute(), last, limit, offset)
-
-    async def acount(self, session_id: str, *, status: Status = "active") -> int:
-        keys = self.keys(session_id)
-        client = await self.aclient()
-        return sum([int(await client.llen(k)) for k in self._status_keys(keys, status)])
-
-    @metrics.timed("history.replace")
-    async def areplace(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
-        keys = self.keys(session_id)
-        (key,) = self._status_keys(keys, "archived" if status == "archived" else "active")
-        entries = self.encode_all(messages)
-        pipe = await self._atransaction()
-        self._queue_replace(pipe, keys, key, entries)
-        await pipe.execute()
-
-    async def adelete(self, session_id: str, *, status: Status = "all") -> None:
-        keys = self.keys(session_id)
-        if status != "all":
-            await self.areplace(session_id, [], status=status)
-            return
-        client = await self.aclient()
-        recalled = [keys.recall_prefix + as_str(m) for m in await client.smembers(keys.recalled)]
-        await client.delete(*keys.all_plain(), *recalled)
-
-    async def adelete_at(self, session_id: str, index: int) -> StoredMessage | None:
-        keys = self.keys(session_id)
-        args = (self.ttl or 0, index, uuid.uuid4().hex)
-        client = await self.aclient()
-        raw = await client.eval(DELETE_AT_LUA, len(keys.all_plain()), *keys.all_plain(), *args)
-        return self.decode_all([raw], keys.active, index)[0] if raw else None
-
-    async def apop_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
-        keys = self.keys(session_id)
-        if n <= 0:
-            return []
-        pipe = await self._atransaction()
-        pipe.lpop(keys.active, n)
-        pipe.set(keys.recall_dirty, b"1")
-        self._queue_ttl(pipe, keys)
-        raws = (await pipe.execute())[0] or []
-        return self.decode_all(raws, keys.active, 0)
-
-    async def aarchive_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
-        keys = self.keys(session_id)
-        if n <= 0:
-            return []
-        client = await self.aclient()
-        raws = await client.eval(ARCHIVE_OLDEST_LUA, len(keys.all_plain()), *keys.all_plain(), self.ttl or 0, n)
-        return self.decode_all(raws or [], keys.active, 0)
-
-    async def atrim(self, session_id: str, keep_last: int) -> int:
-        if keep_last < 0:
-            raise ValueError(f"keep_last must be >= 0, got {keep_last}")
-        keys = self.keys(session_id)
-        pipe = await self._atransaction()
-        pipe.llen(keys.active)
-        if keep_last:
-            pipe.ltrim(keys.active, -keep_last, -1)
-        else:
-            pipe.delete(keys.active)
-        pipe.set(keys.recall_dirty, b"1")
-        self._queue_ttl(pipe, keys)
-        before = int((await pipe.execute())[0])
-        return max(0, before - keep_last)
-
-    async def aiter_sessions(self, count: int = 500) -> AsyncIterator[str]:
-        client = await self.aclient()
-        async for key in client.scan_iter(match=self.layout.scan_pattern, count=count, _type="list"):
-            sid = self.layout.session_id_of(as_str(key))
-            if sid is not None:
-                yield sid
-
-    async def asessions(self) -> list[str]:
-        return sorted({sid async for sid in self.aiter_sessions()})
 
     def close(self) -> None:
         """Let go of the clients: shared ones stay open for other components, async ones close with their loop."""
