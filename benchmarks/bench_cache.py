@@ -51,7 +51,7 @@ from redis_rag_integrations.langchain import RedisSemanticCache
 from redis_rag_integrations.langchain.cache import prompt_key
 from redis_rag_integrations.langchain.models import chat_model
 from redis_rag_integrations.llama_index import SemanticCacheLLM
-from redis_rag_integrations.llama_index.llm import messages_to_key
+from redis_rag_integrations.llama_index.llm_identity import messages_to_key
 from redis_rag_integrations.llama_index.models import llm as llama_index_llm
 from redis_rag_integrations.llm import llm_endpoint
 

@@ -93,4 +93,10 @@ def as_embedder(embed_model: BaseEmbedding | Embedder | None) -> Embedder:
         return LlamaIndexEmbedder(embed_model)
     if isinstance(embed_model, Embedder):
         return embed_model
-    raise TypeError(f"expected a LlamaIndex BaseEmbedding, got {type(embed_model).__name__}")
+    raise TypeError(f"embed_model must be a LlamaIndex BaseEmbedding or an Embedder, got {type(embed_model).__name__}")
+
+
+def optional_embedder(embed_model: BaseEmbedding | Embedder | None) -> Embedder | None:
+    """:func:`as_embedder`, except that ``None`` stays ``None``: the component it is passed to (a semantic cache)
+    then picks the default embedder of its own settings."""
+    return None if embed_model is None else as_embedder(embed_model)

@@ -47,64 +47,18 @@ from llama_index.core.llms.llm import LLM, ToolSelection
 from llama_index.core.tools.types import BaseTool
 
 from ..cache import CacheHit, CacheInputError, SemanticCache
-from ..cache.chat import chat_key
-from ..cache.identity import UncacheableCall, excluded, identity_json, log_bypass
+from ..cache.identity import UncacheableCall, identity_json, log_bypass
 from ..embeddings import Embedder
 from ..settings import Settings
 from ..tenancy import TenantLike
-from .embeddings import LlamaIndexEmbedder, RagEmbedding
+from .embeddings import optional_embedder
+from .llm_identity import messages_to_key, model_identity, tool_identity
 
 logger = logging.getLogger("redis_rag_integrations.cache")
 
 __all__ = ["FunctionCallingSemanticCacheLLM", "SemanticCacheLLM"]
 
 _CHUNK = re.compile(r"\S+\s*|\s+")
-
-
-def as_embedder(embed_model: BaseEmbedding | Embedder | None) -> Embedder | None:
-    """Accept a LlamaIndex ``BaseEmbedding`` or one of our ``Embedder`` objects (``None`` = the default)."""
-    if embed_model is None:
-        return None
-    if isinstance(embed_model, RagEmbedding):
-        return embed_model.embedder
-    if isinstance(embed_model, BaseEmbedding):
-        return LlamaIndexEmbedder(embed_model)
-    if isinstance(embed_model, Embedder):
-        return embed_model
-    raise TypeError(f"embed_model must be a LlamaIndex BaseEmbedding or an Embedder, got {type(embed_model).__name__}")
-
-
-def model_identity(llm: LLM) -> dict[str, Any]:
-    """What identifies the answers of ``llm``: class, metadata and every field (``max_tokens``, prompt formatters,
-    extra kwargs...); only secrets and runtime plumbing are left out, by exact name
-    (:data:`redis_rag_integrations.cache.identity.EXCLUDED_NAMES`)."""
-    params = {name: getattr(llm, name, None) for name in type(llm).model_fields if not excluded(name)}
-    try:
-        metadata = llm.metadata.model_dump(mode="json")
-    except Exception:  # a metadata property that needs a live server: the parameters still identify the model
-        metadata = {}
-    return {"class": llm.class_name(), "metadata": metadata, "params": params}
-
-
-def tool_identity(value: Any) -> tuple[str, Any] | None:
-    """A LlamaIndex tool as the model sees it: its name, description and parameter schema (not the Python object)."""
-    if isinstance(value, BaseTool):
-        meta = value.metadata
-        return "tool", {"name": meta.name, "description": meta.description, "schema": meta.get_parameters_dict()}
-    return None
-
-
-def messages_to_key(messages: Sequence[ChatMessage]) -> tuple[str, str | None]:
-    """The chat's key (:func:`redis_rag_integrations.cache.chat.chat_key`); :class:`CacheInputError` for content
-    that text cannot represent (images, audio, tool calls)."""
-    turns = []
-    for message in messages:
-        if any(not isinstance(block, TextBlock) for block in message.blocks):
-            raise CacheInputError("chat message has non-text content (image, audio, document...); not cached")
-        if message.additional_kwargs.get("tool_calls") or message.role == MessageRole.TOOL:
-            raise CacheInputError("chat with tool calls; not cached")
-        turns.append((message.role.value, message.content or ""))
-    return chat_key(turns)
 
 
 def _replay(text: str) -> list[str]:
@@ -157,7 +111,7 @@ class SemanticCacheLLM(LLM):
         )
         self._cache = SemanticCache.from_options(
             cache,
-            as_embedder(embed_model),
+            optional_embedder(embed_model),
             name=name,
             redis_url=redis_url,
             settings=settings,
