@@ -28,28 +28,12 @@ from ..cache.chat import chat_key
 from ..embeddings import Embedder
 from ..settings import Settings
 from ..tenancy import TenantLike
-from .embeddings import LangChainEmbedder, RagEmbeddings
+from .embeddings import as_embedder
 from .serde import load_core
 
 logger = logging.getLogger("redis_rag_integrations.cache")
 
 __all__ = ["RedisCache", "RedisSemanticCache", "as_embedder"]
-
-
-def as_embedder(embeddings: Embeddings | Embedder | None) -> Embedder | None:
-    """Accept a LangChain ``Embeddings`` or one of our ``Embedder`` objects (``None`` = the settings' default)."""
-    if embeddings is None:
-        return None
-    if isinstance(embeddings, RagEmbeddings):
-        return embeddings.embedder
-    if isinstance(embeddings, Embeddings):
-        return LangChainEmbedder(embeddings)
-    if isinstance(embeddings, Embedder):
-        return embeddings
-    raise TypeError(
-        f"embeddings must be a LangChain Embeddings or an Embedder, got {type(embeddings).__name__}; "
-        "for example RagEmbeddings() for the offline default"
-    )
 
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "chat": "user"}

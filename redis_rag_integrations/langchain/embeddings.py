@@ -71,14 +71,18 @@ def _matrix(rows: list[list[float]], n: int) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32).reshape(n, -1) if n else np.zeros((0, 0), dtype=np.float32)
 
 
-def as_embedder(embeddings: Embeddings | Embedder | None) -> Embedder:
-    """Unwrap our own ``RagEmbeddings`` (no list round trip) or adapt any other LangChain ``Embeddings``."""
+def as_embedder(embeddings: Embeddings | Embedder | None) -> Embedder | None:
+    """Unwrap our own ``RagEmbeddings`` (no list round trip) or adapt any other LangChain ``Embeddings``; ``None``
+    stays ``None`` (the component it is passed to picks the default embedder of its own settings)."""
     if embeddings is None:
-        return default_embedder()
+        return None
     if isinstance(embeddings, RagEmbeddings):
         return embeddings.embedder
     if isinstance(embeddings, Embeddings):
         return LangChainEmbedder(embeddings)
     if isinstance(embeddings, Embedder):
         return embeddings
-    raise TypeError(f"expected a LangChain Embeddings, got {type(embeddings).__name__}")
+    raise TypeError(
+        f"embeddings must be a LangChain Embeddings or an Embedder, got {type(embeddings).__name__}; "
+        "for example RagEmbeddings() for the offline default"
+    )

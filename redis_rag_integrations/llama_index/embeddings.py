@@ -83,10 +83,11 @@ class LlamaIndexEmbedder:
         return np.asarray(await self.embed_model.aget_query_embedding(text), dtype=np.float32)
 
 
-def as_embedder(embed_model: BaseEmbedding | Embedder | None) -> Embedder:
-    """Unwrap our own ``RagEmbedding`` or adapt any other LlamaIndex embedding model."""
+def as_embedder(embed_model: BaseEmbedding | Embedder | None) -> Embedder | None:
+    """Unwrap our own ``RagEmbedding`` or adapt any other LlamaIndex embedding model; ``None`` stays ``None`` (the
+    component it is passed to picks the default embedder of its own settings). As ``langchain.cache.as_embedder``."""
     if embed_model is None:
-        return default_embedder()
+        return None
     if isinstance(embed_model, RagEmbedding):
         return embed_model.embedder
     if isinstance(embed_model, BaseEmbedding):
@@ -94,9 +95,3 @@ def as_embedder(embed_model: BaseEmbedding | Embedder | None) -> Embedder:
     if isinstance(embed_model, Embedder):
         return embed_model
     raise TypeError(f"embed_model must be a LlamaIndex BaseEmbedding or an Embedder, got {type(embed_model).__name__}")
-
-
-def optional_embedder(embed_model: BaseEmbedding | Embedder | None) -> Embedder | None:
-    """:func:`as_embedder`, except that ``None`` stays ``None``: the component it is passed to (a semantic cache)
-    then picks the default embedder of its own settings."""
-    return None if embed_model is None else as_embedder(embed_model)

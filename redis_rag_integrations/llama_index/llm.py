@@ -51,7 +51,7 @@ from ..cache.identity import UncacheableCall, identity_json, log_bypass
 from ..embeddings import Embedder
 from ..settings import Settings
 from ..tenancy import TenantLike
-from .embeddings import optional_embedder
+from .embeddings import as_embedder
 from .llm_identity import messages_to_key, model_identity, tool_identity
 
 logger = logging.getLogger("redis_rag_integrations.cache")
@@ -111,7 +111,7 @@ class SemanticCacheLLM(LLM):
         )
         self._cache = SemanticCache.from_options(
             cache,
-            optional_embedder(embed_model),
+            as_embedder(embed_model),
             name=name,
             redis_url=redis_url,
             settings=settings,

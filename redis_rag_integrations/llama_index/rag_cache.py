@@ -29,7 +29,7 @@ from ..embeddings import Embedder
 from ..questions import request_scope
 from ..settings import Settings
 from ..tenancy import TenantLike
-from .embeddings import optional_embedder
+from .embeddings import as_embedder
 
 logger = logging.getLogger("redis_rag_integrations.cache")
 
@@ -89,7 +89,7 @@ class CachedQueryEngine(BaseQueryEngine):
         self.query_engine = query_engine
         self.cache = SemanticCache.from_options(
             cache,
-            optional_embedder(embed_model),
+            as_embedder(embed_model),
             name=name,
             redis_url=redis_url,
             settings=settings,

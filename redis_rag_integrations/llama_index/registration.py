@@ -9,7 +9,7 @@ from llama_index.core import StorageContext
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import LLM
 
-from ..embeddings import Embedder
+from ..embeddings import Embedder, default_embedder
 from ..settings import Settings, get_settings
 from ..store.layout import FieldType
 from ..urls import redis_url as resolve_url
@@ -52,7 +52,11 @@ def register(
     """
     settings = settings or get_settings()
     url = redis_url or resolve_url(settings)
-    embed = embed_model if isinstance(embed_model, RagEmbedding) else RagEmbedding(as_embedder(embed_model))
+    embed = (
+        embed_model
+        if isinstance(embed_model, RagEmbedding)
+        else RagEmbedding(as_embedder(embed_model) or default_embedder())
+    )
     LISettings.embed_model = embed
     store = RedisVectorStore(
         index_name, dims=embed.embedder.dims, metadata_fields=metadata_fields, redis_url=url, settings=settings
