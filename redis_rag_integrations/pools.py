@@ -9,9 +9,10 @@ Two things redis-py's blocking pools do not do, and why they matter here:
   169 overtakes of one waiter on a pool of 2). :class:`FairAsyncPool` puts a :class:`_FifoGate` in front of the
   pool: at most ``max_connections`` callers pass it, the others queue in arrival order, and a freed place is
   handed to the longest waiter directly, so a newcomer can never take it first. (Python 3.11's
-  ``asyncio.Semaphore`` stops newcomers from barging too, but only since a 3.11 bug-fix release, and its
-  hand-off is implicit; the gate is a few lines whose order the tests check.) The synchronous pool waits on a
-  ``queue.LifoQueue``, whose waiting threads are woken in order; it only gets the clearer timeout.
+  ``asyncio.Semaphore`` also queues newcomers behind waiters; the gate spells the hand-off out, including a waiter
+  cancelled just after its place was handed over, in a few lines whose order the tests check.) The synchronous
+  pool waits on a ``queue.LifoQueue`` (threads woken in order; 64 threads never timed out): it only gets the
+  clearer timeout.
 - **Timeouts that name their setting.** A hung server, a host that does not accept, a pool that stays busy: redis-py
   says "Timeout reading from socket", "Timeout connecting to server", "No connection available.". The pools'
   connections raise :class:`~.errors.CommandTimeout` / :class:`~.errors.ConnectTimeout` and the pools
