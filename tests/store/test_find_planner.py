@@ -9,11 +9,8 @@ metadata key, llama-index-vector-stores-redis); the errors are the ones ``find``
 
 from __future__ import annotations
 
-import json
-import subprocess
 import uuid
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,21 +21,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_redis import RedisConfig
 from langchain_redis import RedisVectorStore as LangchainRedisStore
-from redis_rag_integrations.store.find import find_command
 from redisvl.query import FilterQuery
 
 from redis_rag_integrations import Settings
 from redis_rag_integrations.langchain import RagEmbeddings
 from redis_rag_integrations.store import FilterError, Record, RedisVectorIndex
 from redis_rag_integrations.store.filters import compile_filter
+from redis_rag_integrations.store.find import find_command
 from redis_rag_integrations.store.layout import Layout
 
 FIELDS = {"topic": "tag", "year": "numeric", "body": "text"}
-ROOT = Path(__file__).resolve().parents[2]
-#: The legacy writer (see test_legacy_layouts.py): llama-index-vector-stores-redis 0.9 pins redisvl<0.5.
-LEGACY_PYTHON = ROOT / ".venv-legacy" / "bin" / "python"
-LEGACY_STAMP = ROOT / ".venv-legacy" / ".installed"
-WRITER = ROOT / "scripts" / "legacy" / "write_llamaindex_legacy.py"
 TEXTS = {
     "py": ("Python lists grow with append and shrink with pop.", {"topic": "python", "year": 2020}),
     "ck": ("Bake the bread at 220 degrees until the crust is golden.", {"topic": "cooking", "year": 2024}),
@@ -265,24 +257,10 @@ def test_older_langchain_redis_layout_one_field_per_metadata_key(redis_url: str,
         client.close()
 
 
-@pytest.mark.skipif(not LEGACY_STAMP.exists(), reason=".venv-legacy is absent: run scripts/setup-legacy-venv.sh")
 async def test_llama_index_layout_finds_whole_nodes(
-    settings: Settings, unique_name: str, redis_url: str, hash_embedder: HashEmbedder
+    settings: Settings, unique_name: str, hash_embedder: HashEmbedder, write_llamaindex_legacy: Any
 ) -> None:
-    vectors = hash_embedder.embed([t for t, _ in TEXTS.values()])
-    rows = [
-        {"id": f"node-{i}", "text": t, "metadata": m, "doc_id": f"doc-{i}", "embedding": v.tolist()}
-        for (i, (t, m)), v in zip(TEXTS.items(), vectors, strict=True)
-    ]
-    done = subprocess.run(
-        [str(LEGACY_PYTHON), str(WRITER), redis_url, unique_name],
-        input=json.dumps(rows),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    write_llamaindex_legacy(unique_name, TEXTS, hash_embedder.embed([t for t, _ in TEXTS.values()]))
     index = RedisVectorIndex(unique_name, dims=hash_embedder.dims, settings=settings)
     try:
         assert index.layout.dialect == "llama-index"

@@ -3,9 +3,7 @@ layouts) open and search through our stores, read-only."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,11 +18,6 @@ from redis_rag_integrations.langchain import RedisVectorStore as LCStore
 from redis_rag_integrations.llama_index import RedisVectorStore as LIStore
 from redis_rag_integrations.store import LayoutMismatchError, Record
 
-ROOT = Path(__file__).resolve().parents[2]
-LEGACY_PYTHON = ROOT / ".venv-legacy" / "bin" / "python"
-#: Written by scripts/setup-legacy-venv.sh only after a complete install (a half-built venv is "absent").
-LEGACY_STAMP = ROOT / ".venv-legacy" / ".installed"
-WRITER = ROOT / "scripts" / "legacy" / "write_llamaindex_legacy.py"
 TEXTS = {
     "py": ("Python lists grow with append and shrink with pop.", {"topic": "python", "year": 2020}),
     "ck": ("Bake the bread at 220 degrees until the crust is golden.", {"topic": "cooking", "year": 2024}),
@@ -83,29 +76,11 @@ def test_langchain_redis_index_reads_whole_through_every_path(
         legacy.index.delete(drop=True)
 
 
-@pytest.mark.skipif(
-    not LEGACY_STAMP.exists(),
-    reason=".venv-legacy is absent or incomplete: run scripts/setup-legacy-venv.sh "
-    "(llama-index-vector-stores-redis 0.9 pins "
-    "redisvl<0.5, so it cannot live in the main venv)",
-)
 async def test_llama_index_vector_stores_redis_index_opens_and_searches(
-    settings: Settings, unique_name: str, redis_url: str, local_embedder: LocalEmbedder
+    settings: Settings, unique_name: str, local_embedder: LocalEmbedder, write_llamaindex_legacy: Any
 ) -> None:
     vectors = local_embedder.embed([t for t, _ in TEXTS.values()])
-    rows = [
-        {"id": f"node-{i}", "text": t, "metadata": m, "doc_id": f"doc-{i}", "embedding": v.tolist()}
-        for (i, (t, m)), v in zip(TEXTS.items(), vectors, strict=True)
-    ]
-    done = subprocess.run(
-        [str(LEGACY_PYTHON), str(WRITER), redis_url, unique_name],
-        input=json.dumps(rows),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    write_llamaindex_legacy(unique_name, TEXTS, vectors)
     li = LIStore(unique_name, settings=settings)
     try:
         assert li.index is not None and li.index.layout.dialect == "llama-index"
