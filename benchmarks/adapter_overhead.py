@@ -42,6 +42,7 @@ TARGETS = {
 }
 INFORMATIVE = {
     E.RAW_DECODED: E.RAW,
+    E.RAW_DEFAULT_CLIENT: E.RAW,
     E.RAW_REDISPY: E.RAW,
     E.REDISVL: E.RAW,
     E.CORE_FILTER: E.RAW_FILTER,
@@ -118,8 +119,9 @@ def run(quick: bool, redis_url: str, *, profile: Profile | None = None) -> Secti
             f"EF_RUNTIME {spec['ef_runtime']}; every engine interleaved call by call in one process "
             f"({'with' if hiredis else 'without'} hiredis).",
             "Baseline: one execute_command('FT.SEARCH', ...) with the vector as bytes, the same query string, RETURN "
-            "fields, SORTBY, LIMIT and DIALECT as our core, reply unparsed. The LangChain store returns text and "
-            "metadata only and is held to the bare call returning those.",
+            "fields, SORTBY, LIMIT and DIALECT as our core, reply unparsed, on the index's own client. The same call "
+            "on a default redis.Redis.from_url client is a row of its own: it is not cheaper. The LangChain store "
+            "returns text and metadata only and is held to the bare call returning those.",
             "Floor: the bare call plus decoding each hit into plain Python values (key, text, doc id, distance, "
             "metadata parsed from JSON) and no result objects; an API that returns decoded results cannot be "
             "cheaper than that, so targets below the floor's ratio are out of reach for eager results.",

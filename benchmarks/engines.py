@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import redis
 from langchain_core.embeddings import Embeddings
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from redis.commands.search.query import Query
@@ -36,6 +37,7 @@ LANGCHAIN_NP = "ours: LangChain store (numpy)"
 LLAMAINDEX_NP = "ours: LlamaIndex store (numpy)"
 RAW_FILTER = "raw FT.SEARCH + tag filter"
 RAW_DECODED = "floor: bare call + decoding the reply into Python values"
+RAW_DEFAULT_CLIENT = "bare call on a default redis.Redis.from_url client"
 CORE_FILTER = "ours: core search + tag filter"
 LANGCHAIN_FILTER = "ours: LangChain + tag filter"
 LCR_RAW = "raw FT.SEARCH, langchain-redis index"
@@ -150,6 +152,9 @@ def ours(spec: dict[str, Any]) -> dict[str, QueryFn]:
         RAW: bare_knn(index.client, index.name, "vector", CORE_FIELDS, spec),
         RAW_LC: bare_knn(index.client, index.name, "vector", LC_FIELDS, spec),
         RAW_DECODED: decoded_knn(bare_knn(index.client, index.name, "vector", CORE_FIELDS, spec)),
+        # informative: the baseline runs on our client (the cheaper of the two); a default redis-py client's pool
+        # costs more per call, which this row shows
+        RAW_DEFAULT_CLIENT: bare_knn(redis.Redis.from_url(spec["redis_url"]), index.name, "vector", CORE_FIELDS, spec),
         RAW_REDISPY: raw_knn(index.client, index.name, "vector", RAW_FIELDS, spec),
         REDISVL: lambda q: svl.query(
             VectorQuery(q.tolist(), "vector", return_fields=list(RAW_FIELDS), num_results=k, ef_runtime=ef)
