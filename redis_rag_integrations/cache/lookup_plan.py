@@ -4,8 +4,10 @@ Why: an agent model call behind the RAG middleware used to pay one round trip fo
 cache lookup, although both only need the question and its vector. With :func:`plan_lookup` the caller queues the
 lookup's ``FT.SEARCH`` beside its own commands (one write, one read) and hands the reply to
 :meth:`LookupPlan.finish`, which applies exactly what :meth:`~.semantic.SemanticCache.check` applies: the same range
-query (scopes as a prefilter, the long-prompt hash), the same rows (parsed by redis-py and redisvl as
-``SearchIndex.query`` parses them), the near-miss verifier, ``refresh_on_hit``, and "a Redis fault is a miss".
+query (scopes as a prefilter, the long-prompt hash; :func:`.semantic_entries.lookup_query` builds it through redisvl,
+which costs more than the search's Python side: here the command is written directly), the same rows (decoded as
+redis-py decodes them for ``SearchIndex.query``), the near-miss verifier, ``refresh_on_hit``, and "a Redis fault is a
+miss". ``tests/cache/test_lookup_plan.py`` holds the two to the same answers.
 
 Statistics are recorded only when the caller says the lookup was used (:meth:`LookupPlan.record`): a lookup sent
 ahead for a model call that then took another path must not count as a hit or a miss.
@@ -13,18 +15,17 @@ ahead for a model call that then took another path must not count as a hit or a 
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from redis.commands.search.result import Result
-from redisvl.index.index import process_results
+import numpy as np
 
 from .entry import CacheHit, decode_hit
 from .gate import accepts
 from .guard import REDIS_FAULTS, check_prompt
-from .semantic_entries import LLMScope, UserScope, queue_refresh
+from .scope import digest, llm_scope_tag, user_scope_tag
+from .semantic_entries import CANDIDATES, RETURN_FIELDS, LLMScope, UserScope, queue_refresh
 
 if TYPE_CHECKING:
     from .semantic import SemanticCache
@@ -35,17 +36,13 @@ __all__ = ["LookupPlan", "aplan_lookup", "plan_lookup"]
 class LookupPlan:
     """One lookup of ``cache``: :attr:`command` to send on :attr:`client`, then :meth:`finish` with its reply."""
 
-    __slots__ = ("_query", "_rejected", "_row", "cache", "client", "command", "done", "hit", "ok", "prompt", "search_s")
+    __slots__ = ("_rejected", "_row", "cache", "client", "command", "done", "hit", "ok", "prompt", "search_s")
 
-    def __init__(self, cache: SemanticCache, client: Any, prompt: str, query: Any) -> None:
+    def __init__(self, cache: SemanticCache, client: Any, prompt: str, command: tuple[Any, ...]) -> None:
         self.cache = cache
         self.client = client
         self.prompt = prompt
-        self._query = query
-        params = query.params or {}
-        pairs = itertools.chain.from_iterable(params.items())
-        tail = ("PARAMS", 2 * len(params), *pairs) if params else ()
-        self.command: tuple[Any, ...] = ("FT.SEARCH", cache.name, *query.get_args(), *tail)
+        self.command = command
         self.hit: CacheHit | None = None
         #: Whether :meth:`finish` got a search reply (``False``: not finished yet, or a fault: a miss, not counted).
         self.ok = False
@@ -61,20 +58,9 @@ class LookupPlan:
         self.done = True
         if isinstance(reply, BaseException):
             return self.failed(reply)
-        cache = self.cache
         try:
-            if isinstance(reply, dict):  # RESP3
-                parsed = Result.from_resp3(
-                    reply, duration=0, with_scores=self._query._with_scores,
-                    field_encodings=self._query._return_fields_decode_as,
-                )  # fmt: skip
-            else:
-                parsed = Result(
-                    reply, not self._query._no_content, duration=0, has_payload=self._query._with_payloads,
-                    with_scores=self._query._with_scores, field_encodings=self._query._return_fields_decode_as,
-                )  # fmt: skip
-            rows = process_results(parsed, query=self._query, schema=cache.schema())
-        except (ValueError, TypeError, IndexError, KeyError) as exc:  # not a search reply: treated as a fault
+            rows = _rows(reply)
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:  # not a search reply: a fault
             return self.failed(exc)
         self._row = self._pick(rows)
         self.hit = decode_hit(self._row) if self._row is not None else None
@@ -139,11 +125,51 @@ class LookupPlan:
         return self._counted(embed_s)
 
 
-def _query(cache: SemanticCache, prompt: str, llm: LLMScope, scope: UserScope, vector: Any) -> Any | None:
+#: The range part of a lookup (the vector and the threshold are parameters), as redisvl's ``VectorRangeQuery``
+#: writes it, and what the reply returns: the entry fields and the distance, closest first.
+_RANGE = "@vector:[VECTOR_RANGE $distance_threshold $vector]=>{$YIELD_DISTANCE_AS: vector_distance}"
+_TAIL = ("RETURN", len(RETURN_FIELDS) + 1, *RETURN_FIELDS, "vector_distance", "SORTBY", "vector_distance", "ASC")
+
+
+def _command(cache: SemanticCache, prompt: str, llm: LLMScope, scope: UserScope, vector: Any) -> tuple[Any, ...]:
+    """The ``FT.SEARCH`` of :func:`.semantic_entries.lookup_query`: the scopes as a prefilter, a prompt longer than
+    ``max_semantic_chars`` also by its hash, at most ``CANDIDATES`` rows within the cache's threshold."""
+    where = f"@llm:{{{llm_scope_tag(llm)}}} @scope:{{{user_scope_tag(scope)}}}"
+    if len(prompt) > cache.max_semantic_chars:
+        where += f" @prompt_hash:{{{digest(prompt)}}}"
+    blob = np.asarray(cache._vector(vector), dtype=np.float32).tobytes()
+    limit = CANDIDATES if cache.verify else 1
+    return ("FT.SEARCH", cache.name, f"{_RANGE} ({where})", *_TAIL, "DIALECT", 2, "LIMIT", 0, limit,
+            "PARAMS", 4, "vector", blob, "distance_threshold", cache.distance_threshold)  # fmt: skip
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8", "ignore") if isinstance(value, bytes) else value
+
+
+def _rows(reply: Any) -> list[dict[str, Any]]:
+    """The rows of a lookup reply as ``SearchIndex.query`` gives them: ``id`` and each field, decoded as redis-py
+    decodes them (UTF-8, undecodable bytes dropped); a row without its distance (a document that expired while the
+    search ran) is left out, as redisvl leaves it out."""
+    out = []
+    if isinstance(reply, dict):  # RESP3
+        for r in reply.get(b"results", reply.get("results")) or []:
+            attrs = r.get(b"extra_attributes", r.get("extra_attributes")) or {}
+            row = {_text(k): _text(v) for k, v in attrs.items()}
+            row["id"] = _text(r.get(b"id", r.get("id")))
+            out.append(row)
+    else:  # RESP2: [total, key, [field, value, ...], ...]
+        for i in range(1, len(reply), 2):
+            flat = reply[i + 1] or []
+            row = {_text(flat[j]): _text(flat[j + 1]) for j in range(0, len(flat) - 1, 2)}
+            row["id"] = _text(reply[i])
+            out.append(row)
+    return [row for row in out if "vector_distance" in row]
+
+
+def _checked(cache: SemanticCache, prompt: str) -> bool:
     check_prompt(prompt, cache.max_prompt_bytes)
-    if not cache.guard.available():
-        return None
-    return cache._query(prompt, cache._vector(vector), llm, scope, None)
+    return cache.guard.available()
 
 
 def plan_lookup(
@@ -156,25 +182,25 @@ def plan_lookup(
     ``check`` run as usual, which counts the skip or the fault once. Bad input raises as ``check`` does
     (:class:`~.guard.CacheInputError`).
     """
-    query = _query(cache, prompt, llm, scope, vector)
-    if query is None:
+    if not _checked(cache, prompt):
         return None
+    command = _command(cache, prompt, llm, scope, vector)
     try:
         client, _ = cache._sync_index()
     except REDIS_FAULTS:
         return None
-    return LookupPlan(cache, client, prompt, query)
+    return LookupPlan(cache, client, prompt, command)
 
 
 async def aplan_lookup(
     cache: SemanticCache, prompt: str, *, llm: LLMScope = None, scope: UserScope = None, vector: Any
 ) -> LookupPlan | None:
     """Async :func:`plan_lookup`: the plan is on the running loop's client of the cache."""
-    query = _query(cache, prompt, llm, scope, vector)
-    if query is None:
+    if not _checked(cache, prompt):
         return None
+    command = _command(cache, prompt, llm, scope, vector)
     try:
         client, _ = await cache._async_index()
     except REDIS_FAULTS:
         return None
-    return LookupPlan(cache, client, prompt, query)
+    return LookupPlan(cache, client, prompt, command)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fakes import HashEmbedder
+from fakes import HashEmbedder, WordsEmbedder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -110,3 +110,29 @@ def test_async_plan_is_on_the_loops_client(make_cache: Callable[..., SemanticCac
 
     hit = asyncio.run(main())
     assert hit is not None and hit.response == "with"
+
+
+WORDS = st.lists(
+    st.sampled_from(["close", "open", "a", "file", "list", "tuple", "sort", "not", "how", "why"]),
+    min_size=1,
+    max_size=6,
+).map(" ".join)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stored=st.lists(WORDS, min_size=1, max_size=5), asked=WORDS)
+def test_with_the_verifier_and_near_neighbours_the_plan_picks_what_check_picks(
+    make_cache: Callable[..., SemanticCache], stored: list[str], asked: str
+) -> None:
+    cache = make_cache(WordsEmbedder(), distance_threshold=0.5)
+    for i, prompt in enumerate(stored):
+        cache.store(prompt, f"answer {i}", llm="m")
+    before = cache.stats.snapshot()["rejected"]
+    expected = cache.check(asked, llm="m")
+    rejected = cache.stats.snapshot()["rejected"] - before
+    plan = run_plan(cache, asked, "m", None)
+    assert (plan.hit and plan.hit.key) == (expected and expected.key)
+    before = cache.stats.snapshot()["rejected"]
+    plan.record()
+    assert cache.stats.snapshot()["rejected"] - before == rejected
+    cache.clear()
