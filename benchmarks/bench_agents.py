@@ -25,12 +25,21 @@ load of the shared machine hits them alike; the load average is printed with the
      counted call. On a loaded 2-core machine the embedding's spread is larger than the target, so this one is a
      cross-check, not the figure.
 
+   The client process' CPU time per model call is measured too (``time.process_time``): what the middleware costs
+   in Python, without the waits for Redis or for a core, the figure a loaded machine inflates least.
+
    Redis round trips are counted per model call (commands and pipelines sent) and a bare ``PING`` to the same
    server is timed in the same loop: ``added - round trips x PING`` is an upper bound of the Python the middleware
    runs (it still holds Redis' own search work). On a loaded 2-core machine a round trip costs several times what it
    does on a quiet one (the server waits for a core), which is why the figures move with the load average.
 
    The target is <= 2 ms p50 added per model call, plus one query embedding when retrieval or a lookup happens.
+
+   ``--before REV`` adds the same five cases built from the package as it was at git revision ``REV`` (extracted
+   and imported as ``redis_rag_integrations_before``) to the table-embedder pass, interleaved with the current code
+   on the same server: ``added, now / before`` is the change at the same load.
+3. **Checkpoint commands.** What the Redis saver sends per agent turn, per checkpoint step and per ``put`` /
+   ``put_writes`` / ``get_tuple``: round trips counted at the client, commands from the server's INFO commandstats.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 import types
 import uuid
 from collections.abc import Callable, Sequence
@@ -421,13 +431,15 @@ def _middleware_cases(
     fresh = {name: iter(variants) for name in agents if name.endswith("miss")}
     calls: dict[str, list[int]] = {name: [] for name in agents}
     trips: dict[str, list[int]] = {name: [] for name in agents}
+    cpu: dict[str, list[float]] = {name: [] for name in agents}
     sent = RoundTrips()
 
     def case(name: str) -> Callable[[str], object]:
         def call(question: str) -> object:
             text = next(fresh[name]) if name in fresh else question
-            before, sent_before = embedder.calls, sent.count
+            before, sent_before, cpu_before = embedder.calls, sent.count, time.process_time()
             result = agents[name].invoke({"messages": [{"role": "user", "content": text}]})
+            cpu[name].append((time.process_time() - cpu_before) * 1000.0)
             calls[name].append(embedder.calls - before)
             trips[name].append(sent.count - sent_before)
             return result
@@ -453,9 +465,14 @@ def _middleware_cases(
             f"{label}: query embedding p50 ms": embed,
             f"{label}: redis PING p50 ms": ping_ms,
         }
+        bare_cpu = float(np.median(cpu["bare"]))
+        out[f"{label}: bare agent call, client CPU p50 ms"] = bare_cpu
         for name in agents:
             if name == "bare":
                 continue
+            # this process' CPU time (Python, encoding, parsing; not the waits for Redis nor for a core): the part
+            # of the added latency that a loaded machine inflates least
+            out[f"{label}: added client CPU per model call ms, {name}"] = float(np.median(cpu[name])) - bare_cpu
             per_call, round_trips = float(np.median(calls[name])), float(np.median(trips[name]))
             out[f"{label}: embedder calls per model call, {name}"] = per_call
             out[f"{label}: redis round trips per model call, {name}"] = round_trips
@@ -476,6 +493,9 @@ def _middleware_cases(
                         out[f"{label}: added per model call ms, {prefix}{name}"],
                     )
                     out[f"{label}: added, now / before, {name}"] = now / then
+                    now = out[f"{label}: added client CPU per model call ms, {name}"]
+                    then = out[f"{label}: added client CPU per model call ms, {prefix}{name}"]
+                    out[f"{label}: added client CPU, now / before, {name}"] = now / then
             for kind in ("hit", "rag-hit"):
                 assert caches[prefix + kind].stats.hits >= len(QUESTIONS) * rounds, f"the {prefix}{kind} case must hit"
         return out

@@ -64,6 +64,7 @@ def test_bench_agents_runs_at_a_tiny_size_with_every_row_and_numeric_ratios(redi
         assert math.isfinite(middleware[f"real embedder: added minus embeddings ms, {case}"]), case
         assert middleware[f"table embedder: embedder calls per model call, before: {case}"] == 1.0, case
         assert math.isfinite(middleware[f"table embedder: added, now / before, {case}"]), case
+        assert math.isfinite(middleware[f"table embedder: added client CPU per model call ms, {case}"]), case
     assert middleware["before = git revision"] == "HEAD"
 
     before, after = figures["load average"]["before (1/5/15 min)"], figures["load average"]["after"]
