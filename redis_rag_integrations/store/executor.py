@@ -8,13 +8,14 @@ is a small value, not a callback, so a plan never touches a client and cannot bl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from redis.exceptions import NoScriptError
 
 from .. import freshness, replication
 from ..connection import is_cluster
+from ..placement import aft_call, ft_call
 from .bulk import Command, asend_overlapped, first_error, send_overlapped
 
 T = TypeVar("T")
@@ -69,26 +70,22 @@ class Invalidate(NamedTuple):
     keys: freshness.FreshKeys = freshness.GLOBAL
 
 
-class DropWhere(NamedTuple):
-    """Delete every record matching a filter string, through redisvl's index. Result: redisvl's result."""
+class Search(NamedTuple):
+    """One ``FT.SEARCH`` (or other ``FT.*``) command of index ``index_name``, sent to the index's node on a cluster
+    (:func:`..placement.ft_call`). Result: the raw reply."""
 
-    filter: str
+    index_name: str
+    command: Sequence[Any]
 
 
-WriteOp = Pipeline | Stream | Scripts | Eval | Call | Invalidate | DropWhere
+WriteOp = Pipeline | Stream | Scripts | Eval | Call | Invalidate | Search
 #: A write plan: yields ops, receives each op's result, returns the write's outcome.
 Plan = Generator[WriteOp, Any, T]
 
 
-def apply(
-    client: Any,
-    plan: Plan[T],
-    index: Callable[[], Any] = lambda: None,
-    durability: replication.Durability | None = None,
-) -> T:
-    """Run ``plan`` on a sync client. ``index`` gives the redisvl ``SearchIndex`` for :class:`DropWhere`: a callable,
-    so that plans which never drop by filter never build one. ``durability``: once the plan is done, wait until
-    that many replicas have it (:func:`..replication.wait`; raises :class:`..replication.ReplicationError`)."""
+def apply(client: Any, plan: Plan[T], durability: replication.Durability | None = None) -> T:
+    """Run ``plan`` on a sync client. ``durability``: once the plan is done, wait until that many replicas have it
+    (:func:`..replication.wait`; raises :class:`..replication.ReplicationError`)."""
     result: Any = None
     while True:
         try:
@@ -97,16 +94,11 @@ def apply(
             if durability is not None:
                 replication.wait(client, durability)
             return done.value
-        result = _run(client, index, op)
+        result = _run(client, op)
 
 
-async def aapply(
-    client: Any,
-    plan: Plan[T],
-    index: Callable[[], Any] = lambda: None,
-    durability: replication.Durability | None = None,
-) -> T:
-    """Run ``plan`` on an asyncio client (``index`` gives the redisvl ``AsyncSearchIndex``)."""
+async def aapply(client: Any, plan: Plan[T], durability: replication.Durability | None = None) -> T:
+    """Run ``plan`` on an asyncio client."""
     result: Any = None
     while True:
         try:
@@ -115,10 +107,10 @@ async def aapply(
             if durability is not None:
                 await replication.await_replicas(client, durability)
             return done.value
-        result = await _arun(client, index, op)
+        result = await _arun(client, op)
 
 
-def _run(client: Any, index: Callable[[], Any], op: WriteOp) -> Any:
+def _run(client: Any, op: WriteOp) -> Any:
     if isinstance(op, Pipeline):
         return _queued(client, op).execute(raise_on_error=not op.errors_in_place)
     if isinstance(op, Stream):
@@ -139,10 +131,10 @@ def _run(client: Any, index: Callable[[], Any], op: WriteOp) -> Any:
         return getattr(client, op.method)(*op.args)
     if isinstance(op, Invalidate):
         return freshness.invalidate_documents(client, op.ids, op.keys)
-    return index().drop_by_filter(op.filter)
+    return ft_call(client, op.index_name, *op.command)
 
 
-async def _arun(client: Any, index: Callable[[], Any], op: WriteOp) -> Any:
+async def _arun(client: Any, op: WriteOp) -> Any:
     if isinstance(op, Pipeline):
         return await _queued(client, op).execute(raise_on_error=not op.errors_in_place)
     if isinstance(op, Stream):
@@ -163,7 +155,7 @@ async def _arun(client: Any, index: Callable[[], Any], op: WriteOp) -> Any:
         return await getattr(client, op.method)(*op.args)
     if isinstance(op, Invalidate):
         return await freshness.ainvalidate_documents(client, op.ids, op.keys)
-    return await index().drop_by_filter(op.filter)
+    return await aft_call(client, op.index_name, *op.command)
 
 
 def _queued(client: Any, op: Pipeline) -> Any:

@@ -39,3 +39,17 @@ def parse_find_reply(layout: Layout, reply: Any) -> list[Record]:
     return [
         layout.read(key.decode() if isinstance(key, bytes) else str(key), fields) for key, fields in reply_rows(reply)
     ]
+
+
+def keys_command(layout: Layout, where: str, limit: int) -> tuple[Any, ...]:
+    """``FT.SEARCH`` for the keys only (``NOCONTENT``) of the first ``limit`` records matching the query string
+    ``where``: what a delete by filter reads before it unlinks (:func:`.writes.drop_where`)."""
+    check_k(limit)
+    return ("FT.SEARCH", layout.index_name, where, "NOCONTENT", "LIMIT", 0, limit, "DIALECT", 2)
+
+
+def reply_keys(reply: Any) -> list[Any]:
+    """The keys of a ``NOCONTENT`` reply, undecoded (RESP2 ``[total, key, ...]`` or a RESP3 map)."""
+    if isinstance(reply, dict):
+        return [r.get(b"id", r.get("id")) for r in reply.get(b"results", reply.get("results")) or []]
+    return list(reply[1:])

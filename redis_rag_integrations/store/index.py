@@ -1,7 +1,8 @@
 """The vector index core: create or open an index in the shared layout, write, read, delete and search it.
 
 :class:`RedisVectorIndex` is what both framework adapters drive; it knows nothing of LangChain or LlamaIndex.
-Index management and query building are redisvl's; what is ours is the layout, the checks that turn bad input
+Index management (``FT.CREATE`` from the schema, ``FT.INFO``, dropping) is redisvl's; every query, and every search a
+delete runs first, is ours (:mod:`.knn`, :mod:`.text`, :mod:`.find`), as are the layout, the checks that turn bad input
 into clear errors before anything is written, atomic replacement of a record, and telling the caches (through
 :mod:`redis_rag_integrations.freshness`) when a document changed. Every operation has an ``a``-prefixed async twin.
 
@@ -152,10 +153,10 @@ class RedisVectorIndex(IndexSearch):
         return self._clients.on_loop("index", self.async_client, make)
 
     def _apply(self, plan: Plan[Any], *, wait: bool = True) -> Any:
-        return apply(self.client, plan, lambda: self._index, self._durability if wait else None)
+        return apply(self.client, plan, self._durability if wait else None)
 
     async def _aapply(self, plan: Plan[Any], *, wait: bool = True) -> Any:
-        return await aapply(self.async_client, plan, lambda: self.aindex, self._durability if wait else None)
+        return await aapply(self.async_client, plan, self._durability if wait else None)
 
     # --- writing ---------------------------------------------------------------------------------------------
 
@@ -308,14 +309,14 @@ class RedisVectorIndex(IndexSearch):
 
     def clear(self) -> int:
         """Delete every record and the documents' version records, keep the index."""
-        removed = int(self._index.clear())
+        removed = self._apply(writes.drop_where(self.layout, "*"), wait=False)
         self._forget_versions()
-        return removed
+        return int(removed)
 
     async def aclear(self) -> int:
-        removed = int(await self.aindex.clear())
+        removed = await self._aapply(writes.drop_where(self.layout, "*"), wait=False)
         await self._aforget_versions()
-        return removed
+        return int(removed)
 
     def drop(self, delete_records: bool = True) -> None:
         """Drop the index (and by default its records and the documents' version records)."""
@@ -332,7 +333,7 @@ class RedisVectorIndex(IndexSearch):
             # The index lives on its name's node: drop it there (placement.aft_call).
             client = await self._clients.aclient()
             if delete_records:
-                await self.aindex.clear()
+                await self._aapply(writes.drop_where(self.layout, "*"), wait=False)
             await placement.aft_call(client, self.name, "FT.DROPINDEX", self.name)
         else:
             await self.aindex.delete(drop=delete_records)

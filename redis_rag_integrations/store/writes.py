@@ -35,7 +35,8 @@ from ..freshness import DEPS_PREFIX, GLOBAL, WATCH_SECONDS, FreshKeys, keys_of
 from ..hello import hello, redis_major
 from . import bulk
 from .bulk import Command, first_error
-from .executor import Call, DropWhere, Eval, Invalidate, Pipeline, Plan, Scripts, Stream
+from .executor import Call, Eval, Invalidate, Pipeline, Plan, Scripts, Search, Stream
+from .find import keys_command, reply_keys
 from .layout import CONTENT_HASH, DOC_ID, EXTRA, Checked, Layout
 
 
@@ -318,10 +319,31 @@ def delete_documents(layout: Layout, doc_ids: Sequence[str], invalidate: bool) -
     """Delete every chunk of the given documents; the result is how many chunks went."""
     if not doc_ids:
         return 0
-    result = yield DropWhere(tags.tag_clause(DOC_ID, doc_ids, encoded=layout.dialect == "native"))
+    deleted = yield from drop_where(layout, tags.tag_clause(DOC_ID, doc_ids, encoded=layout.dialect == "native"))
     if invalidate:
         yield Invalidate(doc_ids, keys_of(layout.key_prefix))
-    return int(result.processed)
+    return deleted
+
+
+#: Keys read and unlinked per round of a delete by filter (redisvl's ``drop_by_filter`` / ``clear`` batch).
+DROP_BATCH = 500
+
+
+def drop_where(layout: Layout, where: str) -> Plan[int]:
+    """Delete every record the index returns for the query string ``where`` (``*``: all); the result is how many.
+
+    Rounds of :data:`DROP_BATCH`: the keys only (``NOCONTENT``), searched on the index's node (the op is
+    :class:`.executor.Search`), then ``UNLINK``; a deleted hash leaves the index at once, so every round searches
+    from the start. A round that deletes nothing (keys listed but gone) ends it rather than loop.
+    """
+    command = keys_command(layout, where, DROP_BATCH)
+    deleted = 0
+    while keys := reply_keys((yield Search(layout.index_name, command))):
+        removed = int((yield Call("unlink", keys)))  # redis-py splits a multi-key UNLINK across a cluster's slots
+        deleted += removed
+        if not removed:
+            break
+    return deleted
 
 
 def _assembled(checked: Iterable[tuple[str, Checked]]) -> Iterator[Encoded]:

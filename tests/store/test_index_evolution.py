@@ -231,7 +231,7 @@ def test_a_record_rewritten_during_the_backfill_keeps_its_new_value(
         except StopIteration as done:
             written = done.value
             break
-        reply = _run(client, lambda: None, op)
+        reply = _run(client, op)
         if isinstance(op, Pipeline) and op.commands[0][0] == "HMGET":
             reads += 1
             if reads == 1:  # between the backfill's read and its write

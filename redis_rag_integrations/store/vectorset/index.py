@@ -179,10 +179,10 @@ class VectorSetIndex(VectorSetReads, RedisVectorIndex):
         return info
 
     def _apply(self, plan: Plan[Any], *, wait: bool = True) -> Any:
-        return apply(self.client, plan, lambda: None, self._durability if wait else None)
+        return apply(self.client, plan, self._durability if wait else None)
 
     async def _aapply(self, plan: Plan[Any], *, wait: bool = True) -> Any:
-        return await aapply(self.async_client, plan, lambda: None, self._durability if wait else None)
+        return await aapply(self.async_client, plan, self._durability if wait else None)
 
     # --- writing ---------------------------------------------------------------------------------------------
 
