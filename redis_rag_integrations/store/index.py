@@ -30,7 +30,7 @@ from .executor import Plan, aapply, apply
 from .filters import FilterLike
 from .knn import KnnPlanner
 from .layout import Checked, FieldType, Layout, Record
-from .opening import LayoutMismatchError, existing_dims, reconcile, refuse_overlapping_prefix
+from .opening import LayoutMismatchError, existing_dims, num_docs, reconcile, refuse_overlapping_prefix
 from .search import IndexSearch, check_ids
 
 __all__ = ["SMALL_WRITE", "WRITE_BATCH", "LayoutMismatchError", "RedisVectorIndex"]
@@ -354,10 +354,12 @@ class RedisVectorIndex(IndexSearch):
             await client.unlink(*batch[start : start + 1000])
 
     def count(self) -> int:
-        return int(self._index.info()["num_docs"])
+        """How many records the index holds (``FT.INFO`` on the index's node: redisvl's asyncio ``info`` picked a
+        cluster node at random, one without the index, or none)."""
+        return num_docs(placement.ft_call(self.client, self.name, "FT.INFO", self.name))
 
     async def acount(self) -> int:
-        return int((await self.aindex.info())["num_docs"])
+        return num_docs(await placement.aft_call(self.async_client, self.name, "FT.INFO", self.name))
 
     def close(self) -> None:
         """Let go of the clients: shared ones stay open for other components, async ones close with their loop."""

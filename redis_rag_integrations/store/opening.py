@@ -126,11 +126,17 @@ def _vector_attrs(attrs: Any) -> dict[str, Any]:
     return {n: str(getattr(getattr(attrs, n), "value", getattr(attrs, n))).lower() for n in names}
 
 
-def _as_dict(info: Any) -> dict[Any, Any]:
+def info_dict(info: Any) -> dict[Any, Any]:
     """``FT.INFO`` as a dict: redis-py's ``ft().info()`` gives one, a bare RESP2 reply is a flat list."""
     if isinstance(info, list):
         return {as_str(k): v for k, v in zip(info[::2], info[1::2], strict=False)}
     return {as_str(k): v for k, v in info.items()}
+
+
+def num_docs(info: Any) -> int:
+    """``num_docs`` of an ``FT.INFO`` reply, whichever protocol sent it (what ``count`` reports)."""
+    value = info_dict(info).get("num_docs")
+    return int(float(as_str(value))) if value not in (None, b"", "") else 0
 
 
 def refuse_overlapping_prefix(client: SyncClient, layout: Layout) -> None:
@@ -150,8 +156,8 @@ def refuse_overlapping_prefix(client: SyncClient, layout: Layout) -> None:
         options["target_nodes"] = client.get_node_from_key(ours)  # type: ignore[union-attr]
     try:
         for name in map(as_str, client.execute_command("FT._LIST", **options)):
-            info = _as_dict(client.execute_command("FT.INFO", name, **options) if options else client.ft(name).info())
-            pairs = _as_dict(info.get("index_definition") or [])  # a flat list (RESP2) or a map (RESP3)
+            info = info_dict(client.execute_command("FT.INFO", name, **options) if options else client.ft(name).info())
+            pairs = info_dict(info.get("index_definition") or [])  # a flat list (RESP2) or a map (RESP3)
             for theirs in map(as_str, pairs.get("prefixes") or []):
                 if theirs and (ours.startswith(theirs) or theirs.startswith(ours)):
                     raise LayoutMismatchError(

@@ -28,6 +28,7 @@ async def test_deletes_by_document_and_clear_on_the_cluster(search_cluster, uniq
     dropped = False
     try:
         index.upsert(_records(30))
+        assert (index.count(), await index.acount()) == (30, 30)  # FT.INFO on the index's node, sync and async
         assert index.delete_documents(["d0"]) == 10
         assert await index.adelete_documents(["d1", "missing"]) == 10
         assert sorted(r.id for r in index.find({"doc_id": "d2"}, limit=100)) == sorted(f"r{i}" for i in range(2, 30, 3))
