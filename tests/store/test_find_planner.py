@@ -9,8 +9,10 @@ metadata key, llama-index-vector-stores-redis); the errors are the ones ``find``
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -275,3 +277,14 @@ async def test_llama_index_layout_finds_whole_nodes(
         }
     finally:
         index.drop()
+
+
+def test_the_find_benchmark_runs_with_both_paths_agreeing(redis_url: str) -> None:
+    """benchmarks/find_round_trip.py checks the previous and the planner path return the same records, then times."""
+    root = str(Path(__file__).resolve().parents[2])  # benchmarks/ is a folder of the repository, not a package
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from benchmarks.find_round_trip import run
+
+    out = run(redis_url, chunks=200, rounds=1)
+    assert out["filters"] > 4 and out["ratio planner / previous"] > 0
