@@ -165,7 +165,7 @@ class _Compiler(FilterWalker):
 
     def condition(self, ftype: str, name: str, op: str, value: Any) -> str:
         if ftype == "tag":
-            values = _tag_values(name, value, many=op in ("$in", "$nin"))
+            values = tag_values(name, value, many=op in ("$in", "$nin"))
             try:
                 clause = tags.tag_clause(name, values, encoded=self.encoded)
             except tags.UnmatchableTagError as exc:
@@ -201,11 +201,11 @@ def _text(name: str, op: str, value: Any) -> str:
 def _numeric(name: str, op: str, value: Any) -> str:
     field = f"@{tags.escape(name)}"
     if op in ("$in", "$nin"):
-        items = _list(name, op, value)
+        items = list_operand(name, op, value)
         clause = _join([f"{field}:[{_number(name, v)} {_number(name, v)}]" for v in items], " | ")
         return clause if op == "$in" else _negate(clause)
     if op == "$between":
-        low, high = _list(name, op, value, size=2)
+        low, high = list_operand(name, op, value, size=2)
         return f"{field}:[{_number(name, low)} {_number(name, high)}]"
     n = _number(name, value)
     return {
@@ -238,8 +238,9 @@ def tag_text(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _tag_values(name: str, value: Any, *, many: bool) -> list[str]:
-    items = _list(name, "$in", value) if many else [value]
+def tag_values(name: str, value: Any, *, many: bool) -> list[str]:
+    """A tag condition's value(s) as the text both backends compare (``many``: an ``$in`` / ``$nin`` list)."""
+    items = list_operand(name, "$in", value) if many else [value]
     out = []
     for v in items:
         if v is None or isinstance(v, dict | list | tuple | set):
@@ -248,7 +249,8 @@ def _tag_values(name: str, value: Any, *, many: bool) -> list[str]:
     return out
 
 
-def _list(name: str, op: str, value: Any, size: int | None = None) -> list[Any]:
+def list_operand(name: str, op: str, value: Any, size: int | None = None) -> list[Any]:
+    """The list an operator takes (``$in``, ``$between``...), or a :class:`FilterError` naming the field."""
     if not isinstance(value, list | tuple | set) or not value or (size is not None and len(value) != size):
         want = f"a list of {size}" if size else "a non-empty list"
         raise FilterError(f"{op} on {name!r} takes {want}, got {value!r}")

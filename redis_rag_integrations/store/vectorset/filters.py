@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..filters import FilterError, FilterLike, FilterWalker, _list, _tag_values
+from ..filters import FilterError, FilterLike, FilterWalker, list_operand, tag_values
 from ..layout import CONTENT_HASH, DOC_ID, ID, MAX_EXACT_INT, FieldType
 from .layout import QUERY_ENGINE, literal, number
 
@@ -71,7 +71,7 @@ class _Compiler(FilterWalker):
         return self._tag(name, op, value) if ftype == "tag" else _numeric(name, op, value)
 
     def _tag(self, name: str, op: str, value: Any) -> str:
-        values = _tag_values(name, value, many=op in ("$in", "$nin"))
+        values = tag_values(name, value, many=op in ("$in", "$nin"))
         if name in _SINGLE:
             clause = (
                 f".{name} in [{', '.join(map(literal, values))}]"
@@ -86,10 +86,10 @@ class _Compiler(FilterWalker):
 def _numeric(name: str, op: str, value: Any) -> str:
     if op in ("$in", "$nin"):
         # Equalities, not ``in [...]``: an array literal takes no expression, which big numbers need (`number`).
-        clause = _join([f"(.{name} == {_number(name, v)})" for v in _list(name, op, value)], "or")
+        clause = _join([f"(.{name} == {_number(name, v)})" for v in list_operand(name, op, value)], "or")
         return clause if op == "$in" else f"(not ({clause}))"
     if op == "$between":
-        low, high = _list(name, op, value, size=2)
+        low, high = list_operand(name, op, value, size=2)
         return f"(.{name} >= {_number(name, low)} and .{name} <= {_number(name, high)})"
     n = _number(name, value)
     if op == "$eq":
