@@ -82,6 +82,8 @@ class RedisRAGMiddleware(AgentMiddleware):
         #: Cache middlewares seen running behind this one (:mod:`.rag_turn`): their lookups go with the retrieval.
         self.followers: tuple[Any, ...] = ()
         self.unused_streaks: dict[int, int] = {}
+        #: Followers whose cache talks to Redis through another client: never asked (nothing to pipeline with).
+        self.solo: tuple[Any, ...] = ()
 
     @staticmethod
     def _base_prompt(request: ModelRequest) -> str | None:
@@ -107,10 +109,10 @@ class RedisRAGMiddleware(AgentMiddleware):
             token = rag_turn.enter(turn)
             try:
                 query = last_user_text(request.messages)
-                if query and self.followers:
+                if query and self.followers and self.retriever.pipelines():
                     base = self._base_prompt(request)
-                    found = (f.prefetch(request, base) for f in self.followers)
-                    turn.prefetched = [p for p in found if p is not None]
+                    found = [f.prefetch(request, base) for f in self.followers]
+                    turn.prefetched = turn.on_client(found, self.retriever.vectorstore.index.client)
                 docs = self.retriever.invoke(query) if query else []
                 return handler(self._with_context(request, docs))
             finally:
@@ -125,10 +127,10 @@ class RedisRAGMiddleware(AgentMiddleware):
             token = rag_turn.enter(turn)
             try:
                 query = last_user_text(request.messages)
-                if query and self.followers:
+                if query and self.followers and self.retriever.pipelines():
                     base = self._base_prompt(request)
                     found = [await f.aprefetch(request, base) for f in self.followers]
-                    turn.prefetched = [p for p in found if p is not None]
+                    turn.prefetched = turn.on_client(found, self.retriever.vectorstore.index.async_client)
                 docs = await self.retriever.ainvoke(query) if query else []
                 return await handler(self._with_context(request, docs))
             finally:

@@ -90,6 +90,21 @@ class RagTurn:
                 return found
         return None
 
+    def on_client(self, found: Sequence[Prefetched | None], client: Any) -> list[Prefetched]:
+        """The lookups that can go in a pipeline on ``client``; followers whose cache uses another client (other
+        URL or settings) become solo: they look up on their own from now on and are not asked again."""
+        leader = self.leader
+        out = []
+        for p in found:
+            if p is None:
+                continue
+            if p.plan.client is client:
+                out.append(p)
+            elif not any(s is p.follower for s in leader.solo):
+                leader.solo = (*leader.solo, p.follower)[-_MAX_FOLLOWERS:]
+                leader.followers = tuple(f for f in leader.followers if f is not p.follower)
+        return out
+
     def close(self) -> None:
         """Followers whose lookup went unused :data:`UNUSED_LIMIT` times in a row stop being asked (a RAG
         middleware shared by agents with and without that cache); followers that ran without one start."""
@@ -103,7 +118,8 @@ class RagTurn:
                 keep = [f for f in keep if f is not p.follower]
                 streaks.pop(id(p.follower), None)
         for follower in self.seen:
-            if not any(f is follower for f in keep) and len(keep) < _MAX_FOLLOWERS:
+            known = any(f is follower for f in keep) or any(s is follower for s in leader.solo)
+            if not known and len(keep) < _MAX_FOLLOWERS:
                 keep.append(follower)
         leader.followers = tuple(keep)
 
@@ -132,6 +148,11 @@ class PipelinedRetriever(RedisVectorStoreRetriever):
     """The RAG middleware's retriever: a hybrid search that carries the current turn's cache lookups in its
     pipeline when they use the same client. Other search types, clusters and other clients search as usual.
     LangChain's callbacks (tracing) see one retriever run either way."""
+
+    def pipelines(self) -> bool:
+        """Whether this retriever's searches can carry lookups (a hybrid search, not on a cluster): the RAG
+        middleware asks its followers for nothing otherwise."""
+        return self.search_type == "hybrid" and not self.vectorstore.index._cluster
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any

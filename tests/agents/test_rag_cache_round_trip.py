@@ -119,8 +119,10 @@ def ask(agent: Any, question: str = QUESTION) -> Any:
 def make_agent(store: RedisVectorStore, cache: SemanticCacheMiddleware, *extra: AgentMiddleware) -> Any:
     """An agent whose model answers from a list set per call (``agent.model_answers``)."""
     model = ToolFakeChatModel(messages=iter([]))
-    agent = create_agent(model, system_prompt="Answer.", middleware=[RedisRAGMiddleware(store, k=2), *extra, cache])
+    rag = RedisRAGMiddleware(store, k=2)
+    agent = create_agent(model, system_prompt="Answer.", middleware=[rag, *extra, cache])
     agent.fake = model  # type: ignore[attr-defined]
+    agent.fake_rag = rag  # type: ignore[attr-defined]
     return agent
 
 
@@ -246,6 +248,12 @@ def test_other_clients_fall_back_to_one_command_after_the_other(
     messages, trips = counted(sent, lambda: ask(agent))
     assert messages[-1].content == "Use with." and model.calls == []
     assert trips == 2  # retrieval, then the lookup
+    rag = agent.fake_rag  # type: ignore[attr-defined]
+    assert rag.followers == () and rag.solo == (cache,)  # asked once, then never again
+    lookups = cache.stats.snapshot()["lookups"]
+    for _ in range(3):
+        ask(agent)
+    assert cache.stats.snapshot()["lookups"] == lookups + 3 and rag.followers == ()
 
 
 def test_a_rag_middleware_shared_with_a_cacheless_agent_stops_asking(
@@ -262,3 +270,17 @@ def test_a_rag_middleware_shared_with_a_cacheless_agent_stops_asking(
         ask(bare)
     assert rag.followers == ()  # its lookups went unused UNUSED_LIMIT times in a row
     assert cache.stats.snapshot()["lookups"] == lookups  # and none of them was counted
+
+
+def test_a_similarity_retriever_asks_for_no_lookup(
+    store: RedisVectorStore, make_cache: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = make_cache()
+    rag = RedisRAGMiddleware(store, k=2, search_type="similarity")  # only the hybrid search carries lookups
+    agent = create_agent(answer("Use with."), system_prompt="Answer.", middleware=[rag, cache])
+    ask(agent)
+    sent = Sent(monkeypatch)
+    lookups = cache.stats.snapshot()["lookups"]
+    messages, trips = counted(sent, lambda: ask(agent))
+    assert messages[-1].content == "Use with." and messages[-1].response_metadata["cache_hit"]
+    assert trips == 2 and cache.stats.snapshot()["lookups"] == lookups + 1
