@@ -168,7 +168,12 @@ def test_bad_filters_are_refused(make: Any, flt: Any, match: str) -> None:
 
 def test_what_a_vector_set_cannot_do_is_refused_naming_the_query_engine(make: Any, settings: Settings) -> None:
     idx = make()
-    for call in (lambda: idx.text_search("x"), lambda: idx.hybrid_search("x", rec(0).vector)):
+    vector = rec(0).vector
+    for call in (
+        lambda: idx.text_search("x"),
+        lambda: idx.hybrid_search("x", vector),
+        lambda: idx.hybrid_plan("x", vector),
+    ):
         with pytest.raises(VectorSetUnsupported, match="query-engine backend"):
             call()
     for fields in ({"body": "text"}, {"where": "geo"}, {"my-field": "tag"}):

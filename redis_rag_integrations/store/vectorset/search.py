@@ -8,7 +8,7 @@ matches, never an approximate subset. BM25 and hybrid search raise, naming the q
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -146,6 +146,18 @@ class VectorSetReads:
         alpha: float | None = None,
         fusion: HybridFusion | None = None,
     ) -> list[Hit]:
+        raise unsupported("hybrid (BM25 + vector) search")
+
+    def hybrid_plan(
+        self,
+        text: str,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        filter: FilterLike = None,
+        fetch_k: int | None = None,
+        alpha: float | None = None,
+        fusion: HybridFusion | None = None,
+    ) -> NoReturn:
         raise unsupported("hybrid (BM25 + vector) search")
 
     def _vectors_pipe(self, pipe: Any, found: list[Hit]) -> Any:
