@@ -4,7 +4,7 @@ Nothing here imports LangChain or LlamaIndex; the adapters in :mod:`redis_rag_in
 :mod:`redis_rag_integrations.llama_index` translate their types to ``(prompt, response, payload)`` and call these.
 """
 
-from .entry import CacheHit, SourceRef, content_hash
+from .entry import CacheHit, SourceRef, source_fingerprint
 from .exact import ExactCache
 from .guard import CacheInputError
 from .scope import llm_scope_tag, user_scope_tag
@@ -18,8 +18,8 @@ __all__ = [
     "ExactCache",
     "SemanticCache",
     "SourceRef",
-    "content_hash",
     "llm_scope_tag",
+    "source_fingerprint",
     "user_scope_tag",
     "validate_threshold",
 ]

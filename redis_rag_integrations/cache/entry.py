@@ -26,8 +26,13 @@ class SourceRef:
         return {"id": self.id, "hash": self.content_hash}
 
 
-def content_hash(text: str, metadata: Mapping[str, Any] | None = None) -> str:
-    """sha256 of a document's text and metadata (canonical JSON), the fingerprint recorded with RAG answers."""
+def source_fingerprint(text: str, metadata: Mapping[str, Any] | None = None) -> str:
+    """sha256 of a document's text and metadata (canonical JSON), the fingerprint recorded with RAG answers.
+
+    Used only when a retrieved document carries no ``content_hash`` of its own (the store's records do: see
+    :func:`..store.records.content_hash`, a different encoding). Named apart from that one because the two give
+    different digests for the same text: one name, one meaning.
+    """
     body = text + "\x00" + json.dumps(dict(metadata or {}), sort_keys=True, default=repr)
     return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 

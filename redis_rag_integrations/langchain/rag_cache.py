@@ -29,7 +29,7 @@ from langchain_core.load import dumpd
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from ..cache import CacheInputError, SemanticCache, SourceRef, content_hash
+from ..cache import CacheInputError, SemanticCache, SourceRef, source_fingerprint
 from ..cache.identity import UncacheableCall, identity_json, log_bypass
 from ..cache.scope import digest
 from ..embeddings import Embedder
@@ -64,7 +64,7 @@ def sources_of(output: Any) -> list[SourceRef]:
             docs.extend(v for v in value if isinstance(v, Document))
     refs: list[SourceRef] = []
     for doc in docs:
-        doc_hash = str(doc.metadata.get("content_hash") or content_hash(doc.page_content, doc.metadata))
+        doc_hash = str(doc.metadata.get("content_hash") or source_fingerprint(doc.page_content, doc.metadata))
         ids = [doc.id] + [doc.metadata.get(k) for k in DOC_ID_KEYS]
         refs.extend(SourceRef(str(i), doc_hash) for i in dict.fromkeys(ids) if i not in (None, ""))
     return refs
