@@ -11,23 +11,15 @@ Standalone: ``python -m benchmarks.find_round_trip [--chunks N] [--rounds N]``.
 
 from __future__ import annotations
 
-import argparse
-import json
-import uuid
 from typing import Any
 
 import numpy as np
 from redisvl.query import FilterQuery
 
-from benchmarks.corpus import doc_chunks
-from benchmarks.machine import load
-from benchmarks.timing import interleaved, percentiles
-from redis_rag_integrations import Settings
-from redis_rag_integrations.server import EmbeddedRedis
+from benchmarks.before_after import chunk_index, main, timed
 from redis_rag_integrations.store import Record, RedisVectorIndex
 from redis_rag_integrations.store.filters import compile_filter
 
-DIMS = 384
 LIMIT = 100
 
 
@@ -40,21 +32,8 @@ def previous_find(index: RedisVectorIndex, flt: Any, limit: int) -> list[Record]
 
 
 def run(url: str, chunks: int, rounds: int) -> dict[str, Any]:
-    rng = np.random.default_rng(0)
-    docs = doc_chunks(chunks)
-    vectors = rng.normal(size=(len(docs), DIMS)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = RedisVectorIndex(
-        f"bench-find-{uuid.uuid4().hex[:8]}",
-        dims=DIMS,
-        metadata_fields={"section": "tag", "n": "numeric"},
-        settings=Settings(redis_url=url),
-    )
-    try:
-        records = [
-            Record(c.id, c.text, v, {**c.metadata, "n": i}) for i, (c, v) in enumerate(zip(docs, vectors, strict=True))
-        ]
-        index.upsert(records)
+    fields = {"section": "tag", "n": "numeric"}
+    with chunk_index(url, chunks, "find", fields, np.random.default_rng(0)) as (index, records):
         sections = sorted({str(r.metadata["section"]) for r in records})
         filters: list[Any] = [{"section": s} for s in sections]
         filters += [{"n": {"$gte": i, "$lt": i + 50}} for i in range(0, len(records), max(1, len(records) // 20))]
@@ -67,34 +46,16 @@ def run(url: str, chunks: int, rounds: int) -> dict[str, Any]:
             "find planner": lambda f: index.find(f, LIMIT),
             "ping": lambda f: index.client.ping(),
         }
-        before = load()
-        samples = interleaved(cases, filters, rounds=rounds, warmup=10)
-        after = load()
+        p50, report = timed(cases, filters, rounds)
         hits = [len(index.find(f, LIMIT)) for f in filters]
-    finally:
-        index.drop()
-        index.close()
-    p50 = {name: percentiles(s)["p50"] for name, s in samples.items()}
     return {
-        "records": len(docs),
+        "records": len(records),
         "filters": len(filters),
         "records returned per filter (min / median / max)": [min(hits), int(np.median(hits)), max(hits)],
-        "samples per case": len(samples["ping"]),
-        "load average before (1/5/15 min)": before,
-        "load average after": after,
-        "p50 ms": {name: round(v, 3) for name, v in p50.items()},
+        **report,
         "ratio planner / previous": round(p50["find planner"] / p50["find previous"], 3),
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chunks", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    with EmbeddedRedis() as server:
-        print(json.dumps(run(server.url, args.chunks, args.rounds), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    main(run, __doc__)

@@ -11,27 +11,20 @@ measurement only). Standalone: ``python -m benchmarks.hybrid_round_trip [--chunk
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
-import uuid
 from typing import Any
 
 import numpy as np
 from redisvl.query import TextQuery
 
-from benchmarks.corpus import doc_chunks, faq_pairs
-from benchmarks.machine import load
-from benchmarks.timing import interleaved, percentiles
-from redis_rag_integrations import Settings
-from redis_rag_integrations.server import EmbeddedRedis
-from redis_rag_integrations.store import Hit, Record, RedisVectorIndex
+from benchmarks.before_after import chunk_index, main, timed, unit_vectors
+from benchmarks.corpus import faq_pairs
+from redis_rag_integrations.store import Hit, RedisVectorIndex
 from redis_rag_integrations.store.filters import compile_filter
 from redis_rag_integrations.store.layout import TEXT, Layout
 from redis_rag_integrations.store.ranking import relative_score_fuse
 from redis_rag_integrations.store.stopwords import QUESTION_STOPWORDS, REDIS_STOPWORDS
 
-DIMS = 384
 K = 4
 
 
@@ -68,20 +61,9 @@ def previous_hybrid(index: RedisVectorIndex, text: str, vector: np.ndarray, k: i
 
 def run(url: str, chunks: int, rounds: int) -> dict[str, Any]:
     rng = np.random.default_rng(0)
-    docs = doc_chunks(chunks)
-    vectors = rng.normal(size=(len(docs), DIMS)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = RedisVectorIndex(
-        f"bench-hybrid-{uuid.uuid4().hex[:8]}",
-        dims=DIMS,
-        metadata_fields={"section": "tag"},
-        settings=Settings(redis_url=url),
-    )
-    try:
-        index.upsert([Record(c.id, c.text, v, c.metadata) for c, v in zip(docs, vectors, strict=True)])
+    with chunk_index(url, chunks, "hybrid", {"section": "tag"}, rng) as (index, records):
         questions = [p.question for p in faq_pairs(60)]
-        qvecs = rng.normal(size=(len(questions), DIMS)).astype(np.float32)
-        inputs = list(zip(questions, qvecs, strict=True))
+        inputs = list(zip(questions, unit_vectors(rng, len(questions)), strict=True))
         for text, vec in inputs:  # the two paths agree before they are timed
             for flt in (None, {"section": "faq"}):
                 old = [(h.record.id, round(h.score, 9)) for h in previous_hybrid(index, text, vec, K, flt)]
@@ -97,19 +79,10 @@ def run(url: str, chunks: int, rounds: int) -> dict[str, Any]:
             "knn alone": lambda x: index.search(x[1], K),
             "ping": lambda x: index.client.ping(),
         }
-        before = load()
-        samples = interleaved(cases, inputs, rounds=rounds, warmup=10)
-        after = load()
-    finally:
-        index.drop()
-        index.close()
-    p50 = {name: percentiles(s)["p50"] for name, s in samples.items()}
+        p50, report = timed(cases, inputs, rounds)
     return {
-        "records": len(docs),
-        "samples per case": len(samples["ping"]),
-        "load average before (1/5/15 min)": before,
-        "load average after": after,
-        "p50 ms": {name: round(v, 3) for name, v in p50.items()},
+        "records": len(records),
+        **report,
         "ratios planner / previous": {
             "hybrid": round(p50["hybrid planner"] / p50["hybrid previous"], 3),
             "hybrid, filter": round(p50["hybrid planner, filter"] / p50["hybrid previous, filter"], 3),
@@ -118,14 +91,5 @@ def run(url: str, chunks: int, rounds: int) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chunks", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    with EmbeddedRedis() as server:
-        print(json.dumps(run(server.url, args.chunks, args.rounds), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    main(run, __doc__)
