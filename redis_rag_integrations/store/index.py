@@ -32,6 +32,7 @@ from .knn import KnnPlanner
 from .layout import Checked, FieldType, Layout, Record
 from .opening import LayoutMismatchError, existing_dims, num_docs, reconcile, refuse_overlapping_prefix
 from .search import IndexSearch, check_ids
+from .text import TextPlanner
 
 __all__ = ["SMALL_WRITE", "WRITE_BATCH", "LayoutMismatchError", "RedisVectorIndex"]
 
@@ -118,6 +119,7 @@ class RedisVectorIndex(IndexSearch):
             placement.check_single_slot(self.name, [self.layout.key_prefix + self.layout.key_separator])
         self._index = SearchIndex(self.layout.schema(), redis_client=self.client)
         self._knn = KnnPlanner(self.layout)
+        self._text = TextPlanner(self.layout)
         self._similarity = self.layout.similarity_fn()
         #: The freshness keys this index's writes invalidate through (its tenant's: :mod:`..freshness`).
         self._fresh = freshness.keys_of(self.layout.key_prefix)
@@ -183,6 +185,7 @@ class RedisVectorIndex(IndexSearch):
         wanted = dataclasses.replace(self.layout, metadata_fields={**self.layout.metadata_fields, **fields})
         self.layout = reconcile(self.client, wanted, explicit_fields=True)
         self._knn = KnnPlanner(self.layout)
+        self._text = TextPlanner(self.layout)
         self._index = SearchIndex(self.layout.schema(), redis_client=self.client)
 
     def _upsert_plan(self, records: Sequence[Record], batch_size: int) -> Plan[None]:

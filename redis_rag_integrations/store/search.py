@@ -37,6 +37,7 @@ class IndexSearch:
     client: SyncClient
     ef_runtime: int | None
     _knn: KnnPlanner
+    _text: TextPlanner
     _similarity: Callable[[float], float]
     _cluster: bool
 
@@ -133,14 +134,6 @@ class IndexSearch:
         reply = await (aft_call(client, self.name, *cmd) if self._cluster else client.execute_command(*cmd))
         return parse_reply(self.layout, reply, self._similarity)
 
-    @property
-    def _text(self) -> TextPlanner:
-        """The BM25 planner of the current layout (made again when a new field changes the layout)."""
-        planner: TextPlanner | None = self.__dict__.get("_text_planner")
-        if planner is None or planner.layout is not self.layout:
-            planner = self.__dict__["_text_planner"] = TextPlanner(self.layout)
-        return planner
-
     @metrics.timed("store.text_search")
     def text_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
         """BM25 over the chunk text; ``score`` is the BM25 score, ``distance`` its negation (lower is better)."""
@@ -172,7 +165,7 @@ class IndexSearch:
         the settings' ``hybrid_alpha`` / ``hybrid_fusion``. Each side fetches ``fetch_k`` candidates; both
         commands go in one round trip and only the ``k`` winners are decoded (:mod:`.hybrid`).
         """
-        plan = self._hybrid(text, vector, k, filter, fetch_k, alpha, fusion)
+        plan = self.hybrid_plan(text, vector, k, filter, fetch_k, alpha, fusion)
         return plan.finish(ft_pipeline(self.client, self.name, plan.commands, self._cluster))
 
     @metrics.timed("store.hybrid_search")
@@ -186,7 +179,7 @@ class IndexSearch:
         alpha: float | None = None,
         fusion: HybridFusion | None = None,
     ) -> list[Hit]:
-        plan = self._hybrid(text, vector, k, filter, fetch_k, alpha, fusion)
+        plan = self.hybrid_plan(text, vector, k, filter, fetch_k, alpha, fusion)
         return plan.finish(await aft_pipeline(self.async_client, self.name, plan.commands, self._cluster))
 
     def hybrid_plan(
@@ -202,18 +195,6 @@ class IndexSearch:
         """The two commands of :meth:`hybrid_search` and how their replies become hits, for a caller that sends
         them in its own pipeline on :attr:`client` (the agent RAG middleware adds the cache lookup: one round
         trip for both). Not for clusters: there the commands must go to the index's node (:meth:`hybrid_search`)."""
-        return self._hybrid(text, vector, k, filter, fetch_k, alpha, fusion)
-
-    def _hybrid(
-        self,
-        text: str,
-        vector: Sequence[float] | np.ndarray,
-        k: int,
-        filter: FilterLike,
-        fetch_k: int | None,
-        alpha: float | None,
-        fusion: HybridFusion | None,
-    ) -> HybridPlan:
         n = fetch_k or max(4 * k, 20)
         knn = (*self._knn.args(filter, n, QUERY_FIELDS, self.ef_runtime), "PARAMS", 2, "vector",
                self.layout.vector_bytes(vector, "query vector"), "DIALECT", 2)  # fmt: skip
