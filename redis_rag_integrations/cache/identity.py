@@ -116,7 +116,7 @@ def _plain(value: Any, depth: int) -> bool:
         return all(type(item) in _PLAIN_TEXT or _plain(item, depth + 1) for item in value)
     if kind is dict:
         for key, item in value.items():
-            if type(key) is not str or key[:1] == "$" or key.lower() in EXCLUDED_NAMES:
+            if type(key) is not str or key[:1] == "$" or excluded(key):
                 return False
             if not (type(item) in _PLAIN_TEXT or _plain(item, depth + 1)):
                 return False

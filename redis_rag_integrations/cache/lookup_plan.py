@@ -16,16 +16,12 @@ ahead for a model call that then took another path must not count as a hit or a 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .entry import CacheHit, decode_hit
-from .gate import accepts
 from .guard import REDIS_FAULTS, check_prompt
 from .scope import digest, llm_scope_tag, user_scope_tag
-from .semantic_entries import CANDIDATES, RETURN_FIELDS, LLMScope, UserScope, queue_refresh
+from .semantic_entries import CANDIDATES, RETURN_FIELDS, LLMScope, UserScope, pick, queue_refresh
 
 if TYPE_CHECKING:
     from .semantic import SemanticCache
@@ -62,21 +58,11 @@ class LookupPlan:
             rows = _rows(reply)
         except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:  # not a search reply: a fault
             return self.failed(exc)
-        self._row = self._pick(rows)
+        self._row, self._rejected = pick(rows, self.prompt, self.cache.verify)  # counted when used (record)
         self.hit = decode_hit(self._row) if self._row is not None else None
         self.search_s = time.perf_counter() - started
         self.ok = True
         return self.hit
-
-    def _pick(self, rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-        """:meth:`~.semantic.SemanticCache._pick` without its counting (that waits for :meth:`record`)."""
-        for row in rows:
-            cached = row.get("prompt", "")
-            cached = cached.decode("utf-8") if isinstance(cached, bytes) else str(cached)
-            if not self.cache.verify or accepts(cached, self.prompt, float(row.get("vector_distance", 0.0))):
-                return row
-            self._rejected += 1
-        return None
 
     def failed(self, exc: BaseException) -> None:
         """A fault of the pipeline the lookup went in: the cache's guard and stats learn it; the lookup missed."""
@@ -84,8 +70,13 @@ class LookupPlan:
             self.cache._fault("lookup", exc)
         return None
 
-    def _refreshes(self) -> bool:
-        return self._row is not None and self.cache.refresh_on_hit and bool(self._row.get("ttl"))
+    def _refresh_pipe(self) -> Any:
+        """The pipeline that refreshes a hit's TTL when the cache does that, else ``None``."""
+        if self._row is None or not self.cache.refresh_on_hit or not self._row.get("ttl"):
+            return None
+        pipe = self.client.pipeline(transaction=False)
+        queue_refresh(pipe, self._row)
+        return pipe
 
     def _counted(self, embed_s: float) -> CacheHit | None:
         cache = self.cache
@@ -100,28 +91,24 @@ class LookupPlan:
         does that, and return the hit (``None`` after a fault, which :meth:`finish` already recorded)."""
         if not self.ok:
             return None
-        if self._refreshes():
-            try:
-                pipe = self.client.pipeline(transaction=False)
-                queue_refresh(pipe, self._row)
+        try:
+            if (pipe := self._refresh_pipe()) is not None:
                 pipe.execute()
-            except REDIS_FAULTS as exc:
-                self.cache._fault("lookup", exc)
-                return None
+        except REDIS_FAULTS as exc:
+            self.cache._fault("lookup", exc)
+            return None
         return self._counted(embed_s)
 
     async def arecord(self, embed_s: float = 0.0) -> CacheHit | None:
         """Async :meth:`record` (the plan was made on the cache's asyncio client)."""
         if not self.ok:
             return None
-        if self._refreshes():
-            try:
-                pipe = self.client.pipeline(transaction=False)
-                queue_refresh(pipe, self._row)
+        try:
+            if (pipe := self._refresh_pipe()) is not None:
                 await pipe.execute()
-            except REDIS_FAULTS as exc:
-                self.cache._fault("lookup", exc)
-                return None
+        except REDIS_FAULTS as exc:
+            self.cache._fault("lookup", exc)
+            return None
         return self._counted(embed_s)
 
 
@@ -137,7 +124,7 @@ def _command(cache: SemanticCache, prompt: str, llm: LLMScope, scope: UserScope,
     where = f"@llm:{{{llm_scope_tag(llm)}}} @scope:{{{user_scope_tag(scope)}}}"
     if len(prompt) > cache.max_semantic_chars:
         where += f" @prompt_hash:{{{digest(prompt)}}}"
-    blob = np.asarray(cache._vector(vector), dtype=np.float32).tobytes()
+    blob = cache._vector(vector).tobytes()
     limit = CANDIDATES if cache.verify else 1
     return ("FT.SEARCH", cache.name, f"{_RANGE} ({where})", *_TAIL, "DIALECT", 2, "LIMIT", 0, limit,
             "PARAMS", 4, "vector", blob, "distance_threshold", cache.distance_threshold)  # fmt: skip

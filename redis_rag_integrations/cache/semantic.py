@@ -32,7 +32,6 @@ from ..embeddings import Embedder, default_embedder
 from ..questions import embed_question
 from ..settings import Settings, get_settings
 from .entry import CacheHit, SourceRef, decode_hit, encode_meta
-from .gate import accepts
 from .guard import REDIS_FAULTS, CacheInputError, FaultGuard, check_prompt, check_response
 from .options import UNSET, validate_threshold, validate_ttl
 from .scope import digest, llm_scope_tag, user_scope_tag
@@ -47,6 +46,7 @@ from .semantic_entries import (
     expiry_key,
     lookup_query,
     order_key,
+    pick,
     queue_refresh,
     queue_store,
     store_outcome,
@@ -259,15 +259,13 @@ class SemanticCache(SemanticMaintenance, AsyncSemanticMethods):
         self.stats.record_lookup(hit is not None, t1 - t0, time.perf_counter() - t1)
         return hit
 
-    def _pick(self, prompt: str, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The closest candidate the verifier accepts for ``prompt`` (rows come sorted by distance)."""
-        for row in rows:
-            cached = row.get("prompt", "")
-            cached = cached.decode("utf-8") if isinstance(cached, bytes) else str(cached)
-            if not self.verify or accepts(cached, prompt, float(row.get("vector_distance", 0.0))):
-                return row
-            self.stats.count("rejected")
-        return None
+    def _pick(self, prompt: str, rows: list[dict[str, Any]]) -> Mapping[str, Any] | None:
+        """The closest candidate the verifier accepts for ``prompt`` (:func:`.semantic_entries.pick`), counting the
+        ones it rejected."""
+        row, rejected = pick(rows, prompt, self.verify)
+        if rejected:
+            self.stats.count("rejected", rejected)
+        return row
 
     def _refresh(self, client: SyncClient, row: Mapping[str, Any]) -> None:
         if row.get("ttl"):

@@ -22,6 +22,7 @@ from redisvl.schema import IndexSchema
 
 from .. import freshness
 from .entry import decode_hit
+from .gate import accepts
 from .options import UNSET
 from .order import queue_order
 from .scope import digest, llm_scope_tag, user_scope_tag
@@ -151,3 +152,17 @@ def order_key(name: str) -> str:
 def expiry_key(name: str) -> str:
     """Sorted set of TTL'd entry keys by expiry time, so expired ones leave the order (see :mod:`.order`)."""
     return f"{name}:expiry"
+
+
+def pick(rows: Sequence[Mapping[str, Any]], prompt: str, verify: bool) -> tuple[Mapping[str, Any] | None, int]:
+    """The closest candidate the verifier accepts for ``prompt`` (rows come sorted by distance), and how many closer
+    ones it rejected: the one choice behind :meth:`.semantic.SemanticCache.check` and a planned lookup
+    (:mod:`.lookup_plan`), which count the rejections when and where each counts its lookup."""
+    rejected = 0
+    for row in rows:
+        cached = row.get("prompt", "")
+        cached = cached.decode("utf-8") if isinstance(cached, bytes) else str(cached)
+        if not verify or accepts(cached, prompt, float(row.get("vector_distance", 0.0))):
+            return row, rejected
+        rejected += 1
+    return None, rejected

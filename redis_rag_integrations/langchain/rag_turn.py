@@ -144,6 +144,16 @@ def _pipelinable(plans: Sequence[Prefetched], client: Any) -> list[Prefetched]:
     return [p for p in plans if p.plan.client is client]
 
 
+def _queued(pipe: Any, ahead: Sequence[Prefetched], plan: Any) -> Any:
+    """The cache lookups first, then the hybrid search's two commands (:meth:`PipelinedRetriever._finish` reads the
+    replies in that order)."""
+    for p in ahead:
+        pipe.execute_command(*p.plan.command)
+    for cmd in plan.commands:
+        pipe.execute_command(*cmd)
+    return pipe
+
+
 class PipelinedRetriever(RedisVectorStoreRetriever):
     """The RAG middleware's retriever: a hybrid search that carries the current turn's cache lookups in its
     pipeline when they use the same client. Other search types, clusters and other clients search as usual.
@@ -160,7 +170,7 @@ class PipelinedRetriever(RedisVectorStoreRetriever):
         turn = current_turn()
         store = self.vectorstore
         index = store.index
-        if turn is None or self.search_type != "hybrid" or kwargs or index._cluster:
+        if turn is None or kwargs or not self.pipelines():
             return super()._get_relevant_documents(query, run_manager=run_manager, **kwargs)
         ahead = _pipelinable(turn.prefetched, index.client)
         if not ahead:
@@ -168,11 +178,7 @@ class PipelinedRetriever(RedisVectorStoreRetriever):
         args = {k: v for k, v in self.search_kwargs.items() if k in _HYBRID_ARGS}
         with metrics.timer("store.hybrid_search"):
             plan = index.hybrid_plan(query, store._embed_query(query), **args)
-            pipe = index.client.pipeline(transaction=False)
-            for p in ahead:
-                pipe.execute_command(*p.plan.command)
-            for cmd in plan.commands:
-                pipe.execute_command(*cmd)
+            pipe = _queued(index.client.pipeline(transaction=False), ahead, plan)
             started = time.perf_counter()
             replies = pipe.execute(raise_on_error=False)
             return self._finish(ahead, plan, replies, started)
@@ -183,7 +189,7 @@ class PipelinedRetriever(RedisVectorStoreRetriever):
         turn = current_turn()
         store = self.vectorstore
         index = store.index
-        if turn is None or self.search_type != "hybrid" or kwargs or index._cluster:
+        if turn is None or kwargs or not self.pipelines():
             return await super()._aget_relevant_documents(query, run_manager=run_manager, **kwargs)
         client = index.async_client
         ahead = _pipelinable(turn.prefetched, client)
@@ -192,11 +198,7 @@ class PipelinedRetriever(RedisVectorStoreRetriever):
         args = {k: v for k, v in self.search_kwargs.items() if k in _HYBRID_ARGS}
         with metrics.timer("store.hybrid_search"):
             plan = index.hybrid_plan(query, await store._aembed_query(query), **args)
-            pipe = client.pipeline(transaction=False)
-            for p in ahead:
-                pipe.execute_command(*p.plan.command)
-            for cmd in plan.commands:
-                pipe.execute_command(*cmd)
+            pipe = _queued(client.pipeline(transaction=False), ahead, plan)
             started = time.perf_counter()
             replies = await pipe.execute(raise_on_error=False)
             return self._finish(ahead, plan, replies, started)
