@@ -99,14 +99,13 @@ def server_url(kwargs: dict[str, Any], tls: bool = False) -> str:
     return f"{scheme}://{auth}{kwargs.get('host') or 'localhost'}:{kwargs.get('port') or 6379}/{db}"
 
 
-def command_timeout_text(url: str, limit: float | None, command: str | None, per_call: bool = False) -> str:
+def command_timeout_text(url: str, limit: float | None, command: str | None) -> str:
     """Why a reply did not come (``socket_timeout``), and which setting lets a legitimately slow command finish."""
     what = f"no reply to {command}" if command else "no reply"
-    where = "the timeout this call passed" if per_call else "socket_timeout"
     return (
-        f"Redis at {url} sent {what} within {where} = {limit} s: the server is overloaded, blocked by a slow command "
-        "or script, or the network drops packets. If the command is legitimately slow, raise Settings.socket_timeout "
-        "(REDIS_RAG_SOCKET_TIMEOUT)."
+        f"Redis at {url} sent {what} within socket_timeout = {limit} s: the server is overloaded, blocked by a slow "
+        "command or script, or the network drops packets. If the command is legitimately slow, raise "
+        "Settings.socket_timeout (REDIS_RAG_SOCKET_TIMEOUT)."
     )
 
 

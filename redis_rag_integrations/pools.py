@@ -27,7 +27,9 @@ Cluster and sentinel clients keep redis-py's own pools and texts (their pools ar
 from __future__ import annotations
 
 import asyncio
+import functools
 import queue
+import sys
 from collections import deque
 from typing import Any
 
@@ -39,12 +41,17 @@ from .failures import command_timeout_text, connect_timeout_text, pool_wait_text
 
 __all__ = ["FairAsyncPool", "NamedTimeoutPool", "named_timeouts"]
 
+if sys.version_info >= (3, 11, 3):  # as redis-py does: async-timeout (its dependency) before 3.11.3
+    from asyncio import timeout as _timeout
+else:  # pragma: no cover - Python 3.10
+    from async_timeout import timeout as _timeout
 
-def _command_name(args: tuple[Any, ...]) -> str | None:
-    """The command's name only: its arguments may be user data or credentials (``AUTH``)."""
-    if not args:
+
+def _command_name(first: Any) -> str | None:
+    """The command's name only (its arguments may be user data or credentials: ``AUTH``), from the first argument
+    sent; worked out only when a timeout is reported, never on the way out."""
+    if first is None:
         return None
-    first = args[0]
     name = first.decode(errors="replace") if isinstance(first, bytes) else str(first)
     return name.split(" ", 1)[0][:40] or None
 
@@ -54,49 +61,71 @@ def _address(connection: object) -> dict[str, Any]:
     return {k: getattr(connection, k, None) for k in ("host", "port", "db", "username", "password", "path")}
 
 
+_TLS = (redis.SSLConnection, aioredis.SSLConnection)
+
+
+def _url(connection: Any) -> str:
+    return server_url(_address(connection), tls=isinstance(connection, _TLS))
+
+
+def _command_timeout(connection: Any, exc: redis.TimeoutError) -> redis.TimeoutError:
+    """What a connection raises when a reply does not come: ours, unless it already is ours."""
+    if isinstance(exc, RedisRagError):
+        return exc
+    text = command_timeout_text(_url(connection), connection.socket_timeout, _command_name(connection._last_command))
+    return CommandTimeout(text)
+
+
+def _connect_timeout(connection: Any, exc: redis.TimeoutError) -> redis.TimeoutError:
+    if isinstance(exc, RedisRagError):  # a reply timed out during the handshake: already a CommandTimeout
+        return exc
+    return ConnectTimeout(connect_timeout_text(_url(connection), connection.socket_connect_timeout))
+
+
+def _pool_wait(pool: Any) -> PoolWaitTimeout:
+    tls = issubclass(pool.connection_class, _TLS)
+    return PoolWaitTimeout(pool_wait_text(server_url(pool.connection_kwargs, tls), pool.timeout, pool.max_connections))
+
+
+#: The connection method that opens the socket and says hello: ``connect_check_health`` since redis-py 6 (a
+#: reconnect inside ``send_packed_command`` calls it without ``connect``), ``connect`` on 5.x.
+_CONNECT = "connect_check_health" if hasattr(redis.Connection, "connect_check_health") else "connect"
+
+
 class _SyncNamedTimeouts:
     """Mixin for redis-py's synchronous connection classes (see the module docstring)."""
 
-    _last_command: str | None = None
-
-    def _url(self) -> str:
-        return server_url(_address(self), tls=isinstance(self, redis.SSLConnection))
+    _last_command: Any = None  # the first argument of the last single command (a pipeline's batch: None)
 
     def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
-        self._last_command = None  # a pipeline's batch: no single name
+        self._last_command = None
         super().send_packed_command(*args, **kwargs)  # type: ignore[misc]
 
     def send_command(self, *args: Any, **kwargs: Any) -> None:
         super().send_command(*args, **kwargs)  # type: ignore[misc]
-        self._last_command = _command_name(args)
+        self._last_command = args[0] if args else None
 
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().read_response(*args, **kwargs)  # type: ignore[misc]
         except redis.TimeoutError as exc:
-            if isinstance(exc, RedisRagError):
-                raise
-            given = kwargs.get("timeout")
-            per_call = isinstance(given, int | float)
-            limit = given if per_call else self.socket_timeout  # type: ignore[attr-defined]
-            raise CommandTimeout(command_timeout_text(self._url(), limit, self._last_command, per_call)) from exc
+            raise _command_timeout(self, exc) from exc
 
-    def connect_check_health(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            super().connect_check_health(*args, **kwargs)  # type: ignore[misc]
-        except redis.TimeoutError as exc:
-            if isinstance(exc, RedisRagError):
-                raise
-            raise ConnectTimeout(connect_timeout_text(self._url(), self.socket_connect_timeout)) from exc  # type: ignore[attr-defined]
+
+def _sync_connect(self: Any, *args: Any, **kwargs: Any) -> None:
+    try:
+        getattr(super(_SyncNamedTimeouts, self), _CONNECT)(*args, **kwargs)
+    except redis.TimeoutError as exc:
+        raise _connect_timeout(self, exc) from exc
+
+
+setattr(_SyncNamedTimeouts, _CONNECT, _sync_connect)
 
 
 class _AsyncNamedTimeouts:
     """The asyncio twin of :class:`_SyncNamedTimeouts`."""
 
-    _last_command: str | None = None
-
-    def _url(self) -> str:
-        return server_url(_address(self), tls=isinstance(self, aioredis.SSLConnection))
+    _last_command: Any = None
 
     async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
         self._last_command = None
@@ -104,41 +133,37 @@ class _AsyncNamedTimeouts:
 
     async def send_command(self, *args: Any, **kwargs: Any) -> None:
         await super().send_command(*args, **kwargs)  # type: ignore[misc]
-        self._last_command = _command_name(args)
+        self._last_command = args[0] if args else None
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().read_response(*args, **kwargs)  # type: ignore[misc]
         except redis.TimeoutError as exc:
-            if isinstance(exc, RedisRagError):
-                raise
-            given = kwargs.get("timeout", args[1] if len(args) > 1 else None)
-            per_call = isinstance(given, int | float)
-            limit = given if per_call else self.socket_timeout  # type: ignore[attr-defined]
-            raise CommandTimeout(command_timeout_text(self._url(), limit, self._last_command, per_call)) from exc
-
-    async def connect_check_health(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            await super().connect_check_health(*args, **kwargs)  # type: ignore[misc]
-        except redis.TimeoutError as exc:
-            if isinstance(exc, RedisRagError):
-                raise
-            raise ConnectTimeout(connect_timeout_text(self._url(), self.socket_connect_timeout)) from exc  # type: ignore[attr-defined]
+            raise _command_timeout(self, exc) from exc
 
 
-_named: dict[type, type] = {}
+async def _async_connect(self: Any, *args: Any, **kwargs: Any) -> None:
+    try:
+        await getattr(super(_AsyncNamedTimeouts, self), _CONNECT)(*args, **kwargs)
+    except redis.TimeoutError as exc:
+        raise _connect_timeout(self, exc) from exc
+
+
+setattr(_AsyncNamedTimeouts, _CONNECT, _async_connect)
+
+
+@functools.cache
+def _named_class(connection_class: type) -> type:
+    aio = issubclass(connection_class, aioredis.connection.AbstractConnection)
+    mixin = _AsyncNamedTimeouts if aio else _SyncNamedTimeouts
+    return type(f"Named{connection_class.__name__}", (mixin, connection_class), {})
 
 
 def named_timeouts(connection_class: type) -> type:
     """``connection_class`` with timeouts that name their setting (one subclass per redis-py class, made once)."""
     if issubclass(connection_class, _SyncNamedTimeouts | _AsyncNamedTimeouts):
         return connection_class
-    made = _named.get(connection_class)
-    if made is None:
-        aio = issubclass(connection_class, aioredis.connection.AbstractConnection)
-        mixin = _AsyncNamedTimeouts if aio else _SyncNamedTimeouts
-        made = _named[connection_class] = type(f"Named{connection_class.__name__}", (mixin, connection_class), {})
-    return made
+    return _named_class(connection_class)
 
 
 class NamedTimeoutPool(redis.BlockingConnectionPool):
@@ -151,11 +176,9 @@ class NamedTimeoutPool(redis.BlockingConnectionPool):
         try:
             return super().get_connection()
         except redis.ConnectionError as exc:
-            if not isinstance(exc.__context__, queue.Empty) or isinstance(exc, RedisRagError):
+            if not isinstance(exc.__context__, queue.Empty):
                 raise
-            tls = issubclass(self.connection_class, redis.SSLConnection)
-            text = pool_wait_text(server_url(self.connection_kwargs, tls), self.timeout, self.max_connections)
-            raise PoolWaitTimeout(text) from exc
+            raise _pool_wait(self) from exc
 
 
 class _FifoGate:
@@ -179,7 +202,7 @@ class _FifoGate:
         place: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(place)
         try:
-            async with asyncio.timeout(timeout):
+            async with _timeout(timeout):
                 await place
         except BaseException:
             if place.done() and not place.cancelled():
@@ -223,10 +246,8 @@ class FairAsyncPool(aioredis.ConnectionPool):
     async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         try:
             await self._gate.enter(self.timeout)
-        except TimeoutError as exc:
-            tls = issubclass(self.connection_class, aioredis.SSLConnection)
-            text = pool_wait_text(server_url(self.connection_kwargs, tls), self.timeout, self.max_connections)
-            raise PoolWaitTimeout(text) from exc
+        except asyncio.TimeoutError as exc:  # the builtin TimeoutError since Python 3.11
+            raise _pool_wait(self) from exc
         try:
             connection = await super().get_connection()
         except BaseException:

@@ -108,11 +108,11 @@ for req in project["dependencies"] + extras["langchain"] + extras["llama-index"]
         print(f"{name}=={floor.group(1)}")
 PY
 echo "check-extras: floors: $(tr '\n' ' ' <"$WORK/floors.txt")"
-step langchain-floors "langchain,embedded" "tests/extras/test_langchain_only.py" --constraint "$WORK/floors.txt"
+step langchain-floors "langchain,embedded" "tests/extras/test_langchain_only.py tests/extras/test_connect_timeouts.py" --constraint "$WORK/floors.txt"
 # pydantic stays free here: LlamaIndex's own tree needs more than our floor (llama-index-workflows 2.x asks for
 # pydantic>=2.11.5), and pinned lower, pip backtracks through hundreds of releases for many minutes.
 grep -v '^pydantic==' "$WORK/floors.txt" >"$WORK/floors-llama-index.txt"
-step llama-index-floors "llama-index,embedded" "tests/extras/test_llama_index_only.py" \
+step llama-index-floors "llama-index,embedded" "tests/extras/test_llama_index_only.py tests/extras/test_connect_timeouts.py" \
   --constraint "$WORK/floors-llama-index.txt"
 
 echo "check-extras: all four venvs passed in $((SECONDS - START)) s"
