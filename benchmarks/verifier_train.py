@@ -35,7 +35,7 @@ from redis_rag_integrations.cache.verify import judge
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "redis_rag_integrations" / "data" / WEIGHTS_FILE
-#: Every evaluation set: the three of ``cache_eval`` and D and E, written to train the gate.
+#: Every evaluation set: those of ``cache_eval`` (A, B, C; F, G held out only) and D and E, written to train the gate.
 SETS = {
     **EVAL_SETS,
     "D": ("Python language reference", "cache_eval_reference.json"),
