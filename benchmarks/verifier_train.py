@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.cache_eval import SETS as EVAL_SETS
-from redis_rag_integrations.cache.gate import WEIGHTS_FILE, Gate, features, structural_rejection
+from redis_rag_integrations.cache.gate import WEIGHTS_FILE, Gate, edits, features, scan, structural_rejection
 from redis_rag_integrations.cache.verify import judge
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,21 +71,17 @@ class Counts:
 
 
 def in_cache_counts(pairs: list[dict[str, str]], emb: object, accept: Accept, threshold: float) -> Counts:
-    """Every cached question stored at once; each query takes the nearest of its ``CANDIDATES`` nearest within
-    ``threshold`` that ``accept`` accepts (what the cache does)."""
+    """Every cached question stored at once; each query takes what the cache takes (:func:`.gate.scan`) from its
+    ``CANDIDATES`` nearest within ``threshold``, ``accept`` standing for the learned half."""
     hits = right = right_paraphrases = 0
     for p in pairs:
         sims = emb.sims[emb.qindex[p["query"]]]  # type: ignore[attr-defined]
-        chosen = None
-        for j in np.argsort(-sims)[:CANDIDATES]:
-            distance = float(1.0 - sims[j])
-            if distance > threshold:
-                break
-            if accept(emb.cached[j], p["query"], distance):  # type: ignore[attr-defined]
-                chosen = emb.cached[j]  # type: ignore[attr-defined]
-                break
-        if chosen is None:
+        near = [(emb.cached[j], float(1.0 - sims[j])) for j in np.argsort(-sims)[:CANDIDATES]]  # type: ignore[attr-defined]
+        near = [(cached, distance) for cached, distance in near if distance <= threshold]
+        index = scan(p["query"], near, lambda c, q, _verdict, d: accept(c, q, d))
+        if index is None:
             continue
+        chosen = near[index][0]
         hits += 1
         paraphrase_hit = p["label"] == "paraphrase" and chosen == p["cached"]
         right += paraphrase_hit or chosen == p["query"]
@@ -132,7 +128,7 @@ def candidates(pairs: list[dict[str, str]], emb: object) -> list[Candidate]:
 
 def matrix(rows: Iterable[Candidate]) -> tuple[np.ndarray, np.ndarray]:
     rows = list(rows)
-    x = np.array([features(judge(r.cached, r.query), r.distance) for r in rows], dtype=float)
+    x = np.array([features(judge(r.cached, r.query), r.distance, edits(r.cached, r.query)) for r in rows], dtype=float)
     return x, np.array([r.label for r in rows], dtype=float)
 
 
@@ -157,7 +153,8 @@ def out_of_fold(rows: list[Candidate]) -> dict[tuple[str, str], float]:
         gate = fit(*matrix(r for r in rows if fold[r.source] != f))
         for r in rows:
             if fold[r.source] == f:
-                probs[(r.cached, r.query)] = gate.probability(judge(r.cached, r.query), r.distance)
+                verdict = judge(r.cached, r.query)
+                probs[(r.cached, r.query)] = gate.probability(verdict, r.distance, edits(r.cached, r.query))
     return probs
 
 

@@ -5,16 +5,19 @@ share most words with the cached question and change one content word or the ord
 many words. A distance threshold cannot tell them apart (look-alikes are the *closest* questions), so:
 
 1. *Structural rules* reject what is a look-alike by construction (:func:`structural_rejection`): from
-   :func:`.verify.judge`, negation on one side, a relation turned around, the same words around another relating
-   preposition, a changed quantity, a word and its negated form, and a *swap*: one or two content words replaced,
-   in a frame of shared words at least as large, by words the lexicon cannot prove equivalent (a swap of unknown
-   synonyms is a miss: the safe side); here, a number, quantity word or operator only one question has, and the
-   same quantity words attached to other nouns.
+   :func:`.verify.judge`, negation on one side (also "non-"), a relation turned around, the same words around another
+   relating preposition, a changed quantity, a word and its negated form, and a *swap*: one or two content words
+   replaced, in a frame of shared words at least as large, by words the lexicon cannot prove equivalent (a swap of
+   unknown synonyms is a miss: the safe side); here, a number, quantity word or operator only one question has, a
+   count word ("several") or a preventing verb ("stop ... from") only one question adds, and the same quantity
+   words attached to other nouns.
 2. Whatever passes (an identical question, an added word, a rewrite) is scored by a logistic regression over
-   seven numbers: the embedding distance, how many content words each side has that the other lacks, how many they
-   share, the share of unmatched words, whether the change is a one-sided addition, and whether the content words
-   are the same. A candidate is reused when the probability that it means the same is at least ``cut``, and only
-   up to ``radius``.
+   eight numbers: the embedding distance, how many content words each side has that the other lacks, how many they
+   share, the share of unmatched words, whether the change is a one-sided addition, whether the content words are
+   the same, and in how many places the two sentences differ (:func:`edits`). A candidate is reused when the
+   probability that it means the same is at least ``cut``, and only up to ``radius``.
+3. Across the candidates of one lookup (:func:`scan`): once a closer cached question was rejected as a look-alike,
+   a farther one is reused only if it asks the very same thing.
 
 The weights, ``cut`` and ``radius`` live in ``data/cache_verifier.json``, written by ``benchmarks/verifier_train.py``
 from the tuning sets B, D and E only (``cut`` and ``radius`` from out-of-fold predictions, precision >= 0.95 on each);
@@ -28,27 +31,61 @@ such a cache a ``distance_threshold`` measured for that embedder.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from .lexicon import QUANTITIES
-from .verify import Verdict, content_words, judge, stem, tokens
+from .lexicon import PREVENTIONS, QUANTITIES, STOP
+from .verify import Verdict, content_words, judge, related, stem, tokens
 
 #: Rules of :func:`.verify.judge` that reject a candidate before the gate sees it.
 STRUCTURAL_RULES = frozenset({"negation", "direction", "order", "quantity", "negated_word", "swap"})
-FEATURES = ("distance", "unmatched_cached", "unmatched_query", "shared", "unmatched_share", "addition", "same_content")
+FEATURES = (
+    "distance",
+    "unmatched_cached",
+    "unmatched_query",
+    "shared",
+    "unmatched_share",
+    "addition",
+    "same_content",
+    "edits",
+)
 WEIGHTS_FILE = "cache_verifier.json"
+#: The learned half of a verdict: (cached question, query, its verdict, distance) -> reuse?
+Likely = Callable[[str, str, Verdict, float], bool]
 #: Words that count something; where they attach matters ("several types in one clause").
 _COUNTS = frozenset(QUANTITIES) | {"several", "multiple", "many", "some", "few"}
 _QUANTITY_STEMS = frozenset(stem(w) for w in QUANTITIES)  # unmatched words come stemmed ("three" -> "thre")
+_COUNT_STEMS = frozenset(stem(w) for w in _COUNTS)
+_PREVENTION_STEMS = frozenset(stem(w) for w in PREVENTIONS)
+#: Determiners: "a list" / "my list" / "the list" fill the same slot of a sentence.
+_DETERMINERS = frozenset("a an the my your our their its his her some any this that these those".split())  # noqa: SIM905
 
 
 def _is_exact(stem: str) -> bool:
     """A number, a quantity word or an operator symbol: words whose change always changes the question."""
     return stem in _QUANTITY_STEMS or any(ch.isdigit() for ch in stem) or not any(ch.isalpha() for ch in stem)
+
+
+def _body(toks: list[str]) -> list[str]:
+    """The question without its opening frame ("how can i", "what is the") and determiners, stemmed."""
+    start = next((i for i, tok in enumerate(toks) if tok not in STOP), len(toks))
+    return [stem(tok) for tok in toks[start:] if tok not in _DETERMINERS]
+
+
+def edits(cached: str, query: str) -> int:
+    """In how many separate places the two questions differ, once the opening frame and determiners are left out
+    and related words (:func:`.verify.related`) count as equal: 1 for an edit in one place ("how do I READ a file"
+    / "how can I WRITE a file"), more for a rewording. A question that differs from another in one place asks
+    something next to it; a paraphrase rewords in several places."""
+    a, b = _body(tokens(cached)), _body(tokens(query))
+    b = [next((x for x in a if related(x, y)), y) for y in b]
+    ops = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+    return sum(1 for op in ops if op[0] != "equal")
 
 
 def structural_rejection(cached: str, query: str, verdict: Verdict) -> str | None:
@@ -60,6 +97,12 @@ def structural_rejection(cached: str, query: str, verdict: Verdict) -> str | Non
         return verdict.rule
     if any(_is_exact(s) for s in (*verdict.unmatched_cached, *verdict.unmatched_query)):
         return "added_quantity"
+    if verdict.rule == "addition":  # what one question adds to the other
+        added = {*verdict.unmatched_cached, *verdict.unmatched_query}
+        if added & _COUNT_STEMS:  # "upload a file" / "upload several files"
+            return "added_quantity"
+        if added & _PREVENTION_STEMS:  # "cache responses" / "stop the browser from caching responses"
+            return "prevention"
     if moved_quantity(tokens(cached), tokens(query)):
         return "moved_quantity"
     return None
@@ -82,8 +125,8 @@ def moved_quantity(a: list[str], b: list[str]) -> bool:
     return bool(qa) and qa == qb and _bindings(a) != _bindings(b)
 
 
-def features(verdict: Verdict, distance: float) -> list[float]:
-    """The gate's inputs for one candidate, in the order of :data:`FEATURES`."""
+def features(verdict: Verdict, distance: float, n_edits: int) -> list[float]:
+    """The gate's inputs for one candidate, in the order of :data:`FEATURES` (``n_edits``: :func:`edits`)."""
     ua, ub, shared = len(verdict.unmatched_cached), len(verdict.unmatched_query), verdict.shared
     total = ua + ub + 2 * shared
     return [
@@ -94,6 +137,7 @@ def features(verdict: Verdict, distance: float) -> list[float]:
         (ua + ub) / total if total else 0.0,
         float(verdict.rule == "addition"),
         float(ua == 0 and ub == 0),
+        float(min(n_edits, 4)),
     ]
 
 
@@ -115,22 +159,26 @@ class Gate:
         if any(s <= 0 for s in self.scale) or not 0.0 < self.cut < 1.0 or not 0.0 < self.radius <= 2.0:
             raise ValueError("gate scales must be positive, cut in (0, 1), radius in (0, 2]")
 
-    def probability(self, verdict: Verdict, distance: float) -> float:
+    def probability(self, verdict: Verdict, distance: float, n_edits: int) -> float:
         """How likely the candidate means the same as the query (0..1), given a verdict no rule rejected."""
-        z = self.bias + sum(
-            w * (x - m) / s
-            for w, x, m, s in zip(self.weights, features(verdict, distance), self.mean, self.scale, strict=True)
-        )
+        x = features(verdict, distance, n_edits)
+        z = self.bias + sum(w * (v - m) / s for w, v, m, s in zip(self.weights, x, self.mean, self.scale, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
+    def likely(self, cached: str, query: str, verdict: Verdict, distance: float) -> bool:
+        """The learned half alone: within ``radius`` and probable enough, for a verdict no rule rejected."""
+        return distance <= self.radius and self.probability(verdict, distance, edits(cached, query)) >= self.cut
+
     def accepts(self, cached: str, query: str, distance: float) -> bool:
-        """True when the answer to ``cached`` may be reused for ``query`` at this cosine distance."""
-        if distance > self.radius:
-            return False
+        """True when the answer to ``cached`` may be reused for ``query`` at this cosine distance (one candidate
+        alone; a lookup over several candidates is :meth:`choose`)."""
         verdict = judge(cached, query)
-        if structural_rejection(cached, query, verdict) is not None:
-            return False
-        return self.probability(verdict, distance) >= self.cut
+        return structural_rejection(cached, query, verdict) is None and self.likely(cached, query, verdict, distance)
+
+    def choose(self, query: str, candidates: Iterable[tuple[str, float]]) -> int | None:
+        """Which of the candidates (cached question, distance; closest first) answers ``query``, if any:
+        :func:`scan` with this gate."""
+        return scan(query, candidates, self.likely)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -161,3 +209,22 @@ def default_gate() -> Gate:
 def accepts(cached: str, query: str, distance: float) -> bool:
     """The default verifier: may the answer to ``cached`` be reused for ``query`` at this distance?"""
     return default_gate().accepts(cached, query, distance)
+
+
+def scan(query: str, candidates: Iterable[tuple[str, float]], likely: Likely) -> int | None:
+    """The index of the first candidate (closest first) that no structural rule rejects and ``likely`` accepts, with
+    one more rule across candidates: once a closer candidate was rejected as a look-alike of the query (a structural
+    rule: one slot changed), a farther one is taken only if it asks the very same thing (no unmatched content
+    words). The query then asks something next to a cached question, and a farther question that is merely
+    related ("which port does a process use" after "which process uses a port" was refused) is no better an
+    answer. ``likely(cached, query, verdict, distance)`` is the learned half (:meth:`Gate.likely`)."""
+    after_look_alike = False
+    for i, (cached, distance) in enumerate(candidates):
+        verdict = judge(cached, query)
+        if structural_rejection(cached, query, verdict) is not None:
+            after_look_alike = True
+        elif after_look_alike and (verdict.unmatched_cached or verdict.unmatched_query):
+            continue
+        elif likely(cached, query, verdict, distance):
+            return i
+    return None

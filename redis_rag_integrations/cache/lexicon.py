@@ -12,7 +12,11 @@ not pairs taken from an evaluation set. A synonym missing here costs a hit (the 
 
 from __future__ import annotations
 
-NEGATIONS = frozenset({"not", "no", "never", "none", "nothing", "without", "cannot", "nor", "neither"})
+NEGATIONS = frozenset({"not", "no", "non", "never", "none", "nothing", "without", "cannot", "nor", "neither"})
+
+#: Verbs that turn the rest of a question around ("cache responses" / "STOP the browser from caching responses"):
+#: added on one side only, they ask for the opposite.
+PREVENTIONS = frozenset({"prevent", "stop", "avoid", "disable", "forbid", "disallow", "suppress", "block", "ignore"})
 
 #: Quantity words, each mapped to the quantity it names: "a single file" / "all files" differ, "all files" / "files"
 #: do not (a quantity only one question states is ignored; numbers are content words anyway).

@@ -22,7 +22,7 @@ from redisvl.schema import IndexSchema
 
 from .. import freshness
 from .entry import decode_hit
-from .gate import accepts
+from .gate import default_gate
 from .options import UNSET
 from .order import queue_order
 from .scope import digest, llm_scope_tag, user_scope_tag
@@ -155,14 +155,15 @@ def expiry_key(name: str) -> str:
 
 
 def pick(rows: Sequence[Mapping[str, Any]], prompt: str, verify: bool) -> tuple[Mapping[str, Any] | None, int]:
-    """The closest candidate the verifier accepts for ``prompt`` (rows come sorted by distance), and how many closer
-    ones it rejected: the one choice behind :meth:`.semantic.SemanticCache.check` and a planned lookup
-    (:mod:`.lookup_plan`), which count the rejections when and where each counts its lookup."""
-    rejected = 0
-    for row in rows:
-        cached = row.get("prompt", "")
-        cached = cached.decode("utf-8") if isinstance(cached, bytes) else str(cached)
-        if not verify or accepts(cached, prompt, float(row.get("vector_distance", 0.0))):
-            return row, rejected
-        rejected += 1
-    return None, rejected
+    """The candidate the verifier chooses for ``prompt`` (rows come sorted by distance; :meth:`.gate.Gate.choose`),
+    and how many closer ones it rejected: the one choice behind :meth:`.semantic.SemanticCache.check` and a planned
+    lookup (:mod:`.lookup_plan`), which count the rejections when and where each counts its lookup."""
+    if not rows or not verify:
+        return (rows[0] if rows else None), 0
+    candidates = [(_text(row.get("prompt", "")), float(row.get("vector_distance", 0.0))) for row in rows]
+    chosen = default_gate().choose(prompt, candidates)
+    return (None, len(rows)) if chosen is None else (rows[chosen], chosen)
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

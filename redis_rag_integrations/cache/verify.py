@@ -39,16 +39,29 @@ _WORD = re.compile(r"[a-z0-9_.+#]+(?:'[a-z]+)?|[=<>!%*&|^~@]+")
 _DIRECTIONAL = {"to": "to", "into": "to", "from": "from", "than": "than", "of": "of", "as": "as"}
 _VOWEL = re.compile("[aeiouy]")
 _HOW_COME = re.compile(r"\bhow come\b")
+_LETTERS = re.compile(r"[A-Za-z]{2,}")
+_ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
 _NEGATING_PREFIXES = ("un", "de", "dis", "in", "im", "non", "anti")
 
 MAX_SLOT = 2  # a swapped slot is at most this many unmatched words on each side (chosen on set B)
 MAX_QUALIFIER = 3  # content words in a trailing scope qualifier that may be left out
 
 
+def _mark_acronyms(text: str) -> str:
+    """An upper-case word that is also a framing word ("GET" / "POST" requests, SQL's "AND" / "OR") is a name here:
+    it gets a trailing ``_`` so that it stays a content word. Not when most words are upper case (shouting)."""
+    words = _LETTERS.findall(text)
+    if sum(w.isupper() for w in words) * 2 > len(words):
+        return text
+    return _ACRONYM.sub(lambda m: m[0] + "_" if m[0].lower() in STOP else m[0], text)
+
+
 def tokens(text: str) -> list[str]:
     """Lowercased word tokens (keeps ``.pyc``, ``c++``, ``c#``, ``don't``) and operator symbols (``==``, ``<``);
-    the framing "how come" reads as "why" ("come" would otherwise be an added content word)."""
-    return _HOW_COME.sub("why", " ".join(_WORD.findall(text.lower().replace("\u2019", "'")))).split()
+    the framing "how come" reads as "why" ("come" would otherwise be an added content word); upper-case framing
+    words are names (:func:`_mark_acronyms`)."""
+    text = _mark_acronyms(text.replace("\u2019", "'"))
+    return _HOW_COME.sub("why", " ".join(_WORD.findall(text.lower()))).split()
 
 
 def negation_count(toks: list[str]) -> int:
@@ -146,9 +159,9 @@ def drop_one_sided_qualifier(a: list[str], b: list[str]) -> tuple[list[str], lis
     When both have one and they differ ("in UTC" / "in local time"), both stay: that is a swap, not a scope."""
     sa, sb = [stem(w) for w in content_words(a)], [stem(w) for w in content_words(b)]
     qa, qb = _qualifier_start(a, sb), _qualifier_start(b, sa)
-    if qa is not None and qb is None:
+    if qa is not None and _qualifier_start(b, []) is None:
         return a[:qa], b
-    if qb is not None and qa is None:
+    if qb is not None and _qualifier_start(a, []) is None:
         return a, b[:qb]
     return a, b
 

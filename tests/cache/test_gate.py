@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redis_rag_integrations.cache.gate import FEATURES, Gate, accepts, default_gate, structural_rejection
+from redis_rag_integrations.cache.gate import FEATURES, Gate, accepts, default_gate, edits, structural_rejection
+from redis_rag_integrations.cache.semantic_entries import pick
 from redis_rag_integrations.cache.verify import judge
 
 LOOK_ALIKES = [  # (class, cached, query): all within cosine distance 0.4 with all-MiniLM-L6-v2
@@ -119,3 +120,56 @@ def test_the_default_threshold_is_the_gates_radius() -> None:
     from redis_rag_integrations.settings import Settings
 
     assert Settings.model_fields["cache_distance_threshold"].default == default_gate().radius
+
+
+NEW_CLASSES = [  # (rule, cached, query): look-alike classes the gate used to leave to its learned half
+    ("added_quantity", "How do I attach a file to an email?", "How do I attach several files to an email?"),
+    ("prevention", "How do I cache DNS lookups in my app?", "How do I stop my app from caching DNS lookups?"),
+    ("negation", "What is a blocking socket?", "What is a non-blocking socket?"),
+    ("swap", "How do I send a GET request with curl?", "How do I send a POST request with curl?"),
+    ("swap", "How do I log the time in UTC?", "How do I log the time in the local time zone?"),
+]
+
+
+@pytest.mark.parametrize(("rule", "cached", "query"), NEW_CLASSES, ids=[r for r, _, _ in NEW_CLASSES])
+def test_counts_preventions_non_words_names_and_two_scopes_are_structural(rule: str, cached: str, query: str) -> None:
+    assert _structural(cached, query) == rule
+    assert _structural(query, cached) == rule
+    assert not accepts(cached, query, 0.01) and not accepts(query, cached, 0.01)
+
+
+def test_an_upper_case_sentence_is_not_read_as_names() -> None:
+    question = "How do I send a request with curl?"
+    assert _structural(question, question.upper()) is None
+    assert accepts(question, question.upper(), 0.01)
+
+
+def test_after_a_look_alike_only_the_same_question_is_taken() -> None:
+    """A question one slot away from a closer cached question asks something next to it: a farther cached question
+    that is merely related is no answer, the same question asked in other words still is."""
+    gate = default_gate()
+    query = "How do I write a CSV file?"
+    look_alike = ("How do I read a CSV file?", 0.05)
+    related = ("How can I append rows at the end of an existing CSV file?", 0.1)
+    same = ("How do I create a CSV file?", 0.1)
+    assert gate.accepts(related[0], query, related[1])  # alone, the learned half would take it
+    assert gate.choose(query, [related]) == 0
+    assert gate.choose(query, [look_alike, related]) is None
+    assert gate.choose(query, [look_alike, related, same]) == 2
+    rows = [{"prompt": text.encode(), "vector_distance": distance} for text, distance in (look_alike, related)]
+    assert pick(rows, query, verify=True) == (None, 2)
+    assert pick(rows, query, verify=False) == (rows[0], 0)
+    assert pick([*rows, {"prompt": same[0], "vector_distance": same[1]}], query, verify=True)[1] == 2
+
+
+def test_edits_counts_the_places_two_questions_differ_in() -> None:
+    assert edits("How do I read a file?", "How can I write a file?") == 1  # the frame and determiners aside
+    assert edits("How do I read a file?", "What is the way to read the file?") == 0
+    assert edits("How do I reduce the size of a Docker image?", "How can I make my Docker images smaller?") >= 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(question=_text, other=_text)
+def test_edits_is_zero_for_the_same_question_and_never_fails(question: str, other: str) -> None:
+    assert edits(question, question) == 0
+    assert edits(question, other) >= 0
