@@ -11,6 +11,7 @@ import itertools
 import os
 import subprocess
 import sys
+import threading
 import time
 import types
 import uuid
@@ -69,18 +70,25 @@ class CountingEmbedder:
 
 
 class RoundTrips:
-    """Counts what is sent to Redis while installed: one per command or pipeline, i.e. one per round trip.
-    Instrumentation only: redis-py's connection method is wrapped and still does the sending."""
+    """Counts what is sent to Redis while installed: one per command or pipeline, i.e. one per round trip; by the
+    thread that installed it (:attr:`count`: the caller's critical path) and by any other thread
+    (:attr:`background`: the cache's write-behind worker). Instrumentation only: redis-py's connection method is
+    wrapped and still does the sending."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.background = 0
         self._send: Any = None
 
     def __enter__(self) -> RoundTrips:
         self._send = send = AbstractConnection.send_packed_command
+        caller = threading.get_ident()
 
         def counted(connection: Any, command: Any, check_health: bool = True) -> Any:
-            self.count += 1
+            if threading.get_ident() == caller:
+                self.count += 1
+            else:
+                self.background += 1
             return send(connection, command, check_health)
 
         AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
@@ -138,6 +146,9 @@ CURRENT = types.SimpleNamespace(
     Settings=Settings,
 )
 CASES = ("rag", "cache miss", "cache hit", "rag + cache miss", "rag + cache hit")
+#: The two miss cases again, timed until the write the cache middleware left to its worker thread is done
+#: (``core.flush()``; code without write-behind wrote before returning): critical path + background, the total.
+WRITE_CASES = ("cache miss, write included", "rag + cache miss, write included")
 
 
 def middleware_section(url: str, rounds: int, chunks: int = 100, before: types.SimpleNamespace | None = None,
@@ -165,15 +176,16 @@ def middleware_section(url: str, rounds: int, chunks: int = 100, before: types.S
 def _agents(
     code: types.SimpleNamespace, url: str, run: str, embedder: CountingEmbedder, docs: list[Any]
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """One store and the five middleware agents of ``code`` (one RAG middleware per agent, as an application
-    builds an agent: a RAG middleware shared by agents with different caches keeps asking for unused lookups)."""
+    """One store and the middleware agents of ``code`` (one RAG middleware per agent, as an application builds
+    an agent: a RAG middleware shared by agents with different caches keeps asking for unused lookups); the caches
+    by case."""
     store = code.RedisVectorStore(
         code.RagEmbeddings(embedder), f"bench-agents-{run}", redis_url=url, settings=code.Settings(redis_url=url)
     )
     store.add_documents(docs)
     caches = {
         kind: code.SemanticCacheMiddleware(embeddings=embedder, name=f"bench-{kind}-{run}", redis_url=url)
-        for kind in ("miss", "hit", "rag-miss", "rag-hit")
+        for kind in ("miss", "hit", "rag-miss", "rag-hit", "miss-w", "rag-miss-w")
     }
 
     def rag() -> Any:
@@ -185,8 +197,20 @@ def _agents(
         "cache hit": create_agent(_fake_model(), middleware=[caches["hit"]]),
         "rag + cache miss": create_agent(_fake_model(), middleware=[rag(), caches["rag-miss"]]),
         "rag + cache hit": create_agent(_fake_model(), middleware=[rag(), caches["rag-hit"]]),
+        WRITE_CASES[0]: create_agent(_fake_model(), middleware=[caches["miss-w"]]),
+        WRITE_CASES[1]: create_agent(_fake_model(), middleware=[rag(), caches["rag-miss-w"]]),
     }
-    return store, agents, caches
+    kinds = dict(
+        zip([*CASES[1:], *WRITE_CASES], ["miss", "hit", "rag-miss", "rag-hit", "miss-w", "rag-miss-w"], strict=True)
+    )
+    return store, agents, {name: caches[kind] for name, kind in kinds.items()}
+
+
+def _flush(cache: Any) -> None:
+    """Wait for the writes ``cache`` left to its worker (code without write-behind has none)."""
+    flush = getattr(cache.core, "flush", None)
+    if flush is not None:
+        flush()
 
 
 def _middleware_cases(
@@ -206,21 +230,34 @@ def _middleware_cases(
         store, made, made_caches = _agents(code, url, f"{run}{i}", embedder, docs)
         stores.append(store)
         agents.update({prefix + name: agent for name, agent in made.items()})
-        caches.update({prefix + kind: cache for kind, cache in made_caches.items()})
-    fresh = {name: iter(variants) for name in agents if name.endswith("miss")}
+        caches.update({prefix + name: cache for name, cache in made_caches.items()})
+    fresh = {name: iter(variants) for name in agents if "miss" in name}
     calls: dict[str, list[int]] = {name: [] for name in agents}
     trips: dict[str, list[int]] = {name: [] for name in agents}
+    behind: dict[str, list[int]] = {name: [] for name in agents}
     cpu: dict[str, list[float]] = {name: [] for name in agents}
+    # timed here rather than by interleaved(): the flush after a case without "write included" is not its time
+    elapsed: dict[str, list[float]] = {name: [] for name in agents}
     sent = RoundTrips()
 
     def case(name: str) -> Callable[[str], object]:
+        cache = caches.get(name)
+        included = name.endswith(WRITE_CASES[0].partition(",")[2])
+
         def call(question: str) -> object:
             text = next(fresh[name]) if name in fresh else question
-            before, sent_before, cpu_before = embedder.calls, sent.count, time.process_time()
+            before, sent_before, behind_before = embedder.calls, sent.count, sent.background
+            cpu_before, started = time.process_time(), time.perf_counter()
             result = agents[name].invoke({"messages": [{"role": "user", "content": text}]})
+            if cache is not None and included:
+                _flush(cache)
+            elapsed[name].append((time.perf_counter() - started) * 1000.0)
             cpu[name].append((time.process_time() - cpu_before) * 1000.0)
+            if cache is not None and not included:  # untimed: the next case starts with an idle worker
+                _flush(cache)
             calls[name].append(embedder.calls - before)
             trips[name].append(sent.count - sent_before)
+            behind[name].append(sent.background - behind_before)
             return result
 
         return call
@@ -238,6 +275,7 @@ def _middleware_cases(
                 cases[prefix + "rag + cache hit"](question)
         with sent:
             samples = interleaved(cases, QUESTIONS, rounds=rounds, warmup=warmup)
+        samples.update({name: values[-rounds * len(QUESTIONS) :] for name, values in elapsed.items()})
         bare, embed, ping_ms = p50(samples["bare"]), p50(samples["embedding"]), p50(samples["redis PING"])
         out = {
             f"{label}: bare agent call p50 ms": bare,
@@ -255,6 +293,8 @@ def _middleware_cases(
             per_call, round_trips = float(np.median(calls[name])), float(np.median(trips[name]))
             out[f"{label}: embedder calls per model call, {name}"] = per_call
             out[f"{label}: redis round trips per model call, {name}"] = round_trips
+            # sent by the cache's write-behind worker (the store after a miss, the end of an unused watch)
+            out[f"{label}: background round trips per model call, {name}"] = float(np.median(behind[name]))
             added = p50(samples[name]) - bare
             out[f"{label}: added per model call ms, {name}"] = added
             if embedder.table == {}:  # the real model: its time subtracted once per counted call
@@ -265,7 +305,7 @@ def _middleware_cases(
                 added - round_trips * ping_ms
             )
         for prefix in flavours:
-            for name in CASES:
+            for name in (*CASES, *WRITE_CASES):
                 if prefix:
                     now, then = (
                         out[f"{label}: added per model call ms, {name}"],
@@ -275,7 +315,7 @@ def _middleware_cases(
                     now = out[f"{label}: added client CPU per model call ms, {name}"]
                     then = out[f"{label}: added client CPU per model call ms, {prefix}{name}"]
                     out[f"{label}: added client CPU, now / before, {name}"] = now / then
-            for kind in ("hit", "rag-hit"):
+            for kind in ("cache hit", "rag + cache hit"):
                 assert caches[prefix + kind].stats.hits >= len(QUESTIONS) * rounds, f"the {prefix}{kind} case must hit"
         return out
     finally:

@@ -118,6 +118,11 @@ def watch(client: SyncClient, keys: FreshKeys = GLOBAL) -> int:
     return int(client.eval(_WATCH_SCRIPT, 2, keys.clock, keys.inflight, WATCH_SECONDS))
 
 
+def watch_command(keys: FreshKeys = GLOBAL) -> tuple[Any, ...]:
+    """:func:`watch` as a command to queue in a caller's pipeline (its reply is the token)."""
+    return ("EVAL", _WATCH_SCRIPT, 2, keys.clock, keys.inflight, WATCH_SECONDS)
+
+
 async def awatch(client: AsyncClient, keys: FreshKeys = GLOBAL) -> int:
     return int(await client.eval(_WATCH_SCRIPT, 2, keys.clock, keys.inflight, WATCH_SECONDS))
 

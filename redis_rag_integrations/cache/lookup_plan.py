@@ -11,6 +11,13 @@ miss". ``tests/cache/test_lookup_plan.py`` holds the two to the same answers.
 
 Statistics are recorded only when the caller says the lookup was used (:meth:`LookupPlan.record`): a lookup sent
 ahead for a model call that then took another path must not count as a hit or a miss.
+
+``watch=True`` also queues the freshness watch (:func:`redis_rag_integrations.freshness.watch`) *before* the lookup
+and whatever the caller sends after it: a miss whose answer will be linked to the documents the caller retrieves
+in the same pipeline then needs no round trip of its own for the token, and the token predates the retrieval (a
+document changed after the search read it is stamped, and the stored answer dropped as stale). Whoever takes a
+token ends it: stored with the answer, or :meth:`~.semantic.SemanticCache.unwatch_later` (a hit, an unused plan).
+Before planning, a pending write-behind of the same entry is waited for (read-your-writes).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from .. import freshness
 from .entry import CacheHit, decode_hit
 from .guard import REDIS_FAULTS, check_prompt
 from .scope import digest, llm_scope_tag, user_scope_tag
@@ -32,13 +40,22 @@ __all__ = ["LookupPlan", "aplan_lookup", "plan_lookup"]
 class LookupPlan:
     """One lookup of ``cache``: :attr:`command` to send on :attr:`client`, then :meth:`finish` with its reply."""
 
-    __slots__ = ("_rejected", "_row", "cache", "client", "command", "done", "hit", "ok", "prompt", "search_s")
+    __slots__ = (
+        "_rejected", "_row", "cache", "client", "command", "done", "hit", "ok", "prompt", "search_s", "token",
+        "watch_command",
+    )  # fmt: skip
 
-    def __init__(self, cache: SemanticCache, client: Any, prompt: str, command: tuple[Any, ...]) -> None:
+    def __init__(
+        self, cache: SemanticCache, client: Any, prompt: str, command: tuple[Any, ...],
+        watch_command: tuple[Any, ...] | None = None,
+    ) -> None:  # fmt: skip
         self.cache = cache
         self.client = client
         self.prompt = prompt
         self.command = command
+        #: The freshness watch to queue before :attr:`command` (``None``: not asked for), and its token once read.
+        self.watch_command = watch_command
+        self.token: int | None = None
         self.hit: CacheHit | None = None
         #: Whether :meth:`finish` got a search reply (``False``: not finished yet, or a fault: a miss, not counted).
         self.ok = False
@@ -63,6 +80,23 @@ class LookupPlan:
         self.search_s = time.perf_counter() - started
         self.ok = True
         return self.hit
+
+    @property
+    def commands(self) -> list[tuple[Any, ...]]:
+        """What to queue, in order: the watch (when asked for), then the lookup; :meth:`finish_all` takes their
+        replies in the same order."""
+        return [self.command] if self.watch_command is None else [self.watch_command, self.command]
+
+    def finish_all(self, replies: list[Any], started: float) -> CacheHit | None:
+        """The replies of :attr:`commands`: the watch's token (a fault there: no token, recorded as the cache
+        records a fault; the caller watches on its own if it needs one), then :meth:`finish`."""
+        if self.watch_command is not None:
+            token = replies[0]
+            if isinstance(token, BaseException):
+                self.failed(token)
+            else:
+                self.token = int(token)
+        return self.finish(replies[-1], started)
 
     def failed(self, exc: BaseException) -> None:
         """A fault of the pipeline the lookup went in: the cache's guard and stats learn it; the lookup missed."""
@@ -159,9 +193,14 @@ def _checked(cache: SemanticCache, prompt: str) -> bool:
     return cache.guard.available()
 
 
+def _watch(cache: SemanticCache) -> tuple[Any, ...]:
+    return freshness.watch_command(cache._fresh)
+
+
 def plan_lookup(
-    cache: SemanticCache, prompt: str, *, llm: LLMScope = None, scope: UserScope = None, vector: Any
-) -> LookupPlan | None:
+    cache: SemanticCache, prompt: str, *, llm: LLMScope = None, scope: UserScope = None, vector: Any,
+    watch: bool = False,
+) -> LookupPlan | None:  # fmt: skip
     """The lookup :meth:`~.semantic.SemanticCache.check` would run for ``prompt`` with ``vector``, as a plan on
     the cache's synchronous client (:attr:`LookupPlan.client`: pipeline it only with commands for that client).
 
@@ -172,22 +211,25 @@ def plan_lookup(
     if not _checked(cache, prompt):
         return None
     command = _command(cache, prompt, llm, scope, vector)
+    cache.settle(prompt, llm, scope)
     try:
         client, _ = cache._sync_index()
     except REDIS_FAULTS:
         return None
-    return LookupPlan(cache, client, prompt, command)
+    return LookupPlan(cache, client, prompt, command, _watch(cache) if watch else None)
 
 
 async def aplan_lookup(
-    cache: SemanticCache, prompt: str, *, llm: LLMScope = None, scope: UserScope = None, vector: Any
-) -> LookupPlan | None:
+    cache: SemanticCache, prompt: str, *, llm: LLMScope = None, scope: UserScope = None, vector: Any,
+    watch: bool = False,
+) -> LookupPlan | None:  # fmt: skip
     """Async :func:`plan_lookup`: the plan is on the running loop's client of the cache."""
     if not _checked(cache, prompt):
         return None
     command = _command(cache, prompt, llm, scope, vector)
+    await cache.asettle(prompt, llm, scope)
     try:
         client, _ = await cache._async_index()
     except REDIS_FAULTS:
         return None
-    return LookupPlan(cache, client, prompt, command)
+    return LookupPlan(cache, client, prompt, command, _watch(cache) if watch else None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -53,9 +54,10 @@ from .semantic_entries import (
 )
 from .semantic_maintenance import SemanticMaintenance
 from .stats import CacheStats
+from .write_behind import WriteBehind, WriteBehindMethods
 
 
-class SemanticCache(SemanticMaintenance, AsyncSemanticMethods):
+class SemanticCache(SemanticMaintenance, AsyncSemanticMethods, WriteBehindMethods):
     """A semantic cache over one Redis search index, sync and async.
 
     Args:
@@ -124,6 +126,8 @@ class SemanticCache(SemanticMaintenance, AsyncSemanticMethods):
         self._clients = RedisClients(redis_url, settings=self.settings)
         self._index: SearchIndex | None = None  # set once the index exists in Redis (reset after a fault)
         self._lock = threading.Lock()
+        #: :meth:`store_later`'s queue and worker (:mod:`.write_behind`); no thread until the first write.
+        self._writes = WriteBehind(name, on_error=partial(self.stats.count, "errors"))
 
     @classmethod
     def from_options(
@@ -246,6 +250,7 @@ class SemanticCache(SemanticMaintenance, AsyncSemanticMethods):
         vec = self._vector(embed_question(self.embedder, self._embed_text(prompt)[0]) if vector is None else vector)
         t1 = time.perf_counter()
         query = self._query(prompt, vec, llm, scope, distance_threshold)
+        self.settle(prompt, llm, scope)  # this process' own pending write of this entry first
         try:
             client, index = self._sync_index()
             row = self._pick(prompt, index.query(query))
@@ -302,6 +307,18 @@ class SemanticCache(SemanticMaintenance, AsyncSemanticMethods):
         vec = self._vector(embed_question(self.embedder, self._embed_text(prompt)[0]) if vector is None else vector)
         key = self.entry_key(prompt, llm, scope)
         mapping = entry_mapping(prompt, response, vec, llm, scope, payload, meta_json, entry_ttl)
+        return self._write_entry(key, mapping, entry_ttl, sources, since)
+
+    def _write_entry(
+        self,
+        key: str,
+        mapping: Mapping[str, Any],
+        entry_ttl: int | None,
+        sources: Sequence[SourceRef] | None,
+        since: int | None,
+    ) -> str | None:
+        """The store's one MULTI and its outcome, for :meth:`store` and the write-behind worker
+        (:meth:`store_later`)."""
         try:
             client, _ = self._sync_index()
             pipe = client.pipeline(transaction=True)
@@ -353,7 +370,9 @@ class SemanticCache(SemanticMaintenance, AsyncSemanticMethods):
             self._index = None
 
     def close(self) -> None:
-        """Let go of the clients (shared ones stay open for other components); the next call re-opens the index."""
+        """Write what :meth:`store_later` queued, then let go of the clients (shared ones stay open for other
+        components); the next call re-opens the index."""
+        self.flush()
         self._clients.release()
         self._index = None
 

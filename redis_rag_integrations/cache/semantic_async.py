@@ -71,6 +71,7 @@ class AsyncSemanticMethods(_Cache):
         vec = self._vector(raw)
         t1 = time.perf_counter()
         query = self._query(prompt, vec, llm, scope, distance_threshold)
+        await self.asettle(prompt, llm, scope)  # this process' own pending write of this entry first
         try:
             client, index = await self._async_index()
             row = self._pick(prompt, await index.query(query))
@@ -153,6 +154,7 @@ class AsyncSemanticMethods(_Cache):
 
     async def ainvalidate(self, *, llm: LLMScope = UNSET, scope: UserScope = UNSET) -> int:
         expr = scope_filter(llm, scope)
+        await self.aflush()
         _, index = await self._async_index()
         deleted = 0
         while True:
@@ -162,15 +164,19 @@ class AsyncSemanticMethods(_Cache):
             deleted += await self.adrop([str(r["id"]) for r in rows])
 
     async def ainvalidate_documents(self, doc_ids: Sequence[str]) -> int:
+        await self.aflush()
         client, _ = await self._async_index()
         return await freshness.ainvalidate_documents(client, doc_ids, self._fresh)
 
     async def aclear(self) -> int:
+        await self.aflush()
         client, index = await self._async_index()
         count = await index.clear()
         await client.delete(self.order_key, self.expiry_key)
         return int(count)
 
     async def aclose(self) -> None:
-        """Let go of the clients: shared ones stay open for other components, async ones close with their loop."""
+        """Write what :meth:`astore_later` queued, then let go of the clients: shared ones stay open for other
+        components, async ones close with their loop."""
+        await self.aflush()
         self._clients.release()

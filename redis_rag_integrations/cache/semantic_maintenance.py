@@ -68,6 +68,7 @@ class SemanticMaintenance(_Cache):
     def invalidate(self, *, llm: LLMScope = UNSET, scope: UserScope = UNSET) -> int:
         """Delete every entry of an LLM scope and/or a user scope (e.g. a model was upgraded, a tenant left)."""
         expr = scope_filter(llm, scope)
+        self.flush()  # an entry still queued by store_later must not land after its invalidation
         _, index = self._sync_index()
         deleted = 0
         while True:
@@ -78,11 +79,13 @@ class SemanticMaintenance(_Cache):
 
     def invalidate_documents(self, doc_ids: Sequence[str]) -> int:
         """Delete every entry whose answer used any of ``doc_ids`` (what the vector store calls on change)."""
+        self.flush()
         client, _ = self._sync_index()
         return freshness.invalidate_documents(client, doc_ids, self._fresh)
 
     def clear(self) -> int:
         """Delete every entry of this cache (the index stays); returns how many were deleted."""
+        self.flush()
         try:
             client, index = self._sync_index()
             count = index.clear()
@@ -93,11 +96,13 @@ class SemanticMaintenance(_Cache):
         return int(count)
 
     def __len__(self) -> int:
+        self.flush()
         _, index = self._sync_index()
         return int(index.info()["num_docs"])
 
     def delete_index(self) -> None:
         """Drop the index and all entries (used by tests and by ``redis-rag`` maintenance)."""
+        self.flush()
         client, index = self._sync_index()
         index.delete(drop=True)
         client.delete(self.order_key, self.expiry_key)

@@ -170,6 +170,12 @@ class SemanticCacheMiddleware(AgentMiddleware):
     Args mirror :class:`~redis_rag_integrations.langchain.RedisSemanticCache`: ``embeddings`` (default the package
     embedder), ``distance_threshold`` (cosine distance), ``ttl``, ``max_entries``, ``scope`` (e.g. a tenant), or a
     ready ``cache`` core. ``cache_tool_calls=False`` caches final answers only.
+
+    ``write_behind`` (default on): the entry written after a miss is written by the cache's worker thread
+    (:mod:`redis_rag_integrations.cache.write_behind`: bounded, errors counted and logged, a lookup of the same
+    key waits for it, flushed by ``core.flush()`` / ``core.close()`` and at exit), so the model call returns
+    without waiting for it; behind the RAG middleware, the freshness watch of the answer's sources then also goes
+    in the retrieval's pipeline. ``False``: the caller waits for the write, as a plain ``store``.
     """
 
     def __init__(
@@ -186,6 +192,7 @@ class SemanticCacheMiddleware(AgentMiddleware):
         cache_tool_calls: bool = True,
         settings: Settings | None = None,
         tenant: TenantLike = None,
+        write_behind: bool = True,
     ) -> None:
         super().__init__()
         self.core = SemanticCache.from_options(
@@ -194,6 +201,7 @@ class SemanticCacheMiddleware(AgentMiddleware):
         )  # fmt: skip
         self.scope = dict(scope) if isinstance(scope, Mapping) else scope
         self.cache_tool_calls = cache_tool_calls
+        self.write_behind = write_behind
 
     @property
     def stats(self) -> Any:
@@ -252,7 +260,9 @@ class SemanticCacheMiddleware(AgentMiddleware):
         vector = embed_question(self.core.embedder, self._text_to_embed(key.text))
         embed_s = time.perf_counter() - t0
         try:
-            plan = plan_lookup(self.core, key.text, llm=key.identity, scope=self.scope, vector=vector)
+            plan = plan_lookup(
+                self.core, key.text, llm=key.identity, scope=self.scope, vector=vector, watch=self.write_behind
+            )
         except CacheInputError:
             return None  # this middleware will pass the call through itself
         return None if plan is None else Prefetched(self, key.text, key.identity, vector, plan, embed_s)
@@ -266,7 +276,9 @@ class SemanticCacheMiddleware(AgentMiddleware):
         vector = await aembed_question(self.core.embedder, self._text_to_embed(key.text))
         embed_s = time.perf_counter() - t0
         try:
-            plan = await aplan_lookup(self.core, key.text, llm=key.identity, scope=self.scope, vector=vector)
+            plan = await aplan_lookup(
+                self.core, key.text, llm=key.identity, scope=self.scope, vector=vector, watch=self.write_behind
+            )
         except CacheInputError:
             return None
         return None if plan is None else Prefetched(self, key.text, key.identity, vector, plan, embed_s)
@@ -285,8 +297,9 @@ class SemanticCacheMiddleware(AgentMiddleware):
         if key is None:
             return handler(request)
         ahead = self._ahead(key)
-        if ahead is not None:  # looked up in the retrieval's round trip
-            vector, hit = ahead.vector, ahead.plan.record(ahead.embed_s)
+        token = None
+        if ahead is not None:  # looked up in the retrieval's round trip (with the watch, when writing behind)
+            vector, hit, token = ahead.vector, ahead.plan.record(ahead.embed_s), ahead.plan.token
         else:
             try:
                 vector = embed_question(self.core.embedder, self._text_to_embed(key.text))
@@ -296,18 +309,36 @@ class SemanticCacheMiddleware(AgentMiddleware):
                 return handler(request)
         replayed = self._replay(hit) if hit is not None else None
         if replayed is not None:
+            self._end_watch(token)
             return replayed
-        token = self.core.watch() if key.sources else None
+        token = self._watch(key, token)
         response = handler(request)
         encoded = self._payload(response)
         try:
             if encoded is not None:
-                self.core.store(**self._store_args(key, encoded, token, vector))
+                if self.write_behind:
+                    self.core.store_later(**self._store_args(key, encoded, token, vector))
+                else:
+                    self.core.store(**self._store_args(key, encoded, token, vector))
                 return response
         except CacheInputError as exc:
             logger.debug("agent cache store skipped: %s", exc)
-        self.core.unwatch(token)
+        self._end_watch(token)
         return response
+
+    def _watch(self, key: CallKey, token: int | None) -> int | None:
+        """The watch token for an answer about to be generated: the one taken in the retrieval's pipeline, else
+        a new one when the answer has sources; ``None`` (the one taken ended) when it has none."""
+        if token is not None and not key.sources:
+            self._end_watch(token)
+            return None
+        return token if token is not None or not key.sources else self.core.watch()
+
+    def _end_watch(self, token: int | None) -> None:
+        if self.write_behind:
+            self.core.unwatch_later(token)
+        else:
+            self.core.unwatch(token)
 
     # --- async ---------------------------------------------------------------------------------------------------
     async def awrap_model_call(
@@ -321,8 +352,9 @@ class SemanticCacheMiddleware(AgentMiddleware):
         if key is None:
             return await handler(request)
         ahead = self._ahead(key)
+        token = None
         if ahead is not None:
-            vector, hit = ahead.vector, await ahead.plan.arecord(ahead.embed_s)
+            vector, hit, token = ahead.vector, await ahead.plan.arecord(ahead.embed_s), ahead.plan.token
         else:
             try:
                 vector = await aembed_question(self.core.embedder, self._text_to_embed(key.text))
@@ -332,15 +364,29 @@ class SemanticCacheMiddleware(AgentMiddleware):
                 return await handler(request)
         replayed = self._replay(hit) if hit is not None else None
         if replayed is not None:
+            await self._aend_watch(token)
             return replayed
-        token = await self.core.awatch() if key.sources else None
+        if token is not None and not key.sources:
+            await self._aend_watch(token)
+            token = None
+        elif token is None and key.sources:
+            token = await self.core.awatch()
         response = await handler(request)
         encoded = self._payload(response)
         try:
             if encoded is not None:
-                await self.core.astore(**self._store_args(key, encoded, token, vector))
+                if self.write_behind:
+                    await self.core.astore_later(**self._store_args(key, encoded, token, vector))
+                else:
+                    await self.core.astore(**self._store_args(key, encoded, token, vector))
                 return response
         except CacheInputError as exc:
             logger.debug("agent cache store skipped: %s", exc)
-        await self.core.aunwatch(token)
+        await self._aend_watch(token)
         return response
+
+    async def _aend_watch(self, token: int | None) -> None:
+        if self.write_behind:
+            await self.core.aunwatch_later(token)
+        else:
+            await self.core.aunwatch(token)

@@ -112,6 +112,8 @@ class RagTurn:
         streaks = leader.unused_streaks
         keep = list(leader.followers)
         for p in self.prefetched:
+            if not p.used and p.plan.token is not None:  # a watch sent ahead for a lookup nobody took: end it
+                p.plan.cache.unwatch_later(p.plan.token)
             streak = 0 if p.used else streaks.get(id(p.follower), 0) + 1
             streaks[id(p.follower)] = streak
             if streak >= UNUSED_LIMIT:
@@ -148,7 +150,8 @@ def _queued(pipe: Any, ahead: Sequence[Prefetched], plan: Any) -> Any:
     """The cache lookups first, then the hybrid search's two commands (:meth:`PipelinedRetriever._finish` reads the
     replies in that order)."""
     for p in ahead:
-        pipe.execute_command(*p.plan.command)
+        for cmd in p.plan.commands:  # a follower's freshness watch (if it asked for one), then its lookup
+            pipe.execute_command(*cmd)
     for cmd in plan.commands:
         pipe.execute_command(*cmd)
     return pipe
@@ -206,9 +209,12 @@ class PipelinedRetriever(RedisVectorStoreRetriever):
     def _finish(self, ahead: list[Prefetched], plan: Any, replies: list[Any], started: float) -> list[Document]:
         """The lookups get their replies (an error reply is that lookup's fault: a miss); a search error raises
         as the search alone would."""
-        for p, reply in zip(ahead, replies, strict=False):
-            p.plan.finish(reply, started)
-        searched = replies[len(ahead) :]
+        at = 0
+        for p in ahead:
+            n = len(p.plan.commands)
+            p.plan.finish_all(replies[at : at + n], started)
+            at += n
+        searched = replies[at:]
         for reply in searched:
             if isinstance(reply, BaseException):
                 raise reply

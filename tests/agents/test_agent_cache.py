@@ -122,6 +122,7 @@ def test_a_miss_embeds_the_question_once(redis_url: str, unique_name: str) -> No
     cache = SemanticCacheMiddleware(embeddings=embedder, name=unique_name, redis_url=redis_url)
     try:
         ask(cache, ToolFakeChatModel(messages=iter([AIMessage("hi")])), [], "hello?", tools=())
+        assert cache.core.flush(10)  # the store is written behind; its outcome is counted once written
         assert embedder.calls == 1 and cache.stats.stores == 1  # one embedding for the lookup and the store
     finally:
         cache.core.delete_index()

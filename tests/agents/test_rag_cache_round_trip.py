@@ -10,6 +10,7 @@ not hit).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,7 +26,7 @@ from redis.connection import AbstractConnection
 from redis_rag_integrations import Settings
 from redis_rag_integrations.langchain import RagEmbeddings, RedisVectorStore
 from redis_rag_integrations.langchain.agent_cache import SemanticCacheMiddleware
-from redis_rag_integrations.langchain.middleware import RedisRAGMiddleware
+from redis_rag_integrations.langchain.middleware import RAG_KEY, RedisRAGMiddleware
 from redis_rag_integrations.langchain.rag_turn import UNUSED_LIMIT
 
 from .conftest import ToolFakeChatModel
@@ -68,20 +69,22 @@ def make_cache(redis_url: str, unique_name: str, embedder: HashEmbedder) -> Iter
 
 class Sent:
     """Counts sends (one per command or pipeline: one per round trip), sync and asyncio connections, while
-    :attr:`on`."""
+    :attr:`on`, made by the thread that created it: the caller's critical path, not the cache's write-behind
+    worker (whose writes the tests check after ``flush()``, through the server's command counts)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
         self.on = True
+        caller = threading.get_ident()
         sync_send = AbstractConnection.send_packed_command
         async_send = redis.asyncio.connection.AbstractConnection.send_packed_command
 
         def counted(connection: Any, command: Any, check_health: bool = True) -> Any:
-            self.count += self.on
+            self.count += self.on and threading.get_ident() == caller
             return sync_send(connection, command, check_health)
 
         async def acounted(connection: Any, command: Any, check_health: bool = True) -> Any:
-            self.count += self.on
+            self.count += self.on and threading.get_ident() == caller
             return await async_send(connection, command, check_health)
 
         monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
@@ -133,13 +136,19 @@ def script(agent: Any, *answers: str) -> ToolFakeChatModel:
     return model
 
 
-def test_a_hit_is_one_round_trip_and_a_miss_three(
+def inflight(cache: SemanticCacheMiddleware, url: str) -> int:
+    """Watch tokens in flight in the cache's namespace (every one taken must be ended)."""
+    return int(redis.Redis.from_url(url).zcard(cache.core._fresh.inflight))
+
+
+def test_a_hit_and_a_miss_are_one_round_trip_each_and_the_write_follows(
     store: RedisVectorStore, make_cache: Callable[..., Any], redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cache = make_cache()
     agent = make_agent(store, cache)
     script(agent, "Use with.")
     ask(agent)  # a miss; the cache middleware now follows this RAG middleware
+    assert cache.core.flush(10)
     sent = Sent(monkeypatch)
     sent.on = False
     before, stats = commands(redis_url), cache.stats.snapshot()
@@ -147,8 +156,11 @@ def test_a_hit_is_one_round_trip_and_a_miss_three(
     messages, trips = counted(sent, lambda: ask(agent, QUESTION))
     assert model.calls == [] and messages[-1].content == "Use with."
     assert messages[-1].response_metadata["cache_hit"]
-    assert trips == 1  # lookup + KNN + BM25 in one pipeline
-    assert delta(redis_url, before) == {"FT.SEARCH": 3}
+    assert trips == 1  # watch + lookup + KNN + BM25 in one pipeline
+    assert cache.core.flush(10)
+    ran = delta(redis_url, before)
+    assert ran["FT.SEARCH"] == 3 and "hset" not in ran and "multi" not in ran  # a hit writes nothing
+    assert ran["zrem"] == 1 and inflight(cache, redis_url) == 0  # its watch was ended by the worker
     now = cache.stats.snapshot()
     assert (now["lookups"] - stats["lookups"], now["hits"] - stats["hits"]) == (1, 1)
 
@@ -157,16 +169,80 @@ def test_a_hit_is_one_round_trip_and_a_miss_three(
     messages, trips = counted(sent, lambda: ask(agent, "What is the global interpreter lock?"))
     assert messages[-1].content == "The GIL." and len(model.calls) == 1
     assert "[1]" in model.calls[0][0].content  # the retrieved context reached the model
-    # the pipeline (lookup + KNN + BM25), the watch (the answer has sources), the store (one MULTI)
-    assert trips == 3
+    # the pipeline (the watch of the answer's sources, lookup, KNN, BM25); the store (one MULTI) written behind
+    assert trips == 1
+    assert cache.core.flush(10)
     ran = delta(redis_url, before)
     assert ran["FT.SEARCH"] == 3 and ran["multi"] == ran["exec"] == 1 and ran["hset"] == 1
+    assert inflight(cache, redis_url) == 0  # the store ended the watch
     later = cache.stats.snapshot()
     assert (later["lookups"] - now["lookups"], later["hits"] - now["hits"], later["stores"] - now["stores"]) == (
         1,
         0,
         1,
     )
+    model = script(agent)
+    assert ask(agent, "What is the global interpreter lock?")[-1].content == "The GIL." and model.calls == []
+
+
+def test_without_write_behind_a_miss_is_three_round_trips(
+    store: RedisVectorStore, make_cache: Callable[..., Any], redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = make_cache(write_behind=False)
+    agent = make_agent(store, cache)
+    script(agent, "Use with.")
+    ask(agent)
+    sent = Sent(monkeypatch)
+    model = script(agent)
+    messages, trips = counted(sent, lambda: ask(agent, QUESTION))
+    assert messages[-1].response_metadata["cache_hit"] and model.calls == [] and trips == 1
+    before = commands(redis_url)
+    script(agent, "The GIL.")
+    messages, trips = counted(sent, lambda: ask(agent, "What is the global interpreter lock?"))
+    assert trips == 3  # the pipeline, the watch (the answer has sources), the store (one MULTI)
+    ran = delta(redis_url, before)
+    assert ran["multi"] == ran["exec"] == 1 and ran["hset"] == 1 and cache.stats.stores == 2
+    assert inflight(cache, redis_url) == 0
+
+
+class ChangesTheDocument(AgentMiddleware):
+    """Between the two middlewares: a source document changes through the vector store after the retrieval read
+    it and before the cache middleware runs (another process' ingestion, in the real world)."""
+
+    def __init__(self, store: RedisVectorStore) -> None:
+        super().__init__()
+        self.store = store
+        self.armed = False
+        self.changed: list[str] = []
+
+    def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> Any:
+        if self.armed:  # the first passage the retrieval found, rewritten
+            used = request.system_message.additional_kwargs[RAG_KEY]["sources"]  # type: ignore[union-attr]
+            doc = next(s["id"] for s in used if s["id"] in DOCS)
+            text, source = DOCS[doc]
+            self.store.add_texts([text + " (changed)"], metadatas=[{"source": source}], ids=[doc])
+            self.changed.append(doc)
+        return handler(request)
+
+
+def test_a_document_changed_after_retrieval_drops_the_answer(
+    store: RedisVectorStore, make_cache: Callable[..., Any], redis_url: str
+) -> None:
+    cache = make_cache()
+    changer = ChangesTheDocument(store)
+    agent = make_agent(store, cache, changer)
+    script(agent, "Warm-up.")
+    ask(agent, "warm-up question")  # the cache middleware now follows the RAG middleware
+    question = "What is the global interpreter lock?"
+    changer.armed = True
+    script(agent, "The GIL: one thread at a time.")
+    ask(agent, question)  # retrieved the old text; the document changed before the answer was stored
+    assert cache.core.flush(10)
+    assert changer.changed and cache.stats.stale == 1  # the watch predates the retrieval: the change stamped it
+    changer.armed = False
+    model = script(agent, "The GIL, answered again.")
+    assert ask(agent, question)[-1].content == "The GIL, answered again." and len(model.calls) == 1
+    assert cache.core.flush(10) and inflight(cache, redis_url) == 0
 
 
 def test_async_agent_shares_the_round_trip(
@@ -179,6 +255,7 @@ def test_async_agent_shares_the_round_trip(
         script(agent, "Use with.")
         await agent.ainvoke({"messages": [{"role": "user", "content": QUESTION}]})
         await agent.ainvoke({"messages": [{"role": "user", "content": QUESTION}]})  # warm: clients, follower
+        assert await cache.core.aflush(10)
         sent = Sent(monkeypatch)
         script(agent)
         out = await agent.ainvoke({"messages": [{"role": "user", "content": QUESTION}]})
