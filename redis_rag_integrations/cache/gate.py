@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from .lexicon import PREVENTIONS, QUANTITIES, STOP
+from .lexicon import CONTRASTS, DETERMINERS, PREVENTIONS, QUANTITIES, STOP
 from .verify import Verdict, content_words, judge, related, stem, tokens
 
 #: Rules of :func:`.verify.judge` that reject a candidate before the gate sees it.
@@ -61,9 +61,7 @@ Likely = Callable[[str, str, Verdict, float], bool]
 _COUNTS = frozenset(QUANTITIES) | {"several", "multiple", "many", "some", "few"}
 _QUANTITY_STEMS = frozenset(stem(w) for w in QUANTITIES)  # unmatched words come stemmed ("three" -> "thre")
 _COUNT_STEMS = frozenset(stem(w) for w in _COUNTS)
-_PREVENTION_STEMS = frozenset(stem(w) for w in PREVENTIONS)
-#: Determiners: "a list" / "my list" / "the list" fill the same slot of a sentence.
-_DETERMINERS = frozenset("a an the my your our their its his her some any this that these those".split())  # noqa: SIM905
+_TURNING_STEMS = frozenset(stem(w) for w in PREVENTIONS | CONTRASTS)
 
 
 def _is_exact(stem: str) -> bool:
@@ -74,7 +72,7 @@ def _is_exact(stem: str) -> bool:
 def _body(toks: list[str]) -> list[str]:
     """The question without its opening frame ("how can i", "what is the") and determiners, stemmed."""
     start = next((i for i, tok in enumerate(toks) if tok not in STOP), len(toks))
-    return [stem(tok) for tok in toks[start:] if tok not in _DETERMINERS]
+    return [stem(tok) for tok in toks[start:] if tok not in DETERMINERS]
 
 
 def edits(cached: str, query: str) -> int:
@@ -97,12 +95,11 @@ def structural_rejection(cached: str, query: str, verdict: Verdict) -> str | Non
         return verdict.rule
     if any(_is_exact(s) for s in (*verdict.unmatched_cached, *verdict.unmatched_query)):
         return "added_quantity"
-    if verdict.rule == "addition":  # what one question adds to the other
-        added = {*verdict.unmatched_cached, *verdict.unmatched_query}
-        if added & _COUNT_STEMS:  # "upload a file" / "upload several files"
-            return "added_quantity"
-        if added & _PREVENTION_STEMS:  # "cache responses" / "stop the browser from caching responses"
-            return "prevention"
+    if verdict.rule == "addition" and _COUNT_STEMS & {*verdict.unmatched_cached, *verdict.unmatched_query}:
+        return "added_quantity"  # "upload a file" / "upload several files"
+    turning_a, turning_b = _TURNING_STEMS & set(verdict.unmatched_cached), _TURNING_STEMS & set(verdict.unmatched_query)
+    if bool(turning_a) != bool(turning_b):  # "cache responses" / "STOP the browser from caching responses"
+        return "turned_around"
     if moved_quantity(tokens(cached), tokens(query)):
         return "moved_quantity"
     return None

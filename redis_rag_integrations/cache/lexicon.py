@@ -17,6 +17,9 @@ NEGATIONS = frozenset({"not", "no", "non", "never", "none", "nothing", "without"
 #: Verbs that turn the rest of a question around ("cache responses" / "STOP the browser from caching responses"):
 #: added on one side only, they ask for the opposite.
 PREVENTIONS = frozenset({"prevent", "stop", "avoid", "disable", "forbid", "disallow", "suppress", "block", "ignore"})
+#: Words that set what is asked against something else ("as a DataFrame INSTEAD of a Series", "by its labels RATHER
+#: than by a column"): on one side only, the question excludes what the other asks for.
+CONTRASTS = frozenset({"instead", "rather", "except", "excluding", "besides", "unlike"})
 
 #: Quantity words, each mapped to the quantity it names: "a single file" / "all files" differ, "all files" / "files"
 #: do not (a quantity only one question states is ignored; numbers are content words anyway).
@@ -26,6 +29,9 @@ QUANTITIES |= {"both": "2", "two": "2", "three": "3", "first": "first", "last": 
 #: Prepositions that relate two things in one direction: "copy files TO a server" / "FROM a server".
 RELATIONS = {"to": "to", "into": "to", "onto": "to", "from": "from", "before": "before", "after": "after"}
 RELATIONS |= {"above": "above", "below": "below", "than": "than"}
+
+#: Determiners: "a list" / "my list" / "the list" fill one slot; "in Python" is a scope, "with a delimiter" a thing.
+DETERMINERS = frozenset("a an the my your our their its his her some any this that these those".split())  # noqa: SIM905
 
 #: Prepositions that open a trailing scope qualifier ("... in Python", "... on Linux", "... using git").
 SCOPE_PREPOSITIONS = frozenset({"in", "on", "with", "using", "from", "via", "inside", "within", "under"})

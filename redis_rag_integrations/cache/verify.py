@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
-from .lexicon import NEGATIONS, QUANTITIES, RELATIONS, SCOPE_PREPOSITIONS, STOP, SYNONYMS
+from .lexicon import DETERMINERS, NEGATIONS, QUANTITIES, RELATIONS, SCOPE_PREPOSITIONS, STOP, SYNONYMS
 
 # words (keeping ``.pyc``, ``c++``, ``c#``, ``don't``) and runs of operator symbols: ``==`` / ``is``, ``<`` / ``>``
 # and ``**`` / ``%`` are different questions, so an operator is a content word, not punctuation to drop
@@ -143,15 +143,24 @@ def related(a: str, b: str) -> bool:
     return bool(_LEXICON.get(a, frozenset()) & _LEXICON.get(b, frozenset()))
 
 
-def _qualifier_start(toks: list[str], other: list[str]) -> int | None:
-    """Where a trailing scope qualifier ("in Python", "on Linux") starts, if none of its words is in ``other``."""
+def _trailing_phrase(toks: list[str]) -> int | None:
+    """Where the last phrase opened by a scope preposition starts, when at most ``MAX_QUALIFIER`` content words
+    follow it ("... in Python", "... with a custom delimiter")."""
     for i in range(len(toks) - 1, -1, -1):
         if toks[i] in SCOPE_PREPOSITIONS:
-            tail = [stem(w) for w in content_words(toks[i + 1 :])]
-            if 0 < len(tail) <= MAX_QUALIFIER and not any(related(s, o) for s in tail for o in other):
-                return i
-            return None
+            return i if 0 < len(content_words(toks[i + 1 :])) <= MAX_QUALIFIER else None
     return None
+
+
+def _qualifier_start(toks: list[str], other: list[str]) -> int | None:
+    """Where a trailing scope qualifier ("in Python", "on Linux") starts, if none of its words is in ``other``. A
+    phrase with a determiner ("with a custom delimiter", "within a tolerance") names a thing the question is about,
+    not a scope."""
+    i = _trailing_phrase(toks)
+    if i is None or toks[i + 1] in DETERMINERS:
+        return None
+    tail = [stem(w) for w in content_words(toks[i + 1 :])]
+    return None if any(related(s, o) for s in tail for o in other) else i
 
 
 def drop_one_sided_qualifier(a: list[str], b: list[str]) -> tuple[list[str], list[str]]:
@@ -159,9 +168,9 @@ def drop_one_sided_qualifier(a: list[str], b: list[str]) -> tuple[list[str], lis
     When both have one and they differ ("in UTC" / "in local time"), both stay: that is a swap, not a scope."""
     sa, sb = [stem(w) for w in content_words(a)], [stem(w) for w in content_words(b)]
     qa, qb = _qualifier_start(a, sb), _qualifier_start(b, sa)
-    if qa is not None and _qualifier_start(b, []) is None:
+    if qa is not None and _trailing_phrase(b) is None:
         return a[:qa], b
-    if qb is not None and _qualifier_start(a, []) is None:
+    if qb is not None and _trailing_phrase(a) is None:
         return a, b[:qb]
     return a, b
 
@@ -262,8 +271,10 @@ def judge(cached: str, query: str, max_slot: int = MAX_SLOT) -> Verdict:
         rule = "order"
     elif any(_negated(x, y) for x in ua for y in ub):
         rule = "negated_word"
-    elif (ua or ub) and len(ua) <= max_slot and len(ub) <= max_slot and shared >= max(len(ua), len(ub)):
-        rule = "addition" if not (ua and ub) else "swap"
+    elif bool(ua) != bool(ub) and shared >= len(ua) + len(ub):  # one side adds words to a larger shared frame
+        rule = "addition"
+    elif ua and ub and len(ua) <= max_slot and len(ub) <= max_slot and shared >= max(len(ua), len(ub)):
+        rule = "swap"
     return Verdict(rule, tuple(ua), tuple(ub), shared)
 
 

@@ -124,7 +124,13 @@ def test_the_default_threshold_is_the_gates_radius() -> None:
 
 NEW_CLASSES = [  # (rule, cached, query): look-alike classes the gate used to leave to its learned half
     ("added_quantity", "How do I attach a file to an email?", "How do I attach several files to an email?"),
-    ("prevention", "How do I cache DNS lookups in my app?", "How do I stop my app from caching DNS lookups?"),
+    ("turned_around", "How do I cache DNS lookups in my app?", "How do I stop my app from caching DNS lookups?"),
+    ("turned_around", "How do I sort a table by a column?", "How do I sort a table by its row labels instead?"),
+    (
+        "turned_around",
+        "How do I sort a table by a column?",
+        "How do I sort a table by its labels rather than a column?",
+    ),
     ("negation", "What is a blocking socket?", "What is a non-blocking socket?"),
     ("swap", "How do I send a GET request with curl?", "How do I send a POST request with curl?"),
     ("swap", "How do I log the time in UTC?", "How do I log the time in the local time zone?"),
@@ -132,10 +138,16 @@ NEW_CLASSES = [  # (rule, cached, query): look-alike classes the gate used to le
 
 
 @pytest.mark.parametrize(("rule", "cached", "query"), NEW_CLASSES, ids=[r for r, _, _ in NEW_CLASSES])
-def test_counts_preventions_non_words_names_and_two_scopes_are_structural(rule: str, cached: str, query: str) -> None:
+def test_counts_turning_words_non_words_names_and_two_scopes_are_structural(rule: str, cached: str, query: str) -> None:
     assert _structural(cached, query) == rule
     assert _structural(query, cached) == rule
     assert not accepts(cached, query, 0.01) and not accepts(query, cached, 0.01)
+
+
+def test_a_trailing_phrase_with_a_determiner_is_part_of_the_question_not_a_scope() -> None:
+    cached = "How do I compare two floats?"
+    assert judge(cached, "How do I compare two floats within a relative tolerance?").rule == "addition"
+    assert judge(cached, "How do I compare two floats in Python?").rule is None  # a scope: left out
 
 
 def test_an_upper_case_sentence_is_not_read_as_names() -> None:
