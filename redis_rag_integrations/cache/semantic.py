@@ -303,6 +303,7 @@ class SemanticCache(SemanticMaintenance, AsyncSemanticMethods, WriteBehindMethod
         meta_json, entry_ttl = self._prepare_store(prompt, response, payload, meta, sources, ttl)
         if not self.guard.available():
             self.stats.count("skipped")
+            self.unwatch(since)  # a watch taken before the fault must not stay in flight
             return None
         vec = self._vector(embed_question(self.embedder, self._embed_text(prompt)[0]) if vector is None else vector)
         key = self.entry_key(prompt, llm, scope)

@@ -106,6 +106,7 @@ class AsyncSemanticMethods(_Cache):
         meta_json, entry_ttl = self._prepare_store(prompt, response, payload, meta, sources, ttl)
         if not self.guard.available():
             self.stats.count("skipped")
+            await self.aunwatch(since)  # a watch taken before the fault must not stay in flight
             return None
         raw = await aembed_question(self.embedder, self._embed_text(prompt)[0]) if vector is None else vector
         vec = self._vector(raw)

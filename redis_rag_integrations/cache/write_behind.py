@@ -258,6 +258,20 @@ class WriteBehindMethods(_Cache):
         await self._writes.asubmit(key, partial(self._write_entry, key, mapping, entry_ttl, sources, since))
         return key
 
+    def write_later(self, prompt: str, llm: LLMScope, scope: UserScope, write: Callable[[], object]) -> str:
+        """Run ``write`` on the worker thread as the pending write of the entry of ``prompt`` in these scopes
+        (lookups of it wait for it): for a caller that also leaves the encoding of the answer off its critical
+        path (the agent middleware), and stores through :meth:`store` inside ``write``. Returns the entry key."""
+        key = self.entry_key(prompt, llm, scope)
+        self._writes.submit(key, write)
+        return key
+
+    async def awrite_later(self, prompt: str, llm: LLMScope, scope: UserScope, write: Callable[[], object]) -> str:
+        """Async :meth:`write_later` (waits for room in the queue off the event loop)."""
+        key = self.entry_key(prompt, llm, scope)
+        await self._writes.asubmit(key, write)
+        return key
+
     def unwatch_later(self, token: int | None) -> None:
         """:meth:`unwatch`, by the worker thread (a watch token whose answer will not be stored)."""
         if token is not None:

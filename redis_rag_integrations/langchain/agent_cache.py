@@ -27,141 +27,32 @@ our vector store drops the answers built from it. Scopes, the near-miss verifier
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.embeddings import Embeddings
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, message_to_dict, messages_from_dict
-from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.messages import AIMessage, message_to_dict, messages_from_dict
 
-from ..cache import CacheHit, CacheInputError, SemanticCache, SourceRef
-from ..cache.identity import UncacheableCall, identity_json, log_bypass
+from ..cache import CacheHit, CacheInputError, SemanticCache
 from ..cache.lookup_plan import aplan_lookup, plan_lookup
 from ..embeddings import Embedder
 from ..questions import aembed_question, embed_question, request_scope
 from ..settings import Settings
 from ..tenancy import TenantLike
+from .agent_call_key import CallKey, call_key
+from .agent_call_key import key_with_prompt as _key
 from .cache import as_embedder
-from .middleware import RAG_KEY
 from .rag_turn import Prefetched, current_turn
 
 __all__ = ["CallKey", "SemanticCacheMiddleware", "call_key"]
 
 logger = logging.getLogger("redis_rag_integrations.cache")
-
-
-class CallKey(NamedTuple):
-    """What one model call is, for the cache: the question (matched by meaning), the exact identity of everything
-    else (a digest, the cache's LLM scope), and the sources the RAG middleware used."""
-
-    text: str
-    identity: str
-    sources: list[SourceRef]
-
-
-def _canonical_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
-    """Messages as the model sees them, with random ids replaced by their order of appearance."""
-    ids: dict[str, str] = {}
-
-    def canon(value: str | None) -> str | None:
-        return None if value is None else ids.setdefault(value, f"#{len(ids)}")
-
-    out = []
-    for m in messages:
-        item: dict[str, Any] = {"type": m.type, "content": m.content, "name": m.name}
-        if isinstance(m, AIMessage):
-            item["tool_calls"] = [
-                {"name": c["name"], "args": c["args"], "id": canon(c.get("id"))} for c in m.tool_calls
-            ]
-            item["invalid_tool_calls"] = len(m.invalid_tool_calls)
-        if m.type == "tool":
-            item["tool_call_id"] = canon(getattr(m, "tool_call_id", None))
-            item["status"] = getattr(m, "status", None)
-        out.append(item)
-    return out
-
-
-def _model_identity(model: Any) -> Any:
-    """The model and its parameters, as LangChain's own LLM cache names them (``_get_llm_string``: class, model
-    name, temperature, stop...)."""
-    return model._get_llm_string() if hasattr(model, "_get_llm_string") else type(model).__qualname__
-
-
-#: ``id(tool) -> (tool, fingerprint, digest of its schema)``. Converting a tool's schema and canonicalising it cost
-#: 0.1-0.2 ms per tool per model call (cProfile of a 3-tool agent: 80% of ``call_key``), for a value that does not
-#: change between calls. The tool is kept with its entry (an id is only unique while its object lives); the
-#: fingerprint (name, description, schema object) makes an edited tool a new entry.
-_TOOL_DIGESTS: dict[int, tuple[Any, tuple[Any, ...], str]] = {}
-_MAX_TOOLS = 1024
-
-
-def _tool_identity(tool: Any) -> Any:
-    """What the key holds for one bound tool: a provider-format dict as given, a tool's schema by its digest."""
-    if isinstance(tool, dict):
-        return tool
-    fingerprint = (
-        getattr(tool, "name", None),
-        getattr(tool, "description", None),
-        id(getattr(tool, "args_schema", None)),
-    )
-    found = _TOOL_DIGESTS.get(id(tool))
-    if found is not None and found[0] is tool and found[1] == fingerprint:
-        return found[2]
-    digest = hashlib.sha256(identity_json(convert_to_openai_tool(tool)).encode()).hexdigest()
-    if len(_TOOL_DIGESTS) < _MAX_TOOLS:
-        _TOOL_DIGESTS[id(tool)] = (tool, fingerprint, digest)
-    return digest
-
-
-def call_key(request: ModelRequest) -> CallKey | None:
-    """The cache key of a model call, or ``None`` when it must not be cached (no user message, structured output,
-    an argument with no exact form)."""
-    system = request.system_message
-    rag: Mapping[str, Any] | None = system.additional_kwargs.get(RAG_KEY) if system is not None else None
-    prompt = rag["base_prompt"] if rag is not None else (system.content if system is not None else None)
-    return _key(request, prompt, (rag or {}).get("sources") or [])
-
-
-def _key(request: ModelRequest, system_prompt: Any, sources: list[Mapping[str, Any]]) -> CallKey | None:
-    """:func:`call_key` with the system prompt given: what the RAG middleware computes ahead (:mod:`.rag_turn`)
-    for the request as this middleware will receive it, the base prompt being the one it will record."""
-    if request.response_format is not None:
-        return None
-    messages = request.messages
-    position = None
-    for i in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[i], HumanMessage):
-            position = i
-            break
-    if position is None or not messages[position].text:
-        return None
-    canonical = _canonical_messages(list(messages))
-    question = canonical[position]
-    try:
-        identity = {
-            "kind": "agent-model-call",
-            "model": _model_identity(request.model),
-            "system": system_prompt,
-            "before": canonical[:position],
-            "question": {k: v for k, v in question.items() if k != "content"},
-            "after": canonical[position + 1 :],
-            "tools": [_tool_identity(t) for t in request.tools],
-            "tool_choice": request.tool_choice,
-            "settings": dict(request.model_settings),
-        }
-        text = identity_json(identity)
-    except UncacheableCall as exc:
-        log_bypass("SemanticCacheMiddleware", exc)
-        return None
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    refs = [SourceRef(str(s["id"]), s.get("hash")) for s in sources]
-    return CallKey(str(messages[position].text), f"agent:{digest}", refs)
 
 
 class SemanticCacheMiddleware(AgentMiddleware):
@@ -210,6 +101,11 @@ class SemanticCacheMiddleware(AgentMiddleware):
     # --- encode / decode (shared by the sync and async paths) --------------------------------------------------
     def _payload(self, response: Any) -> tuple[str, str] | None:
         """``(text, payload)`` of a response worth caching, else ``None``."""
+        message = self._cacheable(response)
+        return None if message is None else self._encode(message)
+
+    def _cacheable(self, response: Any) -> AIMessage | None:
+        """The message of a response of a kind worth caching (the cheap checks), else ``None``."""
         if not isinstance(response, ModelResponse) or response.structured_response is not None:
             return None
         if len(response.result) != 1 or not isinstance(response.result[0], AIMessage):
@@ -217,10 +113,33 @@ class SemanticCacheMiddleware(AgentMiddleware):
         message = response.result[0]
         if message.invalid_tool_calls or (message.tool_calls and not self.cache_tool_calls):
             return None
+        return message
+
+    @staticmethod
+    def _encode(message: AIMessage) -> tuple[str, str] | None:
+        """``(text, payload)`` of ``message``, or ``None`` when it does not survive a serialization round trip."""
         payload = json.dumps(message_to_dict(message), ensure_ascii=False)
         if messages_from_dict([json.loads(payload)])[0] != message:
             return None
         return message.text or "", payload
+
+    def _write(self, key: CallKey, message: AIMessage, token: int | None, vector: Any) -> None:
+        """The write after a miss, on the cache's worker thread (``write_behind``): encode the answer and store
+        it, or end the watch when it is not cacheable. ``message`` is the caller's copy: the agent may give the
+        original an id meanwhile (LangGraph's message reducer does)."""
+        encoded = self._encode(message)
+        try:
+            if encoded is not None:
+                self.core.store(**self._store_args(key, encoded, token, vector))
+                return
+        except CacheInputError as exc:
+            logger.debug("agent cache store skipped: %s", exc)
+        self.core.unwatch(token)
+
+    def _behind(self, key: CallKey, response: Any, token: int | None, vector: Any) -> Callable[[], None] | None:
+        """The write to leave to the worker, or ``None`` (the caller ends the watch) for a response not cached."""
+        message = self._cacheable(response)
+        return None if message is None else partial(self._write, key, message.model_copy(), token, vector)
 
     @staticmethod
     def _replay(hit: CacheHit) -> ModelResponse | None:
@@ -313,13 +232,17 @@ class SemanticCacheMiddleware(AgentMiddleware):
             return replayed
         token = self._watch(key, token)
         response = handler(request)
+        if self.write_behind:  # the answer goes back now; the worker encodes and writes it
+            write = self._behind(key, response, token, vector)
+            if write is not None:
+                self.core.write_later(key.text, key.identity, self.scope, write)
+            else:
+                self._end_watch(token)
+            return response
         encoded = self._payload(response)
         try:
             if encoded is not None:
-                if self.write_behind:
-                    self.core.store_later(**self._store_args(key, encoded, token, vector))
-                else:
-                    self.core.store(**self._store_args(key, encoded, token, vector))
+                self.core.store(**self._store_args(key, encoded, token, vector))
                 return response
         except CacheInputError as exc:
             logger.debug("agent cache store skipped: %s", exc)
@@ -372,13 +295,17 @@ class SemanticCacheMiddleware(AgentMiddleware):
         elif token is None and key.sources:
             token = await self.core.awatch()
         response = await handler(request)
+        if self.write_behind:
+            write = self._behind(key, response, token, vector)
+            if write is not None:
+                await self.core.awrite_later(key.text, key.identity, self.scope, write)
+            else:
+                await self._aend_watch(token)
+            return response
         encoded = self._payload(response)
         try:
             if encoded is not None:
-                if self.write_behind:
-                    await self.core.astore_later(**self._store_args(key, encoded, token, vector))
-                else:
-                    await self.core.astore(**self._store_args(key, encoded, token, vector))
+                await self.core.astore(**self._store_args(key, encoded, token, vector))
                 return response
         except CacheInputError as exc:
             logger.debug("agent cache store skipped: %s", exc)

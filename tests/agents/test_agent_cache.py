@@ -143,16 +143,16 @@ def test_a_tool_schema_is_converted_once_and_a_changed_tool_changes_the_key(
     """Converting and canonicalising a tool's schema cost about 0.1 ms per tool per model call (profiled), for a
     value that does not change between calls: it is remembered per tool object. A tool whose name or description
     changed is converted again, so a cached answer never outlives the tool it was made with."""
-    from redis_rag_integrations.langchain import agent_cache
+    from redis_rag_integrations.langchain import agent_cache, agent_call_key
 
     converted: list[str] = []
-    real = agent_cache.convert_to_openai_tool
+    real = agent_call_key.convert_to_openai_tool
 
     def counting(t: object) -> dict:
         converted.append(getattr(t, "name", "?"))
         return real(t)
 
-    monkeypatch.setattr(agent_cache, "convert_to_openai_tool", counting)
+    monkeypatch.setattr(agent_call_key, "convert_to_openai_tool", counting)
 
     @tool
     def forecast(city: str) -> str:

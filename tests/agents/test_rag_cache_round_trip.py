@@ -309,6 +309,9 @@ def test_a_cache_index_dropped_behind_its_back_is_a_miss_and_the_answer_still_co
     assert ask(agent)[-1].content == "Use with, again." and len(model.calls) == 1
     assert "[1]" in model.calls[0][0].content  # retrieval was not affected by the cache's failed lookup
     assert cache.stats.snapshot()["errors"] >= 1
+    # the watch taken in the pipeline beside the failed lookup is ended, though the store is skipped (Redis is
+    # marked down for the cache after the fault)
+    assert cache.core.flush(10) and inflight(cache, redis_url) == 0
 
 
 def test_other_clients_fall_back_to_one_command_after_the_other(
@@ -361,3 +364,22 @@ def test_a_similarity_retriever_asks_for_no_lookup(
     messages, trips = counted(sent, lambda: ask(agent))
     assert messages[-1].content == "Use with." and messages[-1].response_metadata["cache_hit"]
     assert trips == 2 and cache.stats.snapshot()["lookups"] == lookups + 1
+
+
+@pytest.mark.parametrize("write_behind", [True, False])
+def test_an_answer_that_is_not_cached_ends_its_watch(
+    store: RedisVectorStore, make_cache: Callable[..., Any], redis_url: str, write_behind: bool
+) -> None:
+    cache = make_cache(write_behind=write_behind)
+    agent = make_agent(store, cache)
+    script(agent, "Use with.")
+    ask(agent)  # the cache middleware now follows: its next watch rides in the retrieval's pipeline
+    assert cache.core.flush(10)
+    broken = AIMessage(
+        "", invalid_tool_calls=[{"name": "x", "args": "{", "id": "1", "error": "bad json", "type": "invalid_tool_call"}]
+    )
+    agent.fake.messages = iter([broken])  # type: ignore[attr-defined]
+    stores = cache.stats.snapshot()["stores"]
+    ask(agent, "What is the global interpreter lock?")
+    assert cache.core.flush(10)
+    assert inflight(cache, redis_url) == 0 and cache.stats.snapshot()["stores"] == stores
