@@ -169,8 +169,13 @@ def deps_key(doc_id: str, keys: FreshKeys = GLOBAL) -> str:
     return keys.deps(doc_id)
 
 
-#: Members of a link set checked for a dead entry each time an entry is linked to it.
-LINK_SAMPLE = 64
+#: Members of a link set checked for a dead entry each time an entry is linked to it. 16, not 64: a set of n
+#: members with d dead loses 16 * d / n dead per link (distinct members: SRANDMEMBER with a positive count) and
+#: gains one member, so it settles where d = n / 16, within 16/15 of its live entries (64: 64/63), and a burst of
+#: d deaths is gone after about d / 15 links; each check is a Lua call into Redis (~1.5 us), and with 64 the link
+#: scripts were most of a store's server time (~0.6 of ~0.8 ms for an answer citing 6 ids, in
+#: benchmarks/bench_agents.py), in the MULTI every other client of the server waits behind.
+LINK_SAMPLE = 16
 
 # KEYS[1] a document's link set; ARGV[1] the entry key, ARGV[2] its TTL ('' = none), ARGV[3] the sample size.
 # Why a script: entries die by TTL or eviction without telling the sets that link to them, and a document that is

@@ -65,8 +65,22 @@ def test_document_links_drop_entries_that_expired(make_cache, client, unique_nam
     doc = SourceRef(f"{unique_name}-doc")
     expired = [cache.store(f"question {i}", "answer", ttl=1, sources=[doc]) for i in range(50)]
     wait_until_gone(client, expired)
-    live = cache.store("a question asked later", "answer", ttl=600, sources=[doc])
-    assert client.smembers(deps_key(doc.id)) == {live.encode()}
+    # each link checks a sample of LINK_SAMPLE (16) members: 16, then >= 15, >= 14, then the last 5 dead ones
+    live = [cache.store(f"a question asked later {i}", "answer", ttl=600, sources=[doc]) for i in range(4)]
+    assert client.smembers(deps_key(doc.id)) == {key.encode() for key in live}
+
+
+def test_a_link_checks_a_bounded_sample_of_its_set(make_cache, client, unique_name) -> None:
+    """The Redis work of linking an entry to a much-cited document is bounded (a sample, not the whole set), and
+    small: the link scripts ran inside every store's MULTI, the largest part of a store's server time."""
+    cache = make_cache()
+    doc = SourceRef(f"{unique_name}-doc")
+    for i in range(50):
+        cache.store(f"question {i}", "answer", sources=[doc])  # 50 live entries cite the document
+    before = client.info("commandstats").get("cmdstat_exists", {}).get("calls", 0)
+    cache.store("one more question", "answer", sources=[doc])
+    checked = client.info("commandstats")["cmdstat_exists"]["calls"] - before
+    assert checked <= 16, checked
 
 
 def test_document_links_live_as_long_as_their_longest_lived_entry(make_cache, client, unique_name) -> None:
