@@ -2,7 +2,7 @@
 
 The evaluation sets and the in-cache view live in :mod:`benchmarks.cache_eval` and :mod:`benchmarks.verifier_train`;
 the verifier's learned gate, its cut and radius (= the default threshold) were chosen on the tuning sets only
-(``TUNING_SETS``: B, D, E) by ``verifier_train.py``. This section reports the shipped default on every set, so
+(``TUNING_SETS``: B, D, E, F) by ``verifier_train.py``. This section reports the shipped default on every set, so
 ``make bench`` shows held-out figures next to the tuning sets'. Only held-out sets carry the target (in-cache
 precision >= 0.95: a wrong cached answer costs more than a miss); a figure of a tuning set is marked as such and
 judged by nothing. Hit / miss latency with the local LLM is in ``benchmarks/bench_cache.py``. Standalone:

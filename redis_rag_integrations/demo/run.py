@@ -42,7 +42,7 @@ class DemoConfig:
     k: int = 3  # chunks per answer: 3 x ~150 tokens keeps the small model's prompt short
     max_tokens: int = 96
     langchain_questions: tuple[str, ...] = ("How do I handle exceptions in Python?", "What is a lambda expression?")
-    # a paraphrase of the first LangChain question (cosine distance 0.046 with MiniLM; the verifier's radius is 0.35)
+    # a paraphrase of the first LangChain question (cosine distance 0.046 with MiniLM; the verifier's radius is 0.25)
     langchain_paraphrase: str = "How can exceptions be handled in Python?"
     llama_index_questions: tuple[str, ...] = (
         "What is a list comprehension?",

@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redis_rag_integrations.cache.gate import FEATURES, Gate, accepts, default_gate, edits, structural_rejection
+from redis_rag_integrations.cache.gate import (
+    FEATURES,
+    Gate,
+    accepts,
+    default_gate,
+    edits,
+    scan,
+    structural_rejection,
+)
 from redis_rag_integrations.cache.semantic_entries import pick
 from redis_rag_integrations.cache.verify import judge
 
@@ -158,16 +166,20 @@ def test_an_upper_case_sentence_is_not_read_as_names() -> None:
 
 def test_after_a_look_alike_only_the_same_question_is_taken() -> None:
     """A question one slot away from a closer cached question asks something next to it: a farther cached question
-    that is merely related is no answer, the same question asked in other words still is."""
-    gate = default_gate()
+    that is merely related is no answer, the same question asked in other words still is. The learned half is
+    left out (it accepts everything here), so this is the rule across candidates alone."""
     query = "How do I write a CSV file?"
     look_alike = ("How do I read a CSV file?", 0.05)
     related = ("How can I append rows at the end of an existing CSV file?", 0.1)
     same = ("How do I create a CSV file?", 0.1)
-    assert gate.accepts(related[0], query, related[1])  # alone, the learned half would take it
-    assert gate.choose(query, [related]) == 0
-    assert gate.choose(query, [look_alike, related]) is None
-    assert gate.choose(query, [look_alike, related, same]) == 2
+
+    def anything(*_: object) -> bool:
+        return True
+
+    assert scan(query, [related], anything) == 0
+    assert scan(query, [look_alike, related], anything) is None
+    assert scan(query, [look_alike, related, same], anything) == 2
+    assert default_gate().choose(query, [look_alike, same]) == 1  # the shipped gate takes the same question
     rows = [{"prompt": text.encode(), "vector_distance": distance} for text, distance in (look_alike, related)]
     assert pick(rows, query, verify=True) == (None, 2)
     assert pick(rows, query, verify=False) == (rows[0], 0)
