@@ -21,8 +21,8 @@ many words. A distance threshold cannot tell them apart (look-alikes are the *cl
 
 The weights, ``cut`` and ``radius`` live in ``data/cache_verifier.json``, written by ``benchmarks/verifier_train.py``
 from the tuning sets B, D, E and F only (``cut`` and ``radius`` from out-of-fold predictions, precision >= 0.95 on
-each); sets A, C and G are the held-out report (``benchmarks/cache_gate_eval.py``). The features are cheap (pure Python over
-the two questions, no model call): well under a millisecond per candidate.
+each); sets A, C and G are the held-out report (``benchmarks/cache_gate_eval.py``). The features are cheap (pure
+Python over the two questions, no model call): well under a millisecond per candidate.
 
 The distance weight was fitted on all-MiniLM-L6-v2 (the default embedder). With another embedder the structural
 rules hold as they are and the gate is conservative (a larger distance scale only lowers the probability), so give
