@@ -98,11 +98,12 @@ WATCH_SECONDS = 900
 #: What separates a semantic cache's name from an entry's digest in its key (``{name}:entry:{digest}``).
 ENTRY_INFIX = ":entry:"
 
-# KEYS[1] the clock, KEYS[2] the in-flight set; ARGV[1] the watch lifetime. Server time, so clients' clocks
-# do not matter; expired watches (a crashed generator) are pruned here.
+# KEYS[1] the clock, KEYS[2] the in-flight set; ARGV[1] the watch lifetime, ARGV[2..] watches to end. Server
+# time, so clients' clocks do not matter; expired watches (a crashed generator) are pruned here.
 _WATCH_SCRIPT = """
 local now = tonumber(redis.call('TIME')[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+for i = 2, #ARGV do redis.call('ZREM', KEYS[2], ARGV[i]) end
 local token = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), token)
 return token
@@ -118,9 +119,11 @@ def watch(client: SyncClient, keys: FreshKeys = GLOBAL) -> int:
     return int(client.eval(_WATCH_SCRIPT, 2, keys.clock, keys.inflight, WATCH_SECONDS))
 
 
-def watch_command(keys: FreshKeys = GLOBAL) -> tuple[Any, ...]:
-    """:func:`watch` as a command to queue in a caller's pipeline (its reply is the token)."""
-    return ("EVAL", _WATCH_SCRIPT, 2, keys.clock, keys.inflight, WATCH_SECONDS)
+def watch_command(keys: FreshKeys = GLOBAL, ending: Sequence[int] = ()) -> tuple[Any, ...]:
+    """:func:`watch` as a command to queue in a caller's pipeline (its reply is the token); it also ends the
+    watches ``ending`` (tokens whose answers were not stored: a cache hit's), which then cost no command of
+    their own."""
+    return ("EVAL", _WATCH_SCRIPT, 2, keys.clock, keys.inflight, WATCH_SECONDS, *ending)
 
 
 async def awatch(client: AsyncClient, keys: FreshKeys = GLOBAL) -> int:
@@ -146,6 +149,12 @@ def stale(token: int, stamps: Sequence[Any]) -> bool:
 def unwatch(client: SyncClient, token: int, keys: FreshKeys = GLOBAL) -> None:
     """End a watch whose answer is not stored (the generation failed or was not cacheable)."""
     client.zrem(keys.inflight, token)
+
+
+def unwatch_many(client: SyncClient, tokens: Sequence[int], keys: FreshKeys = GLOBAL) -> None:
+    """End several watches in one command."""
+    if tokens:
+        client.zrem(keys.inflight, *tokens)
 
 
 async def aunwatch(client: AsyncClient, token: int, keys: FreshKeys = GLOBAL) -> None:

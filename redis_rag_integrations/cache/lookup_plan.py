@@ -81,6 +81,12 @@ class LookupPlan:
         self.ok = True
         return self.hit
 
+    def unsent(self) -> None:
+        """This plan will not be sent: the watches its watch was to end go back to the cache."""
+        if self.watch_command is not None:
+            for token in self.watch_command[6:]:  # after EVAL, script, 2, clock, in-flight set, lifetime
+                self.cache.unwatch_later(int(token))
+
     @property
     def commands(self) -> list[tuple[Any, ...]]:
         """What to queue, in order: the watch (when asked for), then the lookup; :meth:`finish_all` takes their
@@ -194,7 +200,8 @@ def _checked(cache: SemanticCache, prompt: str) -> bool:
 
 
 def _watch(cache: SemanticCache) -> tuple[Any, ...]:
-    return freshness.watch_command(cache._fresh)
+    """The watch, which also ends the watches the cache kept to end (a hit's: no command of their own)."""
+    return freshness.watch_command(cache._fresh, cache._writes.take_ended())
 
 
 def plan_lookup(

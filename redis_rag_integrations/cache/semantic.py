@@ -127,7 +127,7 @@ class SemanticCache(SemanticMaintenance, AsyncSemanticMethods, WriteBehindMethod
         self._index: SearchIndex | None = None  # set once the index exists in Redis (reset after a fault)
         self._lock = threading.Lock()
         #: :meth:`store_later`'s queue and worker (:mod:`.write_behind`); no thread until the first write.
-        self._writes = WriteBehind(name, on_error=partial(self.stats.count, "errors"))
+        self._writes = WriteBehind(name, on_error=partial(self.stats.count, "errors"), release=self._unwatch_many)
 
     @classmethod
     def from_options(

@@ -39,8 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import freshness
 from ..questions import aembed_question, embed_question
 from .entry import SourceRef
+from .guard import REDIS_FAULTS
 from .semantic_entries import LLMScope, UserScope, entry_mapping
 
 if TYPE_CHECKING:
@@ -60,6 +62,8 @@ DEFAULT_CAPACITY = 256
 EXIT_TIMEOUT = 10.0
 #: Seconds an idle worker waits for work before its thread ends (the next write starts a new one).
 IDLE_SECONDS = 30.0
+#: Watches to end (:meth:`WriteBehind.end_later`) kept for the next pipelined watch before the worker ends them.
+MAX_ENDED = 64
 
 _live: weakref.WeakSet[WriteBehind] = weakref.WeakSet()
 _hook_lock = threading.Lock()
@@ -87,12 +91,18 @@ def _hook() -> None:
 class WriteBehind:
     """One cache's queue of writes and the daemon thread that runs them in order (see the module docstring)."""
 
-    def __init__(self, name: str, capacity: int = DEFAULT_CAPACITY, on_error: Callable[[], None] | None = None):
+    def __init__(
+        self, name: str, capacity: int = DEFAULT_CAPACITY, on_error: Callable[[], None] | None = None,
+        release: Callable[[list[int]], object] | None = None,
+    ) -> None:  # fmt: skip
         if not isinstance(capacity, int) or capacity < 1:
             raise ValueError(f"capacity must be a positive int, got {capacity!r}")
         self.name = name
         self.capacity = capacity
         self._on_error = on_error
+        #: Ends watch tokens in Redis (the cache's); what :meth:`flush` calls for the tokens :meth:`end_later` kept.
+        self._release = release
+        self._ended: list[int] = []
         self._cond = threading.Condition()
         self._items: deque[tuple[str | None, Callable[[], object], Future[None]]] = deque()
         self._pending: dict[str, Future[None]] = {}
@@ -132,6 +142,25 @@ class WriteBehind:
         self._start()
         self._cond.notify_all()
         return done
+
+    def end_later(self, token: int) -> None:
+        """Keep ``token`` (a watch whose answer will not be stored) for the next pipelined watch to end
+        (:meth:`take_ended`: no command, no thread of its own); past :data:`MAX_ENDED` kept, or at :meth:`flush`,
+        the worker ends them in one command. Until then the watch only makes a document change write a stamp."""
+        with self._cond:
+            _hook()
+            _live.add(self)
+            self._ended.append(token)
+            if len(self._ended) < MAX_ENDED or self._release is None:
+                return
+            ended, self._ended = self._ended, []
+        self.submit(None, partial(self._release, ended))
+
+    def take_ended(self) -> list[int]:
+        """The watches kept by :meth:`end_later`, now the caller's to end (in the pipeline it sends)."""
+        with self._cond:
+            ended, self._ended = self._ended, []
+        return ended
 
     def _start(self) -> None:
         """A worker thread if none runs (under the lock): the first write, or the first after an idle exit."""
@@ -191,9 +220,13 @@ class WriteBehind:
         return bool(self._pending)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every queued write is done; ``False`` when ``timeout`` ran out first."""
+        """End the watches kept by :meth:`end_later` and wait until every queued write is done; ``False`` when
+        ``timeout`` ran out first."""
         if self._in_worker():
             return self.unfinished == 0
+        ended = self.take_ended()
+        if ended and self._release is not None:
+            self.submit(None, partial(self._release, ended))
         with self._cond:
             return self._cond.wait_for(lambda: self.unfinished == 0, timeout)
 
@@ -273,14 +306,23 @@ class WriteBehindMethods(_Cache):
         return key
 
     def unwatch_later(self, token: int | None) -> None:
-        """:meth:`unwatch`, by the worker thread (a watch token whose answer will not be stored)."""
+        """:meth:`unwatch` without a round trip of its own: the token is ended by the next watch this cache sends
+        in a pipeline (:mod:`.lookup_plan`), or by the worker at :meth:`flush` / ``close()`` / exit, or once
+        :data:`MAX_ENDED` are kept (:meth:`WriteBehind.end_later`)."""
         if token is not None:
-            self._writes.submit(None, partial(self.unwatch, token))
+            self._writes.end_later(token)
 
     async def aunwatch_later(self, token: int | None) -> None:
-        """Async :meth:`unwatch_later` (waits for room in the queue off the event loop)."""
-        if token is not None:
-            await self._writes.asubmit(None, partial(self.unwatch, token))
+        """Async :meth:`unwatch_later`."""
+        self.unwatch_later(token)
+
+    def _unwatch_many(self, tokens: list[int]) -> None:
+        """End ``tokens`` in one command (the worker's part of :meth:`unwatch_later`)."""
+        try:
+            client, _ = self._sync_index()
+            freshness.unwatch_many(client, tokens, self._fresh)
+        except REDIS_FAULTS as exc:
+            self._fault("unwatch", exc)
 
     def settle(self, prompt: str, llm: LLMScope = None, scope: UserScope = None) -> None:
         """Wait for a pending write of the entry of exactly this prompt and scope (read-your-writes)."""

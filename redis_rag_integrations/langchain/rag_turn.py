@@ -100,7 +100,9 @@ class RagTurn:
                 continue
             if p.plan.client is client:
                 out.append(p)
-            elif not any(s is p.follower for s in leader.solo):
+                continue
+            p.plan.unsent()
+            if not any(s is p.follower for s in leader.solo):
                 leader.solo = (*leader.solo, p.follower)[-_MAX_FOLLOWERS:]
                 leader.followers = tuple(f for f in leader.followers if f is not p.follower)
         return out

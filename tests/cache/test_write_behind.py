@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from redis_rag_integrations.cache import CacheInputError, SemanticCache
+from redis_rag_integrations.cache import write_behind as WB
 from redis_rag_integrations.cache.write_behind import WriteBehind
 from redis_rag_integrations.server import free_port
 
@@ -200,3 +201,18 @@ def test_after_a_flush_each_prompt_holds_its_last_written_answer(make_cache, pai
         hit = cache.check(f"question {prompt}", distance_threshold=0.001)
         assert hit is not None and hit.response == response
     cache.clear()
+
+
+def test_ended_watches_cost_no_command_until_the_next_watch_or_a_flush(make_cache, client) -> None:
+    cache = make_cache()
+    inflight = cache._fresh.inflight
+    tokens = [cache.watch() for _ in range(3)]
+    for token in tokens:
+        cache.unwatch_later(token)
+    assert client.zcard(inflight) >= 3 and cache._writes._thread is None  # kept: no command, no thread
+    assert cache.flush(10)
+    assert all(client.zscore(inflight, t) is None for t in tokens)  # the flush ended them in one command
+    kept = [cache.watch() for _ in range(WB.MAX_ENDED)]
+    for token in kept:
+        cache.unwatch_later(token)  # the last one reaches the bound: the worker ends them all
+    assert cache._writes.flush(10) and all(client.zscore(inflight, t) is None for t in kept)
