@@ -186,6 +186,7 @@ def test_agent_middleware_pair_embeds_a_question_once_and_a_repeat_never(
         counting.calls = 0
         ask = {"messages": [{"role": "user", "content": QUESTION}]}
         assert _agent(lc_store, cache).invoke(ask)["messages"][-1].content == "Use with [1]."
+        assert cache.core.flush(10)  # the store is written behind; its outcome counted once written
         assert counting.calls == 1 and cache.stats.stores == 1
         assert _agent(lc_store, cache).invoke(ask)["messages"][-1].content == "Use with [1]."
         assert cache.stats.hits == 1 and counting.calls == 1
