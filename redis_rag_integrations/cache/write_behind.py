@@ -193,7 +193,8 @@ class WriteBehind:
     def _call(self, write: Callable[[], object]) -> bool:
         try:
             write()
-        except Exception:  # Redis faults are handled inside the write; anything else is a bug to see
+        except BaseException:  # Redis faults are handled inside the write; anything else is a bug to see (and a
+            # BaseException must not end the worker with writes still counted as unfinished: flush would wait)
             logger.error("semantic cache %s: a write-behind write failed; it was not written", self.name, exc_info=True)
             if self._on_error is not None:
                 self._on_error()
@@ -228,6 +229,8 @@ class WriteBehind:
         if ended and self._release is not None:
             self.submit(None, partial(self._release, ended))
         with self._cond:
+            if self._items:
+                self._start()  # a worker that ended (forked child, idle exit racing a submit) is replaced
             return self._cond.wait_for(lambda: self.unfinished == 0, timeout)
 
 

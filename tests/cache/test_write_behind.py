@@ -216,3 +216,17 @@ def test_ended_watches_cost_no_command_until_the_next_watch_or_a_flush(make_cach
     for token in kept:
         cache.unwatch_later(token)  # the last one reaches the bound: the worker ends them all
     assert cache._writes.flush(10) and all(client.zscore(inflight, t) is None for t in kept)
+
+
+def test_a_write_raising_a_base_exception_does_not_stop_the_worker(caplog) -> None:
+    queue = WriteBehind("base-exception")
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    with caplog.at_level(logging.ERROR, logger="redis_rag_integrations.cache"):
+        queue.submit("k", interrupted)
+        ran: list[int] = []
+        queue.submit("k2", lambda: ran.append(1))
+        assert queue.flush(10)  # the worker lived on: nothing left unfinished
+    assert queue.failed == 1 and queue.written == 1 and ran == [1]
