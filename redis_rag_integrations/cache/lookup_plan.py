@@ -25,7 +25,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from .. import freshness
+from .. import freshness, metrics
+from ..connection import is_cluster
 from .entry import CacheHit, decode_hit
 from .guard import REDIS_FAULTS, check_prompt
 from .scope import digest, llm_scope_tag, user_scope_tag
@@ -34,7 +35,7 @@ from .semantic_entries import CANDIDATES, RETURN_FIELDS, LLMScope, UserScope, pi
 if TYPE_CHECKING:
     from .semantic import SemanticCache
 
-__all__ = ["LookupPlan", "aplan_lookup", "plan_lookup"]
+__all__ = ["LookupPlan", "alookup", "aplan_lookup", "lookup", "plan_lookup"]
 
 
 class LookupPlan:
@@ -240,3 +241,42 @@ async def aplan_lookup(
     except REDIS_FAULTS:
         return None
     return LookupPlan(cache, client, prompt, command, _watch(cache) if watch else None)
+
+
+def lookup(
+    cache: SemanticCache, prompt: str, *, llm: LLMScope = None, scope: UserScope = None, vector: Any,
+    embed_s: float = 0.0,
+) -> CacheHit | None:  # fmt: skip
+    """:meth:`~.semantic.SemanticCache.check` for a caller that has the vector, as its plan sent alone: the same
+    answer (``tests/cache/test_lookup_plan.py``) without building and parsing redisvl query objects, which cost more
+    than the search's own Python side. Falls back to ``check`` when no plan can be made and on a cluster (where the
+    search must go to the index's node)."""
+    plan = plan_lookup(cache, prompt, llm=llm, scope=scope, vector=vector)
+    if plan is None or is_cluster(plan.client):
+        return cache.check(prompt, llm=llm, scope=scope, vector=vector)
+    with metrics.timer("cache.semantic.lookup"):  # as check() is timed
+        started = time.perf_counter()
+        try:
+            reply = plan.client.execute_command(*plan.command)
+        except REDIS_FAULTS as exc:
+            reply = exc
+        plan.finish(reply, started)
+        return plan.record(embed_s)
+
+
+async def alookup(
+    cache: SemanticCache, prompt: str, *, llm: LLMScope = None, scope: UserScope = None, vector: Any,
+    embed_s: float = 0.0,
+) -> CacheHit | None:  # fmt: skip
+    """Async :func:`lookup`."""
+    plan = await aplan_lookup(cache, prompt, llm=llm, scope=scope, vector=vector)
+    if plan is None or is_cluster(plan.client):
+        return await cache.acheck(prompt, llm=llm, scope=scope, vector=vector)
+    with metrics.timer("cache.semantic.lookup"):
+        started = time.perf_counter()
+        try:
+            reply = await plan.client.execute_command(*plan.command)
+        except REDIS_FAULTS as exc:
+            reply = exc
+        plan.finish(reply, started)
+        return await plan.arecord(embed_s)

@@ -40,7 +40,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.messages import AIMessage, message_to_dict, messages_from_dict
 
 from ..cache import CacheHit, CacheInputError, SemanticCache
-from ..cache.lookup_plan import aplan_lookup, plan_lookup
+from ..cache.lookup_plan import alookup, aplan_lookup, lookup, plan_lookup
 from ..embeddings import Embedder
 from ..questions import aembed_question, embed_question, request_scope
 from ..settings import Settings
@@ -221,8 +221,10 @@ class SemanticCacheMiddleware(AgentMiddleware):
             vector, hit, token = ahead.vector, ahead.plan.record(ahead.embed_s), ahead.plan.token
         else:
             try:
+                t0 = time.perf_counter()
                 vector = embed_question(self.core.embedder, self._text_to_embed(key.text))
-                hit = self.core.check(key.text, llm=key.identity, scope=self.scope, vector=vector)
+                embed_s = time.perf_counter() - t0
+                hit = lookup(self.core, key.text, llm=key.identity, scope=self.scope, vector=vector, embed_s=embed_s)
             except CacheInputError as exc:
                 logger.debug("agent cache lookup passed through: %s", exc)
                 return handler(request)
@@ -280,8 +282,12 @@ class SemanticCacheMiddleware(AgentMiddleware):
             vector, hit, token = ahead.vector, await ahead.plan.arecord(ahead.embed_s), ahead.plan.token
         else:
             try:
+                t0 = time.perf_counter()
                 vector = await aembed_question(self.core.embedder, self._text_to_embed(key.text))
-                hit = await self.core.acheck(key.text, llm=key.identity, scope=self.scope, vector=vector)
+                embed_s = time.perf_counter() - t0
+                hit = await alookup(
+                    self.core, key.text, llm=key.identity, scope=self.scope, vector=vector, embed_s=embed_s
+                )
             except CacheInputError as exc:
                 logger.debug("agent cache lookup passed through: %s", exc)
                 return await handler(request)

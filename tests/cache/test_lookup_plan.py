@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from redis_rag_integrations.cache import CacheInputError, SemanticCache
-from redis_rag_integrations.cache.lookup_plan import aplan_lookup, plan_lookup
+from redis_rag_integrations.cache.lookup_plan import alookup, aplan_lookup, lookup, plan_lookup
 
 
 def run_plan(cache: SemanticCache, prompt: str, llm: Any, scope: Any) -> Any:
@@ -143,3 +143,37 @@ def test_with_the_verifier_and_near_neighbours_the_plan_picks_what_check_picks(
     plan.record()
     assert cache.stats.snapshot()["rejected"] - before == rejected
     cache.clear()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stored=QUESTIONS, asked=QUESTIONS, same=st.booleans(), tenant=st.sampled_from([None, "acme", {"t": 1}]))
+def test_a_lookup_sent_alone_finds_what_check_finds_and_counts_it_once(
+    make_cache: Callable[..., SemanticCache], stored: str, asked: str, same: bool, tenant: Any
+) -> None:
+    cache = make_cache(HashEmbedder(), verify=False, distance_threshold=0.1)
+    question = stored if same else asked
+    try:
+        cache.store(stored, "the answer", llm="m", scope=tenant)
+    except CacheInputError:
+        return
+    vector = cache.embedder.embed([question[: cache.max_semantic_chars]])[0]
+    expected = cache.check(question, llm="m", scope=tenant, vector=vector)
+    before = cache.stats.snapshot()
+    found = lookup(cache, question, llm="m", scope=tenant, vector=vector)
+    after = cache.stats.snapshot()
+    assert (found is None) == (expected is None)
+    if expected is not None:
+        assert (found.key, found.response, found.prompt) == (expected.key, expected.response, expected.prompt)
+    assert after["lookups"] == before["lookups"] + 1 and after["hits"] == before["hits"] + (expected is not None)
+    assert asyncio.run(alookup(cache, question, llm="other-model", scope=tenant, vector=vector)) is None
+    cache.clear()
+
+
+def test_a_lookup_sent_alone_on_a_dropped_index_is_a_counted_miss(make_cache: Callable[..., SemanticCache]) -> None:
+    cache = make_cache(HashEmbedder())
+    cache.store("How do I close a file?", "with", llm="m")
+    vector = cache.embedder.embed(["How do I close a file?"])[0]
+    assert lookup(cache, "How do I close a file?", llm="m", vector=vector) is not None
+    cache._sync_index()[0].execute_command("FT.DROPINDEX", cache.name)
+    assert lookup(cache, "How do I close a file?", llm="m", vector=vector) is None
+    assert cache.stats.snapshot()["errors"] == 1 and cache._index is None
