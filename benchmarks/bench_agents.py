@@ -28,12 +28,17 @@ load of the shared machine hits them alike; the load average is printed with the
    The client process' CPU time per model call is measured too (``time.process_time``): what the middleware costs
    in Python, without the waits for Redis or for a core, the figure a loaded machine inflates least.
 
-   Redis round trips are counted per model call (commands and pipelines sent) and a bare ``PING`` to the same
-   server is timed in the same loop: ``added - round trips x PING`` is an upper bound of the Python the middleware
-   runs (it still holds Redis' own search work). On a loaded 2-core machine a round trip costs several times what it
-   does on a quiet one (the server waits for a core), which is why the figures move with the load average.
+   Redis round trips are counted per model call (commands and pipelines sent), on the caller's thread and, apart,
+   by the cache's write-behind worker (the store after a miss: ``background round trips``), and a bare ``PING`` to
+   the same server is timed in the same loop: ``added - round trips x PING`` is an upper bound of the Python the
+   middleware runs (it still holds Redis' own search work). On a loaded 2-core machine a round trip costs several
+   times what it does on a quiet one (the server waits for a core), which is why the figures move with the load
+   average.
 
    The target is <= 2 ms p50 added per model call, plus one query embedding when retrieval or a lookup happens.
+
+   A miss case's write is waited for after each timed call (``core.flush()``, untimed); the two ``write included``
+   cases time the call until that write is done: critical path + background, the total a miss costs.
 
    ``--before REV`` adds the same five cases built from the package as it was at git revision ``REV`` (extracted
    and imported as ``redis_rag_integrations_before``) to the table-embedder pass, interleaved with the current code
