@@ -233,7 +233,11 @@ class SemanticCacheMiddleware(AgentMiddleware):
             self._end_watch(token)
             return replayed
         token = self._watch(key, token)
-        response = handler(request)
+        try:
+            response = handler(request)
+        except BaseException:  # a failed model call: its watch ends (else it stays in flight until it expires)
+            self._end_watch(token)
+            raise
         if self.write_behind:  # the answer goes back now; the worker encodes and writes it
             write = self._behind(key, response, token, vector)
             if write is not None:
@@ -300,7 +304,11 @@ class SemanticCacheMiddleware(AgentMiddleware):
             token = None
         elif token is None and key.sources:
             token = await self.core.awatch()
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except BaseException:
+            await self._aend_watch(token)
+            raise
         if self.write_behind:
             write = self._behind(key, response, token, vector)
             if write is not None:

@@ -384,3 +384,29 @@ def test_an_answer_that_is_not_cached_ends_its_watch(
     ask(agent, "What is the global interpreter lock?")
     assert cache.core.flush(10)
     assert inflight(cache, redis_url) == 0 and cache.stats.snapshot()["stores"] == stores
+
+
+class Broken(AgentMiddleware):
+    """After the cache middleware: the model call fails."""
+
+    def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> Any:
+        raise RuntimeError("the model is down")
+
+    async def awrap_model_call(self, request: ModelRequest, handler: Any) -> Any:
+        raise RuntimeError("the model is down")
+
+
+@pytest.mark.parametrize("write_behind", [True, False])
+def test_a_failed_model_call_ends_its_watch(
+    store: RedisVectorStore, make_cache: Callable[..., Any], redis_url: str, write_behind: bool
+) -> None:
+    cache = make_cache(write_behind=write_behind)
+    rag = RedisRAGMiddleware(store, k=2)
+    working = create_agent(answer("Use with."), system_prompt="Answer.", middleware=[rag, cache])
+    ask(working)  # the cache middleware now follows the RAG middleware: its watch rides in the pipeline
+    broken = create_agent(answer("never"), system_prompt="Answer.", middleware=[rag, cache, Broken()])
+    with pytest.raises(RuntimeError, match="the model is down"):
+        ask(broken, "What is the global interpreter lock?")
+    with pytest.raises(RuntimeError, match="the model is down"):
+        asyncio.run(broken.ainvoke({"messages": [{"role": "user", "content": "Why is the GIL there?"}]}))
+    assert cache.core.flush(10) and inflight(cache, redis_url) == 0
