@@ -81,7 +81,7 @@ def edits(cached: str, query: str) -> int:
     / "how can I WRITE a file"), more for a rewording. A question that differs from another in one place asks
     something next to it; a paraphrase rewords in several places."""
     a, b = _body(tokens(cached)), _body(tokens(query))
-    b = [next((x for x in a if related(x, y)), y) for y in b]
+    b = [y if y in a else next((x for x in a if related(x, y)), y) for y in b]  # a word of its own first
     ops = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
     return sum(1 for op in ops if op[0] != "equal")
 
