@@ -60,8 +60,14 @@ def tokens(text: str) -> list[str]:
     """Lowercased word tokens (keeps ``.pyc``, ``c++``, ``c#``, ``don't``) and operator symbols (``==``, ``<``);
     the framing "how come" reads as "why" ("come" would otherwise be an added content word); upper-case framing
     words are names (:func:`_mark_acronyms`)."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[str, ...]:
+    """:func:`tokens`, kept per text: the query is read once per candidate and each rule reads it again."""
     text = _mark_acronyms(text.replace("\u2019", "'"))
-    return _HOW_COME.sub("why", " ".join(_WORD.findall(text.lower()))).split()
+    return tuple(_HOW_COME.sub("why", " ".join(_WORD.findall(text.lower()))).split())
 
 
 def negation_count(toks: list[str]) -> int:
@@ -99,13 +105,20 @@ _LEXICON = _build_lexicon()
 
 def content_words(toks: list[str]) -> list[str]:
     """Content words: no framing words, negations (rule 1 handles them) or punctuation-only tokens; split on '/'."""
+    return list(_content_words(tuple(toks)))
+
+
+@lru_cache(maxsize=8192)
+def _content_words(toks: tuple[str, ...]) -> tuple[str, ...]:
+    """:func:`content_words`, kept per token run: a lookup judges one question against up to four candidates, and
+    the rules look at the same runs several times each."""
     out = []
     for tok in toks:
         for part in tok.split("/"):
             part = part.strip(".").removesuffix("'s")
             if part and part not in STOP and part not in NEGATIONS and not part.endswith("n't"):
                 out.append(part)
-    return out
+    return tuple(out)
 
 
 def _sides(toks: list[str], width: int = 2) -> list[tuple[str, frozenset[str], frozenset[str]]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from redis_rag_integrations.cache.verify import (
+    content_words,
     drop_one_sided_qualifier,
     is_near_miss,
     judge,
@@ -195,3 +196,14 @@ def test_rewording_without_a_change_of_meaning_is_accepted(obj: str, cached: str
 def test_word_order_around_a_relation_is_rejected(cached: str, query: str) -> None:
     assert _both_ways(cached, query) == (True, True)
     assert judge(cached, query).rule == "order"
+
+
+def test_token_lists_are_the_callers_own() -> None:
+    """Tokens and content words are kept per text for speed; a caller changing its list changes nothing else."""
+    question = "How do I rotate the logs of a service?"
+    first = tokens(question)
+    first.append("extra")
+    assert tokens(question) == ["how", "do", "i", "rotate", "the", "logs", "of", "a", "service"]
+    words = content_words(tokens(question))
+    words.clear()
+    assert content_words(tokens(question)) == ["rotate", "logs", "service"]
