@@ -256,15 +256,12 @@ class WriteBehindMethods(_Cache):
         """:meth:`store`, written by the cache's worker thread: returns the key the entry will have, or ``None``
         when Redis is marked down (counted as ``skipped``, as ``store`` does). Bad input raises here. The write's
         outcome (stored, stale, a fault) is counted in :attr:`stats` when it has run (see :meth:`flush`)."""
-        meta_json, entry_ttl = self._prepare_store(prompt, response, payload, meta, sources, ttl)
-        if not self.guard.available():
-            self.stats.count("skipped")
-            self.unwatch_later(since)
+        checked = self._checked_later(prompt, response, payload, meta, sources, ttl, since)
+        if checked is None:
             return None
         vec = self._vector(embed_question(self.embedder, self._embed_text(prompt)[0]) if vector is None else vector)
-        key = self.entry_key(prompt, llm, scope)
-        mapping = entry_mapping(prompt, response, vec, llm, scope, payload, meta_json, entry_ttl)
-        self._writes.submit(key, partial(self._write_entry, key, mapping, entry_ttl, sources, since))
+        key, write = self._entry_write(prompt, response, vec, llm, scope, payload, checked, sources, since)
+        self._writes.submit(key, write)
         return key
 
     async def astore_later(
@@ -282,17 +279,37 @@ class WriteBehindMethods(_Cache):
         since: int | None = None,
     ) -> str | None:
         """Async :meth:`store_later` (waits for room in the queue off the event loop)."""
-        meta_json, entry_ttl = self._prepare_store(prompt, response, payload, meta, sources, ttl)
+        checked = self._checked_later(prompt, response, payload, meta, sources, ttl, since)
+        if checked is None:
+            return None
+        raw = await aembed_question(self.embedder, self._embed_text(prompt)[0]) if vector is None else vector
+        vec = self._vector(raw)
+        key, write = self._entry_write(prompt, response, vec, llm, scope, payload, checked, sources, since)
+        await self._writes.asubmit(key, write)
+        return key
+
+    def _checked_later(
+        self, prompt: str, response: str, payload: str | None, meta: Mapping[str, Any] | None,
+        sources: Sequence[SourceRef] | None, ttl: int | None, since: int | None,
+    ) -> tuple[str, int | None] | None:  # fmt: skip
+        """The checked input of a write-behind store (bad input raises here, on the caller's thread), or ``None``
+        when Redis is marked down: counted as ``skipped``, and the watch taken before the answer is ended."""
+        checked = self._prepare_store(prompt, response, payload, meta, sources, ttl)
         if not self.guard.available():
             self.stats.count("skipped")
             self.unwatch_later(since)
             return None
-        raw = await aembed_question(self.embedder, self._embed_text(prompt)[0]) if vector is None else vector
-        vec = self._vector(raw)
+        return checked
+
+    def _entry_write(
+        self, prompt: str, response: str, vec: Any, llm: LLMScope, scope: UserScope, payload: str | None,
+        checked: tuple[str, int | None], sources: Sequence[SourceRef] | None, since: int | None,
+    ) -> tuple[str, Callable[[], object]]:  # fmt: skip
+        """The entry key and the write the worker runs for it (what :meth:`store` writes)."""
+        meta_json, entry_ttl = checked
         key = self.entry_key(prompt, llm, scope)
         mapping = entry_mapping(prompt, response, vec, llm, scope, payload, meta_json, entry_ttl)
-        await self._writes.asubmit(key, partial(self._write_entry, key, mapping, entry_ttl, sources, since))
-        return key
+        return key, partial(self._write_entry, key, mapping, entry_ttl, sources, since)
 
     def write_later(self, prompt: str, llm: LLMScope, scope: UserScope, write: Callable[[], object]) -> str:
         """Run ``write`` on the worker thread as the pending write of the entry of ``prompt`` in these scopes

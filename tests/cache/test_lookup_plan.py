@@ -35,17 +35,25 @@ def run_plan(cache: SemanticCache, prompt: str, llm: Any, scope: Any) -> Any:
 QUESTIONS = st.text(min_size=1, max_size=60) | st.text(min_size=1000, max_size=1100)
 
 
+def _one_entry(make_cache: Callable[..., SemanticCache], stored: str, tenant: Any) -> SemanticCache | None:
+    """A cache (no verifier, tight threshold) holding the answer to ``stored``, or ``None`` when it refused it."""
+    cache = make_cache(HashEmbedder(), verify=False, distance_threshold=0.1)
+    try:
+        cache.store(stored, "the answer", llm="m", scope=tenant)
+    except CacheInputError:
+        return None
+    return cache
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(stored=QUESTIONS, asked=QUESTIONS, same=st.booleans(), tenant=st.sampled_from([None, "acme", {"t": 1}]))
 def test_a_planned_lookup_finds_what_check_finds(
     make_cache: Callable[..., SemanticCache], stored: str, asked: str, same: bool, tenant: Any
 ) -> None:
-    cache = make_cache(HashEmbedder(), verify=False, distance_threshold=0.1)
-    question = stored if same else asked
-    try:
-        cache.store(stored, "the answer", llm="m", scope=tenant)
-    except CacheInputError:
+    made = _one_entry(make_cache, stored, tenant)
+    if made is None:
         return  # refused on the way in: nothing to find
+    cache, question = made, stored if same else asked
     try:
         expected = cache.check(question, llm="m", scope=tenant)
     except CacheInputError:  # a question check() refuses (whitespace): the plan refuses it the same way
@@ -155,12 +163,10 @@ def test_with_the_verifier_and_near_neighbours_the_plan_picks_what_check_picks(
 def test_a_lookup_sent_alone_finds_what_check_finds_and_counts_it_once(
     make_cache: Callable[..., SemanticCache], stored: str, asked: str, same: bool, tenant: Any
 ) -> None:
-    cache = make_cache(HashEmbedder(), verify=False, distance_threshold=0.1)
-    question = stored if same else asked
-    try:
-        cache.store(stored, "the answer", llm="m", scope=tenant)
-    except CacheInputError:
+    made = _one_entry(make_cache, stored, tenant)
+    if made is None:
         return
+    cache, question = made, stored if same else asked
     vector = cache.embedder.embed([question[: cache.max_semantic_chars]])[0]
     try:
         expected = cache.check(question, llm="m", scope=tenant, vector=vector)
