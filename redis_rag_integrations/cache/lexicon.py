@@ -137,4 +137,8 @@ SYNONYMS = (
     "fix solve resolve repair",
     "install setup",
     "use utilize employ",
+    "pick choose select",
+    "compute calculate",
+    "sort order arrange",
+    "shrink reduce decrease",
 )

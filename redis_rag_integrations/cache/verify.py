@@ -153,7 +153,18 @@ def related(a: str, b: str) -> bool:
     short, long_ = sorted((a, b), key=len)
     if len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 5:
         return True
+    if _abbreviates(short, long_):
+        return True
     return bool(_LEXICON.get(a, frozenset()) & _LEXICON.get(b, frozenset()))
+
+
+def _abbreviates(short: str, long_: str) -> bool:
+    """A two- or three-letter word made of letters of a much longer one, in order, from its first: "js" /
+    "javascript", "df" / "dataframe", "db" / "database", "env" / "environment"."""
+    if not (2 <= len(short) <= 3 and len(long_) > 2 * len(short) and short[0] == long_[0] and short.isalpha()):
+        return False
+    rest = iter(long_[1:])
+    return all(ch in rest for ch in short[1:])
 
 
 def _trailing_phrase(toks: list[str]) -> int | None:

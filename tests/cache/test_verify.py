@@ -14,6 +14,7 @@ from redis_rag_integrations.cache.verify import (
     drop_one_sided_qualifier,
     is_near_miss,
     judge,
+    related,
     reversed_relation,
     stem,
     tokens,
@@ -207,3 +208,11 @@ def test_token_lists_are_the_callers_own() -> None:
     words = content_words(tokens(question))
     words.clear()
     assert content_words(tokens(question)) == ["rotate", "logs", "service"]
+
+
+def test_short_forms_and_general_synonyms_count_as_the_same_word() -> None:
+    assert related("js", "javascript") and related("db", stem("database")) and related("env", "environment")
+    assert not related("os", stem("others")) and not related("js", "json")  # no letters in order / too short
+    same = judge("How do I parse a date in JavaScript?", "How do I parse a date in JS?")
+    assert same.rule is None and not same.unmatched_cached and not same.unmatched_query
+    assert judge("How do I pick a random element?", "How do I choose a random element?").unmatched_query == ()
