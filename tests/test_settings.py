@@ -63,3 +63,18 @@ def test_openai_embeddings_need_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unknown_settings_are_rejected() -> None:
     with pytest.raises(ValidationError, match="index_nmae"):
         Settings(index_nmae="x")
+
+
+def test_the_readme_settings_table_shows_the_numeric_defaults() -> None:
+    """The README's settings table is written by hand; a number there must be the field's default (it showed 0.10
+    for the cache threshold while the default was 0.35)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z_]+)` \| `REDIS_RAG_[A-Z_]+` \| ([^|]+) \|", readme, flags=re.M)
+    numeric = [(name, shown.strip().strip("`")) for name, shown in rows if re.fullmatch(r"`?-?[\d.]+`?", shown.strip())]
+    assert len(numeric) >= 10, "the settings table was not found"
+    for name, shown in numeric:
+        assert name in Settings.model_fields, f"README lists an unknown setting {name}"
+        assert float(shown) == float(Settings.model_fields[name].default), f"README default of {name}: {shown}"
