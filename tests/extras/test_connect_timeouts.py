@@ -9,13 +9,12 @@ No Redis needed: a local listener that never accepts, with a full backlog, so a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from collections.abc import Iterator
 
 import pytest
 import redis
 import redis.asyncio as aioredis
+from silent_port import unaccepting_port
 
 from redis_rag_integrations.errors import ConnectTimeout
 from redis_rag_integrations.pools import FairAsyncPool, NamedTimeoutPool
@@ -23,23 +22,8 @@ from redis_rag_integrations.pools import FairAsyncPool, NamedTimeoutPool
 
 @pytest.fixture
 def silent_url() -> Iterator[str]:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    try:
-        for _ in range(8):  # fill the accept queue (backlog + 1, more on some kernels)
-            filler = socket.socket()
-            filler.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                filler.connect(("127.0.0.1", port))
-            fillers.append(filler)
+    with unaccepting_port() as port:
         yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        for filler in fillers:
-            filler.close()
-        listener.close()
 
 
 def test_sync_connect_timeout_names_its_setting(silent_url: str) -> None:

@@ -9,13 +9,11 @@ still catch them. A store and the history raise them; a cache degrades to a miss
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import socket
-from collections.abc import Iterator
 
 import pytest
 import redis
+from silent_port import unaccepting_port
 
 from redis_rag_integrations import EmbeddedRedis, Settings
 from redis_rag_integrations.errors import CommandTimeout, ConnectTimeout, PoolWaitTimeout, RedisConnectionFailed
@@ -80,33 +78,10 @@ def test_a_hung_server_names_socket_timeout(
     assert component.read(1)
 
 
-@contextlib.contextmanager
-def _unaccepting_port() -> Iterator[int]:
-    """A port whose listener never accepts and whose backlog is full: new connections hang in SYN-SENT (Linux
-    drops SYNs to a full accept queue), so connecting times out rather than being refused."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    try:
-        for _ in range(8):  # fill the accept queue (its size is backlog + 1, more on some kernels)
-            filler = socket.socket()
-            filler.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                filler.connect(("127.0.0.1", port))
-            fillers.append(filler)
-        yield port
-    finally:
-        for filler in fillers:
-            filler.close()
-        listener.close()
-
-
 def test_a_host_that_does_not_accept_names_connect_timeout() -> None:
     """Sync and async: the connect attempt fails naming connect_timeout and its variable (not socket_timeout)."""
     settings = Settings(socket_timeout=5.0, connect_timeout=0.3)
-    with _unaccepting_port() as port:
+    with unaccepting_port() as port:
         url = f"redis://127.0.0.1:{port}/0"
         history = ChatHistoryStore(url, prefix="t", settings=settings)
         _, error, elapsed = timed(lambda: history.read("s"))
