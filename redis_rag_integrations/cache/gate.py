@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import takewhile
 
 from .lexicon import CONTRASTS, DETERMINERS, PREVENTIONS, QUANTITIES, STOP
 from .verify import Verdict, content_words, judge, related, stem, tokens
@@ -105,21 +106,33 @@ def structural_rejection(cached: str, query: str, verdict: Verdict) -> str | Non
     return None
 
 
-def _bindings(toks: list[str]) -> set[tuple[str, str]]:
-    """(quantity word, stem of the first content word after it): what each quantity counts."""
+def _bindings(toks: list[str], other: set[str]) -> set[tuple[str, str]]:
+    """(quantity word, stem of the noun it counts): in the run of content words right after it, the last one the
+    ``other`` question has too, else the last one: the head of that phrase ("two SEPARATE columns" counts columns,
+    as "two columns" does; "two arrays TOGETHER" counts arrays)."""
     out = set()
     for i, tok in enumerate(toks):
         if tok in _COUNTS:
-            nouns = [w for w in content_words(toks[i + 1 : i + 4]) if w not in _COUNTS]
-            if nouns:
-                out.add((tok, stem(nouns[0])))
+            run = [stem(t) for t in takewhile(lambda t: content_words([t]) == [t] and t not in _COUNTS, toks[i + 1 :])]
+            known = [s for s in run if any(related(s, o) for o in other)]
+            if run:
+                out.add((tok, (known or run)[-1]))
     return out
 
 
+def _counts_alike(a: set[tuple[str, str]], b: set[tuple[str, str]]) -> bool:
+    return all(any(q == r and related(x, y) for r, y in b) for q, x in a)
+
+
 def moved_quantity(a: list[str], b: list[str]) -> bool:
-    """Both questions use the same quantity words, but they count different things."""
+    """Both questions use the same quantity words, but they count different things ("several types in one clause"
+    / "one type in several clauses", "two matrices" / "two vectors")."""
     qa, qb = sorted(t for t in a if t in _COUNTS), sorted(t for t in b if t in _COUNTS)
-    return bool(qa) and qa == qb and _bindings(a) != _bindings(b)
+    if not qa or qa != qb:
+        return False
+    sa, sb = {stem(w) for w in content_words(a)}, {stem(w) for w in content_words(b)}
+    ba, bb = _bindings(a, sb), _bindings(b, sa)
+    return not (_counts_alike(ba, bb) and _counts_alike(bb, ba))
 
 
 def features(verdict: Verdict, distance: float, n_edits: int) -> list[float]:

@@ -26,6 +26,12 @@ CONTRASTS = frozenset({"instead", "rather", "except", "excluding", "besides", "u
 QUANTITIES = {"one": "1", "single": "1", "all": "all", "every": "all", "each": "all", "whole": "all", "entire": "all"}
 QUANTITIES |= {"both": "2", "two": "2", "three": "3", "first": "first", "last": "last", "only": "only"}
 
+#: Number words and the numeral each spells: "fill NaN with zero" / "with 0", "the top five rows" / "the top 5 rows"
+#: are one question (a different number is still a different question).
+_SPELLED = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+NUMBER_WORDS = {word: str(n) for n, word in enumerate(_SPELLED)}
+NUMBER_WORDS |= {"twenty": "20", "hundred": "100", "thousand": "1000", "million": "1000000"}
+
 #: Prepositions that relate two things in one direction: "copy files TO a server" / "FROM a server".
 RELATIONS = {"to": "to", "into": "to", "onto": "to", "from": "from", "before": "before", "after": "after"}
 RELATIONS |= {"above": "above", "below": "below", "than": "than"}
@@ -126,12 +132,7 @@ SYNONYMS = (
     "last final latest recent",
     "first initial",
     "many multiple several",
-    "two 2 pair",
-    "three 3",
-    "four 4",
-    "five 5",
-    "ten 10",
-    "hundred 100",
+    "two pair",
     "multidimensional dimensional nested",
     "unique distinct",
     "fix solve resolve repair",

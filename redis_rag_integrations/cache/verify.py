@@ -31,7 +31,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
-from .lexicon import DETERMINERS, NEGATIONS, QUANTITIES, RELATIONS, SCOPE_PREPOSITIONS, STOP, SYNONYMS
+from .lexicon import (
+    DETERMINERS,
+    NEGATIONS,
+    NUMBER_WORDS,
+    QUANTITIES,
+    RELATIONS,
+    SCOPE_PREPOSITIONS,
+    STOP,
+    SYNONYMS,
+)
 
 # words (keeping ``.pyc``, ``c++``, ``c#``, ``don't``) and runs of operator symbols: ``==`` / ``is``, ``<`` / ``>``
 # and ``**`` / ``%`` are different questions, so an operator is a content word, not punctuation to drop
@@ -67,7 +76,22 @@ def tokens(text: str) -> list[str]:
 def _tokens(text: str) -> tuple[str, ...]:
     """:func:`tokens`, kept per text: the query is read once per candidate and each rule reads it again."""
     text = _mark_acronyms(text.replace("\u2019", "'"))
-    return tuple(_HOW_COME.sub("why", " ".join(_WORD.findall(text.lower()))).split())
+    return _pronoun_one(_HOW_COME.sub("why", " ".join(_WORD.findall(text.lower()))).split())
+
+
+def _pronoun_one(toks: list[str]) -> tuple[str, ...]:
+    """ "one" standing for a noun ("into a new one", "the first one") reads as "it": it counts nothing, so "merge two
+    dicts into a new one" / "... into a new dict" is not a change of quantity. It counts in "one column", "one of the
+    columns" and "one after another"."""
+    out = list(toks)
+    for i, tok in enumerate(toks):
+        if tok != "one" or i == 0 or (i + 1 < len(toks) and (toks[i + 1] not in STOP or toks[i + 1] == "of")):
+            continue
+        before = toks[i - 1]
+        adjective = i >= 2 and toks[i - 2] in DETERMINERS and before not in STOP and before not in QUANTITIES
+        if before in DETERMINERS or adjective:
+            out[i] = "it"
+    return tuple(out)
 
 
 def negation_count(toks: list[str]) -> int:
@@ -101,6 +125,8 @@ def _build_lexicon() -> dict[str, frozenset[int]]:
 
 
 _LEXICON = _build_lexicon()
+#: The numeral of each number word's stem ("fiv" -> "5"): a word and its numeral are the same word.
+_NUMERALS = {stem(word): digits for word, digits in NUMBER_WORDS.items()}
 
 
 def content_words(toks: list[str]) -> list[str]:
@@ -148,7 +174,7 @@ def reversed_relation(a: list[str], b: list[str]) -> bool:
 
 def related(a: str, b: str) -> bool:
     """Same word for this purpose: equal stems, one stem a prefix of the other (>= 4 letters), or near-synonyms."""
-    if a == b:
+    if a == b or _NUMERALS.get(a, a) == _NUMERALS.get(b, b):
         return True
     short, long_ = sorted((a, b), key=len)
     if len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 5:
@@ -206,18 +232,24 @@ def _unmatched(toks_a: list[str], toks_b: list[str]) -> tuple[list[str], list[st
     ja = [stem(x + y) for x, y in pairwise(wa)]
     jb = [stem(x + y) for x, y in pairwise(wb)]
 
-    def unmatched(mine: list[str], joined_mine: list[str], theirs: list[str], joined_theirs: list[str]) -> list[str]:
+    # the numerals each side spells, framing words included: "one" is framing ("how does one ...") yet "keep one
+    # replica" / "keep 1 replica" is the same question
+    na, nb = ({_NUMERALS[s] for s in map(stem, toks) if s in _NUMERALS} for toks in (toks_a, toks_b))
+
+    def unmatched(
+        mine: list[str], joined_mine: list[str], theirs: list[str], joined_theirs: list[str], spelled: set[str]
+    ) -> list[str]:
         out = []
         only_theirs = [t for t in theirs if t not in mine]  # a synonym must stand in the other's swapped slot
         for i, s in enumerate(mine):
-            if s in theirs or any(related(s, t) for t in only_theirs) or s in joined_theirs:
+            if s in theirs or any(related(s, t) for t in only_theirs) or s in joined_theirs or s in spelled:
                 continue
             if any(j in theirs for j in joined_mine[max(0, i - 1) : i + 1]):  # the compounds this word is part of
                 continue
             out.append(s)
         return list(dict.fromkeys(out))
 
-    return unmatched(sa, ja, sb, jb), unmatched(sb, jb, sa, ja), len(set(sa) & set(sb))
+    return unmatched(sa, ja, sb, jb, nb), unmatched(sb, jb, sa, ja, na), len(set(sa) & set(sb))
 
 
 def unmatched_words(cached: str, query: str) -> tuple[list[str], list[str], int]:
@@ -236,35 +268,46 @@ def _quantities(toks: list[str]) -> set[str]:
 
 
 def _scoped(toks: list[str]) -> set[str]:
-    """Stems of the first content word after each scope preposition: "a list in Python" -> {"python"}."""
+    """Stems of the first content word after each scope preposition that relates nothing: "a list in Python" ->
+    {"python"}; not after "from", which also relates ("copy a file to a host" / "from a host")."""
     out = set()
     for i, tok in enumerate(toks):
-        if tok in SCOPE_PREPOSITIONS:
+        if tok in SCOPE_PREPOSITIONS and tok not in RELATIONS:
             words = content_words(toks[i + 1 : i + 4])
             if words:
                 out.add(stem(words[0]))
     return out
 
 
-def _frame(toks: list[str], shared: set[str]) -> list[str]:
-    """The shared content words and the relating prepositions, in order ("copy file TO server" / "FROM")."""
-    out: list[str] = []
-    for tok in toks:
-        item = RELATIONS.get(tok) or (stem(tok) if stem(tok) in shared else None)
-        if item is not None and (not out or out[-1] != item):
-            out.append(item)
+def _relations(toks: list[str], shared: set[str]) -> list[tuple[str, frozenset[str], frozenset[str]]]:
+    """Each relating preposition with the shared content words before and after it, in order ("copy file TO
+    server" -> ``("to", {copy, file}, {server})``). One with no shared word on a side relates nothing the other
+    question has (the infinitive of "what is the way TO select a column"), so it is left out; a word moving within
+    a side (the verb of a passive: "remove spaces from a string" / "how can spaces be removed from a string") does
+    not change what the preposition relates."""
+    out: list[tuple[str, frozenset[str], frozenset[str]]] = []
+    stems = [stem(t) for t in toks]
+    for i, tok in enumerate(toks):
+        rel = RELATIONS.get(tok)
+        if rel is None:
+            continue
+        before = frozenset(s for s in stems[:i] if s in shared)
+        after = frozenset(s for s in stems[i + 1 :] if s in shared)
+        if before and after and (not out or out[-1] != (rel, before, after)):
+            out.append((rel, before, after))
     return out
 
 
 def reordered(a: list[str], b: list[str]) -> bool:
-    """The same words around another relating preposition, or in another order around one: "rebase my branch onto
+    """The same words around another relating preposition, or on other sides of one: "rebase my branch onto
     main" / "rebase main onto my branch", "copy files to a server" / "copy files from a server". Word order alone,
     with no relating preposition in either question, is not a change of meaning: English moves words for voice
-    ("objects share default values" / "default values are shared between objects")."""
+    ("objects share default values" / "default values are shared between objects"), and neither is a relation only
+    one question states ("the difference between loc and iloc" / "how does loc differ from iloc")."""
     shared = {stem(w) for w in content_words(a)} & {stem(w) for w in content_words(b)}
     shared -= _scoped(a) | _scoped(b)  # "a list in Python" / "a Python list": a scope moves freely
-    fa, fb = _frame(a, shared), _frame(b, shared)
-    return fa != fb and bool(set(RELATIONS.values()) & (set(fa) | set(fb)))
+    ra, rb = _relations(a, shared), _relations(b, shared)
+    return bool(ra) and bool(rb) and ra != rb
 
 
 @dataclass(frozen=True)
