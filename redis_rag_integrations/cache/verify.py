@@ -172,8 +172,10 @@ def reversed_relation(a: list[str], b: list[str]) -> bool:
     return False
 
 
+@lru_cache(maxsize=16384)
 def related(a: str, b: str) -> bool:
-    """Same word for this purpose: equal stems, one stem a prefix of the other (>= 4 letters), or near-synonyms."""
+    """Same word for this purpose: equal stems, one stem a prefix of the other (>= 4 letters), or near-synonyms.
+    Kept per pair: the unmatched-word search asks about the same stems many times per candidate."""
     if a == b or _NUMERALS.get(a, a) == _NUMERALS.get(b, b):
         return True
     short, long_ = sorted((a, b), key=len)
