@@ -27,9 +27,11 @@ on evaluation set B (``data/cache_eval_library.json``) and are reported on sets 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
+from typing import NamedTuple
 
 from .lexicon import (
     DETERMINERS,
@@ -164,8 +166,8 @@ def _sides(toks: list[str], width: int = 2) -> list[tuple[str, frozenset[str], f
 def reversed_relation(a: list[str], b: list[str]) -> bool:
     """The same connective relates the same words in opposite directions: "a string to a number" / "a number to a
     string", "a list of tuples" / "a tuple of lists", "a script from a binary" / "a binary from a script"."""
-    sides_b = _sides(b)
-    for conn, left_a, right_a in _sides(a):
+    sides_b = _reading(tuple(b)).sides
+    for conn, left_a, right_a in _reading(tuple(a)).sides:
         for conn_b, left_b, right_b in sides_b:
             if conn == conn_b and left_a & right_b and right_a & left_b:
                 return True
@@ -204,11 +206,11 @@ def _trailing_phrase(toks: list[str]) -> int | None:
     return None
 
 
-def _qualifier_start(toks: list[str], other: list[str]) -> int | None:
+def _qualifier_start(toks: Sequence[str], other: Sequence[str]) -> int | None:
     """Where a trailing scope qualifier ("in Python", "on Linux") starts, if none of its words is in ``other``. A
     phrase with a determiner ("with a custom delimiter", "within a tolerance") names a thing the question is about,
     not a scope."""
-    i = _trailing_phrase(toks)
+    i = _reading(tuple(toks)).trailing
     if i is None or toks[i + 1] in DETERMINERS:
         return None
     tail = [stem(w) for w in content_words(toks[i + 1 :])]
@@ -218,29 +220,23 @@ def _qualifier_start(toks: list[str], other: list[str]) -> int | None:
 def drop_one_sided_qualifier(a: list[str], b: list[str]) -> tuple[list[str], list[str]]:
     """Leave out a trailing scope qualifier that only ONE question has: "copy a file" / "copy a file in Python".
     When both have one and they differ ("in UTC" / "in local time"), both stay: that is a swap, not a scope."""
-    sa, sb = [stem(w) for w in content_words(a)], [stem(w) for w in content_words(b)]
-    qa, qb = _qualifier_start(a, sb), _qualifier_start(b, sa)
-    if qa is not None and _trailing_phrase(b) is None:
+    ra, rb = _reading(tuple(a)), _reading(tuple(b))
+    qa, qb = _qualifier_start(a, rb.stems), _qualifier_start(b, ra.stems)
+    if qa is not None and rb.trailing is None:
         return a[:qa], b
-    if qb is not None and _trailing_phrase(a) is None:
+    if qb is not None and ra.trailing is None:
         return a, b[:qb]
     return a, b
 
 
 def _unmatched(toks_a: list[str], toks_b: list[str]) -> tuple[list[str], list[str], int]:
-    wa, wb = content_words(toks_a), content_words(toks_b)
-    sa, sb = [stem(w) for w in wa], [stem(w) for w in wb]
-    # compounds: "doc strings" / "docstrings", "stand-alone" / "standalone" (stemmed after joining)
-    ja = [stem(x + y) for x, y in pairwise(wa)]
-    jb = [stem(x + y) for x, y in pairwise(wb)]
-
-    # the numerals each side spells, framing words included: "one" is framing ("how does one ...") yet "keep one
-    # replica" / "keep 1 replica" is the same question
-    na, nb = ({_NUMERALS[s] for s in map(stem, toks) if s in _NUMERALS} for toks in (toks_a, toks_b))
+    ra, rb = _reading(tuple(toks_a)), _reading(tuple(toks_b))
+    sa, sb, ja, jb, na, nb = ra.stems, rb.stems, ra.joined, rb.joined, ra.numerals, rb.numerals
 
     def unmatched(
-        mine: list[str], joined_mine: list[str], theirs: list[str], joined_theirs: list[str], spelled: set[str]
-    ) -> list[str]:
+        mine: Sequence[str], joined_mine: Sequence[str], theirs: Sequence[str], joined_theirs: Sequence[str],
+        spelled: frozenset[str],
+    ) -> list[str]:  # fmt: skip
         out = []
         only_theirs = [t for t in theirs if t not in mine]  # a synonym must stand in the other's swapped slot
         for i, s in enumerate(mine):
@@ -312,6 +308,35 @@ def reordered(a: list[str], b: list[str]) -> bool:
     return bool(ra) and bool(rb) and ra != rb
 
 
+class _Reading(NamedTuple):
+    """What :func:`judge` reads of one question's token run on its own, whatever it is compared with."""
+
+    negations: int  # parity of the negations (rule 1)
+    sides: tuple[tuple[str, frozenset[str], frozenset[str]], ...]  # :func:`_sides` (rule 2)
+    stems: tuple[str, ...]  # content-word stems
+    joined: tuple[str, ...]  # stems of adjacent content words joined (compounds)
+    numerals: frozenset[str]  # the numerals it spells, framing words included
+    trailing: int | None  # :func:`_trailing_phrase`
+    quantities: frozenset[str]  # :func:`_quantities`
+
+
+@lru_cache(maxsize=8192)
+def _reading(toks: tuple[str, ...]) -> _Reading:
+    """:class:`_Reading` of a token run, kept per run: a lookup judges one query against up to four candidates and
+    a cache holds the same questions lookup after lookup, so each side's own analysis (two thirds of a verdict's
+    time) is done once per question, not once per pair. Immutable values only: callers cannot change a kept one."""
+    words = content_words(list(toks))
+    return _Reading(
+        negation_count(list(toks)) % 2,
+        tuple(_sides(list(toks))),
+        tuple(stem(w) for w in words),
+        tuple(stem(x + y) for x, y in pairwise(words)),  # "doc strings" / "docstrings" (stemmed after joining)
+        frozenset(_NUMERALS[s] for s in map(stem, toks) if s in _NUMERALS),  # "keep one replica" / "keep 1 replica"
+        _trailing_phrase(list(toks)),
+        frozenset(_quantities(list(toks))),
+    )
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Why a candidate was rejected (``rule``), or ``None`` when it may be reused."""
@@ -324,19 +349,20 @@ class Verdict:
 
 def judge(cached: str, query: str, max_slot: int = MAX_SLOT) -> Verdict:
     """Apply the rules of the module docstring in order; the first that fires names the verdict."""
-    a, b = tokens(cached), tokens(query)
+    a, b = _tokens(cached), _tokens(query)
     if a == b:  # the same words in the same order: nothing was negated, swapped or contrasted
         return Verdict(None)
-    if (negation_count(a) % 2) != (negation_count(b) % 2):
+    ra, rb = _reading(a), _reading(b)
+    if ra.negations != rb.negations:
         return Verdict("negation")
     if reversed_relation(a, b):
         return Verdict("direction")
     ua, ub, shared = _unmatched(*drop_one_sided_qualifier(a, b))
     rule = None
-    qa, qb = _quantities(a), _quantities(b)
+    qa, qb = ra.quantities, rb.quantities
     if qa and qb and qa != qb:
         rule = "quantity"
-    elif not ua and not ub and reordered(a, b):
+    elif not ua and not ub and reordered(list(a), list(b)):
         rule = "order"
     elif any(_negated(x, y) for x in ua for y in ub):
         rule = "negated_word"
