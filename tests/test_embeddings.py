@@ -31,6 +31,28 @@ def test_empty_batch(local_embedder: LocalEmbedder) -> None:
     assert local_embedder.embed([]).shape == (0, 384)
 
 
+def test_dims_is_the_models_output_size_asked_once() -> None:
+    """``dims`` runs on every cache lookup: the model is asked once, and the answer is what ``embed`` produces."""
+    embedder = LocalEmbedder()
+    model = embedder.model
+    newer = hasattr(model, "get_embedding_dimension")
+    name = "get_embedding_dimension" if newer else "get_sentence_embedding_dimension"
+    asked: list[int] = []
+    original = getattr(model, name)
+
+    def counting() -> int:
+        asked.append(1)
+        return original()
+
+    setattr(model, name, counting)
+    try:
+        assert [embedder.dims for _ in range(3)] == [384] * 3
+        assert embedder.embed(["x"]).shape == (1, embedder.dims)
+    finally:
+        delattr(model, name)  # the model is shared by every LocalEmbedder of this process
+    assert len(asked) == 1
+
+
 async def test_langchain_and_llamaindex_wrappers_agree(local_embedder: LocalEmbedder) -> None:
     lc = RagEmbeddings(local_embedder)
     li = RagEmbedding(local_embedder)
