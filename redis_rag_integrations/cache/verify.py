@@ -166,8 +166,11 @@ def _sides(toks: list[str], width: int = 2) -> list[tuple[str, frozenset[str], f
 def reversed_relation(a: list[str], b: list[str]) -> bool:
     """The same connective relates the same words in opposite directions: "a string to a number" / "a number to a
     string", "a list of tuples" / "a tuple of lists", "a script from a binary" / "a binary from a script"."""
-    sides_b = _reading(tuple(b)).sides
-    for conn, left_a, right_a in _reading(tuple(a)).sides:
+    return _reversed(_reading(tuple(a)).sides, _reading(tuple(b)).sides)
+
+
+def _reversed(sides_a: tuple[_Side, ...], sides_b: tuple[_Side, ...]) -> bool:
+    for conn, left_a, right_a in sides_a:
         for conn_b, left_b, right_b in sides_b:
             if conn == conn_b and left_a & right_b and right_a & left_b:
                 return True
@@ -221,33 +224,51 @@ def drop_one_sided_qualifier(a: list[str], b: list[str]) -> tuple[list[str], lis
     """Leave out a trailing scope qualifier that only ONE question has: "copy a file" / "copy a file in Python".
     When both have one and they differ ("in UTC" / "in local time"), both stay: that is a swap, not a scope."""
     ra, rb = _reading(tuple(a)), _reading(tuple(b))
+    cut_a, cut_b = _qualifier_cut(a, b, ra, rb)
+    return (a if cut_a is None else a[:cut_a]), (b if cut_b is None else b[:cut_b])
+
+
+def _qualifier_cut(a: Sequence[str], b: Sequence[str], ra: _Reading, rb: _Reading) -> tuple[int | None, int | None]:
+    """:func:`drop_one_sided_qualifier` as where each run is cut (``None``: kept whole), given their readings."""
     qa, qb = _qualifier_start(a, rb.stems), _qualifier_start(b, ra.stems)
     if qa is not None and rb.trailing is None:
-        return a[:qa], b
+        return qa, None
     if qb is not None and ra.trailing is None:
-        return a, b[:qb]
-    return a, b
+        return None, qb
+    return None, None
 
 
 def _unmatched(toks_a: list[str], toks_b: list[str]) -> tuple[list[str], list[str], int]:
-    ra, rb = _reading(tuple(toks_a)), _reading(tuple(toks_b))
+    return _unmatched_read(_reading(tuple(toks_a)), _reading(tuple(toks_b)))
+
+
+def _unmatched_read(ra: _Reading, rb: _Reading) -> tuple[list[str], list[str], int]:
+    """:func:`_unmatched` of two runs given their readings (:func:`judge` has them already)."""
     sa, sb, ja, jb, na, nb = ra.stems, rb.stems, ra.joined, rb.joined, ra.numerals, rb.numerals
 
     def unmatched(
         mine: Sequence[str], joined_mine: Sequence[str], theirs: Sequence[str], joined_theirs: Sequence[str],
         spelled: frozenset[str],
     ) -> list[str]:  # fmt: skip
-        out = []
+        out: list[str] = []
         only_theirs = [t for t in theirs if t not in mine]  # a synonym must stand in the other's swapped slot
-        for i, s in enumerate(mine):
-            if s in theirs or any(related(s, t) for t in only_theirs) or s in joined_theirs or s in spelled:
+        for i, s in enumerate(mine):  # loops, not any() over generators: this runs for every word of every pair
+            if s in theirs or s in joined_theirs or s in spelled or _related_to_any(s, only_theirs):
                 continue
-            if any(j in theirs for j in joined_mine[max(0, i - 1) : i + 1]):  # the compounds this word is part of
-                continue
-            out.append(s)
-        return list(dict.fromkeys(out))
+            if (i and joined_mine[i - 1] in theirs) or (i < len(joined_mine) and joined_mine[i] in theirs):
+                continue  # a compound this word is part of
+            if s not in out:
+                out.append(s)
+        return out
 
     return unmatched(sa, ja, sb, jb, nb), unmatched(sb, jb, sa, ja, na), len(set(sa) & set(sb))
+
+
+def _related_to_any(word: str, others: Sequence[str]) -> bool:
+    for other in others:  # noqa: SIM110 (a loop: any() over a generator costs more than the test itself here)
+        if related(word, other):
+            return True
+    return False
 
 
 def unmatched_words(cached: str, query: str) -> tuple[list[str], list[str], int]:
@@ -308,11 +329,15 @@ def reordered(a: list[str], b: list[str]) -> bool:
     return bool(ra) and bool(rb) and ra != rb
 
 
+#: One asymmetric connective with the stems on each side of it (:func:`_sides`).
+_Side = tuple[str, frozenset[str], frozenset[str]]
+
+
 class _Reading(NamedTuple):
     """What :func:`judge` reads of one question's token run on its own, whatever it is compared with."""
 
     negations: int  # parity of the negations (rule 1)
-    sides: tuple[tuple[str, frozenset[str], frozenset[str]], ...]  # :func:`_sides` (rule 2)
+    sides: tuple[_Side, ...]  # :func:`_sides` (rule 2)
     stems: tuple[str, ...]  # content-word stems
     joined: tuple[str, ...]  # stems of adjacent content words joined (compounds)
     numerals: frozenset[str]  # the numerals it spells, framing words included
@@ -355,9 +380,12 @@ def judge(cached: str, query: str, max_slot: int = MAX_SLOT) -> Verdict:
     ra, rb = _reading(a), _reading(b)
     if ra.negations != rb.negations:
         return Verdict("negation")
-    if reversed_relation(a, b):
+    if _reversed(ra.sides, rb.sides):
         return Verdict("direction")
-    ua, ub, shared = _unmatched(*drop_one_sided_qualifier(a, b))
+    cut_a, cut_b = _qualifier_cut(a, b, ra, rb)
+    ua, ub, shared = _unmatched_read(
+        ra if cut_a is None else _reading(a[:cut_a]), rb if cut_b is None else _reading(b[:cut_b])
+    )
     rule = None
     qa, qb = ra.quantities, rb.quantities
     if qa and qb and qa != qb:

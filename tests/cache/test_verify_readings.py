@@ -23,7 +23,10 @@ from redis_rag_integrations.cache.verify import (
     content_words,
     judge,
     negation_count,
+    reversed_relation,
     stem,
+    tokens,
+    unmatched_words,
 )
 
 # framing, negations, connectives, scope prepositions, quantities, numbers, compounds and content words: the
@@ -71,6 +74,21 @@ def test_a_verdict_does_not_depend_on_what_was_kept(cached: str, query: str, oth
     with pytest.MonkeyPatch.context() as m:
         m.setattr(verify, "_reading", _reading.__wrapped__)
         assert gate.default_gate().choose(query, candidates) == chosen
+
+
+@settings(max_examples=300, deadline=None)
+@given(cached=QUESTION, query=QUESTION)
+def test_judge_on_readings_agrees_with_the_rule_functions_on_token_lists(cached: str, query: str) -> None:
+    """``judge`` works on the kept readings (the qualifier cut, the unmatched words, the relation check); the
+    public functions work on token lists: the same rules, so the same answers."""
+    verdict = judge(cached, query)
+    a, b = tokens(cached), tokens(query)
+    if a == b or verdict.rule in ("negation", "direction"):
+        assert verdict.rule != "direction" or reversed_relation(a, b)
+        return
+    assert not reversed_relation(a, b)
+    ua, ub, shared = unmatched_words(cached, query)
+    assert (list(verdict.unmatched_cached), list(verdict.unmatched_query), verdict.shared) == (ua, ub, shared)
 
 
 def test_kept_readings_are_immutable() -> None:
