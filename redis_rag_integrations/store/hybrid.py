@@ -122,8 +122,11 @@ def _knn_rows(reply: Any, similarity: Callable[[float], float]) -> Iterator[tupl
         return
     for i in range(1, len(reply) - 1, 2):  # RESP2: [total, key, [field, value, ...], ...]
         flat = reply[i + 1]
-        # The distance is the last field returned (our layout asks for it last); a legacy row is searched.
-        if len(flat) >= 2 and flat[-2] in _DISTANCE_NAMES:
+        # The distance comes first (Redis 8.2 puts the sorted-by field first, whatever the RETURN order) or last
+        # (asked for last); anywhere else (a legacy row) it is searched. Was checked last only: every row searched.
+        if len(flat) >= 2 and flat[0] in _DISTANCE_NAMES:
+            distance = flat[1]
+        elif len(flat) >= 2 and flat[-2] in _DISTANCE_NAMES:
             distance = flat[-1]
         else:
             distance = next(flat[j + 1] for j in range(0, len(flat) - 1, 2) if flat[j] in _DISTANCE_NAMES)

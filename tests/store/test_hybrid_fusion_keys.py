@@ -28,10 +28,13 @@ def _fields(rid: str, key: str) -> list[bytes]:
             b"metadata", json.dumps({"k": key}).encode()]  # fmt: skip
 
 
-def _knn_reply(rows: list[tuple[str, float]]) -> list[object]:
+def _knn_reply(rows: list[tuple[str, float]], at: int = 0) -> list[object]:
+    """Rows with the distance field at pair ``at`` (0: first, as Redis 8.2 sends it; 3: last; 1: in between)."""
     out: list[object] = [len(rows)]
     for key, distance in rows:
-        out += [key.encode(), [*_fields(key.removeprefix(HEAD), key), SCORE_FIELD.encode(), repr(distance).encode()]]
+        flat = _fields(key.removeprefix(HEAD), key)
+        flat[2 * at : 2 * at] = [SCORE_FIELD.encode(), repr(distance).encode()]
+        out += [key.encode(), flat]
     return out
 
 
@@ -57,15 +60,16 @@ def _ranked(bare: bool) -> st.SearchStrategy[list[tuple[str, float]]]:
     k=st.integers(1, 6),
     alpha=st.sampled_from([0.0, 0.3, 0.5, 0.7, 1.0]),
     fusion=st.sampled_from(["relative_score", "rrf"]),
+    at=st.sampled_from([0, 1, 3]),
 )
 def test_fusing_on_keys_equals_fusing_decoded_hits_on_ids(
-    bare: bool, data: st.DataObject, k: int, alpha: float, fusion: str
+    bare: bool, data: st.DataObject, k: int, alpha: float, fusion: str, at: int
 ) -> None:
     dense = sorted(data.draw(_ranked(bare)), key=lambda r: r[1])  # closest first
     sparse = sorted(data.draw(_ranked(bare)), key=lambda r: -r[1])  # best BM25 first
     similarity = LAYOUT.similarity_fn()
     plan = HybridPlan(LAYOUT, ("FT.SEARCH",), ("FT.SEARCH",), k, alpha, fusion, similarity)
-    knn, text = _knn_reply(dense), _text_reply(sparse)
+    knn, text = _knn_reply(dense, at), _text_reply(sparse)
     got = plan.finish([knn, text])
     lists = [parse_reply(LAYOUT, knn, similarity), parse_text_reply(LAYOUT, text)]
     fuse = rrf_fuse if fusion == "rrf" else relative_score_fuse
