@@ -36,19 +36,18 @@ from typing import NamedTuple
 from .lexicon import (
     DETERMINERS,
     NEGATIONS,
-    NUMBER_WORDS,
     QUANTITIES,
     RELATIONS,
     SCOPE_PREPOSITIONS,
     STOP,
-    SYNONYMS,
 )
+from .words import NUMERALS as _NUMERALS
+from .words import related, stem
 
 # words (keeping ``.pyc``, ``c++``, ``c#``, ``don't``) and runs of operator symbols: ``==`` / ``is``, ``<`` / ``>``
 # and ``**`` / ``%`` are different questions, so an operator is a content word, not punctuation to drop
 _WORD = re.compile(r"[a-z0-9_.+#]+(?:'[a-z]+)?|[=<>!%*&|^~@]+")
 _DIRECTIONAL = {"to": "to", "into": "to", "from": "from", "than": "than", "of": "of", "as": "as"}
-_VOWEL = re.compile("[aeiouy]")
 _HOW_COME = re.compile(r"\bhow come\b")
 _LETTERS = re.compile(r"[A-Za-z]{2,}")
 _ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
@@ -100,37 +99,6 @@ def negation_count(toks: list[str]) -> int:
     return sum(1 for t in toks if t in NEGATIONS or t.endswith("n't"))
 
 
-@lru_cache(maxsize=4096)
-def stem(word: str) -> str:
-    """A light English stemmer, enough to equate plurals and verb forms ("tuples"/"tuple", "running"/"run")."""
-    w = word.lower().removesuffix("'s").strip(".")
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("xes", "x"), ("ches", "ch"), ("shes", "sh"), ("s", "")):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not (suffix == "s" and w.endswith(("ss", "us", "is"))):
-            w = w[: -len(suffix)] + repl
-            break
-    for suffix in ("ing", "ed"):
-        base = w[: -len(suffix)]
-        if w.endswith(suffix) and len(base) >= 3 and _VOWEL.search(base) and not base.endswith("e"):  # speed, need
-            w = base
-            if len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "lsz":  # running -> runn -> run
-                w = w[:-1]
-            break
-    return w[:-1] if len(w) > 3 and w.endswith("e") else w
-
-
-def _build_lexicon() -> dict[str, frozenset[int]]:
-    groups: dict[str, set[int]] = {}
-    for gid, line in enumerate(SYNONYMS):
-        for word in line.split():
-            groups.setdefault(stem(word), set()).add(gid)
-    return {k: frozenset(v) for k, v in groups.items()}
-
-
-_LEXICON = _build_lexicon()
-#: The numeral of each number word's stem ("fiv" -> "5"): a word and its numeral are the same word.
-_NUMERALS = {stem(word): digits for word, digits in NUMBER_WORDS.items()}
-
-
 def content_words(toks: list[str]) -> list[str]:
     """Content words: no framing words, negations (rule 1 handles them) or punctuation-only tokens; split on '/'."""
     return list(_content_words(tuple(toks)))
@@ -175,29 +143,6 @@ def _reversed(sides_a: tuple[_Side, ...], sides_b: tuple[_Side, ...]) -> bool:
             if conn == conn_b and left_a & right_b and right_a & left_b:
                 return True
     return False
-
-
-@lru_cache(maxsize=16384)
-def related(a: str, b: str) -> bool:
-    """Same word for this purpose: equal stems, one stem a prefix of the other (>= 4 letters), or near-synonyms.
-    Kept per pair: the unmatched-word search asks about the same stems many times per candidate."""
-    if a == b or _NUMERALS.get(a, a) == _NUMERALS.get(b, b):
-        return True
-    short, long_ = sorted((a, b), key=len)
-    if len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 5:
-        return True
-    if _abbreviates(short, long_):
-        return True
-    return bool(_LEXICON.get(a, frozenset()) & _LEXICON.get(b, frozenset()))
-
-
-def _abbreviates(short: str, long_: str) -> bool:
-    """A two- or three-letter word made of letters of a much longer one, in order, from its first: "js" /
-    "javascript", "df" / "dataframe", "db" / "database", "env" / "environment"."""
-    if not (2 <= len(short) <= 3 and len(long_) > 2 * len(short) and short[0] == long_[0] and short.isalpha()):
-        return False
-    rest = iter(long_[1:])
-    return all(ch in rest for ch in short[1:])
 
 
 def _trailing_phrase(toks: list[str]) -> int | None:
