@@ -288,7 +288,7 @@ class RedisVectorStore(VectorStore):
         ``fusion`` is ``"relative_score"`` (min-max normalised scores, convex sum: in [0, 1]) or ``"rrf"``
         (reciprocal rank fusion); ``alpha`` weighs the vector side (1 = vectors only, 0 = BM25 only). Both
         default to the settings (``hybrid_fusion``, ``hybrid_alpha``). ``fetch_k`` results of each side are
-        fused (default ``max(4k, 20)``).
+        fused (default ``max(2k, 20)``: :func:`~redis_rag_integrations.store.hybrid.default_fetch_k`).
         """
         vector = self._embed_query(query)
         return self._pairs(self.index.hybrid_search(query, vector, k, filter, fetch_k, alpha, fusion))

@@ -22,7 +22,7 @@ from ..placement import aft_call, aft_pipeline, ft_call, ft_pipeline
 from ..settings import HybridFusion, Settings
 from .filters import FilterLike
 from .find import find_command, parse_find_reply
-from .hybrid import HybridPlan
+from .hybrid import HybridPlan, default_fetch_k
 from .knn import KnnPlanner, parse_reply
 from .layout import METADATA, QUERY_FIELDS, RETURN_FIELDS, VECTOR, Hit, Layout, Record
 from .ranking import mmr_order
@@ -162,7 +162,8 @@ class IndexSearch:
         """BM25 and KNN results fused into one ranking (:func:`.ranking.relative_score_fuse` or ``"rrf"``).
 
         ``alpha`` weighs the vector side (1 = vectors only, 0 = BM25 only); ``alpha`` and ``fusion`` default to
-        the settings' ``hybrid_alpha`` / ``hybrid_fusion``. Each side fetches ``fetch_k`` candidates; both
+        the settings' ``hybrid_alpha`` / ``hybrid_fusion``. Each side fetches ``fetch_k`` candidates (default
+        :func:`.hybrid.default_fetch_k`: ``max(2k, 20)``); both
         commands go in one round trip and only the ``k`` winners are decoded (:mod:`.hybrid`).
         """
         plan = self.hybrid_plan(text, vector, k, filter, fetch_k, alpha, fusion)
@@ -195,7 +196,7 @@ class IndexSearch:
         """The two commands of :meth:`hybrid_search` and how their replies become hits, for a caller that sends
         them in its own pipeline on :attr:`client` (the agent RAG middleware adds the cache lookup: one round
         trip for both). Not for clusters: there the commands must go to the index's node (:meth:`hybrid_search`)."""
-        n = fetch_k or max(4 * k, 20)
+        n = fetch_k or default_fetch_k(k)
         knn = (*self._knn.args(filter, n, QUERY_FIELDS, self.ef_runtime), "PARAMS", 2, "vector",
                self.layout.vector_bytes(vector, "query vector"), "DIALECT", 2)  # fmt: skip
         return HybridPlan(

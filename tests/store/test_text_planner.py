@@ -70,7 +70,7 @@ def _old_hit(layout: Layout, row: dict[str, Any]) -> Hit:
 def old_hybrid_search(
     index: RedisVectorIndex, text: str, vector: np.ndarray, k: int, flt: Any, alpha: float, fusion: str
 ) -> list[Hit]:
-    n = max(4 * k, 20)
+    n = max(2 * k, 20)  # the default fetch_k (store.hybrid.default_fetch_k)
     rankings = [index.search(vector, n, flt), old_text_search(index, text, n, flt)]
     fuse = rrf_fuse if fusion == "rrf" else relative_score_fuse
     return fuse(rankings, k, [alpha, 1 - alpha])
