@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 from langchain_core.tools import BaseTool, StructuredTool
@@ -26,6 +27,7 @@ from ..questions import request_scope
 from . import rag_turn
 from .rag_cache import sources_of
 from .rag_turn import PipelinedRetriever, RagTurn
+from .run_observers import unobserved
 from .vectorstore import RedisVectorStore
 
 __all__ = ["RAG_KEY", "RedisRAGMiddleware", "format_context", "retriever_tool"]
@@ -100,6 +102,23 @@ class RedisRAGMiddleware(AgentMiddleware):
         )
         return request.override(system_message=system)
 
+    def _retrieve(self, query: str) -> list[Document]:
+        """The retriever's documents; through ``invoke`` (a retriever run its callbacks and tracing see) unless no
+        handler would see it (:func:`.run_observers.unobserved`): then its search alone, the same documents."""
+        retriever = self.retriever
+        if unobserved(getattr(retriever, "callbacks", None)):
+            return retriever._get_relevant_documents(
+                query, run_manager=CallbackManagerForRetrieverRun.get_noop_manager()
+            )
+        return retriever.invoke(query)
+
+    async def _aretrieve(self, query: str) -> list[Document]:
+        retriever = self.retriever
+        if unobserved(getattr(retriever, "callbacks", None)):
+            manager = AsyncCallbackManagerForRetrieverRun.get_noop_manager()
+            return await retriever._aget_relevant_documents(query, run_manager=manager)
+        return await retriever.ainvoke(query)
+
     # One request scope around retrieval and the model call: the question's vector is computed once and reused by
     # a SemanticCacheMiddleware listed after this one (see redis_rag_integrations.questions), and one RagTurn: that
     # middleware's lookup goes out in the retrieval's round trip (see .rag_turn).
@@ -113,7 +132,7 @@ class RedisRAGMiddleware(AgentMiddleware):
                     base = self._base_prompt(request)
                     found = [f.prefetch(request, base) for f in self.followers]
                     turn.prefetched = turn.on_client(found, self.retriever.vectorstore.index.client)
-                docs = self.retriever.invoke(query) if query else []
+                docs = self._retrieve(query) if query else []
                 return handler(self._with_context(request, docs))
             finally:
                 rag_turn.leave(token)
@@ -131,7 +150,7 @@ class RedisRAGMiddleware(AgentMiddleware):
                     base = self._base_prompt(request)
                     found = [await f.aprefetch(request, base) for f in self.followers]
                     turn.prefetched = turn.on_client(found, self.retriever.vectorstore.index.async_client)
-                docs = await self.retriever.ainvoke(query) if query else []
+                docs = await self._aretrieve(query) if query else []
                 return await handler(self._with_context(request, docs))
             finally:
                 rag_turn.leave(token)
