@@ -143,3 +143,53 @@ SYNONYMS = (
     "sort order arrange",
     "shrink reduce decrease",
 )
+
+#: Short forms of programming vocabulary, each with the word it stands for (more are near-synonym groups above:
+#: str, int, func, arg, param, dict, dir, var, obj, num, attr, lib, doc, app, max, min). A listed form only: a short
+#: word whose letters merely occur in a longer one is another word ("cut" / "convert", "re" / "return").
+ABBREVIATIONS = (
+    "js javascript",
+    "db database",
+    "env environment",
+    "df dataframe",
+    "np numpy",
+    "pd pandas",
+    "config cfg conf configuration",
+    "repo repository",
+    "img image",
+    "msg message",
+    "pkg package",
+    "info information",
+    "auth authentication",
+    "tmp temp temporary",
+    "src source",
+    "cmd command",
+    "ctx context",
+    "req request",
+    "resp response",
+    "err error",
+    "idx index",
+    "fmt format",
+    "avg average",
+    "calc calculate",
+    "char character",
+    "col column",
+    "elem element",
+    "expr expression",
+    "addr address",
+    "regex regexp",
+    "util utility",
+    "impl implementation",
+    "init initialize initialise",
+    "exec execute",
+    "spec specification",
+    "prod production",
+    "stats statistics",
+    "k8s kubernetes",
+)
+
+#: Endings that derive a word from another with the same meaning for a question ("exact" / "exactly", "differ" /
+#: "difference", "connect" / "connection"), as the light stemmer leaves them (a final "e" dropped: "ence" -> "enc").
+#: Agent nouns ("contain" / "container") and "-able" words ("call" / "callable") name something else, and so does
+#: any other longer word that merely starts with a word ("time" / "timeout"): those are not here.
+DERIVATIONS = ("ly", "ally", "ity", "ality", "ion", "ation", "ition", "enc", "anc", "ment", "ness", "ing", "ed")

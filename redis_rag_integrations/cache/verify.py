@@ -16,7 +16,10 @@ and compounds matched, see :mod:`.lexicon`) and rejects a candidate when:
    "an async function", "a key" / "two keys", "keys and values" / "keys only"), unless the extra words are a whole
    trailing scope qualifier ("... in Python", "... on Linux") that the other question simply leaves out;
 5. *swap*: both have unmatched words, at most ``MAX_SLOT`` each, in a frame of shared words at least as large
-   (``list`` -> ``tuple``, ``UTC`` -> ``local time zone``, ``create ... missing`` -> ``remove ... empty``).
+   (``list`` -> ``tuple``, ``UTC`` -> ``local time zone``, ``create ... missing`` -> ``remove ... empty``). A word
+   changed into a longer word that starts with it or holds its letters (``date`` -> ``datetime``, ``generate`` ->
+   ``generator``, :func:`.words.akin`) is a different word, yet it fills the same slot: the slot is sized with
+   such pairs counted once.
 
 What passes is either the same question modulo framing and near-synonyms, or a rewrite (many words changed, few
 shared), where the embedding distance already carries the difference and the threshold decides. A swap of a
@@ -42,7 +45,7 @@ from .lexicon import (
     STOP,
 )
 from .words import NUMERALS as _NUMERALS
-from .words import related, stem
+from .words import akin, related, stem
 
 # words (keeping ``.pyc``, ``c++``, ``c#``, ``don't``) and runs of operator symbols: ``==`` / ``is``, ``<`` / ``>``
 # and ``**`` / ``%`` are different questions, so an operator is a content word, not punctuation to drop
@@ -341,9 +344,22 @@ def judge(cached: str, query: str, max_slot: int = MAX_SLOT) -> Verdict:
         rule = "negated_word"
     elif bool(ua) != bool(ub) and shared >= len(ua) + len(ub):  # one side adds words to a larger shared frame
         rule = "addition"
-    elif ua and ub and len(ua) <= max_slot and len(ub) <= max_slot and shared >= max(len(ua), len(ub)):
+    elif ua and ub and _small_slot(ua, ub, shared, max_slot):
         rule = "swap"
     return Verdict(rule, tuple(ua), tuple(ub), shared)
+
+
+def _small_slot(ua: list[str], ub: list[str], shared: int, max_slot: int) -> bool:
+    """Do the unmatched words make one swapped slot of at most ``max_slot`` words a side in a frame at least as
+    large? Sized twice: as they are, and with the words of one side akin to a word of the other (a compound or a
+    longer form of it) left out, as one slot changed in place."""
+    if len(ua) <= max_slot and len(ub) <= max_slot and shared >= max(len(ua), len(ub)):
+        return True
+    la = [x for x in ua if not any(akin(x, y) for y in ub)]
+    lb = [y for y in ub if not any(akin(x, y) for x in ua)]
+    if (la, lb) == (ua, ub) or not (la and lb):
+        return False
+    return len(la) <= max_slot and len(lb) <= max_slot and shared >= max(len(la), len(lb))
 
 
 def is_contrast(cached: str, query: str, max_slot: int = MAX_SLOT) -> bool:

@@ -1,5 +1,12 @@
 """Words as the near-miss verifier compares them: a light stemmer, and when two stems count as the same word
-(equal, one a prefix of the other, a short form, a number word and its numeral, near-synonyms of :mod:`.lexicon`).
+(equal, one the other with a derivation ending, a number word and its numeral, short forms and near-synonyms of
+:mod:`.lexicon`).
+
+Why so strict: counting two different words as one is the unsafe side. "time" / "timeout" or "date" / "datetime"
+read as one word make a look-alike the very question cached, and the cache serves another question's answer; a
+missed equivalence only costs a hit. A longer word that starts with a word, or holds its letters in order, is
+therefore another word unless the rest is a derivation ending (:data:`.lexicon.DERIVATIONS`) or the lexicon lists
+the pair.
 
 Apart from :mod:`.verify` (which applies its rules to questions made of these words) so that each stays a
 screenful of reading; :mod:`.verify` re-exports :func:`stem` and :func:`related`.
@@ -10,7 +17,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .lexicon import NUMBER_WORDS, SYNONYMS
+from .lexicon import ABBREVIATIONS, CONTRASTS, DERIVATIONS, NEGATIONS, NUMBER_WORDS, PREVENTIONS, STOP, SYNONYMS
 
 _VOWEL = re.compile("[aeiouy]")
 
@@ -35,7 +42,7 @@ def stem(word: str) -> str:
 
 def _build_lexicon() -> dict[str, frozenset[int]]:
     groups: dict[str, set[int]] = {}
-    for gid, line in enumerate(SYNONYMS):
+    for gid, line in enumerate((*SYNONYMS, *ABBREVIATIONS)):
         for word in line.split():
             groups.setdefault(stem(word), set()).add(gid)
     return {k: frozenset(v) for k, v in groups.items()}
@@ -46,23 +53,34 @@ LEXICON = _build_lexicon()
 NUMERALS = {stem(word): digits for word, digits in NUMBER_WORDS.items()}
 
 
+#: Closed-class words are never a derivation's base ("except" / "exception", "no" / "node").
+_CLOSED = frozenset(stem(w) for w in STOP | NEGATIONS | CONTRASTS | PREVENTIONS)
+
+
 @lru_cache(maxsize=16384)
 def related(a: str, b: str) -> bool:
-    """Same word for this purpose: equal stems, one stem a prefix of the other (>= 4 letters), or near-synonyms.
-    Kept per pair: the unmatched-word search asks about the same stems many times per candidate."""
+    """Same word for this purpose: equal stems, a number word and its numeral, one stem the other plus a derivation
+    ending (>= 4 letters before it), or short forms / near-synonyms of the lexicon. Kept per pair: the
+    unmatched-word search asks about the same stems many times per candidate."""
     if a == b or NUMERALS.get(a, a) == NUMERALS.get(b, b):
         return True
     short, long_ = sorted((a, b), key=len)
-    if len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 5:
-        return True
-    if _abbreviates(short, long_):
+    if len(short) >= 4 and short not in _CLOSED and long_.startswith(short) and long_[len(short) :] in DERIVATIONS:
         return True
     return bool(LEXICON.get(a, frozenset()) & LEXICON.get(b, frozenset()))
 
 
-def _abbreviates(short: str, long_: str) -> bool:
-    """A two- or three-letter word made of letters of a much longer one, in order, from its first: "js" /
-    "javascript", "df" / "dataframe", "db" / "database", "env" / "environment"."""
+@lru_cache(maxsize=16384)
+def akin(a: str, b: str) -> bool:
+    """Related, or one stem a longer word's start (>= 4 letters, at most 5 more) or its letters in order (a two- or
+    three-letter word): "time" / "timeout", "generat" / "generator", "cut" / "convert". NOT the same word: the
+    verifier uses this only to size a swapped slot (:func:`.verify.judge`), where "date" -> "datetime" is one word
+    changed in its place, not one word removed and another added."""
+    if related(a, b):
+        return True
+    short, long_ = sorted((a, b), key=len)
+    if len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 5:
+        return True
     if not (2 <= len(short) <= 3 and len(long_) > 2 * len(short) and short[0] == long_[0] and short.isalpha()):
         return False
     rest = iter(long_[1:])
