@@ -5,21 +5,25 @@ rewrites hit (the previous verifier rejected them as an "added word"), and any i
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from redis_rag_integrations.cache.gate import (
     FEATURES,
+    TERMS,
     Gate,
     accepts,
     default_gate,
     edits,
+    quadratic_terms,
     scan,
     structural_rejection,
 )
+from redis_rag_integrations.cache.gate import features as gate_features
 from redis_rag_integrations.cache.semantic_entries import pick
-from redis_rag_integrations.cache.verify import judge
+from redis_rag_integrations.cache.verify import Verdict, judge
 
 LOOK_ALIKES = [  # (class, cached, query): all within cosine distance 0.4 with all-MiniLM-L6-v2
     ("direction", "How do I convert a list to a tuple?", "How do I convert a tuple to a list?"),
@@ -90,12 +94,42 @@ def test_gate_weights_of_another_shape_are_refused() -> None:
     data = default_gate().to_dict()
     with pytest.raises(ValueError, match="features"):
         Gate.from_dict({**data, "features": ["distance"]})
+    with pytest.raises(ValueError, match="terms"):
+        Gate.from_dict({**data, "terms": list(FEATURES)})  # the weights of a gate without the products
     with pytest.raises(ValueError, match="cut"):
         Gate.from_dict({**data, "cut": 1.5})
-    with pytest.raises(ValueError, match="one per feature"):
-        Gate(mean=(0.0,), scale=(1.0,), weights=(1.0,), bias=0.0, cut=0.5, radius=0.4)
+    n = len(FEATURES)
+    linear = {"mean": (0.0,) * n, "scale": (1.0,) * n, "bias": 0.0, "cut": 0.5, "radius": 0.4}
+    with pytest.raises(ValueError, match="one per term"):
+        Gate(**linear, term_mean=(0.0,) * n, term_scale=(1.0,) * n, weights=(1.0,) * n)
     assert Gate.from_dict(data) == default_gate()
-    assert len(default_gate().weights) == len(FEATURES)
+    assert len(default_gate().weights) == len(TERMS) == n + n * (n + 1) // 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(z=st.lists(st.floats(min_value=-1e3, max_value=1e3), min_size=len(FEATURES), max_size=len(FEATURES)))
+def test_the_terms_are_the_features_and_the_product_of_every_pair(z: list[float]) -> None:
+    terms = quadratic_terms(z)
+    assert len(terms) == len(TERMS)
+    named = dict(zip(TERMS, terms, strict=True))
+    for i, a in enumerate(FEATURES):
+        assert named[a] == z[i]
+        for j, b in enumerate(FEATURES[i:], start=i):
+            assert named[f"{a}*{b}"] == z[i] * z[j]
+
+
+def test_the_gate_weighs_one_feature_by_another() -> None:
+    """A pattern no weighted sum of the features can draw: close AND edited in one place, or farther AND edited
+    in three places, means the same. The training fit learns it and the shipped code's probability applies it
+    (a gate linear in its features gets at most three of the four cells right)."""
+    from benchmarks.verifier_train import fit
+
+    verdict = Verdict(None, ("read",), ("load",), 3)
+    cells = {(0.10, 1): 1, (0.30, 3): 1, (0.10, 3): 0, (0.30, 1): 0}
+    rows = [(d, e, label) for (d, e), label in cells.items() for _ in range(25)]
+    x = np.array([gate_features(verdict, d, e) for d, e, _ in rows])
+    gate = fit(x, np.array([label for *_, label in rows], dtype=float))
+    assert {cell: int(gate.probability(verdict, *cell) >= 0.5) for cell in cells} == cells
 
 
 _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
