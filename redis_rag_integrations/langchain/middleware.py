@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from ..questions import request_scope
 from . import rag_turn
-from .rag_cache import sources_of
+from .rag_cache import source_json
 from .rag_turn import PipelinedRetriever, RagTurn
 from .run_observers import unobserved
 from .vectorstore import RedisVectorStore
@@ -95,7 +95,7 @@ class RedisRAGMiddleware(AgentMiddleware):
     def _with_context(self, request: ModelRequest, docs: list[Document]) -> ModelRequest:
         base = self._base_prompt(request)
         block = self.template.format(context=format_context(docs) if docs else "(nothing relevant found)")
-        sources = [ref.to_json() for ref in sources_of(docs)]
+        sources = source_json(docs)
         system = SystemMessage(
             content=f"{base}\n\n{block}" if base else block,
             additional_kwargs={RAG_KEY: {"base_prompt": base, "sources": sources}},

@@ -41,7 +41,7 @@ from .serde import load_core
 
 logger = logging.getLogger("redis_rag_integrations.cache")
 
-__all__ = ["CachedRAGChain", "sources_of"]
+__all__ = ["CachedRAGChain", "source_json", "sources_of"]
 
 DOC_ID_KEYS = ("doc_id", "source")
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -62,12 +62,27 @@ def sources_of(output: Any) -> list[SourceRef]:
             docs.append(value)
         elif isinstance(value, list | tuple):
             docs.extend(v for v in value if isinstance(v, Document))
-    refs: list[SourceRef] = []
+    return [SourceRef(i, h) for i, h in _source_pairs(docs)]
+
+
+def source_json(docs: Sequence[Any]) -> list[dict[str, str | None]]:
+    """``[ref.to_json() for ref in sources_of(docs)]`` for a list of documents, without the :class:`SourceRef`
+    objects in between: the RAG agent middleware records these dicts on every model call (frozen dataclasses cost
+    about a microsecond each to make, two per passage)."""
+    return [{"id": i, "hash": h} for i, h in _source_pairs([d for d in docs if isinstance(d, Document)])]
+
+
+def _source_pairs(docs: Sequence[Document]) -> list[tuple[str, str]]:
+    """``(id, content hash)`` of each source reference, in order: the document's id, then its ``doc_id`` and
+    ``source`` metadata, each distinct value once, empty ones left out."""
+    out: list[tuple[str, str]] = []
     for doc in docs:
-        doc_hash = str(doc.metadata.get("content_hash") or source_fingerprint(doc.page_content, doc.metadata))
-        ids = [doc.id] + [doc.metadata.get(k) for k in DOC_ID_KEYS]
-        refs.extend(SourceRef(str(i), doc_hash) for i in dict.fromkeys(ids) if i not in (None, ""))
-    return refs
+        metadata = doc.metadata
+        doc_hash = str(metadata.get("content_hash") or source_fingerprint(doc.page_content, metadata))
+        for i in dict.fromkeys([doc.id, *[metadata.get(k) for k in DOC_ID_KEYS]]):
+            if i not in (None, ""):
+                out.append((str(i), doc_hash))
+    return out
 
 
 def answer_text(output: Any, answer_key: str) -> str:
