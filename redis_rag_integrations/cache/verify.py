@@ -342,24 +342,29 @@ def judge(cached: str, query: str, max_slot: int = MAX_SLOT) -> Verdict:
         rule = "order"
     elif any(_negated(x, y) for x in ua for y in ub):
         rule = "negated_word"
-    elif bool(ua) != bool(ub) and shared >= len(ua) + len(ub):  # one side adds words to a larger shared frame
-        rule = "addition"
-    elif ua and ub and _small_slot(ua, ub, shared, max_slot):
-        rule = "swap"
+    else:
+        rule = _addition_or_swap(ua, ub, shared, max_slot)
     return Verdict(rule, tuple(ua), tuple(ub), shared)
 
 
-def _small_slot(ua: list[str], ub: list[str], shared: int, max_slot: int) -> bool:
-    """Do the unmatched words make one swapped slot of at most ``max_slot`` words a side in a frame at least as
-    large? Sized twice: as they are, and with the words of one side akin to a word of the other (a compound or a
-    longer form of it) left out, as one slot changed in place."""
-    if len(ua) <= max_slot and len(ub) <= max_slot and shared >= max(len(ua), len(ub)):
-        return True
-    la = [x for x in ua if not any(akin(x, y) for y in ub)]
-    lb = [y for y in ub if not any(akin(x, y) for x in ua)]
-    if (la, lb) == (ua, ub) or not (la and lb):
-        return False
-    return len(la) <= max_slot and len(lb) <= max_slot and shared >= max(len(la), len(lb))
+def _addition_or_swap(ua: list[str], ub: list[str], shared: int, max_slot: int) -> str | None:
+    """ "addition" when one side adds words to a larger shared frame, "swap" when both replace at most ``max_slot``
+    words in a frame at least as large, else ``None``. Judged on the unmatched words as they are, then, if that
+    finds nothing, with the words of one side akin to a word of the other (a compound or a longer form of it:
+    ``date`` / ``datetime``) counted as one word changed in its place: "sort by date" / "quickly sort by datetime
+    descending" still adds words, as it did when the two were read as one word."""
+    for a, b in ((ua, ub), _without_akin(ua, ub)):
+        if bool(a) != bool(b) and shared >= len(a) + len(b):
+            return "addition"
+        if a and b and len(a) <= max_slot and len(b) <= max_slot and shared >= max(len(a), len(b)):
+            return "swap"
+    return None
+
+
+def _without_akin(ua: list[str], ub: list[str]) -> tuple[list[str], list[str]]:
+    if not (ua and ub):
+        return ua, ub
+    return [x for x in ua if not any(akin(x, y) for y in ub)], [y for y in ub if not any(akin(x, y) for x in ua)]
 
 
 def is_contrast(cached: str, query: str, max_slot: int = MAX_SLOT) -> bool:

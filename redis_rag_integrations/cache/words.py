@@ -1,12 +1,12 @@
 """Words as the near-miss verifier compares them: a light stemmer, and when two stems count as the same word
-(equal, one the other with a derivation ending, a number word and its numeral, short forms and near-synonyms of
+(equal, one the other with an adverb ending, a number word and its numeral, short forms and near-synonyms of
 :mod:`.lexicon`).
 
 Why so strict: counting two different words as one is the unsafe side. "time" / "timeout" or "date" / "datetime"
 read as one word make a look-alike the very question cached, and the cache serves another question's answer; a
 missed equivalence only costs a hit. A longer word that starts with a word, or holds its letters in order, is
-therefore another word unless the rest is a derivation ending (:data:`.lexicon.DERIVATIONS`) or the lexicon lists
-the pair.
+therefore another word unless the rest is an adverb ending (:data:`.lexicon.DERIVATIONS`) or the lexicon lists
+the pair; so is a noun made from a word ("port" / "portion", "product" / "production"), unless listed.
 
 Apart from :mod:`.verify` (which applies its rules to questions made of these words) so that each stays a
 screenful of reading; :mod:`.verify` re-exports :func:`stem` and :func:`related`.
@@ -53,13 +53,13 @@ LEXICON = _build_lexicon()
 NUMERALS = {stem(word): digits for word, digits in NUMBER_WORDS.items()}
 
 
-#: Closed-class words are never a derivation's base ("except" / "exception", "no" / "node").
+#: Closed-class words are never an adverb's base ("even" / "evenly", "still" / "stilly").
 _CLOSED = frozenset(stem(w) for w in STOP | NEGATIONS | CONTRASTS | PREVENTIONS)
 
 
 @lru_cache(maxsize=16384)
 def related(a: str, b: str) -> bool:
-    """Same word for this purpose: equal stems, a number word and its numeral, one stem the other plus a derivation
+    """Same word for this purpose: equal stems, a number word and its numeral, one stem the other plus an adverb
     ending (>= 4 letters before it), or short forms / near-synonyms of the lexicon. Kept per pair: the
     unmatched-word search asks about the same stems many times per candidate."""
     if a == b or NUMERALS.get(a, a) == NUMERALS.get(b, b):
