@@ -17,7 +17,7 @@ many words. A distance threshold cannot tell them apart (look-alikes are the *cl
    whether the content words are the same, and in how many places the two sentences differ (:func:`edits`). The
    products let one number change what another means (a distance of 0.2 is safe for a reworded frame, not for a
    rewrite that also changes three content words); out of fold on the tuning sets they raised the recall at
-   precision >= 0.95 on every set from 0.102 to 0.139. A candidate is reused when the probability that it means the
+   precision >= 0.95 on every set from 0.102 to 0.136. A candidate is reused when the probability that it means the
    same is at least ``cut``, and only up to ``radius``.
 3. Across the candidates of one lookup (:func:`scan`): once a closer cached question was rejected as a look-alike,
    a farther one is reused only if it asks the very same thing.
@@ -27,9 +27,11 @@ from the tuning sets B, D, E and F only (``cut`` and ``radius`` from out-of-fold
 each); sets A, C and G are the held-out report (``benchmarks/cache_gate_eval.py``). The features are cheap (pure
 Python over the two questions, no model call): well under a millisecond per candidate.
 
-The distance weight was fitted on all-MiniLM-L6-v2 (the default embedder). With another embedder the structural
-rules hold as they are and the gate is conservative (a larger distance scale only lowers the probability), so give
-such a cache a ``distance_threshold`` measured for that embedder.
+The distance weights were fitted on all-MiniLM-L6-v2 (the default embedder). With another embedder the structural
+rules hold as they are, but the gate reads distances on MiniLM's scale (with the squared terms the probability is
+not monotone in the distance far beyond the radius): give such a cache a ``distance_threshold`` measured for that
+embedder; the radius bounds every hit. A gate never accepts on a number it cannot read: a non-finite input or
+weight gives probability 0, and weights that are not finite numbers of the right shape are refused on load.
 """
 
 from __future__ import annotations
@@ -181,6 +183,9 @@ class Gate:
             raise ValueError(f"a gate needs {len(FEATURES)} means and scales (one per feature of FEATURES)")
         if not len(self.term_mean) == len(self.term_scale) == len(self.weights) == len(TERMS):
             raise ValueError(f"a gate needs {len(TERMS)} term means, scales and weights (one per term of TERMS)")
+        numbers = (*self.mean, *self.scale, *self.term_mean, *self.term_scale, *self.weights, self.bias)
+        if not all(math.isfinite(v) for v in (*numbers, self.cut, self.radius)):
+            raise ValueError("a gate's numbers must all be finite")
         if any(s <= 0 for s in (*self.scale, *self.term_scale)):
             raise ValueError("gate scales must be positive")
         if not 0.0 < self.cut < 1.0 or not 0.0 < self.radius <= 2.0:
@@ -192,6 +197,8 @@ class Gate:
         z = [(v - m) / s for v, m, s in zip(x, self.mean, self.scale, strict=True)]
         terms = zip(self.weights, quadratic_terms(z), self.term_mean, self.term_scale, strict=True)
         logit = self.bias + sum(w * (t - m) / s for w, t, m, s in terms)
+        if not math.isfinite(logit):  # a NaN or infinite distance: min()/max() would read NaN as certain
+            return 0.0
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, logit))))
 
     def likely(self, cached: str, query: str, verdict: Verdict, distance: float) -> bool:
@@ -224,15 +231,24 @@ class Gate:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Gate:
+    def from_dict(cls, data: object) -> Gate:
+        """The gate saved by :meth:`to_dict`; anything else is a ``ValueError`` that says what is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError(f"gate weights must be a JSON object, not {type(data).__name__}")
         if data.get("features") != list(FEATURES) or data.get("terms") != list(TERMS):
             raise ValueError(
                 f"gate weights are for features {data.get('features')!r} and terms {data.get('terms')!r}; this code "
                 f"has {FEATURES!r} and their pairwise products"
             )
         names = ("mean", "scale", "term_mean", "term_scale", "weights")
-        floats = {k: tuple(float(v) for v in data[k]) for k in names}  # type: ignore[attr-defined]
-        return cls(**floats, bias=float(data["bias"]), cut=float(data["cut"]), radius=float(data["radius"]))  # type: ignore[arg-type]
+        try:
+            if not all(isinstance(data[k], list) for k in names):
+                raise TypeError(f"each of {names} must be a list of numbers")
+            vectors = {k: tuple(float(v) for v in data[k]) for k in names}
+            scalars = {k: float(data[k]) for k in ("bias", "cut", "radius")}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed gate weights: {exc}") from exc
+        return cls(**vectors, **scalars)
 
 
 @lru_cache(maxsize=1)

@@ -232,3 +232,66 @@ def test_edits_counts_the_places_two_questions_differ_in() -> None:
 def test_edits_is_zero_for_the_same_question_and_never_fails(question: str, other: str) -> None:
     assert edits(question, question) == 0
     assert edits(question, other) >= 0
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    field=st.sampled_from(["mean", "scale", "term_mean", "term_scale", "weights", "bias", "cut", "radius", "terms"]),
+    value=_json,
+    drop=st.booleans(),
+)
+def test_malformed_gate_weights_are_refused_with_a_value_error(field: str, value: object, drop: bool) -> None:
+    """Weights edited by hand or cut short: a clear ValueError, or a gate whose every number is finite."""
+    data = default_gate().to_dict()
+    if drop:
+        del data[field]
+    else:
+        data[field] = value
+    try:
+        gate = Gate.from_dict(data)
+    except ValueError:
+        return
+    verdict = judge("How do I sort a list?", "How can I order a list?")
+    assert 0.0 <= gate.probability(verdict, 0.1, 1) <= 1.0
+
+
+@pytest.mark.parametrize("value", [None, [], "weights", 3])
+def test_gate_weights_that_are_not_an_object_are_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="JSON object"):
+        Gate.from_dict(value)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_number_the_gate_cannot_read_never_accepts(bad: float) -> None:
+    """NaN compares false with everything, so a clamp would read it as certainty: a NaN or infinite distance gets
+    probability 0, and weights with such a number are refused."""
+    gate = default_gate()
+    cached = query = "How do I rotate the logs of a service?"
+    assert gate.probability(judge(cached, query), bad, 0) == 0.0
+    assert not gate.accepts(cached, query, bad)
+    with pytest.raises(ValueError, match="finite"):
+        Gate.from_dict({**gate.to_dict(), "bias": bad})
+
+
+def test_the_shipped_probability_is_the_one_training_optimised() -> None:
+    """Training/serving parity: the sigmoid of ``fit``'s own design matrix (standardised features, their products,
+    standardised again) equals :meth:`Gate.probability` on the same candidates."""
+    from benchmarks.verifier_train import fit
+
+    rng = np.random.default_rng(7)
+    verdicts = [Verdict(None, ("a",) * u, ("b",) * v, s) for u in range(3) for v in range(3) for s in range(1, 4)]
+    rows = [(verdicts[i % len(verdicts)], float(rng.uniform(0, 0.5)), int(rng.integers(0, 5))) for i in range(120)]
+    x = np.array([gate_features(v, d, e) for v, d, e in rows])
+    gate = fit(x, rng.integers(0, 2, len(rows)).astype(float))
+    z = (x - np.array(gate.mean)) / np.array(gate.scale)
+    terms = (np.array([quadratic_terms(row) for row in z]) - np.array(gate.term_mean)) / np.array(gate.term_scale)
+    expected = 1.0 / (1.0 + np.exp(-(terms @ np.array(gate.weights) + gate.bias)))
+    served = [gate.probability(v, d, e) for v, d, e in rows]
+    assert np.allclose(served, expected, rtol=0, atol=1e-12)
