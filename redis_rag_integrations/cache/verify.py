@@ -18,8 +18,8 @@ and compounds matched, see :mod:`.lexicon`) and rejects a candidate when:
 5. *swap*: both have unmatched words, at most ``MAX_SLOT`` each, in a frame of shared words at least as large
    (``list`` -> ``tuple``, ``UTC`` -> ``local time zone``, ``create ... missing`` -> ``remove ... empty``). A word
    changed into a longer word that starts with it or holds its letters (``date`` -> ``datetime``, ``generate`` ->
-   ``generator``, :func:`.words.akin`) is a different word, yet it fills the same slot: the slot is sized with
-   such pairs counted once.
+   ``generator``, :func:`.words.akin`) is a different word, yet it fills the same slot: rules 4 and 5 are judged
+   again with such pairs counted once.
 
 What passes is either the same question modulo framing and near-synonyms, or a rewrite (many words changed, few
 shared), where the embedding distance already carries the difference and the threshold decides. A swap of a
@@ -353,18 +353,21 @@ def _addition_or_swap(ua: list[str], ub: list[str], shared: int, max_slot: int) 
     finds nothing, with the words of one side akin to a word of the other (a compound or a longer form of it:
     ``date`` / ``datetime``) counted as one word changed in its place: "sort by date" / "quickly sort by datetime
     descending" still adds words, as it did when the two were read as one word."""
-    for a, b in ((ua, ub), _without_akin(ua, ub)):
-        if bool(a) != bool(b) and shared >= len(a) + len(b):
-            return "addition"
-        if a and b and len(a) <= max_slot and len(b) <= max_slot and shared >= max(len(a), len(b)):
-            return "swap"
+    rule = _slot_rule(ua, ub, shared, max_slot)
+    if rule is None and ua and ub:
+        la = [x for x in ua if not any(akin(x, y) for y in ub)]
+        lb = [y for y in ub if not any(akin(x, y) for x in ua)]
+        if len(la) + len(lb) < len(ua) + len(ub):  # some akin pair was set aside: judge the slot again
+            rule = _slot_rule(la, lb, shared, max_slot)
+    return rule
+
+
+def _slot_rule(a: list[str], b: list[str], shared: int, max_slot: int) -> str | None:
+    if bool(a) != bool(b) and shared >= len(a) + len(b):
+        return "addition"
+    if a and b and len(a) <= max_slot and len(b) <= max_slot and shared >= max(len(a), len(b)):
+        return "swap"
     return None
-
-
-def _without_akin(ua: list[str], ub: list[str]) -> tuple[list[str], list[str]]:
-    if not (ua and ub):
-        return ua, ub
-    return [x for x in ua if not any(akin(x, y) for y in ub)], [y for y in ub if not any(akin(x, y) for x in ua)]
 
 
 def is_contrast(cached: str, query: str, max_slot: int = MAX_SLOT) -> bool:
