@@ -189,4 +189,4 @@ ABBREVIATIONS = (
 #: light stemmer leaves them: a final "e" dropped). Noun endings are not here: after a noun they make another word
 #: as often as not ("port" / "portion", "major" / "majority", "product" / "production"), and neither are agent
 #: nouns ("contain" / "container") nor any other longer word that merely starts with a word ("time" / "timeout").
-DERIVATIONS = ("ly", "ely", "ally")
+ADVERB_ENDINGS = ("ly", "ely", "ally")

@@ -5,7 +5,7 @@
 Why so strict: counting two different words as one is the unsafe side. "time" / "timeout" or "date" / "datetime"
 read as one word make a look-alike the very question cached, and the cache serves another question's answer; a
 missed equivalence only costs a hit. A longer word that starts with a word, or holds its letters in order, is
-therefore another word unless the rest is an adverb ending (:data:`.lexicon.DERIVATIONS`) or the lexicon lists
+therefore another word unless the rest is an adverb ending (:data:`.lexicon.ADVERB_ENDINGS`) or the lexicon lists
 the pair; so is a noun made from a word ("port" / "portion", "product" / "production"), unless listed.
 
 Apart from :mod:`.verify` (which applies its rules to questions made of these words) so that each stays a
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .lexicon import ABBREVIATIONS, CONTRASTS, DERIVATIONS, NEGATIONS, NUMBER_WORDS, PREVENTIONS, STOP, SYNONYMS
+from .lexicon import ABBREVIATIONS, ADVERB_ENDINGS, CONTRASTS, NEGATIONS, NUMBER_WORDS, PREVENTIONS, STOP, SYNONYMS
 
 _VOWEL = re.compile("[aeiouy]")
 
@@ -53,7 +53,7 @@ LEXICON = _build_lexicon()
 NUMERALS = {stem(word): digits for word, digits in NUMBER_WORDS.items()}
 
 
-#: Closed-class words are never an adverb's base ("even" / "evenly", "still" / "stilly").
+#: Closed-class words are never an adverb's base ("even" / "evenly").
 _CLOSED = frozenset(stem(w) for w in STOP | NEGATIONS | CONTRASTS | PREVENTIONS)
 
 
@@ -65,7 +65,7 @@ def related(a: str, b: str) -> bool:
     if a == b or NUMERALS.get(a, a) == NUMERALS.get(b, b):
         return True
     short, long_ = sorted((a, b), key=len)
-    if len(short) >= 4 and short not in _CLOSED and long_.startswith(short) and long_[len(short) :] in DERIVATIONS:
+    if len(short) >= 4 and short not in _CLOSED and long_.startswith(short) and long_[len(short) :] in ADVERB_ENDINGS:
         return True
     return bool(LEXICON.get(a, frozenset()) & LEXICON.get(b, frozenset()))
 
@@ -74,8 +74,8 @@ def related(a: str, b: str) -> bool:
 def akin(a: str, b: str) -> bool:
     """Related, or one stem a longer word's start (>= 4 letters, at most 5 more) or its letters in order (a two- or
     three-letter word): "time" / "timeout", "generat" / "generator", "cut" / "convert". NOT the same word: the
-    verifier uses this only to size a swapped slot (:func:`.verify.judge`), where "date" -> "datetime" is one word
-    changed in its place, not one word removed and another added."""
+    verifier uses this only to judge an addition or a swapped slot again (:func:`.verify.judge`), where "date" ->
+    "datetime" is one word changed in its place, not one word removed and another added."""
     if related(a, b):
         return True
     short, long_ = sorted((a, b), key=len)
