@@ -37,6 +37,12 @@ load of the shared machine hits them alike; the load average is printed with the
 
    The target is <= 2 ms p50 added per model call, plus one query embedding when retrieval or a lookup happens.
 
+   **The floor of RAG + miss** (``benchmarks/agents_floor.py``): the same agent with two no-op middlewares, and
+   with two hooks whose outer one embeds the question, sends the very commands our pipeline sent for it (captured
+   once, untimed) on a pooled connection with the reply left unparsed, and adds a context of the same passages:
+   the cheapest agent that does the same Redis work. ``rag + cache miss minus its floor`` is what our Python costs
+   per model call; ``rag + cache miss / its floor`` is the ratio that moves least with the machine's speed.
+
    A miss case's write is waited for after each timed call (``core.flush()``, untimed); the two ``write included``
    cases time the call until that write is done: critical path + background, the total a miss costs.
 

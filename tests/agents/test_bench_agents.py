@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import bench_agents  # noqa: E402
+from benchmarks import agents_floor, bench_agents  # noqa: E402
 
 CASES = ("rag", "cache miss", "cache hit", "rag + cache miss", "rag + cache hit")
 
@@ -64,6 +64,15 @@ def test_bench_agents_runs_at_a_tiny_size_with_every_row_and_numeric_ratios(redi
         # nothing to write on a hit; the watch a RAG + hit took is ended by the next watch sent
         assert behind["rag"] == behind["cache hit"] == behind["rag + cache hit"] == 0, behind
         assert behind["cache miss"] == behind["rag + cache miss"] == 1, behind
+        # the floor of RAG + miss: the same one round trip (captured commands, replayed raw) and embedding, two
+        # hooks; the no-op pair sends nothing
+        floor, noop = agents_floor.FLOOR_CASE, agents_floor.NOOP_CASE
+        assert middleware[f"{label}: redis round trips per model call, {floor}"] == 1
+        assert middleware[f"{label}: embedder calls per model call, {floor}"] == 1.0
+        assert middleware[f"{label}: background round trips per model call, {floor}"] == 0
+        assert middleware[f"{label}: redis round trips per model call, {noop}"] == 0
+        assert math.isfinite(middleware[f"{label}: rag + cache miss / its floor (added)"])
+        assert math.isfinite(middleware[f"{label}: rag + cache miss minus its floor ms"])
     for case in CASES:
         assert math.isfinite(middleware[f"real embedder: added minus embeddings ms, {case}"]), case
         assert middleware[f"table embedder: embedder calls per model call, before: {case}"] == 1.0, case
