@@ -349,3 +349,31 @@ def test_history_filter_on_custom_metadata_is_not_reported_as_corruption(redis_u
         assert found == []  # InMemorySaver: no checkpoint has that metadata
     finally:
         saver.delete_thread(config["configurable"]["thread_id"])
+
+
+# --- RAG middleware -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the constructor only checks that '{context}' occurs in the template: a template with other braces "
+    "(a JSON example, {question}) is accepted and every model call then fails with a bare KeyError, and "
+    "'{{context}}' passes the check but formats to a literal '{context}' (the model gets no passages)",
+)
+@pytest.mark.parametrize(
+    "template",
+    ['Reply as JSON like {"answer": "..."}\n{context}', "{question}\n{context}", "Context: {{context}}"],
+    ids=["json-example", "other-placeholder", "escaped-context"],
+)
+def test_a_template_that_cannot_hold_the_context_is_refused_at_construction(
+    vector_store: RedisVectorStore, template: str
+) -> None:
+    with pytest.raises(ValueError, match="template"):
+        RedisRAGMiddleware(vector_store, template=template)
+
+
+@pytest.mark.xfail(strict=True, reason="k < 1 is not refused: k=-1 retrieves passages, k=0 silently none")
+@pytest.mark.parametrize("k", [0, -1])
+def test_a_k_below_one_is_refused(vector_store: RedisVectorStore, k: int) -> None:
+    with pytest.raises(ValueError, match="k"):
+        RedisRAGMiddleware(vector_store, k=k)
