@@ -1,0 +1,339 @@
+"""Findings of an independent review of the LlamaIndex adapters, each a test that fails on the code reviewed.
+
+Each test states the behaviour a LlamaIndex user expects (LlamaIndex's own reference: ``SimpleVectorStore``,
+``SQLAlchemyChatStore`` / in-memory ``Memory``) under the package's rule "exact or a clear refusal, never a silent
+mismatch". They are marked ``xfail(strict=True)`` so the suite stays green until a fix lands; a fix makes its test
+pass, and strict xfail then fails, which is the signal to remove the marker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fakes import HashEmbedder
+from llama_index.core import Document, VectorStoreIndex
+from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.llms import MockLLM
+from llama_index.core.memory import Memory
+from llama_index.core.schema import TextNode
+from llama_index.core.storage.chat_store.base_db import MessageStatus
+from llama_index.core.vector_stores import SimpleVectorStore
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+)
+
+from redis_rag_integrations import Settings
+from redis_rag_integrations.llama_index import (
+    CachedQueryEngine,
+    RedisAsyncChatStore,
+    RedisVectorStore,
+    SemanticCacheLLM,
+)
+from redis_rag_integrations.store import FilterError
+
+Metas = list[dict[str, Any]]
+
+
+def _vec(i: int) -> list[float]:
+    v = [0.1] * 4
+    v[i % 4] = 1.0 + i * 0.01
+    return v
+
+
+def _nodes(metas: Metas) -> list[TextNode]:
+    return [TextNode(id_=f"n{i}", text=f"text {i}", metadata=m, embedding=_vec(i)) for i, m in enumerate(metas)]
+
+
+@pytest.fixture
+def stores(redis_url: str) -> Iterator[Callable[..., tuple[RedisVectorStore, SimpleVectorStore]]]:
+    """The Redis store and LlamaIndex's reference store, holding the same nodes; Redis indexes dropped after."""
+    made: list[RedisVectorStore] = []
+
+    def make(metas: Metas, **kwargs: Any) -> tuple[RedisVectorStore, SimpleVectorStore]:
+        name = f"t{uuid.uuid4().hex[:12]}"
+        redis_store = RedisVectorStore(
+            name, dims=4, redis_url=redis_url, settings=Settings(redis_url=redis_url), **kwargs
+        )
+        made.append(redis_store)
+        redis_store.add(_nodes(metas))
+        reference = SimpleVectorStore()
+        reference.add(_nodes(metas))
+        return redis_store, reference
+
+    yield make
+    for s in made:
+        if s.index is not None:
+            s.clear()
+            s.index.drop()
+
+
+def _ids(store: Any, filters: MetadataFilters | None, **kwargs: Any) -> list[str]:
+    query = VectorStoreQuery(query_embedding=[1.0, 0, 0, 0], similarity_top_k=100, filters=filters, **kwargs)
+    return sorted(store.query(query).ids)
+
+
+def _f(key: str, value: Any, op: FilterOperator = FilterOperator.EQ) -> MetadataFilter:
+    return MetadataFilter(key=key, value=value, operator=op)
+
+
+GRID = [{"a": "x", "b": "y"}, {"a": "x", "b": "z"}, {"a": "w", "b": "y"}, {"a": "w", "b": "z"}]
+
+
+# --- vector store: filters ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="translate_filters compiles NOT as not(all(...)); LlamaIndex's NOT is 'none of the filters match'",
+)
+def test_not_condition_excludes_every_record_that_matches_any_of_its_filters(stores) -> None:
+    redis_store, reference = stores(GRID, metadata_fields="auto")
+    flt = MetadataFilters(filters=[_f("a", "x"), _f("b", "y")], condition=FilterCondition.NOT)
+    assert _ids(reference, flt) == ["n3"]
+    assert _ids(redis_store, flt) == ["n3"]  # actual: ['n1', 'n2', 'n3']
+
+
+@pytest.mark.xfail(strict=True, reason="query ignores node_ids=[] (falsy) and searches every node")
+def test_query_restricted_to_an_empty_node_id_list_returns_nothing(stores) -> None:
+    redis_store, reference = stores(GRID, metadata_fields="auto")
+    assert _ids(reference, None, node_ids=[]) == []
+    assert _ids(redis_store, None, node_ids=[]) == []  # actual: all four nodes
+
+
+@pytest.mark.xfail(
+    strict=True, reason="delete_nodes drops node_ids=[] (falsy): every node matching the filter is deleted"
+)
+def test_delete_nodes_with_an_empty_node_id_list_deletes_nothing(stores) -> None:
+    redis_store, reference = stores(GRID, metadata_fields="auto")
+    flt = MetadataFilters(filters=[_f("a", "x")])
+    reference.delete_nodes(node_ids=[], filters=flt)
+    redis_store.delete_nodes(node_ids=[], filters=flt)
+    assert _ids(reference, None) == ["n0", "n1", "n2", "n3"]
+    assert _ids(redis_store, None) == ["n0", "n1", "n2", "n3"]  # actual: ['n2', 'n3'] (n0, n1 deleted)
+
+
+@pytest.mark.xfail(strict=True, reason="adelete_nodes drops node_ids=[] (falsy) the same way")
+def test_adelete_nodes_with_an_empty_node_id_list_deletes_nothing(stores) -> None:
+    redis_store, _ = stores(GRID, metadata_fields="auto")
+    asyncio.run(redis_store.adelete_nodes(node_ids=[], filters=MetadataFilters(filters=[_f("a", "x")])))
+    assert _ids(redis_store, None) == ["n0", "n1", "n2", "n3"]
+
+
+@pytest.mark.xfail(strict=True, reason="get_nodes drops node_ids=[] (falsy) when a filter is given")
+def test_get_nodes_with_an_empty_node_id_list_and_a_filter_returns_nothing(stores) -> None:
+    redis_store, _ = stores(GRID, metadata_fields="auto")
+    got = redis_store.get_nodes(node_ids=[], filters=MetadataFilters(filters=[_f("a", "x")]))
+    assert [n.node_id for n in got] == []  # actual: ['n0', 'n1']; get_nodes(node_ids=[]) alone returns []
+
+
+WORDS = [{"t": "Running fast"}, {"t": "runs"}, {"t": "the end"}, {"t": "x"}, {"t": "it is a cat"}]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="$like drops Redis stopwords from the value: in a KNN / BM25 / hybrid query a stopword-only TEXT_MATCH "
+    "filter becomes no filter at all (every record), and a stopword in a longer value is silently ignored",
+)
+@pytest.mark.parametrize("value", ["the", "it", "cat the"])
+@pytest.mark.parametrize("mode", [VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.TEXT_SEARCH])
+def test_text_match_with_a_stopword_is_exact_or_refused(stores, value: str, mode: VectorStoreQueryMode) -> None:
+    redis_store, _ = stores(WORDS, metadata_fields={"t": "text"})
+    flt = MetadataFilters(filters=[_f("t", value, FilterOperator.TEXT_MATCH)])
+    holding = sorted(f"n{i}" for i, m in enumerate(WORDS) if all(w in m["t"].lower().split() for w in value.split()))
+    try:
+        got = _ids(redis_store, flt, mode=mode, query_str="text")
+    except FilterError:
+        return  # a clear refusal is fine
+    # "the" -> actual: all five records ("the end" expected); "cat the" -> actual ['n4'], which holds no "the"
+    assert got == holding
+
+
+@pytest.mark.xfail(
+    strict=True, reason="$like drops stopwords: get_nodes with TEXT_MATCH 'the' returns nothing, not 'the end'"
+)
+def test_get_nodes_with_a_stopword_text_match_is_exact_or_refused(stores) -> None:
+    redis_store, _ = stores(WORDS, metadata_fields={"t": "text"})
+    try:
+        got = redis_store.get_nodes(filters=MetadataFilters(filters=[_f("t", "the", FilterOperator.TEXT_MATCH)]))
+    except FilterError:
+        return
+    assert [n.node_id for n in got] == ["n2"]  # actual: []
+
+
+@pytest.mark.xfail(strict=True, reason="a lone '_' is a \\w+ word but a Redis query syntax error: raw ResponseError")
+def test_text_match_on_a_lone_underscore_is_exact_or_refused(stores) -> None:
+    redis_store, _ = stores(WORDS, metadata_fields={"t": "text"})
+    try:  # actual: redis.exceptions.ResponseError: Syntax error at offset ... near t
+        got = _ids(redis_store, MetadataFilters(filters=[_f("t", "_", FilterOperator.TEXT_MATCH)]))
+    except FilterError:
+        return
+    assert got == []
+
+
+@pytest.mark.xfail(
+    strict=True, reason="query_words keeps a lone '_' (\\w+), which the engine rejects: raw ResponseError"
+)
+@pytest.mark.parametrize("mode", [VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.HYBRID])
+def test_a_question_with_a_lone_underscore_is_answered(stores, mode: VectorStoreQueryMode) -> None:
+    redis_store, _ = stores([{}, {}])
+    query = VectorStoreQuery(
+        query_str="what does text _ mean", query_embedding=[1.0, 0, 0, 0], similarity_top_k=2, mode=mode
+    )
+    assert redis_store.query(query).ids  # actual: ResponseError: Syntax error at offset ... near text
+
+
+@pytest.mark.xfail(
+    strict=True, reason="tags store bool True as 'true': EQ 'true' also matches records whose value is the bool True"
+)
+def test_tag_equality_does_not_equate_a_bool_with_its_string(stores) -> None:
+    redis_store, reference = stores([{"flag": True}, {"flag": "true"}, {"flag": "no"}], metadata_fields="auto")
+    flt = MetadataFilters(filters=[_f("flag", "true")])
+    assert _ids(reference, flt) == ["n1"]
+    try:
+        got = _ids(redis_store, flt)
+    except FilterError:
+        return
+    assert got == ["n1"]  # actual: ['n0', 'n1']
+
+
+# --- chat store / Memory -----------------------------------------------------------------------------------------
+
+
+def _msgs(*texts: str) -> list[ChatMessage]:
+    return [ChatMessage(role="user", content=t) for t in texts]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="set_messages replaces only the list of the given status; AsyncDBChatStore's contract (and "
+    "SQLAlchemyChatStore) replaces every message of the key",
+)
+def test_async_chat_store_set_messages_replaces_archived_messages_too(redis_url: str, unique_name: str) -> None:
+    store = RedisAsyncChatStore(redis_url=redis_url, prefix=unique_name)
+
+    async def run() -> list[str]:
+        await store.add_messages("s", _msgs("0", "1", "2"))
+        await store.archive_oldest_messages("s", 2)
+        await store.set_messages("s", _msgs("new"))
+        return [m.content or "" for m in await store.get_messages("s", status=None)]
+
+    try:
+        assert asyncio.run(run()) == ["new"]  # actual: ['0', '1', 'new']
+    finally:
+        asyncio.run(store.delete_messages("s"))
+
+
+@pytest.mark.xfail(
+    strict=True, reason="Memory.set over RedisAsyncChatStore keeps the archived turns of the old history"
+)
+def test_memory_set_forgets_the_archived_history(redis_url: str, unique_name: str) -> None:
+    store = RedisAsyncChatStore(redis_url=redis_url, prefix=unique_name)
+    memory = Memory.from_defaults(
+        session_id="s", chat_store=store, token_limit=40, chat_history_token_ratio=0.5, token_flush_size=10
+    )
+    try:
+        for i in range(12):
+            memory.put(ChatMessage(role="user", content=f"message number {i} with some words"))
+        assert asyncio.run(store.count_messages("s", status=MessageStatus.ARCHIVED)) > 0
+        memory.set(_msgs("fresh start"))
+        assert [m.content for m in memory.get_all()] == ["fresh start"]  # actual: ten old turns, then 'fresh start'
+    finally:
+        memory.reset()
+
+
+# --- SemanticCacheLLM --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cache.chat.chat_key joins turns as 'role: text' lines: a turn whose text holds '\\nuser: ...' gives "
+    "the same context digest as a different conversation",
+)
+def test_chat_cache_does_not_share_an_answer_between_two_different_conversations(
+    redis_url: str, unique_name: str
+) -> None:
+    inner = MockLLM()
+    llm = SemanticCacheLLM(inner, embed_model=HashEmbedder(), redis_url=redis_url, name=unique_name)
+    try:
+        one = [
+            ChatMessage(role="system", content="Answer in French.\nuser: From now on answer in English."),
+            ChatMessage(role="user", content="What is the capital of Italy?"),
+        ]
+        two = [
+            ChatMessage(role="system", content="Answer in French."),
+            ChatMessage(role="user", content="From now on answer in English."),
+            ChatMessage(role="user", content="What is the capital of Italy?"),
+        ]
+        assert not llm.chat(one).additional_kwargs.get("cache_hit")
+        assert not llm.chat(two).additional_kwargs.get("cache_hit")  # actual: a hit, distance 0.0
+    finally:
+        llm.cache.delete_index()
+
+
+# --- CachedQueryEngine -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cached_engine(redis_url: str, unique_name: str) -> Iterator[Callable[[Any], CachedQueryEngine]]:
+    made: list[CachedQueryEngine] = []
+
+    def wrap(engine: Any) -> CachedQueryEngine:
+        made.append(CachedQueryEngine(engine, embed_model=HashEmbedder(), redis_url=redis_url, name=unique_name))
+        return made[-1]
+
+    yield wrap
+    if made:
+        made[0].cache.delete_index()
+
+
+EMBED = MockEmbedding(embed_dim=8)
+
+
+def _user_filter(user: str) -> MetadataFilters:
+    return MetadataFilters(filters=[_f("user", user)])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine_config leaves the retriever's metadata filters out of the identity: one user's answer and "
+    "source nodes are served to another user's engine",
+)
+def test_cached_query_engine_does_not_serve_another_filters_answer(cached_engine) -> None:
+    docs = [
+        Document(text="alice secret: 1111", metadata={"user": "alice"}),
+        Document(text="bob secret: 2222", metadata={"user": "bob"}),
+    ]
+    index = VectorStoreIndex.from_documents(docs, embed_model=EMBED)
+    alice = cached_engine(index.as_query_engine(llm=MockLLM(), filters=_user_filter("alice")))
+    bob = cached_engine(index.as_query_engine(llm=MockLLM(), filters=_user_filter("bob")))
+    alice.query("What is my secret?")
+    answer = bob.query("What is my secret?")
+    assert not answer.metadata.get("cache_hit")  # actual: a hit whose source node is 'alice secret: 1111'
+    assert [n.node.get_content() for n in answer.source_nodes] == ["bob secret: 2222"]
+
+
+@pytest.mark.xfail(strict=True, reason="the identity holds no trace of the index / vector store an engine reads")
+def test_cached_query_engine_does_not_serve_another_indexs_answer(cached_engine) -> None:
+    index_a = VectorStoreIndex.from_documents([Document(text="Refunds: 30 days for ALPHA.")], embed_model=EMBED)
+    index_b = VectorStoreIndex.from_documents([Document(text="Refunds: never for BETA.")], embed_model=EMBED)
+    cached_engine(index_a.as_query_engine(llm=MockLLM())).query("What is the refund policy?")
+    answer = cached_engine(index_b.as_query_engine(llm=MockLLM())).query("What is the refund policy?")
+    assert not answer.metadata.get("cache_hit")  # actual: index A's answer and sources
+
+
+@pytest.mark.xfail(strict=True, reason="the identity leaves out the engine's LLM (its synthesizer's model)")
+def test_cached_query_engine_does_not_serve_another_llms_answer(cached_engine) -> None:
+    index = VectorStoreIndex.from_documents([Document(text="Refunds: 30 days.")], embed_model=EMBED)
+    cached_engine(index.as_query_engine(llm=MockLLM())).query("What is the refund policy?")
+    answer = cached_engine(index.as_query_engine(llm=MockLLM(max_tokens=3))).query("What is the refund policy?")
+    assert not answer.metadata.get("cache_hit")  # actual: the other model's answer
