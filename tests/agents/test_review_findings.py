@@ -194,6 +194,15 @@ def test_index_dims_that_do_not_match_the_embedder_are_refused_or_harmless(
     assert store.list_namespaces() == [("n",)]
 
 
+@pytest.mark.xfail(strict=True, reason="a negative TTL (minutes) is accepted and the item is silently kept forever")
+def test_a_negative_memory_ttl_is_refused(make_store: Callable[..., RedisMemoryStore]) -> None:
+    store = make_store()
+    with pytest.raises(ValueError, match="ttl"):
+        store.put(("n",), "k", {"v": 1}, ttl=-1)
+    with pytest.raises(ValueError, match="ttl"):
+        make_store(ttl={"default_ttl": -5})
+
+
 # --- checkpointer -------------------------------------------------------------------------------------------------
 
 
