@@ -256,6 +256,23 @@ def test_a_filter_on_a_metadata_key_with_a_tab_is_exact_or_refused(stores) -> No
     assert got == ["n0"]  # actual: redis.exceptions.ResponseError: Syntax error at offset 4 near b
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="RedisVectorStore('') falls back to the settings' default index (index_name or settings.index_name) "
+    "where the core refuses an empty name",
+)
+def test_an_empty_index_name_is_refused(redis_url: str, unique_name: str) -> None:
+    # The default is made unique, so that the fallback (if it happens) writes nowhere another test reads.
+    settings = Settings(redis_url=redis_url, index_name=unique_name)
+    store = None
+    try:
+        with pytest.raises(ValueError):
+            store = RedisVectorStore("", dims=4, redis_url=redis_url, settings=settings)  # actual: opens unique_name
+    finally:
+        if store is not None and store.index is not None:
+            store.index.drop()
+
+
 # --- chat store / Memory -----------------------------------------------------------------------------------------
 
 
