@@ -45,7 +45,7 @@ from ..embeddings import Embedder
 from ..questions import aembed_question, embed_question, request_scope
 from ..settings import Settings
 from ..tenancy import TenantLike
-from .agent_call_key import CallKey, call_key
+from .agent_call_key import CallKey, call_key, rag_system
 from .agent_call_key import key_with_prompt as _key
 from .cache import as_embedder
 from .rag_turn import Prefetched, current_turn
@@ -136,8 +136,16 @@ class SemanticCacheMiddleware(AgentMiddleware):
             logger.debug("agent cache store skipped: %s", exc)
         self.core.unwatch(token)
 
+    @staticmethod
+    def _grounded(key: CallKey) -> bool:
+        """False for an answer the RAG middleware built with no passages: it has no source whose change would drop
+        it, so once a relevant document arrives it would keep being served. Such answers are not cached."""
+        return bool(key.sources) or not key.rag
+
     def _behind(self, key: CallKey, response: Any, token: int | None, vector: Any) -> Callable[[], None] | None:
         """The write to leave to the worker, or ``None`` (the caller ends the watch) for a response not cached."""
+        if not self._grounded(key):
+            return None
         message = self._cacheable(response)
         return None if message is None else partial(self._write, key, message.model_copy(), token, vector)
 
@@ -169,10 +177,11 @@ class SemanticCacheMiddleware(AgentMiddleware):
         }  # fmt: skip
 
     # --- sent ahead by the RAG middleware (see .rag_turn) --------------------------------------------------------
-    def prefetch(self, request: ModelRequest, base_prompt: str | None) -> Prefetched | None:
-        """This middleware's lookup for ``request`` once the RAG middleware in front has added its context (whose
-        base prompt is ``base_prompt``), as a plan for the retrieval's pipeline; ``None`` when there is none."""
-        key = _key(request, base_prompt, [])
+    def prefetch(self, request: ModelRequest, base_prompt: str | None, config: str) -> Prefetched | None:
+        """This middleware's lookup for ``request`` once the RAG middleware in front (of ``rag_identity``
+        ``config``) has added its context (whose base prompt is ``base_prompt``), as a plan for the retrieval's
+        pipeline; ``None`` when there is none."""
+        key = _key(request, rag_system(base_prompt, config), [], rag=True)
         if key is None:
             return None
         t0 = time.perf_counter()
@@ -186,9 +195,9 @@ class SemanticCacheMiddleware(AgentMiddleware):
             return None  # this middleware will pass the call through itself
         return None if plan is None else Prefetched(self, key.text, key.identity, vector, plan, embed_s)
 
-    async def aprefetch(self, request: ModelRequest, base_prompt: str | None) -> Prefetched | None:
+    async def aprefetch(self, request: ModelRequest, base_prompt: str | None, config: str) -> Prefetched | None:
         """Async :meth:`prefetch` (the plan is on the cache's client of the running loop)."""
-        key = _key(request, base_prompt, [])
+        key = _key(request, rag_system(base_prompt, config), [], rag=True)
         if key is None:
             return None
         t0 = time.perf_counter()
@@ -245,7 +254,7 @@ class SemanticCacheMiddleware(AgentMiddleware):
             else:
                 self._end_watch(token)
             return response
-        encoded = self._payload(response)
+        encoded = self._payload(response) if self._grounded(key) else None
         try:
             if encoded is not None:
                 self.core.store(**self._store_args(key, encoded, token, vector))
@@ -316,7 +325,7 @@ class SemanticCacheMiddleware(AgentMiddleware):
             else:
                 await self._aend_watch(token)
             return response
-        encoded = self._payload(response)
+        encoded = self._payload(response) if self._grounded(key) else None
         try:
             if encoded is not None:
                 await self.core.astore(**self._store_args(key, encoded, token, vector))

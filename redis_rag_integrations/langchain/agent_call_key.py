@@ -19,7 +19,7 @@ from ..cache import SourceRef
 from ..cache.identity import UncacheableCall, identity_json, log_bypass
 from .middleware import RAG_KEY
 
-__all__ = ["CallKey", "call_key", "key_with_prompt"]
+__all__ = ["CallKey", "call_key", "key_with_prompt", "rag_system"]
 
 
 class CallKey(NamedTuple):
@@ -29,6 +29,9 @@ class CallKey(NamedTuple):
     text: str
     identity: str
     sources: list[SourceRef]
+    #: Whether a RAG middleware built the context of this call (then an answer without sources is not cached:
+    #: nothing would drop it once a relevant document arrives).
+    rag: bool = False
 
 
 def _canonical_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
@@ -46,6 +49,8 @@ def _canonical_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
                 {"name": c["name"], "args": c["args"], "id": canon(c.get("id"))} for c in m.tool_calls
             ]
             item["invalid_tool_calls"] = len(m.invalid_tool_calls)
+        if m.type == "chat":  # a ChatMessage's role is part of what the model sees
+            item["role"] = getattr(m, "role", None)
         if m.type == "tool":
             item["tool_call_id"] = canon(getattr(m, "tool_call_id", None))
             item["status"] = getattr(m, "status", None)
@@ -90,11 +95,28 @@ def call_key(request: ModelRequest) -> CallKey | None:
     an argument with no exact form)."""
     system = request.system_message
     rag: Mapping[str, Any] | None = system.additional_kwargs.get(RAG_KEY) if system is not None else None
-    prompt = rag["base_prompt"] if rag is not None else (system.content if system is not None else None)
-    return _key(request, prompt, (rag or {}).get("sources") or [])
+    if rag is None:
+        return _key(request, system.content if system is not None else None, [])
+    return _key(request, rag_system(rag["base_prompt"], rag.get("config")), rag.get("sources") or [], rag=True)
 
 
-def _key(request: ModelRequest, system_prompt: Any, sources: list[Mapping[str, Any]]) -> CallKey | None:
+def rag_system(base_prompt: str | None, config: str | None) -> dict[str, Any]:
+    """What the key holds for the system prompt behind a RAG middleware: the prompt before the context was added
+    and the middleware's :attr:`~.middleware.RedisRAGMiddleware.rag_identity` (store, search, template)."""
+    return {"base": base_prompt, "rag": config}
+
+
+def _media(content: Any) -> list[Any]:
+    """The parts of a message's content that are not text (images, files, audio): the question is matched by the
+    meaning of its text, so everything else it carries joins the exact identity."""
+    if isinstance(content, str):
+        return []
+    return [b for b in content if not (isinstance(b, str) or (isinstance(b, dict) and b.get("type") == "text"))]
+
+
+def _key(
+    request: ModelRequest, system_prompt: Any, sources: list[Mapping[str, Any]], *, rag: bool = False
+) -> CallKey | None:
     """:func:`call_key` with the system prompt given: what the RAG middleware computes ahead (:mod:`.rag_turn`)
     for the request as this middleware will receive it, the base prompt being the one it will record."""
     if request.response_format is not None:
@@ -116,6 +138,7 @@ def _key(request: ModelRequest, system_prompt: Any, sources: list[Mapping[str, A
             "system": system_prompt,
             "before": canonical[:position],
             "question": {k: v for k, v in question.items() if k != "content"},
+            "media": _media(question["content"]),
             "after": canonical[position + 1 :],
             "tools": [_tool_identity(t) for t in request.tools],
             "tool_choice": request.tool_choice,
@@ -127,7 +150,7 @@ def _key(request: ModelRequest, system_prompt: Any, sources: list[Mapping[str, A
         return None
     digest = hashlib.sha256(text.encode()).hexdigest()
     refs = [SourceRef(str(s["id"]), s.get("hash")) for s in sources]
-    return CallKey(str(messages[position].text), f"agent:{digest}", refs)
+    return CallKey(str(messages[position].text), f"agent:{digest}", refs, rag)
 
 
 #: What the middleware and the RAG middleware's prefetch call (the system prompt given).

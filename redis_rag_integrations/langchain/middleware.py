@@ -23,6 +23,7 @@ from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
+from ..cache.scope import digest
 from ..questions import request_scope
 from . import rag_turn
 from .rag_cache import source_json
@@ -49,6 +50,33 @@ def format_context(docs: Sequence[Document]) -> str:
     return "\n\n".join(f"[{i}] (source: {_source(d)})\n{d.page_content}" for i, d in enumerate(docs, 1))
 
 
+_SENTINEL = "\x00redis-rag-context\x00"
+
+
+def _check_template(template: str) -> None:
+    """Refuse a template that cannot hold the passages: other placeholders or stray braces (every model call would
+    fail with a bare ``KeyError``), or ``{{context}}`` (formats to a literal, the model would get no passages)."""
+    if not isinstance(template, str):
+        raise TypeError(f"template must be a str, got {type(template).__name__}")
+    try:
+        rendered = template.format(context=_SENTINEL)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"template must hold '{{context}}' and no other placeholder (double other braces: '{{{{' '}}}}'): {exc!r}"
+        ) from exc
+    if _SENTINEL not in rendered:
+        raise ValueError("template must contain the placeholder '{context}' (not escaped as '{{context}}')")
+
+
+def _rag_identity(store: Any, search_type: str, search_kwargs: dict[str, Any], template: str) -> str:
+    """A digest of what decides the context besides the question: the store's index (name and key prefix), the
+    search type and its arguments (``repr``: a filter expression has no JSON form), and the template."""
+    index = getattr(store, "index", None)
+    where = (getattr(index, "name", None), getattr(index, "prefix", None)) if index is not None else (id(store),)
+    args = repr(sorted((str(k), repr(v)) for k, v in search_kwargs.items()))
+    return digest(repr((type(store).__qualname__, where, search_type, args, template)))
+
+
 def last_user_text(messages: Sequence[AnyMessage]) -> str | None:
     """The text of the latest user message: what a turn is about, also in the middle of a tool loop."""
     for message in reversed(messages):
@@ -73,14 +101,20 @@ class RedisRAGMiddleware(AgentMiddleware):
         template: str = DEFAULT_TEMPLATE,
     ) -> None:
         super().__init__()
-        if "{context}" not in template:
-            raise ValueError("template must contain '{context}'")
+        _check_template(template)
+        k = (search_kwargs or {}).get("k", k)
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be an int >= 1 (passages per model call), got {k!r}")
         # our retriever subclass: a hybrid search also carries the lookups of the cache middleware behind this one
         self.retriever = PipelinedRetriever(
             vectorstore=vector_store, search_type=search_type, search_kwargs={"k": k, **(search_kwargs or {})},
             tags=[*vector_store._get_retriever_tags()],
         )  # fmt: skip
         self.template = template
+        #: What besides the base prompt decides the context the model sees (the store searched, how, and the
+        #: template): part of the cache key of :class:`~.agent_cache.SemanticCacheMiddleware`, so two agents
+        #: sharing a cache never share answers built over other corpora or other instructions.
+        self.rag_identity = _rag_identity(vector_store, search_type, self.retriever.search_kwargs, template)
         #: Cache middlewares seen running behind this one (:mod:`.rag_turn`): their lookups go with the retrieval.
         self.followers: tuple[Any, ...] = ()
         self.unused_streaks: dict[int, int] = {}
@@ -98,7 +132,7 @@ class RedisRAGMiddleware(AgentMiddleware):
         sources = source_json(docs)
         system = SystemMessage(
             content=f"{base}\n\n{block}" if base else block,
-            additional_kwargs={RAG_KEY: {"base_prompt": base, "sources": sources}},
+            additional_kwargs={RAG_KEY: {"base_prompt": base, "sources": sources, "config": self.rag_identity}},
         )
         return request.override(system_message=system)
 
@@ -130,7 +164,7 @@ class RedisRAGMiddleware(AgentMiddleware):
                 query = last_user_text(request.messages)
                 if query and self.followers and self.retriever.pipelines():
                     base = self._base_prompt(request)
-                    found = [f.prefetch(request, base) for f in self.followers]
+                    found = [f.prefetch(request, base, self.rag_identity) for f in self.followers]
                     turn.prefetched = turn.on_client(found, self.retriever.vectorstore.index.client)
                 docs = self._retrieve(query) if query else []
                 return handler(self._with_context(request, docs))
@@ -148,7 +182,7 @@ class RedisRAGMiddleware(AgentMiddleware):
                 query = last_user_text(request.messages)
                 if query and self.followers and self.retriever.pipelines():
                     base = self._base_prompt(request)
-                    found = [await f.aprefetch(request, base) for f in self.followers]
+                    found = [await f.aprefetch(request, base, self.rag_identity) for f in self.followers]
                     turn.prefetched = turn.on_client(found, self.retriever.vectorstore.index.async_client)
                 docs = await self._aretrieve(query) if query else []
                 return await handler(self._with_context(request, docs))
