@@ -21,7 +21,7 @@ from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import MockLLM
 from llama_index.core.memory import Memory
 from llama_index.core.prompts import PromptTemplate
-from llama_index.core.schema import TextNode
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.core.storage.chat_store.base_db import MessageStatus
 from llama_index.core.vector_stores import SimpleVectorStore
 from llama_index.core.vector_stores.types import (
@@ -264,6 +264,31 @@ def test_tag_equality_on_a_value_longer_than_4096_bytes_is_exact_or_refused(stor
         except FilterError:
             continue
         assert got == expected  # actual: [] for the 5000-byte value, ['n0', 'n1'] for the prefix
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="doc_id is a tag too: a ref_doc_id longer than 4096 bytes is indexed truncated, so delete(ref_doc_id) "
+    "silently deletes nothing (the write was accepted)",
+)
+def test_delete_by_a_ref_doc_id_longer_than_4096_bytes_deletes_its_nodes_or_the_write_is_refused(
+    redis_url: str, unique_name: str
+) -> None:
+    store = RedisVectorStore(unique_name, dims=4, redis_url=redis_url)
+    doc_id = "p" * 5000
+    node = _nodes([{}])[0]
+    node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=doc_id)
+    try:
+        try:
+            store.add([node])
+        except ValueError:
+            return  # refused up front: fine
+        store.delete(doc_id)
+        assert _ids(store, None) == []  # actual: ['n0']
+    finally:
+        store.clear()
+        if store.index is not None:
+            store.index.drop()
 
 
 @pytest.mark.xfail(
