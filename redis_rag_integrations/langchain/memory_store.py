@@ -14,8 +14,11 @@ by words, so a namespace sees exactly its own items and those of namespaces unde
 against the stored namespace as well. Values are JSON. Semantic search embeds the configured fields of a value
 (LangGraph's ``IndexConfig``: ``{"dims", "embed", "fields"}``, or our :class:`~redis_rag_integrations.embeddings.
 Embedder`) into one vector per item (LangGraph's in-memory store keeps one per field and takes the best; one per
-item keeps writes to one hash). TTLs are Redis expiries (minutes, as LangGraph counts them), refreshed on read when
-the TTL config says so.
+item keeps writes to one hash); a search by meaning also returns the items without a vector (``index=False``, or none
+of the fields), after the others and with score ``None``, as the in-memory store does. TTLs are Redis expiries
+(minutes, as LangGraph counts them), refreshed on read when the TTL config says so. What a value, filter, limit or
+TTL may be, and how filters match (the in-memory store's rules exactly, or a clear refusal), is in
+``memory_store_checks.py``; an existing index with another vector size is refused when the store opens.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-import numpy as np
 import redis
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import (
@@ -37,7 +39,6 @@ from langgraph.store.base import (
     IndexConfig,
     Item,
     ListNamespacesOp,
-    MatchCondition,
     Op,
     PutOp,
     Result,
@@ -54,10 +55,22 @@ from ..settings import Settings, get_settings
 from ..tenancy import TenantLike, scoped
 from ..urls import redis_url as resolve_url
 from .cache import as_embedder
+from .memory_store_checks import (
+    check_filter,
+    check_index,
+    check_page,
+    check_value,
+    check_vectors,
+    matches_filter,
+    namespace_matches,
+    to_json,
+    ttl_ms,
+)
 
 __all__ = ["RedisMemoryStore", "matches_filter"]
 
-_RETURN = ("namespace", "key", "value", "created_at", "updated_at", "ttl_ms")
+#: ``mtime`` is ``updated_at`` exactly: FT.SEARCH returns a SORTABLE number from the index, rounded to 10 ms.
+_RETURN = ("namespace", "key", "value", "created_at", "updated_at", "ttl_ms", "mtime")
 _PAGE = 500
 _FAULTS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
@@ -65,36 +78,6 @@ _FAULTS = (redis.ConnectionError, redis.TimeoutError, OSError)
 def _digest(parts: Sequence[str]) -> str:
     """The TAG value naming a namespace (prefix): hex only, so the engine never trims, splits or stems it."""
     return hashlib.sha256(json.dumps(list(parts), ensure_ascii=False).encode()).hexdigest()[:32]
-
-
-def matches_filter(value: Any, flt: Any) -> bool:
-    """LangGraph's filter semantics (as its in-memory store): equality on nested keys, or ``$eq $ne $gt $gte $lt
-    $lte`` operators; applied to the decoded value, so any JSON value can be filtered exactly."""
-    if isinstance(flt, dict):
-        if any(k.startswith("$") for k in flt):
-            return all(_apply(value, op, arg) for op, arg in flt.items())
-        return isinstance(value, dict) and all(matches_filter(value.get(k), v) for k, v in flt.items())
-    return value == flt
-
-
-def _apply(value: Any, op: str, arg: Any) -> bool:
-    if op == "$eq":
-        return value == arg
-    if op == "$ne":
-        return value != arg
-    if op not in ("$gt", "$gte", "$lt", "$lte"):
-        raise ValueError(f"unsupported filter operator {op!r} (use $eq $ne $gt $gte $lt $lte)")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return {"$gt": value > arg, "$gte": value >= arg, "$lt": value < arg, "$lte": value <= arg}[op]
-
-
-def _namespace_matches(namespace: tuple[str, ...], condition: MatchCondition) -> bool:
-    path = tuple(condition.path)
-    if len(namespace) < len(path):
-        return False
-    part = namespace[: len(path)] if condition.match_type == "prefix" else namespace[len(namespace) - len(path) :]
-    return all(p == "*" or p == n for n, p in zip(part, path, strict=True))
 
 
 class RedisMemoryStore(BaseStore):
@@ -128,6 +111,7 @@ class RedisMemoryStore(BaseStore):
         #: ``tenant``: items and their index under the tenant's hash tag (``rag:{t}:agent-memory:item:...``).
         self.name = scoped(tenant, name)
         self.ttl_config = ttl
+        ttl_ms((ttl or {}).get("default_ttl"))  # refused now, not at the first put
         self.fields: list[str] = list((index or {}).get("fields") or ["$"])
         self._paths = {f: tokenize_path(f) if f != "$" else f for f in self.fields}
         embed = embedder if embedder is not None else (index or {}).get("embed")
@@ -150,6 +134,7 @@ class RedisMemoryStore(BaseStore):
         except redis.ResponseError:
             info = None
         if info is not None:
+            check_index(info, self.name, self.prefix, self.dims)
             return
         schema: list[Any] = ["ns", "TAG", "path", "TAG", "updated_at", "NUMERIC", "SORTABLE"]
         if self.dims:
@@ -179,7 +164,24 @@ class RedisMemoryStore(BaseStore):
         blocks on Redis or on the embedding model."""
         return await asyncio.to_thread(self.batch, list(ops))
 
+    @staticmethod
+    def _check(ops: list[Op]) -> None:
+        """Every operation checked before the first is run: a bad one refuses the batch and nothing is written."""
+        for op in ops:
+            if isinstance(op, PutOp):
+                if not isinstance(op.key, str):
+                    raise TypeError(f"store keys are strings, got {type(op.key).__name__}")
+                if op.value is not None:
+                    check_value(op.value)
+                    ttl_ms(op.ttl)
+            elif isinstance(op, SearchOp):
+                check_filter(op.filter)
+                check_page(op.limit, op.offset)
+            elif isinstance(op, ListNamespacesOp):
+                check_page(op.limit, op.offset)
+
     def _batch(self, ops: list[Op]) -> list[Result]:
+        self._check(ops)
         puts = {(op.namespace, op.key): op for op in ops if isinstance(op, PutOp)}  # last write of a key wins
         vectors = self._embed_puts(list(puts.values()))
         results: list[Result] = []
@@ -216,7 +218,7 @@ class RedisMemoryStore(BaseStore):
         todo = [(op, text) for op in puts if (text := self._index_text(op)) is not None]
         if not todo or self.embedder is None:
             return {}
-        matrix = np.asarray(embed_documents(self.embedder, [t for _, t in todo]), dtype=np.float32)
+        matrix = check_vectors(embed_documents(self.embedder, [t for _, t in todo]), len(todo), self.dims, self.name)
         return {(op.namespace, op.key): matrix[i].tobytes() for i, (op, _) in enumerate(todo)}
 
     def _put(self, op: PutOp, vector: bytes | None) -> None:
@@ -224,28 +226,27 @@ class RedisMemoryStore(BaseStore):
         if op.value is None:
             self.client.delete(key)
             return
-        if not isinstance(op.key, str):
-            raise TypeError(f"store keys are strings, got {type(op.key).__name__}")
         now = time.time()
         ns = tuple(op.namespace)
         mapping: dict[str, Any] = {
             "namespace": json.dumps(list(ns), ensure_ascii=False),
             "key": op.key,
-            "value": json.dumps(op.value, ensure_ascii=False, allow_nan=False),
+            "value": to_json(op.value),
             "ns": _digest(ns),
             "path": ",".join(_digest(ns[:i]) for i in range(1, len(ns) + 1)),
             "updated_at": repr(now),
+            "mtime": repr(now),
         }
-        ttl_ms = int(op.ttl * 60_000) if isinstance(op.ttl, int | float) and op.ttl > 0 else None
+        expiry = ttl_ms(op.ttl)
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(key, mapping={**mapping, "ttl_ms": ttl_ms or ""})
+        pipe.hset(key, mapping={**mapping, "ttl_ms": expiry or ""})
         pipe.hsetnx(key, "created_at", repr(now))
         if vector is not None:
             pipe.hset(key, "vector", vector)
         else:
             pipe.hdel(key, "vector")
-        if ttl_ms:
-            pipe.pexpire(key, ttl_ms)
+        if expiry:
+            pipe.pexpire(key, expiry)
         else:
             pipe.persist(key)
         pipe.execute()
@@ -254,7 +255,7 @@ class RedisMemoryStore(BaseStore):
     @staticmethod
     def _fields(row: dict[str, Any]) -> tuple[tuple[str, ...], str, Any, datetime, datetime]:
         created = datetime.fromtimestamp(float(row["created_at"]), tz=timezone.utc)
-        updated = datetime.fromtimestamp(float(row["updated_at"]), tz=timezone.utc)
+        updated = datetime.fromtimestamp(float(row.get("mtime") or row["updated_at"]), tz=timezone.utc)
         return tuple(json.loads(row["namespace"])), row["key"], json.loads(row["value"]), created, updated
 
     def _refresh(self, rows: list[dict[str, Any]], refresh: bool) -> None:
@@ -278,68 +279,94 @@ class RedisMemoryStore(BaseStore):
         ns, key, value, created, updated = self._fields(row)
         return Item(value=value, key=key, namespace=ns, created_at=created, updated_at=updated)
 
-    def _query_rows(self, query: str, offset: int, num: int, params: dict[str, Any] | None, sort: str) -> list[dict]:
-        args: list[Any] = ["FT.SEARCH", self.name, query, "RETURN", len(_RETURN) + 1, *_RETURN, "dist"]
+    def _query_rows(
+        self, query: str, offset: int, num: int, params: dict[str, Any] | None, sort: str, *extra: str
+    ) -> list[dict]:
+        """One FT.SEARCH page as decoded rows (``_key``: the hash's key); ``extra`` fields are only tested for
+        presence (``vector``: raw bytes, read as ``"1"``)."""
+        fields = (*_RETURN, "dist", *extra)
+        args: list[Any] = ["FT.SEARCH", self.name, query, "RETURN", len(fields), *fields]
         args += ["SORTBY", *sort.split(), "LIMIT", offset, num]
         if params:
             args += ["PARAMS", 2 * len(params), *[x for kv in params.items() for x in kv]]
         reply = self.client.execute_command(*args, "DIALECT", 2)
-        rows: list[dict[str, Any]] = []
         if isinstance(reply, dict):  # RESP3
-            for res in reply.get(b"results", reply.get("results", [])):
-                values = res.get(b"extra_attributes", res.get("extra_attributes", {}))
-                rows.append({as_str(k): as_str(v) for k, v in values.items()} | {"_key": as_str(res.get(b"id", ""))})
-            return rows
-        for i in range(1, len(reply), 2):
-            flat = reply[i + 1]
-            row = {as_str(flat[j]): as_str(flat[j + 1]) for j in range(0, len(flat), 2)}
-            rows.append(row | {"_key": as_str(reply[i])})
+            results = reply.get(b"results", reply.get("results", []))
+            pairs = [
+                (r.get(b"id", r.get("id")), r.get(b"extra_attributes", r.get("extra_attributes"))) for r in results
+            ]
+        else:
+            pairs = [(reply[i], dict(zip(*[iter(reply[i + 1])] * 2, strict=True))) for i in range(1, len(reply), 2)]
+        rows: list[dict[str, Any]] = []
+        for key, values in pairs:
+            row = {name: "1" if name in extra else as_str(v) for name, v in ((as_str(k), v) for k, v in values.items())}
+            rows.append(row | {"_key": as_str(key)})
         return rows
 
     def _search(self, op: SearchOp) -> list[SearchItem]:
+        """As ``InMemoryStore``: with a query, the items by meaning, then those without a vector (``index=False``,
+        or no indexed field) with score ``None``; without one, every item (most recently updated first here).
+
+        One difference, on purpose: the reference slices only the scored items by ``offset`` and fills a short page
+        with the *first* unscored ones, so later pages repeat them and the rest are never reached; here offset and
+        limit page through the one list, scored then unscored."""
         prefix = tuple(op.namespace_prefix)
         where = f"@path:{{{_digest(prefix)}}}" if prefix else "*"
         vector = self._query_vector(op.query)
         wanted = op.offset + op.limit
+
+        def keep(row: dict[str, Any]) -> bool:
+            ns = tuple(json.loads(row["namespace"]))
+            return ns[: len(prefix)] == prefix and matches_filter(json.loads(row["value"]), op.filter)
+
         found: list[tuple[dict[str, Any], float | None]] = []
-        fetched, page = 0, max(wanted, 10) if op.filter is None else max(wanted * 4, _PAGE)
-        while True:
-            if vector is None:
-                rows = self._query_rows(where, fetched, page, None, "updated_at DESC")
-                batch_rows = rows
-                fetched += len(rows)
-                more = len(rows) == page
-            else:  # KNN returns the k nearest only: grow k until enough rows pass the filter
-                knn = f"({where})=>[KNN {fetched + page} @vector $vec AS dist]"
-                rows = self._query_rows(knn, 0, fetched + page, {"vec": vector}, "dist ASC")
-                batch_rows = rows[fetched:]
-                more = len(rows) == fetched + page
-                fetched = len(rows)
-            for row in batch_rows:
-                ns = tuple(json.loads(row["namespace"]))
-                if ns[: len(prefix)] != prefix:
-                    continue
-                if op.filter and not matches_filter(json.loads(row["value"]), op.filter):
-                    continue
-                found.append((row, 1.0 - float(row["dist"]) if vector is not None else None))
-            if len(found) >= wanted or not more:
-                break
-            page *= 2
+        if vector is not None:
+            found = [(r, 1.0 - float(r["dist"])) for r in self._nearest(where, vector, wanted, keep, op.filter)]
+        if len(found) < wanted:  # with a query: the KNN ran out, every item with a vector was seen
+            unscored = self._recent(where, wanted - len(found), keep, op.filter, vector is not None)
+            found += [(r, None) for r in unscored]
         chosen = found[op.offset : wanted]
         self._refresh([r for r, _ in chosen], op.refresh_ttl)
         return [SearchItem(*self._fields(r), score=s) for r, s in chosen]
 
+    def _nearest(self, where: str, vector: bytes, wanted: int, keep: Any, flt: Any) -> list[dict[str, Any]]:
+        """The nearest items that pass ``keep``: KNN returns the k nearest only, so k grows until enough pass."""
+        found: list[dict[str, Any]] = []
+        fetched, page = 0, max(wanted, 10) if flt is None else max(wanted * 4, _PAGE)
+        while len(found) < wanted:
+            knn = f"({where})=>[KNN {fetched + page} @vector $vec AS dist]"
+            rows = self._query_rows(knn, 0, fetched + page, {"vec": vector}, "dist ASC")
+            found += [r for r in rows[fetched:] if keep(r)]
+            if len(rows) < fetched + page:
+                break
+            fetched, page = len(rows), page * 2
+        return found
+
+    def _recent(self, where: str, wanted: int, keep: Any, flt: Any, vectorless: bool) -> list[dict[str, Any]]:
+        """The most recently updated items that pass ``keep`` (``vectorless``: only those without a vector)."""
+        found: list[dict[str, Any]] = []
+        fetched, page = 0, max(wanted, 10) if flt is None and not vectorless else max(wanted * 4, _PAGE)
+        extra = ("vector",) if vectorless else ()
+        while len(found) < wanted:
+            rows = self._query_rows(where, fetched, page, None, "updated_at DESC", *extra)
+            found += [r for r in rows if keep(r) and not (vectorless and r.get("vector"))]
+            if len(rows) < page:
+                break
+            fetched, page = fetched + len(rows), page * 2
+        return found
+
     def _query_vector(self, query: str | None) -> bytes | None:
-        if query is None:
+        """The query's vector; ``None`` (and ``""``, as ``InMemoryStore`` treats it) is no query."""
+        if not query:
             return None
         if self.embedder is None:
             raise ValueError("search(query=...) needs an index config with an embedder: RedisMemoryStore(index=...)")
-        return np.asarray(self.embedder.embed([query])[0], dtype=np.float32).tobytes()
+        return check_vectors(self.embedder.embed([query]), 1, self.dims, self.name)[0].tobytes()
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         spaces: set[tuple[str, ...]] = set()
         for ns in self._all_namespaces():
-            if op.match_conditions and not all(_namespace_matches(ns, c) for c in op.match_conditions):
+            if op.match_conditions and not all(namespace_matches(ns, c) for c in op.match_conditions):
                 continue
             spaces.add(ns[: op.max_depth] if op.max_depth is not None else ns)
         return sorted(spaces)[op.offset : op.offset + op.limit]

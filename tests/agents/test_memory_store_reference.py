@@ -1,5 +1,5 @@
 """The Redis memory store against LangGraph's ``InMemoryStore`` given the same operations: what an independent review
-found different (``xfail(strict)`` until fixed; a fix shows as an XPASS to unmark)."""
+found different, each now fixed: the same result as the reference, or a clear refusal."""
 
 from __future__ import annotations
 
@@ -40,11 +40,6 @@ def _keys(items: list[Any]) -> list[tuple[tuple[str, ...], str]]:
 # --- RedisMemoryStore against InMemoryStore ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="search(query=...) runs a KNN over the vector field only: items stored with index=False, or whose "
-    "value lacks the indexed fields, vanish from semantic search (InMemoryStore returns them, score None)",
-)
 def test_semantic_search_still_returns_items_that_have_no_vector(make_store: Callable[..., RedisMemoryStore]) -> None:
     redis_store, reference = make_store(index=_index()), InMemoryStore(index=_index())  # type: ignore[arg-type]
     for s in (redis_store, reference):
@@ -61,11 +56,6 @@ def test_semantic_search_still_returns_items_that_have_no_vector(make_store: Cal
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="updated_at of search() results is the index's SORTABLE copy, returned rounded to 10 ms: it differs "
-    "from get() and can be earlier than created_at",
-)
 def test_search_returns_the_same_timestamps_as_get(make_store: Callable[..., RedisMemoryStore]) -> None:
     store = make_store(index=_index())
     for i in range(5):
@@ -77,11 +67,6 @@ def test_search_returns_the_same_timestamps_as_get(make_store: Callable[..., Red
         assert found.updated_at >= found.created_at
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="matches_filter compares lists with ==: a tuple filter never matches the stored (JSON) list, and "
-    "operators inside a list filter are compared as literal dicts (InMemoryStore compares element-wise)",
-)
 @pytest.mark.parametrize(
     "flt",
     [{"tags": ("x", "y")}, {"tags": [{"$eq": "x"}, "y"]}, {"items": [{"a": 1}]}],
@@ -95,9 +80,6 @@ def test_list_filters_match_as_in_langgraph(make_store: Callable[..., RedisMemor
     assert _keys(redis_store.search(("f",), filter=flt)) == [(("f",), "k")]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a value that is not a dict (the BaseStore contract) is stored and read back as is"
-)
 def test_a_value_that_is_not_a_dict_is_refused(make_store: Callable[..., RedisMemoryStore]) -> None:
     store = make_store()
     with pytest.raises((TypeError, ValueError)):
@@ -105,7 +87,6 @@ def test_a_value_that_is_not_a_dict_is_refused(make_store: Callable[..., RedisMe
     assert store.get(("v",), "k") is None
 
 
-@pytest.mark.xfail(strict=True, reason="values go through json.dumps, which silently turns int dict keys into strings")
 def test_a_value_with_non_string_keys_is_refused_or_kept(make_store: Callable[..., RedisMemoryStore]) -> None:
     store = make_store()
     value = {"by_id": {1: "a"}}
@@ -117,11 +98,6 @@ def test_a_value_with_non_string_keys_is_refused_or_kept(make_store: Callable[..
     assert got is not None and got.value == value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a numeric operator with a non-number argument raises a bare TypeError from inside the comparison "
-    "('>' not supported between 'int' and 'str'), not an error naming the filter",
-)
 def test_a_range_filter_with_a_non_number_is_a_clear_error(make_store: Callable[..., RedisMemoryStore]) -> None:
     store = make_store()
     store.put(("n",), "k", {"n": 5})
@@ -129,9 +105,6 @@ def test_a_range_filter_with_a_non_number_is_a_clear_error(make_store: Callable[
         store.search(("n",), filter={"n": {"$gt": "3"}})
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a negative limit is not refused: search() silently drops results (9 of 12 here)"
-)
 def test_a_negative_limit_is_refused(make_store: Callable[..., RedisMemoryStore]) -> None:
     store = make_store()
     for i in range(12):
@@ -140,12 +113,6 @@ def test_a_negative_limit_is_refused(make_store: Callable[..., RedisMemoryStore]
         store.search(("neg",), limit=-1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an existing index is reused as found: reopened with another embedding size, puts succeed but the "
-    "items fail indexing (invisible to search and list_namespaces, get still finds them); reopened with an "
-    "embedder over an index made without one, search(query) raises 'Property `dist` not loaded nor in schema'",
-)
 @pytest.mark.parametrize("first_dims", [DIMS, None], ids=["other-dims", "no-vector-field"])
 def test_reopening_a_store_with_another_embedding_is_refused_or_searchable(
     make_store: Callable[..., RedisMemoryStore], unique_name: str, first_dims: int | None
@@ -163,11 +130,6 @@ def test_reopening_a_store_with_another_embedding_is_refused_or_searchable(
     assert "new" in {i.key for i in second.search(("n",), query="hello")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="index['dims'] is trusted over what the embedder returns: with a mismatch every put succeeds but the "
-    "item fails indexing, so search() and list_namespaces() never see it (get() still does)",
-)
 def test_index_dims_that_do_not_match_the_embedder_are_refused_or_harmless(
     make_store: Callable[..., RedisMemoryStore],
 ) -> None:
@@ -181,7 +143,6 @@ def test_index_dims_that_do_not_match_the_embedder_are_refused_or_harmless(
     assert store.list_namespaces() == [("n",)]
 
 
-@pytest.mark.xfail(strict=True, reason="a negative TTL (minutes) is accepted and the item is silently kept forever")
 def test_a_negative_memory_ttl_is_refused(make_store: Callable[..., RedisMemoryStore]) -> None:
     store = make_store()
     with pytest.raises(ValueError, match="ttl"):
