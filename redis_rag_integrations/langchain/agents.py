@@ -1,13 +1,16 @@
 """Agent memory on Redis for LangChain 1.x ``create_agent`` / LangGraph: checkpointers (short-term) and a store
 (long-term), built in one place on the same Redis as the rest of the package.
 
-Short-term memory is the official ``langgraph-checkpoint-redis`` saver, with one fix: its sync ``list()`` (what
+Short-term memory is the official ``langgraph-checkpoint-redis`` saver, with fixes. Its sync ``list()`` (what
 ``get_state_history`` reads) returns the pending ``Send`` packets of a checkpoint as plain dicts, while
 ``get_tuple()`` revives them. LangGraph then drops them ("Ignoring invalid packet type dict in pending sends"), so
 the history shows the step before a tool call with ``next == ()`` instead of ``("tools",)``, and replaying or
 forking from that checkpoint skips the tool. :class:`RedisCheckpointSaver` revives them the way ``get_tuple()``
-does. Long-term memory is :class:`~redis_rag_integrations.langchain.memory_store.RedisMemoryStore` (why not the
-official ``RedisStore``: see that module).
+does. Both savers' ``list()`` / ``alist()`` return exactly what LangGraph's ``InMemorySaver`` does (the library's
+TAG query mixed threads and namespaces, dropped ``before`` and refused custom metadata filters: see
+:mod:`~redis_rag_integrations.langchain.checkpoint_list`). Long-term memory is
+:class:`~redis_rag_integrations.langchain.memory_store.RedisMemoryStore` (why not the official ``RedisStore``: see
+that module).
 
 Usage::
 
@@ -37,6 +40,7 @@ from ..settings import Settings, get_settings
 from ..tenancy import TenantLike
 from ..urls import redis_url as resolve_url
 from .cache import as_embedder
+from .checkpoint_list import ListPlan
 from .memory_store import RedisMemoryStore
 
 __all__ = [
@@ -80,12 +84,18 @@ class RedisCheckpointSaver(RedisSaver):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
+        plan = ListPlan(config, filter, before, limit)
         try:
-            for found in super().list(config, filter=filter, before=before, limit=limit):
-                values = self._recursive_deserialize(found.checkpoint.get("channel_values") or {})
-                yield found._replace(checkpoint={**found.checkpoint, "channel_values": values})
+            while not plan.done:
+                plan.take(list(super().list(**plan.query())))
+            revived = [self._revived(found) for found in plan.found]
         except _DECODING as exc:
             raise _corrupt(config, exc) from exc
+        yield from revived
+
+    def _revived(self, found: CheckpointTuple) -> CheckpointTuple:
+        values = self._recursive_deserialize(found.checkpoint.get("channel_values") or {})
+        return found._replace(checkpoint={**found.checkpoint, "channel_values": values})
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         try:
@@ -135,11 +145,14 @@ class AsyncRedisCheckpointSaver(AsyncRedisSaver):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
+        plan = ListPlan(config, filter, before, limit)
         try:
-            async for found in super().alist(config, filter=filter, before=before, limit=limit):
-                yield found
+            while not plan.done:
+                plan.take([found async for found in super().alist(**plan.query())])
         except _DECODING as exc:
             raise _corrupt(config, exc) from exc
+        for found in plan.found:
+            yield found
 
 
 def _ttl(ttl_seconds: int | None, refresh_on_read: bool) -> dict[str, Any] | None:

@@ -33,11 +33,6 @@ def _two_turns(saver: Any) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the saver's list() (get_state_history) matches thread_id as a case-insensitive TAG split on ',': "
-    "another thread's checkpoints (other case, or a ',' in its id) show up in a thread's history",
-)
 def test_state_history_holds_only_the_threads_own_checkpoints(redis_url: str) -> None:
     saver = checkpointer(redis_url)
     base = f"user-{uuid.uuid4().hex[:8]}"
@@ -53,11 +48,6 @@ def test_state_history_holds_only_the_threads_own_checkpoints(redis_url: str) ->
     saver.delete_thread(base)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a thread whose id holds ',' (or is a single space) has checkpoints (get_state reads them) but an "
-    "empty get_state_history: no time travel for it",
-)
 @pytest.mark.parametrize("suffix", [",1", " "], ids=["comma", "space"])
 def test_state_history_of_a_thread_with_punctuation(redis_url: str, suffix: str) -> None:
     saver = checkpointer(redis_url)
@@ -72,11 +62,6 @@ def test_state_history_of_a_thread_with_punctuation(redis_url: str, suffix: str)
         saver.delete_thread(thread)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="list() filters checkpoint_ns as the thread id (case-insensitive TAG split on ','), and an empty "
-    "checkpoint_ns (the root graph) matches every namespace: subgraph checkpoints show in the root's history",
-)
 def test_list_by_checkpoint_ns_returns_that_namespace_only(redis_url: str) -> None:
     from langgraph.checkpoint.base import empty_checkpoint
     from langgraph.checkpoint.memory import InMemorySaver
@@ -120,11 +105,6 @@ def test_a_checkpoint_ttl_below_one_second_is_refused(redis_url: str, ttl: int) 
     assert len(agent.get_state({"configurable": {"thread_id": thread}}).values.get("messages", [])) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="langgraph-checkpoint-redis reads `before` as a ULID; LangGraph's checkpoint ids are UUIDs, so the "
-    "bound is silently dropped and list(before=...) returns the whole history",
-)
 def test_list_before_a_checkpoint_returns_only_older_ones(redis_url: str) -> None:
     saver = checkpointer(redis_url)
     config = _two_turns(saver)
@@ -139,11 +119,6 @@ def test_list_before_a_checkpoint_returns_only_older_ones(redis_url: str) -> Non
         saver.delete_thread(config["configurable"]["thread_id"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a metadata filter key the Redis saver does not index (anything but source/step/thread_id/run_id) "
-    "raises ValueError, which list() relabels CorruptCheckpointError telling the user to delete the thread",
-)
 def test_history_filter_on_custom_metadata_is_not_reported_as_corruption(redis_url: str) -> None:
     from redis_rag_integrations.langchain.agents import CorruptCheckpointError
 
