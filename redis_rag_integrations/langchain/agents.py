@@ -156,9 +156,12 @@ class AsyncRedisCheckpointSaver(AsyncRedisSaver):
 
 
 def _ttl(ttl_seconds: int | None, refresh_on_read: bool) -> dict[str, Any] | None:
-    """LangGraph counts checkpoint TTLs in minutes; the package's settings count seconds."""
+    """LangGraph counts checkpoint TTLs in minutes; the package's settings count seconds. A TTL <= 0 is refused
+    (as ``ChatHistoryStore`` does): the saver would expire each checkpoint as it writes it, losing every thread."""
     if ttl_seconds is None:
         return None
+    if ttl_seconds <= 0:
+        raise ValueError(f"ttl must be a positive number of seconds or None, got {ttl_seconds}")
     return {"default_ttl": ttl_seconds / 60, "refresh_on_read": refresh_on_read}
 
 
@@ -174,9 +177,9 @@ def checkpointer(
     An unreachable Redis raises :class:`~redis_rag_integrations.errors.RedisConnectionFailed` naming the URL."""
     settings = settings or get_settings()
     url = redis_url or resolve_url(settings)
-    ttl = ttl if ttl is not None else settings.history_ttl
+    ttl_config = _ttl(ttl if ttl is not None else settings.history_ttl, refresh_on_read)
     try:
-        saver = RedisCheckpointSaver(redis_client=get_client(url, settings=settings), ttl=_ttl(ttl, refresh_on_read))
+        saver = RedisCheckpointSaver(redis_client=get_client(url, settings=settings), ttl=ttl_config)
         saver.setup()
     except _FAULTS as exc:
         raise connection_failed(url, exc) from exc
@@ -194,9 +197,9 @@ def async_checkpointer(
     event loop: one per loop). Same Redis, keys and TTL rules as :func:`checkpointer`."""
     settings = settings or get_settings()
     url = redis_url or resolve_url(settings)
-    ttl = ttl if ttl is not None else settings.history_ttl
+    ttl_config = _ttl(ttl if ttl is not None else settings.history_ttl, refresh_on_read)
     client = get_async_client(url, settings=settings)  # our timeouts; lazily connected, on the loop that uses it
-    saver = AsyncRedisCheckpointSaver(redis_client=client, ttl=_ttl(ttl, refresh_on_read))
+    saver = AsyncRedisCheckpointSaver(redis_client=client, ttl=ttl_config)
     saver.rag_url = url
     return saver
 

@@ -71,6 +71,8 @@ def register(
     checkpointer (sync, ready; and a factory for the async one), with ``history_ttl`` as checkpoint TTL, and a
     long-term memory store named ``{index}-memory``, searchable by meaning with the same embedder.
     """
+    if history_ttl is not None and history_ttl <= 0:  # refused before anything is created (savers, sessions)
+        raise ValueError(f"history_ttl must be a positive number of seconds or None, got {history_ttl}")
     settings = settings or get_settings()
     url = redis_url or resolve_url(settings)
     emb = embeddings if isinstance(embeddings, Embeddings) else RagEmbeddings(embeddings)

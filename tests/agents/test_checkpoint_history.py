@@ -1,5 +1,5 @@
 """A thread's checkpoint history through our saver against LangGraph's ``InMemorySaver``: only the thread's own
-checkpoints, in its namespace, before a bound, and clear errors (``xfail(strict)`` until fixed)."""
+checkpoints, in its namespace, before a bound, and clear errors."""
 
 from __future__ import annotations
 
@@ -88,21 +88,11 @@ def test_list_by_checkpoint_ns_returns_that_namespace_only(redis_url: str) -> No
     assert found["redis"] == found["reference"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checkpointer(ttl=0 or < 0) is accepted (ChatHistoryStore refuses ttl <= 0): the saver expires each "
-    "checkpoint as it writes it, so every thread silently comes back empty",
-)
 @pytest.mark.parametrize("ttl", [0, -5])
 def test_a_checkpoint_ttl_below_one_second_is_refused(redis_url: str, ttl: int) -> None:
-    try:
-        saver = checkpointer(redis_url, ttl=ttl)
-    except ValueError:
-        return  # the clear refusal expected
-    thread = f"t{uuid.uuid4().hex[:8]}"
-    _turn(saver, thread, "hello")
-    agent = create_agent(_Model(messages=iter([])), checkpointer=saver)
-    assert len(agent.get_state({"configurable": {"thread_id": thread}}).values.get("messages", [])) == 2
+    """The saver would expire each checkpoint as it writes it: every thread silently empty. Refused instead."""
+    with pytest.raises(ValueError, match="ttl must be a positive number of seconds"):
+        checkpointer(redis_url, ttl=ttl)
 
 
 def test_list_before_a_checkpoint_returns_only_older_ones(redis_url: str) -> None:
@@ -135,3 +125,19 @@ def test_history_filter_on_custom_metadata_is_not_reported_as_corruption(redis_u
         assert found == []  # InMemorySaver: no checkpoint has that metadata
     finally:
         saver.delete_thread(config["configurable"]["thread_id"])
+
+
+@pytest.mark.parametrize("ttl", [0, -5])
+def test_async_checkpointer_and_register_refuse_a_ttl_below_one_second(
+    redis_url: str, unique_name: str, hash_embedder: Any, client: Any, ttl: int
+) -> None:
+    """The same refusal on the async factory and on ``register(history_ttl=...)`` (which builds both savers and the
+    LCEL history), before anything is created on the server."""
+    from redis_rag_integrations.langchain import RagEmbeddings, register
+    from redis_rag_integrations.langchain.agents import async_checkpointer
+
+    with pytest.raises(ValueError, match="ttl"):
+        async_checkpointer(redis_url, ttl=ttl)
+    with pytest.raises(ValueError, match="ttl"):
+        register(embeddings=RagEmbeddings(hash_embedder), index_name=unique_name, history_ttl=ttl, agents=True)
+    assert not [name for name in client.execute_command("FT._LIST") if unique_name in str(name)]
