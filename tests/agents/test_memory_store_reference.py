@@ -149,3 +149,31 @@ def test_a_negative_memory_ttl_is_refused(make_store: Callable[..., RedisMemoryS
         store.put(("n",), "k", {"v": 1}, ttl=-1)
     with pytest.raises(ValueError, match="ttl"):
         make_store(ttl={"default_ttl": -5})
+
+
+def test_an_empty_query_is_no_query_as_in_langgraph(make_store: Callable[..., RedisMemoryStore]) -> None:
+    """InMemoryStore tests ``if op.query``: ``""`` lists the items unscored instead of ranking them by meaning."""
+    redis_store, reference = make_store(index=_index()), InMemoryStore(index=_index())  # type: ignore[arg-type]
+    for s in (redis_store, reference):
+        s.put(("q",), "a", {"text": "likes tea"})
+        s.put(("q",), "b", {"text": "likes coffee"})
+    for s in (redis_store, reference):
+        found = s.search(("q",), query="")
+        assert _keys(found) == [(("q",), "a"), (("q",), "b")]
+        assert [i.score for i in found] == [None, None]
+
+
+def test_unscored_items_follow_the_scored_ones_and_page_once_each(make_store: Callable[..., RedisMemoryStore]) -> None:
+    """As InMemoryStore: the scored items by score, then the unscored ones with score None. Paging (offset) goes
+    through that one list, each item once (the reference refills every short page from the first unscored item)."""
+    redis_store, reference = make_store(index=_index()), InMemoryStore(index=_index())  # type: ignore[arg-type]
+    for s in (redis_store, reference):
+        for i in range(4):
+            s.put(("p",), f"v{i}", {"text": f"memory {i}"})
+            s.put(("p",), f"n{i}", {"text": f"memory {i}"}, index=False)
+    ours, ref = redis_store.search(("p",), query="memory", limit=20), reference.search(("p",), query="memory", limit=20)
+    assert [(i.key, i.score is None) for i in ours[:4]] == [(i.key, False) for i in ref[:4]]
+    assert [i.score for i in ours[4:]] == [None] * 4 and {i.key for i in ours[4:]} == {f"n{i}" for i in range(4)}
+    assert [round(i.score, 5) for i in ours[:4]] == [round(i.score, 5) for i in ref[:4]]  # type: ignore[arg-type]
+    pages = [redis_store.search(("p",), query="memory", limit=3, offset=o) for o in (0, 3, 6)]
+    assert [i.key for page in pages for i in page] == [i.key for i in ours]
