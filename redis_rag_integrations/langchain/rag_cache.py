@@ -3,13 +3,16 @@
 An LLM cache sees the prompt WITH the retrieved context, so it only hits when retrieval returns the same chunks and
 it cannot skip retrieval. This wrapper is keyed on the user's QUESTION: a hit skips retrieval and generation. It
 stays fresh because each entry records the ids and content hashes of the documents in the chain's output (the
-``context`` / ``source_documents`` lists of ``Document``) and links them with
+``context`` / ``source_documents`` lists of ``Document``) and of every document the chain's retrievers returned
+during the call (a callback handler: a chain that answers with a plain string is linked too), and links them with
 :func:`redis_rag_integrations.freshness.record_dependencies`; when the vector store updates or deletes one of them,
-it calls ``invalidate_documents`` and the answer is gone.
+it calls ``invalidate_documents`` and the answer is gone. An answer whose retrievers all found nothing is not
+cached: no document change could drop it once a relevant document arrives.
 
 An entry answers only the same call: its identity is the ``chain_id``, a fingerprint of the wrapped chain's
 configuration (its ``repr`` -- prompts, model parameters, steps -- with memory addresses removed, so two different
-chains left at the default id never share answers, while the same chain rebuilt in another process does), the
+chains left at the default id never share answers, while the same chain rebuilt in another process does; the
+vector store behind each retriever joins it by its index name, as a retriever's ``repr`` names it by address), the
 input's other fields (``{"question": q, "language": "fr"}`` is not ``"en"``), ``config["configurable"]`` and the
 call's keyword arguments, encoded exactly by :mod:`redis_rag_integrations.cache.identity`. A call with a value that
 has no exact form bypasses the cache, with one warning.
@@ -23,11 +26,14 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.load import dumpd
 from langchain_core.messages import BaseMessage
+from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import merge_configs
 
 from ..cache import CacheInputError, SemanticCache, SourceRef, source_fingerprint
 from ..cache.identity import UncacheableCall, identity_json, log_bypass
@@ -49,8 +55,47 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 def chain_fingerprint(chain: Runnable[Any, Any]) -> str:
     """A digest of the chain's configuration as its ``repr`` shows it (prompts, model parameters, steps), with
-    memory addresses removed so that the same chain built in another process has the same fingerprint."""
-    return digest(_ADDRESS.sub("", repr(chain)))
+    memory addresses removed so that the same chain built in another process has the same fingerprint, and of the
+    vector store behind each of its retrievers (:func:`_store_identities`): a retriever's ``repr`` names its store
+    by address only, which the first part drops."""
+    return digest(repr((_ADDRESS.sub("", repr(chain)), _store_identities(chain))))
+
+
+def _store_identities(chain: Runnable[Any, Any]) -> list[str]:
+    """What each retriever of ``chain`` searches: a store's index name when it has one (ours: ``index.name``;
+    others by a common collection attribute), else the store object itself (``id``: never shared with another
+    store, though then not across processes either). A chain whose graph cannot be drawn counts as itself."""
+    try:
+        nodes = list(chain.get_graph().nodes.values())
+    except Exception:  # a runnable that cannot draw its graph: never share its answers with another chain
+        return [f"chain:{id(chain)}"]
+    out = []
+    for node in nodes:
+        store = getattr(node.data, "vectorstore", None) if isinstance(node.data, BaseRetriever) else None
+        if store is None:
+            continue
+        name = getattr(getattr(store, "index", None), "name", None)
+        for attr in ("index_name", "collection_name", "_collection_name", "table_name"):
+            name = name if name is not None else getattr(store, attr, None)
+        where = f"name:{name}" if isinstance(name, str) else f"object:{id(store)}"
+        out.append(f"{type(store).__module__}.{type(store).__qualname__}:{where}")
+    return sorted(out)
+
+
+class _Retrieved(BaseCallbackHandler):
+    """The documents every retriever run of one chain call returned: an answer is linked to what was retrieved for
+    it even when the chain's output does not carry the documents (a string answer), and an answer built on a
+    retrieval that found nothing is known as such."""
+
+    run_inline = True  # collected in the caller's thread or loop, in order
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.docs: list[Document] = []
+
+    def on_retriever_end(self, documents: Sequence[Document], **kwargs: Any) -> None:
+        self.runs += 1
+        self.docs.extend(d for d in documents if isinstance(d, Document))
 
 
 def sources_of(output: Any) -> list[SourceRef]:
@@ -178,7 +223,10 @@ class CachedRAGChain(Runnable[Any, Any]):
     def _decode(self, payload: str | None) -> Any:
         return load_core(payload) if payload else None
 
-    def _encode(self, output: Any) -> tuple[str, str, list[SourceRef]]:
+    def _encode(self, output: Any, retrieved: _Retrieved) -> tuple[str, str, list[SourceRef]]:
+        """``(answer text, payload, sources)`` to store: the sources are the output's documents and every document
+        a retriever returned during the call. :class:`CacheInputError` when the output is not worth caching,
+        including an answer whose retrievers all found nothing (no document change could ever drop it)."""
         try:
             payload = json.dumps(dumpd(output), ensure_ascii=False, allow_nan=False)
             same = load_core(payload) == output
@@ -186,7 +234,18 @@ class CachedRAGChain(Runnable[Any, Any]):
             raise CacheInputError(f"chain output cannot be serialized: {exc}") from exc
         if not same:
             raise CacheInputError("chain output does not survive a serialization round trip")
-        return answer_text(output, self.answer_key), payload, list(self.sources(output))
+        refs = list(
+            dict.fromkeys([*self.sources(output), *(SourceRef(i, h) for i, h in _source_pairs(retrieved.docs))])
+        )
+        if retrieved.runs and not refs:
+            raise CacheInputError("the chain's retrieval found nothing: an answer without context is not cached")
+        return answer_text(output, self.answer_key), payload, refs
+
+    @staticmethod
+    def _watched(config: RunnableConfig | None) -> tuple[RunnableConfig, _Retrieved]:
+        """``config`` with a handler that collects what the chain's retrievers return."""
+        retrieved = _Retrieved()
+        return merge_configs(config, {"callbacks": [retrieved]}), retrieved
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         # One request scope: the lookup, the retriever inside the chain and the store share one question vector.
@@ -208,14 +267,15 @@ class CachedRAGChain(Runnable[Any, Any]):
             question = None
             self._passes_through(exc)
         token = self.cache.watch() if question is not None else None
+        run_config, retrieved = self._watched(config) if question is not None else (config, _Retrieved())
         try:
-            output = self.chain.invoke(input, config, **kwargs)
+            output = self.chain.invoke(input, run_config, **kwargs)
         except BaseException:
             self.cache.unwatch(token)
             raise
         if question is not None:
             try:
-                text, payload, refs = self._encode(output)
+                text, payload, refs = self._encode(output, retrieved)
                 self.cache.store(question, text, llm=identity, scope=scope, payload=payload, sources=refs, since=token)
             except CacheInputError as exc:
                 self.cache.unwatch(token)
@@ -233,14 +293,15 @@ class CachedRAGChain(Runnable[Any, Any]):
             question = None
             self._passes_through(exc)
         token = await self.cache.awatch() if question is not None else None
+        run_config, retrieved = self._watched(config) if question is not None else (config, _Retrieved())
         try:
-            output = await self.chain.ainvoke(input, config, **kwargs)
+            output = await self.chain.ainvoke(input, run_config, **kwargs)
         except BaseException:
             await self.cache.aunwatch(token)
             raise
         if question is not None:
             try:
-                text, payload, refs = self._encode(output)
+                text, payload, refs = self._encode(output, retrieved)
                 await self.cache.astore(
                     question, text, llm=identity, scope=scope, payload=payload, sources=refs, since=token
                 )

@@ -170,12 +170,6 @@ def test_questions_with_the_same_text_share_a_key_only_with_the_same_media(first
 # --- CachedRAGChain -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the chain fingerprint is its repr with memory addresses removed, and a retriever's repr names its "
-    "vector store only by address: two chains over different stores share answers (the docstring promises "
-    "that two different chains at the default id never do)",
-)
 def test_rag_chains_over_different_stores_do_not_share_answers(
     vector_store: RedisVectorStore, redis_url: str, unique_name: str
 ) -> None:
@@ -207,11 +201,6 @@ def test_rag_chains_over_different_stores_do_not_share_answers(
         other.index.drop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an answer whose output holds no documents records no sources, so adding a relevant document never "
-    "drops it: the chain keeps answering from the empty-context entry (context [] in the replayed output)",
-)
 def test_a_rag_chain_answer_without_context_is_not_served_once_context_exists(
     vector_store: RedisVectorStore, redis_url: str, unique_name: str
 ) -> None:
