@@ -328,7 +328,8 @@ def translate_filters(filters: MetadataFilters) -> dict[str, Any]:
     for f in filters.filters:
         parts.append(translate_filters(f) if isinstance(f, MetadataFilters) else _one(f))
     if filters.condition == FilterCondition.NOT:
-        return {"$not": {"$and": parts}}
+        # LlamaIndex's NOT is "none of the filters matches" (not any), not "not all of them".
+        return {"$not": parts[0] if len(parts) == 1 else {"$or": parts}}
     if len(parts) == 1:
         return parts[0]
     return {"$or" if filters.condition == FilterCondition.OR else "$and": parts}

@@ -81,10 +81,6 @@ BACKENDS = ["query_engine", "vectorset"]
 # --- vector store: filters ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="translate_filters compiles NOT as not(all(...)); LlamaIndex's NOT is 'none of the filters match'",
-)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_not_condition_excludes_every_record_that_matches_any_of_its_filters(stores, backend: str) -> None:
     redis_store, reference = stores(GRID, metadata_fields=GRID_FIELDS, backend=backend)

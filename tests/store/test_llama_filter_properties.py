@@ -1,0 +1,110 @@
+"""LlamaIndex ``MetadataFilters`` through our store against LlamaIndex's own filter semantics, property-based.
+
+The reference is ``build_metadata_filter_fn`` (what ``SimpleVectorStore`` runs). It refuses nested
+``MetadataFilters``, so nesting is evaluated here by the same rule at every level (AND: all, OR: any, NOT: none),
+each leaf by LlamaIndex's function. Hypothesis draws the trees (AND / OR / NOT, nested) and the values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from llama_index.core.schema import TextNode
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+)
+from llama_index.core.vector_stores.utils import build_metadata_filter_fn
+
+from redis_rag_integrations import Settings
+from redis_rag_integrations.llama_index import RedisVectorStore
+
+METAS: list[dict[str, Any]] = [
+    {"a": a, "b": b, "n": n} for a in ("x", "y", "z") for b in ("p", "q") for n in (1, 2, 3) if (n + len(a + b)) % 2
+]
+FIELDS = {"a": "tag", "b": "tag", "n": "numeric"}
+SLOW = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _vec(i: int) -> list[float]:
+    v = [0.1] * 4
+    v[i % 4] = 1.0 + i * 0.01
+    return v
+
+
+@pytest.fixture(scope="module", params=["query_engine", "vectorset"])
+def store(redis_url: str, request: pytest.FixtureRequest) -> Iterator[RedisVectorStore]:
+    s = RedisVectorStore(
+        f"t{uuid.uuid4().hex[:12]}",
+        dims=4,
+        redis_url=redis_url,
+        settings=Settings(redis_url=redis_url),
+        metadata_fields=FIELDS,
+        backend=request.param,
+    )
+    s.add([TextNode(id_=f"n{i}", text=f"text {i}", metadata=m, embedding=_vec(i)) for i, m in enumerate(METAS)])
+    yield s
+    s.clear()
+    assert s.index is not None
+    s.index.drop()
+
+
+def expected(filters: MetadataFilters, metadata: dict[str, Any]) -> bool:
+    """LlamaIndex's answer for one record: leaves by ``build_metadata_filter_fn``, nesting by the same rule."""
+    matches = []
+    for f in filters.filters:
+        if isinstance(f, MetadataFilters):
+            matches.append(expected(f, metadata))
+        else:
+            matches.append(build_metadata_filter_fn(lambda _: metadata, MetadataFilters(filters=[f]))(""))
+    if filters.condition == FilterCondition.OR:
+        return any(matches)
+    if filters.condition == FilterCondition.NOT:
+        return not any(matches)
+    return all(matches)
+
+
+leaves = st.one_of(
+    st.builds(
+        MetadataFilter,
+        key=st.sampled_from(["a", "b"]),
+        value=st.sampled_from(["x", "y", "z", "p", "q"]),
+        operator=st.sampled_from([FilterOperator.EQ, FilterOperator.NE]),
+    ),
+    st.builds(
+        MetadataFilter,
+        key=st.just("a"),
+        value=st.lists(st.sampled_from(["x", "y", "z"]), min_size=1, max_size=2),
+        operator=st.sampled_from([FilterOperator.IN, FilterOperator.NIN]),
+    ),
+    st.builds(
+        MetadataFilter,
+        key=st.just("n"),
+        value=st.integers(0, 4),
+        operator=st.sampled_from([FilterOperator.GT, FilterOperator.LTE, FilterOperator.EQ]),
+    ),
+)
+conditions = st.sampled_from([FilterCondition.AND, FilterCondition.OR, FilterCondition.NOT])
+trees = st.recursive(
+    st.builds(MetadataFilters, filters=st.lists(leaves, min_size=1, max_size=3), condition=conditions),
+    lambda inner: st.builds(
+        MetadataFilters, filters=st.lists(st.one_of(leaves, inner), min_size=1, max_size=3), condition=conditions
+    ),
+    max_leaves=6,
+)
+
+
+@SLOW
+@given(filters=trees)
+def test_nested_and_or_not_filters_select_what_llama_index_selects(store: RedisVectorStore, filters: Any) -> None:
+    want = sorted(f"n{i}" for i, m in enumerate(METAS) if expected(filters, m))
+    query = VectorStoreQuery(query_embedding=[1.0, 0, 0, 0], similarity_top_k=len(METAS), filters=filters)
+    assert sorted(store.query(query).ids) == want
