@@ -53,6 +53,7 @@ from ..settings import Settings
 from ..tenancy import TenantLike
 from .embeddings import as_embedder
 from .llm_identity import messages_to_key, model_identity, tool_identity
+from .llm_prompting import WrappedPrompting, mirrored_fields
 
 logger = logging.getLogger("redis_rag_integrations.cache")
 
@@ -66,12 +67,14 @@ def _replay(text: str) -> list[str]:
     return _CHUNK.findall(text) or [text]
 
 
-class SemanticCacheLLM(LLM):
+class SemanticCacheLLM(WrappedPrompting, LLM):
     """Wrap ``llm`` with a Redis semantic cache; use it anywhere an LLM goes (``Settings.llm = SemanticCacheLLM(...)``).
 
     ``distance_threshold`` is a cosine DISTANCE (0 = identical, 2 = opposite) -- a hit needs distance <= threshold;
     ``ttl``, ``max_entries`` and the threshold default to the package settings. ``scope`` (e.g. a tenant) isolates
-    users. Hits carry ``additional_kwargs["cache_hit"] = True`` and the distance.
+    users. Hits carry ``additional_kwargs["cache_hit"] = True`` and the distance. Prompts are formatted by the
+    wrapped model (its system prompt, query wrapper, ``completion_to_prompt``...: :mod:`.llm_prompting`), so apart
+    from caching the wrapper behaves as the model it wraps.
     """
 
     llm: SerializeAsAny[LLM] = Field(description="The wrapped LLM, called on cache misses.")
@@ -107,6 +110,7 @@ class SemanticCacheLLM(LLM):
             llm=llm,
             scope=dict(scope) if isinstance(scope, Mapping) else scope,
             callback_manager=llm.callback_manager,
+            **mirrored_fields(llm, kwargs),
             **kwargs,
         )
         self._cache = SemanticCache.from_options(

@@ -78,11 +78,6 @@ def test_chat_cache_does_not_share_an_answer_between_two_different_conversations
         llm.cache.delete_index()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="predict / chat prompts are built with the wrapper's own system_prompt (None), and the wrapped model is "
-    "then called with formatted=True: its system_prompt never reaches the model",
-)
 def test_wrapping_an_llm_keeps_its_system_prompt(redis_url: str, unique_name: str) -> None:
     inner = MockLLM(system_prompt="Answer like a pirate.")  # MockLLM answers with the prompt it was given
     llm = SemanticCacheLLM(inner, embed_model=HashEmbedder(), redis_url=redis_url, name=unique_name)
