@@ -160,10 +160,9 @@ def ttl_ms(ttl: Any) -> int | None:
         return None
     if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl) or ttl <= 0:
         raise ValueError(f"ttl is minutes > 0 (or None: no expiry), got {ttl!r}")
-    ms = math.ceil(ttl * 60_000)
-    if ms > _MAX_TTL_MS:
+    if ttl > _MAX_TTL_MS / 60_000:
         raise ValueError(f"ttl {ttl!r} minutes is beyond what Redis can expire; use None for no expiry")
-    return ms
+    return math.ceil(ttl * 60_000)
 
 
 def to_json(value: dict[str, Any]) -> str:
