@@ -28,6 +28,7 @@ from redisvl.query.filter import FilterExpression
 
 from .. import tags
 from .layout import CONTENT_HASH, DOC_ID, ID, MAX_EXACT_INT, TEXT, Layout
+from .stopwords import REDIS_STOPWORDS, UNPARSEABLE
 
 FilterLike = FilterExpression | Mapping[str, Any] | str | None
 
@@ -189,12 +190,24 @@ def _text(name: str, op: str, value: Any) -> str:
 
     The value is reduced to its words: Redis query syntax in it (``|``, ``-``, ``@field:``, parentheses) is never
     passed through, so a search string cannot widen the filter.
+
+    A Redis stopword (``the``, ``it``...) is refused, not sent: the index never holds it, and the engine drops it
+    from the query, so ``the`` alone filtered nothing (every record) and ``cat the`` matched text without ``the``.
+    So is a word the query parser rejects (a lone ``_``: :data:`.stopwords.UNPARSEABLE`), which was a raw syntax
+    error. A prefix (``the*``) is a prefix, and is kept.
     """
     if not isinstance(value, str):
         raise FilterError(f"text field {name!r} takes a string, got {value!r}")
     words = _WORD.findall(value)
     if not words:
         raise FilterError(f"{op} on text field {name!r} needs at least one word, got {value!r}")
+    unmatchable = [w for w in words if w.lower() in REDIS_STOPWORDS or w.rstrip("*") in UNPARSEABLE]
+    if unmatchable:
+        raise FilterError(
+            f"{op} on text field {name!r}: {', '.join(map(repr, unmatchable))} cannot be matched as a word (the "
+            "engine does not index Redis stopwords, and cannot parse a lone '_'), so the filter would match other "
+            "records; leave those words out, or declare the field as 'tag' to filter on exact values"
+        )
     return f"@{tags.escape(name)}:({' '.join(words)})"
 
 

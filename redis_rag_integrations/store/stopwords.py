@@ -9,6 +9,11 @@ does hold but that carry no topic: in "How do I copy a file?" only "copy" and "f
 the query words, so each such word pulls in every passage that happens to contain it. Dropping them raised BM25
 R@1 on the Python FAQ set from 0.50 to 0.53 (benchmarks/store_recall.py). A query made only of such words keeps
 them: an empty query would match nothing.
+
+``UNPARSEABLE`` are ``\\w+`` words the query parser rejects as terms: a lone ``_`` is a ``Syntax error`` on search
+2.10.5 (alone, in a union, in a filter), while ``__``, ``_x``, ``x_`` and every other ASCII word of one or two
+characters parse (probed, and property-tested over arbitrary strings in ``tests/store/test_query_strings.py``). A
+question drops it; a word filter (``$like``) that needs it is refused.
 """
 
 from __future__ import annotations
@@ -144,3 +149,6 @@ QUESTION_STOPWORDS = frozenset(
         "yourselves",
     ]
 )
+
+#: Words the query parser rejects (a syntax error, not a non-match): never sent, see the module docstring.
+UNPARSEABLE = frozenset({"_"})

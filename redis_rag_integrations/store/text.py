@@ -10,6 +10,9 @@ compiled filter, scored by ``BM25STD`` (``TextQuery``'s default scorer), ``WITHS
 Words need no escaping: a word is a run of ``\\w`` characters (letters, digits, ``_``), and the query syntax only
 gives a meaning to ASCII punctuation and spaces, which no word holds (the equality with ``TextQuery``'s escaped
 string is property-tested).
+
+One word is left out all the same: a lone ``_``, which the query parser rejects as a term (a ``Syntax error``,
+:data:`.stopwords.UNPARSEABLE`). It carries no topic, so it is dropped like a stopword.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from .filters import FilterLike, compile_filter, filter_key
 from .knn import check_k
 from .layout import TEXT, Hit, Layout
-from .stopwords import QUESTION_STOPWORDS, REDIS_STOPWORDS
+from .stopwords import QUESTION_STOPWORDS, REDIS_STOPWORDS, UNPARSEABLE
 
 #: What ``TextQuery`` sends by default (BM25 normalised as in the engine's docs); changing it changes rankings.
 SCORER = "BM25STD"
@@ -39,7 +42,7 @@ def query_words(text: str) -> list[str]:
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError("text search needs a non-empty query string")
-    words = [w for w in _WORD.findall(text) if w.lower() not in REDIS_STOPWORDS]
+    words = [w for w in _WORD.findall(text) if w.lower() not in REDIS_STOPWORDS and w not in UNPARSEABLE]
     if not words:
         raise ValueError(f"text search query {text!r} has no words")
     words = [w for w in words if w.lower() not in QUESTION_STOPWORDS] or words

@@ -126,11 +126,6 @@ def test_get_nodes_with_an_empty_node_id_list_and_a_filter_returns_nothing(store
 WORDS = [{"t": "Running fast"}, {"t": "runs"}, {"t": "the end"}, {"t": "x"}, {"t": "it is a cat"}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="$like drops Redis stopwords from the value: in a KNN / BM25 / hybrid query a stopword-only TEXT_MATCH "
-    "filter becomes no filter at all (every record), and a stopword in a longer value is silently ignored",
-)
 @pytest.mark.parametrize("value", ["the", "it", "cat the"])
 @pytest.mark.parametrize("mode", [VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.TEXT_SEARCH])
 def test_text_match_with_a_stopword_is_exact_or_refused(stores, value: str, mode: VectorStoreQueryMode) -> None:
@@ -162,9 +157,6 @@ def test_text_match_is_a_substring_match_or_refused(stores, value: str, expected
     assert got == expected  # actual: [] for 'Run', ['n0'] for 'fast Running' and for 'running'
 
 
-@pytest.mark.xfail(
-    strict=True, reason="$like drops stopwords: get_nodes with TEXT_MATCH 'the' returns nothing, not 'the end'"
-)
 def test_get_nodes_with_a_stopword_text_match_is_exact_or_refused(stores) -> None:
     redis_store, _ = stores(WORDS, metadata_fields={"t": "text"})
     try:
@@ -174,7 +166,6 @@ def test_get_nodes_with_a_stopword_text_match_is_exact_or_refused(stores) -> Non
     assert [n.node_id for n in got] == ["n2"]  # actual: []
 
 
-@pytest.mark.xfail(strict=True, reason="a lone '_' is a \\w+ word but a Redis query syntax error: raw ResponseError")
 def test_text_match_on_a_lone_underscore_is_exact_or_refused(stores) -> None:
     redis_store, _ = stores(WORDS, metadata_fields={"t": "text"})
     try:  # actual: redis.exceptions.ResponseError: Syntax error at offset ... near t
@@ -184,9 +175,6 @@ def test_text_match_on_a_lone_underscore_is_exact_or_refused(stores) -> None:
     assert got == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="query_words keeps a lone '_' (\\w+), which the engine rejects: raw ResponseError"
-)
 @pytest.mark.parametrize("mode", [VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.HYBRID])
 def test_a_question_with_a_lone_underscore_is_answered(stores, mode: VectorStoreQueryMode) -> None:
     redis_store, _ = stores([{}, {}])

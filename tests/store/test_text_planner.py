@@ -27,7 +27,7 @@ from redis_rag_integrations.store import Hit, Record, RedisVectorIndex
 from redis_rag_integrations.store.filters import compile_filter
 from redis_rag_integrations.store.layout import TEXT, Layout
 from redis_rag_integrations.store.ranking import relative_score_fuse, rrf_fuse
-from redis_rag_integrations.store.stopwords import QUESTION_STOPWORDS, REDIS_STOPWORDS
+from redis_rag_integrations.store.stopwords import QUESTION_STOPWORDS, REDIS_STOPWORDS, UNPARSEABLE
 from redis_rag_integrations.store.text import TextPlanner, query_words
 
 FIELDS = {"tag": "tag", "num": "numeric", "body": "text"}
@@ -37,10 +37,11 @@ FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 
 
 def old_text_query(layout: Layout, text: str, k: int, flt: Any) -> TextQuery:
-    """The previous ``store.query.text_query``, verbatim in behaviour: the reference of the new planner."""
+    """The previous ``store.query.text_query``, verbatim in behaviour but for one fix: a lone ``_`` (a syntax error
+    in the engine's parser) is dropped: the reference of the new planner."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("text search needs a non-empty query string")
-    words = [w for w in re.findall(r"\w+", text) if w.lower() not in REDIS_STOPWORDS]
+    words = [w for w in re.findall(r"\w+", text) if w.lower() not in REDIS_STOPWORDS and w not in UNPARSEABLE]
     if not words:
         raise ValueError(f"text search query {text!r} has no words")
     words = [w for w in words if w.lower() not in QUESTION_STOPWORDS] or words
