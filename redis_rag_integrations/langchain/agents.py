@@ -74,7 +74,8 @@ def _corrupt(config: RunnableConfig | None, exc: Exception) -> CorruptCheckpoint
 
 
 class RedisCheckpointSaver(RedisSaver):
-    """``RedisSaver`` whose ``list()`` returns checkpoints as ``get_tuple()`` does (pending sends revived)."""
+    """``RedisSaver`` whose ``list()`` is exact (:mod:`.checkpoint_list`) and returns checkpoints as ``get_tuple()``
+    does (pending sends revived)."""
 
     def list(
         self,
@@ -87,15 +88,13 @@ class RedisCheckpointSaver(RedisSaver):
         plan = ListPlan(config, filter, before, limit)
         try:
             while not plan.done:
-                plan.take(list(super().list(**plan.query())))
-            revived = [self._revived(found) for found in plan.found]
+                docs = self.checkpoints_index.search(plan.query()).docs
+                plan.take(docs, [self._redis.json().get(key) for key in plan.unreadable(docs)])
         except _DECODING as exc:
             raise _corrupt(config, exc) from exc
-        yield from revived
-
-    def _revived(self, found: CheckpointTuple) -> CheckpointTuple:
-        values = self._recursive_deserialize(found.checkpoint.get("channel_values") or {})
-        return found._replace(checkpoint={**found.checkpoint, "channel_values": values})
+        for selected in plan.configs():  # read as the caller iterates; one deleted meanwhile is skipped
+            if (found := self.get_tuple(selected)) is not None:
+                yield found
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         try:
@@ -115,8 +114,8 @@ def _fault_in(exc: BaseException) -> BaseException | None:
 
 
 class AsyncRedisCheckpointSaver(AsyncRedisSaver):
-    """``AsyncRedisSaver`` under our name, so both savers come from here (its ``alist`` already revives sends), with
-    the same clear errors as the sync saver on a checkpoint that cannot be read and on a Redis that cannot be
+    """``AsyncRedisSaver`` under our name, so both savers come from here, with the same exact ``alist`` and the
+    same clear errors as the sync saver on a checkpoint that cannot be read and on a Redis that cannot be
     reached (its setup raised redisvl's ``RedisSearchError``, 'Error while fetching checkpoint index info')."""
 
     #: The URL named by the connection error (set by :func:`async_checkpointer`; masked when shown).
@@ -148,11 +147,13 @@ class AsyncRedisCheckpointSaver(AsyncRedisSaver):
         plan = ListPlan(config, filter, before, limit)
         try:
             while not plan.done:
-                plan.take([found async for found in super().alist(**plan.query())])
+                docs = (await self.checkpoints_index.search(plan.query())).docs
+                plan.take(docs, [await self._redis.json().get(key) for key in plan.unreadable(docs)])
         except _DECODING as exc:
             raise _corrupt(config, exc) from exc
-        for found in plan.found:
-            yield found
+        for selected in plan.configs():
+            if (found := await self.aget_tuple(selected)) is not None:
+                yield found
 
 
 def _ttl(ttl_seconds: int | None, refresh_on_read: bool) -> dict[str, Any] | None:

@@ -1,45 +1,56 @@
 """Exact ``list()`` / ``alist()`` for the Redis checkpointers: what LangGraph's ``InMemorySaver`` returns for the
-same calls, on top of the search query of ``langgraph-checkpoint-redis`` (0.5.2).
+same calls, on the index and the key layout of ``langgraph-checkpoint-redis`` (0.5.2).
 
-Why: that query selects a thread's checkpoints with TAG equality, and a TAG field is split on ``,``, trimmed and
-case-insensitive. So ``get_state_history`` of ``user-1`` also showed ``USER-1``'s and ``user-1,x``'s checkpoints,
-a thread id holding ``,`` or only spaces had an empty history, the namespace ``""`` (the root graph) matched every
-namespace and ``sub`` matched ``Sub``. ``before`` was read as a ULID (LangGraph's ids are uuid6) and silently
-dropped, and a metadata filter key other than four indexed ones raised a bare ``ValueError``.
+Why: the library's list() selects a thread's checkpoints with TAG equality, and a TAG field is split on ``,``,
+trimmed and case-insensitive. So ``get_state_history`` of ``user-1`` also showed ``USER-1``'s and ``user-1,x``'s
+checkpoints, a thread id holding ``,`` or only spaces had an empty history, the namespace ``""`` (the root graph)
+matched every namespace and ``sub`` matched ``Sub``. ``before`` was read as a ULID (LangGraph's ids are uuid6) and
+silently dropped, and a metadata filter key other than four indexed ones raised a bare ``ValueError``. Its list()
+also loads each checkpoint's pending writes and sends with the same TAG queries, so a thread id with a tab made it
+fail with a query syntax error (for every thread whose candidates included that one) and one with a ``,`` lost its
+pending writes. Post-filtering its answer is therefore not enough.
 
-How: the library's query stays, as a *narrowing* step that must return a superset of the exact answer (a
-:func:`tag_probe` per value: one comma-free, trimmed part of it that the TAG query matches; none for a value made
-of separators and spaces, then that field is not narrowed). Every candidate is then checked exactly here (thread,
-namespace, checkpoint id, ``before`` as ``InMemorySaver`` compares it: ``checkpoint_id < before``, which is time
-order for LangGraph's uuid6 ids, and every ``filter`` key against the checkpoint's metadata), and ``limit`` is
-applied last. Since the library applies its own limit before our checks, a :class:`ListPlan` asks for ``limit``
-candidates and, while the checks leave fewer than ``limit`` and the library had more, asks again for four times as
-many: never fewer results than ``InMemorySaver`` would give. The plan does no I/O, so the sync and the async saver
-run the same logic with a three-line loop each.
+How: one light search on the library's checkpoint index selects candidates (thread, namespace, id and metadata
+only, newest first, paged) with a :func:`tag_probe` per value: one comma-free, trimmed part of it that the TAG
+query matches, so the answer is a superset of the exact one (a value made of separators and spaces gives none, and
+that field is not narrowed). Every candidate is checked exactly here (thread, namespace, checkpoint id, ``before``
+as ``InMemorySaver`` compares it: ``checkpoint_id < before``, which is time order for LangGraph's uuid6 ids, fixed
+length lowercase hex with the timestamp first, and every ``filter`` key against the checkpoint's metadata), and
+``limit`` is applied last, so a limit never returns fewer than ``InMemorySaver``. The checkpoints kept are then read
+with the library's own ``get_tuple`` (direct keys and its write registry: exact for any id). :class:`ListPlan` does
+no I/O, so the sync and the async saver run the same logic with a short loop each.
 
 Order: newest first by checkpoint id (``InMemorySaver`` groups by namespace in insertion order when no namespace is
-given; Redis does not know that order, so across namespaces the order is by id only).
+given; Redis does not know that order, so across namespaces the order is by id only). Cost: one search per 1,000
+candidates, then one ``get_tuple`` per checkpoint returned (read lazily, as the caller iterates).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import CheckpointTuple, get_checkpoint_id
-from langgraph.checkpoint.redis.util import to_storage_safe_id, to_storage_safe_str
+from langgraph.checkpoint.base import get_checkpoint_id
+from langgraph.checkpoint.redis.util import (
+    from_storage_safe_id,
+    from_storage_safe_str,
+    to_storage_safe_id,
+    to_storage_safe_str,
+)
+from redisvl.query import FilterQuery
+from redisvl.query.filter import FilterExpression, Num, Tag
 
 __all__ = ["ListPlan", "tag_probe"]
 
 #: What RediSearch trims around each TAG value (C ``isspace``); other spaces (U+00A0, U+3000) stay in the tag.
 _TAG_TRIM = " \t\n\r\v\f"
 
-#: The library's own page size when it is given no limit (``num_results=limit or 10000``).
-_FIRST_PAGE = 10_000
+#: Candidates per search page (a page with a small ``limit`` starts smaller).
+_PAGE = 1000
 
-#: How much a page grows when the exact checks left too few results.
-_GROWTH = 4
+_FIELDS = ["thread_id", "checkpoint_ns", "checkpoint_id", "$.metadata"]
 
 
 def _probe_safe(part: str) -> bool:
@@ -53,17 +64,18 @@ def tag_probe(value: str) -> str | None:
     ``value`` (the stored form: the library's empty-string sentinels already applied), or None when there is none.
 
     The stored value is split on ``,`` and each part trimmed; the query value is matched against those parts
-    (ASCII case-insensitively). The longest usable part narrows most."""
-    parts = [p.strip(_TAG_TRIM) for p in value.split(",")]
+    (ASCII case-insensitively). A NUL ends the indexed value (nothing after it is indexed). The longest usable
+    part narrows most."""
+    parts = [p.strip(_TAG_TRIM) for p in value.split("\x00", 1)[0].split(",")]
     usable = [p for p in parts if p and _probe_safe(p)]
     return max(usable, key=len) if usable else None
 
 
 class ListPlan:
-    """One ``list()`` call: the narrowing query to send, the exact checks, and when to stop asking (no I/O).
+    """One ``list()`` call: the candidate searches to send, the exact checks, when to stop, what to read (no I/O).
 
-    Drive it with ``while not plan.done: plan.take(<the library's list(**plan.query())>)``, then read
-    ``plan.found``."""
+    Drive it with ``while not plan.done: plan.take(<checkpoints_index.search(plan.query()).docs>)``, then read each
+    of ``plan.configs()`` with ``get_tuple``."""
 
     def __init__(
         self,
@@ -83,54 +95,89 @@ class ListPlan:
         self._before: str | None = (get_checkpoint_id(before) or None) if before else None
         self._filter: dict[str, Any] = dict(filter or {})
         self._limit = limit
-        self.found: list[CheckpointTuple] = []
+        self._kept: dict[tuple[str, str, str], None] = {}  # (thread, ns, id), in the order found; dict dedupes pages
+        self._offset = 0
+        self._page = _PAGE if limit is None else min(_PAGE, max(32, 2 * limit))
         self.done = limit is not None and limit <= 0  # InMemorySaver returns nothing for a limit <= 0
-        self.fetch = limit if limit is not None and limit > 0 else _FIRST_PAGE
 
-    def query(self) -> dict[str, Any]:
-        """The arguments of the library's list() (``config``, ``filter``, ``limit``): each narrows only where its
-        TAG or numeric query keeps every exact match (the rest is left to :meth:`keep`; ``before`` and ``run_id``
-        are never passed)."""
-        narrow_filter: dict[str, Any] = {}
+    def _narrowing(self) -> FilterExpression | str:
+        """TAG / numeric clauses that keep every exact match (``run_id`` in the config is ignored, as by
+        ``InMemorySaver``)."""
+        clauses: list[FilterExpression] = []
+        probes = [("thread_id", None if self._thread is None else to_storage_safe_id(self._thread))]
+        probes.append(("checkpoint_ns", None if self._ns is None else to_storage_safe_str(self._ns)))
+        probes.append(("checkpoint_id", self._checkpoint_id))
         source = self._filter.get("source")
-        if isinstance(source, str) and tag_probe(source) == source:
-            narrow_filter["source"] = source
+        probes.append(("source", source if isinstance(source, str) else None))
+        for field, value in probes:
+            probe = None if value is None else tag_probe(value)
+            if probe is not None:
+                clauses.append(Tag(field) == probe)
         step = self._filter.get("step")
         if isinstance(step, int) and not isinstance(step, bool):
-            narrow_filter["step"] = step
-        thread = tag_probe(to_storage_safe_id(self._thread)) if self._thread is not None else None
-        if thread is None:
-            return {"config": None, "filter": narrow_filter or None, "limit": self.fetch}
-        configurable: dict[str, Any] = {"thread_id": thread}
-        if self._ns is not None and (ns := tag_probe(to_storage_safe_str(self._ns))) is not None:
-            configurable["checkpoint_ns"] = ns
-        if self._checkpoint_id is not None and (cid := tag_probe(to_storage_safe_id(self._checkpoint_id))):
-            configurable["checkpoint_id"] = cid
-        return {"config": {"configurable": configurable}, "filter": narrow_filter or None, "limit": self.fetch}
+            clauses.append(Num("step") == step)
+        if not clauses:
+            return "*"
+        combined = clauses[0]
+        for clause in clauses[1:]:
+            combined &= clause
+        return combined
 
-    def keep(self, found: CheckpointTuple) -> bool:
+    def query(self) -> FilterQuery:
+        """The next page of candidates, newest first."""
+        query = FilterQuery(
+            filter_expression=self._narrowing(),
+            return_fields=_FIELDS,
+            num_results=self._page,
+            sort_by=("checkpoint_id", "DESC"),
+        )
+        query.paging(self._offset, self._page)
+        return query
+
+    def keep(self, thread: str, ns: str, checkpoint_id: str, metadata: Mapping[str, Any]) -> bool:
         """The exact checks of ``InMemorySaver.list``."""
-        configurable = found.config["configurable"]
-        checkpoint_id = configurable["checkpoint_id"]
-        if self._thread is not None and str(configurable["thread_id"]) != self._thread:
+        if self._thread is not None and thread != self._thread:
             return False
-        if self._ns is not None and configurable.get("checkpoint_ns", "") != self._ns:
+        if self._ns is not None and ns != self._ns:
             return False
         if self._checkpoint_id is not None and checkpoint_id != self._checkpoint_id:
             return False
         if self._before is not None and checkpoint_id >= self._before:
             return False
-        metadata = found.metadata or {}
         return all(metadata.get(key) == value for key, value in self._filter.items())
 
-    def take(self, batch: list[CheckpointTuple]) -> None:
-        """Absorb one answer of the library's list() for ``limit=self.fetch``: done when it had no more to give or
-        the exact checks kept enough, else ask again for more."""
-        kept = [c for c in batch if self.keep(c)]
-        kept.sort(key=lambda c: c.config["configurable"]["checkpoint_id"], reverse=True)
-        exhausted = len(batch) < self.fetch
-        if exhausted or (self._limit is not None and len(kept) >= self._limit):
-            self.found = kept if self._limit is None else kept[: self._limit]
-            self.done = True
-        else:
-            self.fetch *= _GROWTH
+    @staticmethod
+    def unreadable(docs: Sequence[Any]) -> list[str]:
+        """Keys of candidates the search returned without their fields (it does so for a document holding a NUL or
+        another control character): the driver reads them with ``JSON.GET`` and passes them to :meth:`take`."""
+        return [doc.id for doc in docs if any(field not in doc.__dict__ for field in _FIELDS)]
+
+    def take(self, docs: Sequence[Any], stored: Sequence[Any] = ()) -> None:
+        """Absorb one page of candidates (``stored``: the documents of :meth:`unreadable`, in order): done when the
+        search had no more or the exact checks kept enough."""
+        fetched = iter(stored)
+        for doc in docs:
+            fields = doc.__dict__
+            if any(field not in fields for field in _FIELDS):
+                document = next(fetched, None)
+                if not isinstance(document, Mapping):
+                    continue  # deleted since the search
+                fields = {**document, "$.metadata": document.get("metadata")}
+            metadata = fields.get("$.metadata") or "{}"
+            metadata = json.loads(metadata) if isinstance(metadata, (str, bytes)) else metadata
+            found = (
+                from_storage_safe_id(fields["thread_id"]),
+                from_storage_safe_str(fields["checkpoint_ns"]),
+                from_storage_safe_id(fields["checkpoint_id"]),
+            )
+            if self.keep(*found, metadata if isinstance(metadata, Mapping) else {}):
+                self._kept[found] = None
+        self._offset += self._page
+        enough = self._limit is not None and len(self._kept) >= self._limit
+        self.done = len(docs) < self._page or enough
+        self._page = _PAGE
+
+    def configs(self) -> list[RunnableConfig]:
+        """The checkpoints to return, newest first, ``limit`` applied: each for the saver's ``get_tuple``."""
+        kept = sorted(self._kept, key=lambda found: found[2], reverse=True)[: self._limit]
+        return [{"configurable": {"thread_id": t, "checkpoint_ns": ns, "checkpoint_id": i}} for t, ns, i in kept]

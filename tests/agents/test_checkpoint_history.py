@@ -3,14 +3,18 @@ checkpoints, in its namespace, before a bound, and clear errors."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage
 
-from redis_rag_integrations.langchain.agents import checkpointer
+from redis_rag_integrations.connection import get_async_client, get_client
+from redis_rag_integrations.langchain.agents import AsyncRedisCheckpointSaver, RedisCheckpointSaver, checkpointer
 
 from .conftest import ToolFakeChatModel
 
@@ -141,3 +145,122 @@ def test_async_checkpointer_and_register_refuse_a_ttl_below_one_second(
     with pytest.raises(ValueError, match="ttl"):
         register(embeddings=RagEmbeddings(hash_embedder), index_name=unique_name, history_ttl=ttl, agents=True)
     assert not [name for name in client.execute_command("FT._LIST") if unique_name in str(name)]
+
+
+# --- property: the history of any thread / namespace is InMemorySaver's ------------------------------------------
+
+_TRICKY = [",", " ", "\t", ":", "|", "-", "*", "{", "}", "\\", "'", '"', "%", "@", "`", "\x00", "\x01", "\u00a0"]
+_LETTERS = ["a", "A", "z", "0", "É", "é", "ß", "用", "Ω", "ω", "\u3000"]
+_ids = st.one_of(st.text(st.sampled_from(_TRICKY + _LETTERS), max_size=6), st.text(max_size=5))
+
+
+@st.composite
+def _histories(draw: st.DrawFn) -> tuple[list[str], list[str], list[tuple[int, int, str | None]]]:
+    """Thread ids around one random id (its case variants, with a ',' or a space added), namespaces the same way,
+    and a sequence of checkpoint writes (thread, namespace, metadata ``user``)."""
+    base = draw(_ids)
+    threads = list(dict.fromkeys([base, base.upper(), f"{base},x", f"x,{base} ", draw(_ids)]))
+    ns_base = draw(_ids)
+    namespaces = list(dict.fromkeys(["", ns_base, ns_base.swapcase(), f"{ns_base},b", "Sub"]))
+    writes = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, len(threads) - 1),
+                st.integers(0, len(namespaces) - 1),
+                st.sampled_from(["u-1", "U-1", None]),
+            ),
+            min_size=1,
+            max_size=8,
+        )
+    )
+    return threads, namespaces, writes
+
+
+def _row(found: Any) -> tuple[str, str, str, Any, Any, str | None]:
+    conf = found.config["configurable"]
+    parent = (found.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+    return (str(conf["thread_id"]), conf["checkpoint_ns"], conf["checkpoint_id"], found.metadata.get("n"),
+            found.metadata.get("user"), parent)  # fmt: skip
+
+
+def _queries(
+    threads: list[str], namespaces: list[str], ids: list[str]
+) -> list[tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None, int | None]]:
+    """(config, filter, before, limit) for every thread and namespace (and none), with filters, bounds and limits."""
+    found: list[tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None, int | None]] = []
+    for thread in threads:
+        for ns in [None, *namespaces]:
+            configurable = {"thread_id": thread} if ns is None else {"thread_id": thread, "checkpoint_ns": ns}
+            config = {"configurable": configurable}
+            found.append((config, None, None, None))
+            for filter in ({"user": "u-1"}, {"source": "loop", "step": 1}):
+                found.append((config, filter, None, None))
+            for bound in ids[1::4]:
+                found.append((config, None, {"configurable": {"checkpoint_id": bound}}, None))
+            if ns is not None:  # InMemorySaver orders namespaces by first write: a limit across them differs
+                found.extend((config, None, None, limit) for limit in (0, 2))
+                if ids:
+                    found.append((config, {"user": "u-1"}, {"configurable": {"checkpoint_id": ids[-1]}}, 1))
+    return found
+
+
+def _answers(rows: list[Any], config: dict[str, Any]) -> list[Any]:
+    """Rows as compared: in order within one namespace, as a set across namespaces (see ``_queries``)."""
+    return rows if "checkpoint_ns" in config["configurable"] else sorted(rows)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=_histories())
+def test_history_of_any_thread_and_namespace_is_in_memory_savers(redis_url: str, case: Any) -> None:
+    """Random thread ids and namespaces (punctuation, ',', spaces, case variants, unicode, control characters): for
+    every thread, namespace, metadata filter, ``before`` and ``limit``, sync ``list()`` and async ``alist()`` give
+    the checkpoints ``InMemorySaver`` gives for the same writes. Each example has its own key prefix and index."""
+    from langgraph.checkpoint.base import empty_checkpoint
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    threads, namespaces, writes = case
+    prefix = f"cp{uuid.uuid4().hex[:10]}"
+    client = get_client(redis_url)
+    ours = RedisCheckpointSaver(redis_client=client, checkpoint_prefix=prefix, checkpoint_write_prefix=f"{prefix}w")
+    ours.setup()
+    reference = InMemorySaver()
+    try:
+        latest: dict[tuple[str, str], str] = {}
+        ids: list[str] = []
+        for n, (t, s, user) in enumerate(writes):
+            thread, ns = threads[t], namespaces[s]
+            checkpoint = empty_checkpoint()
+            metadata: dict[str, Any] = {"source": "loop", "step": n % 3, "n": n}
+            if user is not None:
+                metadata["user"] = user
+            configurable = {"thread_id": thread, "checkpoint_ns": ns}
+            if (thread, ns) in latest:
+                configurable["checkpoint_id"] = latest[(thread, ns)]
+            for saver in (ours, reference):
+                saver.put({"configurable": configurable}, checkpoint, metadata, {})
+            latest[(thread, ns)] = checkpoint["id"]
+            ids.append(checkpoint["id"])
+        queries = _queries(threads, namespaces, ids)
+        expected = [
+            _answers([_row(c) for c in reference.list(q, filter=f, before=b, limit=lim)], q) for q, f, b, lim in queries
+        ]
+        assert [_answers([_row(c) for c in ours.list(q, filter=f, before=b, limit=lim)], q)
+                for q, f, b, lim in queries] == expected  # fmt: skip
+
+        async def listed() -> list[list[Any]]:
+            aclient = get_async_client(redis_url)
+            saver = AsyncRedisCheckpointSaver(
+                redis_client=aclient, checkpoint_prefix=prefix, checkpoint_write_prefix=f"{prefix}w"
+            )
+            answers: list[list[Any]] = []
+            async with saver:
+                for q, f, b, lim in queries:
+                    answers.append(_answers([_row(c) async for c in saver.alist(q, filter=f, before=b, limit=lim)], q))
+            return answers
+
+        assert asyncio.run(listed()) == expected
+    finally:
+        ours.checkpoints_index.delete(drop=True)
+        ours.checkpoint_writes_index.delete(drop=True)
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            client.delete(key)
