@@ -205,14 +205,15 @@ class RedisMemoryStore(BaseStore):
 
     # --- writes -----------------------------------------------------------------------------------------------
     def _index_text(self, op: PutOp) -> str | None:
+        """The text embedded for an item; ``None``: no vector. As ``InMemoryStore``, a field that is there is
+        embedded even when empty (``{"text": ""}`` is scored), an absent one is not."""
         if op.value is None or op.index is False or self.embedder is None:
             return None
         fields = self.fields if op.index is None else list(op.index)
         texts: list[str] = []
         for f in fields:
-            path = self._paths.get(f) or (tokenize_path(f) if f != "$" else f)
-            texts += [t for t in get_text_at_path(op.value, path) if t]
-        return "\n".join(texts) or None
+            texts += get_text_at_path(op.value, self._paths.get(f) or (tokenize_path(f) if f != "$" else f))
+        return "\n".join(texts) if texts else None
 
     def _embed_puts(self, puts: list[PutOp]) -> dict[tuple[tuple[str, ...], str], bytes]:
         todo = [(op, text) for op in puts if (text := self._index_text(op)) is not None]

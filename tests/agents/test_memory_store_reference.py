@@ -353,3 +353,66 @@ def test_a_ttl_expires_as_asked_or_is_refused(
     else:  # -2: already expired, only possible for a TTL well under a minute (never -1: "forever")
         ms = math.ceil(ttl * 60_000)
         assert 0 <= left <= ms or (left == -2 and ms < 60_000)
+
+
+_TEXT = st.sampled_from(["tea", "coffee", "nuts", "tea time", "Lisbon", ""])
+_ITEM = st.tuples(
+    st.sampled_from(["indexed", "unindexed", "no-field"]), _TEXT, st.sampled_from([("s",), ("s", "x"), ("t",)])
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(_ITEM, min_size=1, max_size=6), query=_TEXT, prefix=st.sampled_from([("s",), ("s", "x")]))
+def test_search_by_meaning_returns_what_langgraph_returns(
+    make_store: Callable[..., RedisMemoryStore], items: list[tuple[str, str, tuple[str, ...]]], query: str, prefix: Any
+) -> None:
+    """Items with and without vectors, any query (``""`` included): the same items as InMemoryStore, the scored ones
+    first with the reference's scores, then the unscored ones with score ``None``."""
+    store, reference = make_store(name="hyp-meaning", index=_index()), InMemoryStore(index=_index())  # type: ignore[arg-type]
+    store.clear()
+    for i, (kind, text, ns) in enumerate(items):
+        value = {"note": text} if kind == "no-field" else {"text": text}
+        for s in (store, reference):
+            s.put(ns, f"k{i}", value, index=False if kind == "unindexed" else None)
+    ours, ref = store.search(prefix, query=query, limit=20), reference.search(prefix, query=query, limit=20)
+    assert _keys(ours) == _keys(ref)
+    scored = [i.score for i in ours if i.score is not None]
+    assert scored == sorted(scored, reverse=True)
+    assert all(i.score is None for i in ours[len(scored) :])
+    by_key = {i.key: None if i.score is None else round(i.score, 4) for i in ref}
+    assert {i.key: None if i.score is None else round(i.score, 4) for i in ours} == by_key
+
+
+def test_an_index_of_another_kind_under_the_name_is_refused(
+    make_store: Callable[..., RedisMemoryStore], client: redis.Redis, unique_name: str
+) -> None:
+    """An index by the store's name that is not a memory store's (other fields or prefix) would never index our
+    items: refused when the store opens, naming how to fix it."""
+    client.execute_command(
+        "FT.CREATE", unique_name, "ON", "HASH", "PREFIX", 1, f"{unique_name}:", "SCHEMA", "t", "TEXT"
+    )
+    try:
+        with pytest.raises(ValueError, match="not a memory store's"):
+            make_store(name=unique_name)
+    finally:
+        client.execute_command("FT.DROPINDEX", unique_name)
+
+
+def test_async_calls_check_the_same_way(make_store: Callable[..., RedisMemoryStore]) -> None:
+    """``abatch`` runs ``batch``: the same checks, and a refused batch writes nothing."""
+    import asyncio
+
+    store = make_store()
+
+    async def scenario() -> None:
+        with pytest.raises(ValueError, match="limit"):
+            await store.asearch(("a",), limit=-1)
+        with pytest.raises(ValueError, match="offset"):
+            await store.alist_namespaces(offset=-1)
+        with pytest.raises(TypeError, match="dict"):
+            await store.aput(("a",), "k", [1])  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="ttl"):
+            await store.aput(("a",), "k", {"v": 1}, ttl=0)
+        assert await store.aget(("a",), "k") is None
+
+    asyncio.run(scenario())
