@@ -56,10 +56,8 @@ from ..tenancy import TenantLike, scoped
 from ..urls import redis_url as resolve_url
 from .cache import as_embedder
 from .memory_store_checks import (
-    check_filter,
     check_index,
-    check_page,
-    check_value,
+    check_ops,
     check_vectors,
     matches_filter,
     namespace_matches,
@@ -164,24 +162,8 @@ class RedisMemoryStore(BaseStore):
         blocks on Redis or on the embedding model."""
         return await asyncio.to_thread(self.batch, list(ops))
 
-    @staticmethod
-    def _check(ops: list[Op]) -> None:
-        """Every operation checked before the first is run: a bad one refuses the batch and nothing is written."""
-        for op in ops:
-            if isinstance(op, PutOp):
-                if not isinstance(op.key, str):
-                    raise TypeError(f"store keys are strings, got {type(op.key).__name__}")
-                if op.value is not None:
-                    check_value(op.value)
-                    ttl_ms(op.ttl)
-            elif isinstance(op, SearchOp):
-                check_filter(op.filter)
-                check_page(op.limit, op.offset)
-            elif isinstance(op, ListNamespacesOp):
-                check_page(op.limit, op.offset)
-
     def _batch(self, ops: list[Op]) -> list[Result]:
-        self._check(ops)
+        check_ops(ops)  # every op checked before the first runs: a refused batch writes nothing
         puts = {(op.namespace, op.key): op for op in ops if isinstance(op, PutOp)}  # last write of a key wins
         vectors = self._embed_puts(list(puts.values()))
         results: list[Result] = []

@@ -22,13 +22,14 @@ import math
 from typing import Any
 
 import numpy as np
-from langgraph.store.base import MatchCondition
+from langgraph.store.base import ListNamespacesOp, MatchCondition, Op, PutOp, SearchOp
 
 from ..decoding import as_str
 
 __all__ = [
     "check_filter",
     "check_index",
+    "check_ops",
     "check_page",
     "check_value",
     "check_vectors",
@@ -44,6 +45,22 @@ _OPERATORS = ("$eq", "$ne", *_RANGE)
 _MAX_TTL_MS = 2**53
 #: The fields every index of the store has (an index by the same name without them is not a memory store's).
 _FIELDS = {"ns", "path", "updated_at"}
+
+
+def check_ops(ops: list[Op]) -> None:
+    """Check every operation of a batch before the first is run: a bad one refuses the batch, nothing is written."""
+    for op in ops:
+        if isinstance(op, PutOp):
+            if not isinstance(op.key, str):
+                raise TypeError(f"store keys are strings, got {type(op.key).__name__}")
+            if op.value is not None:
+                check_value(op.value)
+                ttl_ms(op.ttl)
+        elif isinstance(op, SearchOp):
+            check_filter(op.filter)
+            check_page(op.limit, op.offset)
+        elif isinstance(op, ListNamespacesOp):
+            check_page(op.limit, op.offset)
 
 
 def matches_filter(value: dict[str, Any], flt: dict[str, Any] | None) -> bool:

@@ -381,38 +381,3 @@ def test_search_by_meaning_returns_what_langgraph_returns(
     assert all(i.score is None for i in ours[len(scored) :])
     by_key = {i.key: None if i.score is None else round(i.score, 4) for i in ref}
     assert {i.key: None if i.score is None else round(i.score, 4) for i in ours} == by_key
-
-
-def test_an_index_of_another_kind_under_the_name_is_refused(
-    make_store: Callable[..., RedisMemoryStore], client: redis.Redis, unique_name: str
-) -> None:
-    """An index by the store's name that is not a memory store's (other fields or prefix) would never index our
-    items: refused when the store opens, naming how to fix it."""
-    client.execute_command(
-        "FT.CREATE", unique_name, "ON", "HASH", "PREFIX", 1, f"{unique_name}:", "SCHEMA", "t", "TEXT"
-    )
-    try:
-        with pytest.raises(ValueError, match="not a memory store's"):
-            make_store(name=unique_name)
-    finally:
-        client.execute_command("FT.DROPINDEX", unique_name)
-
-
-def test_async_calls_check_the_same_way(make_store: Callable[..., RedisMemoryStore]) -> None:
-    """``abatch`` runs ``batch``: the same checks, and a refused batch writes nothing."""
-    import asyncio
-
-    store = make_store()
-
-    async def scenario() -> None:
-        with pytest.raises(ValueError, match="limit"):
-            await store.asearch(("a",), limit=-1)
-        with pytest.raises(ValueError, match="offset"):
-            await store.alist_namespaces(offset=-1)
-        with pytest.raises(TypeError, match="dict"):
-            await store.aput(("a",), "k", [1])  # type: ignore[arg-type]
-        with pytest.raises(ValueError, match="ttl"):
-            await store.aput(("a",), "k", {"v": 1}, ttl=0)
-        assert await store.aget(("a",), "k") is None
-
-    asyncio.run(scenario())
