@@ -176,11 +176,12 @@ def _histories(draw: st.DrawFn) -> tuple[list[str], list[str], list[tuple[int, i
     return threads, namespaces, writes
 
 
-def _row(found: Any) -> tuple[str, str, str, Any, Any, str | None]:
+def _row(found: Any) -> tuple[Any, ...]:
     conf = found.config["configurable"]
     parent = (found.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+    writes = tuple(sorted(tuple(write) for write in found.pending_writes or []))
     return (str(conf["thread_id"]), conf["checkpoint_ns"], conf["checkpoint_id"], found.metadata.get("n"),
-            found.metadata.get("user"), parent)  # fmt: skip
+            found.metadata.get("user"), parent, writes)  # fmt: skip
 
 
 def _queries(
@@ -237,7 +238,9 @@ def test_history_of_any_thread_and_namespace_is_in_memory_savers(redis_url: str,
             if (thread, ns) in latest:
                 configurable["checkpoint_id"] = latest[(thread, ns)]
             for saver in (ours, reference):
-                saver.put({"configurable": configurable}, checkpoint, metadata, {})
+                stored = saver.put({"configurable": configurable}, checkpoint, metadata, {})
+                if n % 2 == 0:  # pending writes on every other checkpoint (the library's list lost some)
+                    saver.put_writes(stored, [("ch", f"w{n}")], task_id=f"task{n}")
             latest[(thread, ns)] = checkpoint["id"]
             ids.append(checkpoint["id"])
         queries = _queries(threads, namespaces, ids)
@@ -264,3 +267,23 @@ def test_history_of_any_thread_and_namespace_is_in_memory_savers(redis_url: str,
         ours.checkpoint_writes_index.delete(drop=True)
         for key in client.scan_iter(match=f"{prefix}*", count=1000):
             client.delete(key)
+
+
+def test_list_keeps_pending_writes_of_a_thread_with_a_comma_and_survives_a_tab(redis_url: str) -> None:
+    """The library's list() loaded pending writes with the TAG query too: those of ``x,1`` were lost, and a thread
+    id with a tab made the query a syntax error in the history of any thread whose candidates included it."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    saver = checkpointer(redis_url)
+    base = f"t{uuid.uuid4().hex[:8]}"
+    threads = [f"{base},1", f"{base},\t"]
+    try:
+        for thread in threads:
+            stored = saver.put({"configurable": {"thread_id": thread, "checkpoint_ns": ""}}, empty_checkpoint(), {}, {})
+            saver.put_writes(stored, [("ch", thread)], task_id="task")
+        for thread in threads:
+            (found,) = saver.list({"configurable": {"thread_id": thread}})
+            assert [tuple(w) for w in found.pending_writes] == [("task", "ch", thread)]
+    finally:
+        for thread in threads:
+            saver.delete_thread(thread)
