@@ -204,9 +204,9 @@ def namespace_matches(namespace: tuple[str, ...], condition: MatchCondition) -> 
 def check_index(info: dict[str, Any], name: str, prefix: str, dims: int | None) -> None:
     """An existing index (``FT.INFO``) must be the store's, with vectors of ``dims``: otherwise every later put
     would succeed and its item fail indexing (found by ``get``, never by ``search`` or ``list_namespaces``)."""
-    fields = {as_str(a[1]): {as_str(a[i]): a[i + 1] for i in range(0, len(a) - 1, 2)} for a in info["attributes"]}
-    definition = dict(zip(*[iter(info["index_definition"])] * 2, strict=True))
-    prefixes = [as_str(p) for p in definition.get("prefixes", definition.get(b"prefixes", []))]
+    fields = {as_str(a["identifier"]): a for a in map(_pairs, info["attributes"])}
+    definition = _pairs(info["index_definition"])
+    prefixes = [as_str(p) for p in definition.get("prefixes", [])]
     fix = f"use another name, or delete it and its items (RedisMemoryStore(name={name!r}).drop())"
     if not set(fields) >= _FIELDS or prefixes != [prefix]:
         raise ValueError(f"the index {name!r} exists and is not a memory store's ({sorted(fields)}): {fix}")
@@ -215,6 +215,12 @@ def check_index(info: dict[str, Any], name: str, prefix: str, dims: int | None) 
     if dims and held != dims:
         what = f"vectors of {held} dims" if held else "no vectors (it was made without an embedder)"
         raise ValueError(f"the memory store {name!r} holds {what}, the embedder gives {dims}: {fix}")
+
+
+def _pairs(reply: Any) -> dict[str, Any]:
+    """A flat ``[name, value, ...]`` reply (RESP2) or a map (RESP3) as a dict with str names."""
+    items = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2], strict=False)
+    return {as_str(k): v for k, v in items}
 
 
 def check_vectors(vectors: Any, count: int, dims: int | None, name: str) -> np.ndarray:

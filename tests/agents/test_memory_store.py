@@ -166,3 +166,14 @@ def test_async_calls_check_the_same_way(make_store) -> None:
         assert await store.aget(("a",), "k") is None
 
     asyncio.run(scenario())
+
+
+def test_a_decoding_client_reads_unscored_items_too(make_store, redis_url: str, hash_embedder) -> None:
+    """``client=`` may decode replies: the search for items without a vector never reads the vector's bytes."""
+    decoding = redis.Redis.from_url(redis_url, decode_responses=True)
+    store = make_store(client=decoding, index={"dims": hash_embedder.dims, "embed": hash_embedder})
+    store.put(("d",), "scored", {"text": "tea"})
+    store.put(("d",), "unscored", {"text": "coffee"}, index=False)
+    found = store.search(("d",), query="tea")
+    assert [(i.key, i.score is None) for i in found] == [("scored", False), ("unscored", True)]
+    decoding.close()
