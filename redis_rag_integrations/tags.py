@@ -7,6 +7,7 @@ character and a sample of every Unicode category, alone, leading, trailing and i
   filter for one returns the other) and a filter for ``" "`` finds nothing;
 * a C0 control character (``\\x00``-``\\x1f``: tab, newline...) anywhere makes the value unmatchable or match others;
 * the empty string and ``"_"`` alone make the query a syntax error;
+* only the first 4096 bytes of a value are indexed: a longer value is stored as a digest (:data:`MAX_TAG_BYTES`);
 * in a query, ASCII punctuation and spaces must be backslash-escaped, while a backslash before a non-ASCII
   character breaks the match (so escaping everything that is not alphanumeric is wrong for some values).
 
@@ -22,13 +23,21 @@ those, :func:`query_value` refuses a value the engine cannot match instead of re
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 #: Starts every encoded value. ``~`` survives indexing and querying, and real values rarely start with it.
 ENCODED_MARK = "~"
+#: The engine keeps the first 4096 bytes of a tag value (measured: a 4097-byte value is found by its 4096-byte prefix
+#: and not by itself). A value whose stored form is longer is stored as :data:`DIGEST_MARK` + its SHA-256, which a
+#: filter for the same value computes too: exact (to SHA-256 collisions), where the cut value would match others.
+MAX_TAG_BYTES = 4096
+#: ``#`` is no hex digit, so no hex-encoded value starts with ``~#``: digests are apart from every other stored form.
+DIGEST_MARK = ENCODED_MARK + "#"
 _ENGINE_UNSAFE = re.compile(r"[\x00-\x1f\x7f]|^ | $")
-#: ASCII punctuation and the space, except ``_``: what the query syntax needs escaped.
-_ESCAPE = re.compile(r"([\x20-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7e])")
+#: ASCII punctuation and the space, except ``_``: what the query syntax needs escaped; and the control characters,
+#: which only a field name can hold (a stored value never does) and which the parser reads escaped (measured).
+_ESCAPE = re.compile(r"([\x01-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f])")
 _HEX = re.compile(r"(?:[0-9a-f]{2})*")
 
 
@@ -36,16 +45,28 @@ class UnmatchableTagError(ValueError):
     """A tag value that an index storing raw tags (a legacy layout) can never match exactly."""
 
 
+def _size(value: str) -> int:
+    return len(value.encode("utf-8", "surrogatepass"))
+
+
 def engine_keeps(value: str) -> bool:
     """Whether the engine indexes ``value`` unchanged and a query can name it."""
-    return bool(value) and value != "_" and _ENGINE_UNSAFE.search(value) is None
+    return bool(value) and value != "_" and _ENGINE_UNSAFE.search(value) is None and _size(value) <= MAX_TAG_BYTES
 
 
 def encode(value: str) -> str:
     """The form of ``value`` stored in a TAG field of our layout (``value`` itself for almost every real value)."""
     if engine_keeps(value) and not value.startswith(ENCODED_MARK):
         return value
-    return ENCODED_MARK + value.encode("utf-8", "surrogatepass").hex()
+    stored = ENCODED_MARK + value.encode("utf-8", "surrogatepass").hex()
+    if len(stored) > MAX_TAG_BYTES:
+        return DIGEST_MARK + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return stored
+
+
+def is_digest(stored: str) -> bool:
+    """Whether ``stored`` is the digest of a value too long to index whole (:func:`decode` cannot give it back)."""
+    return stored.startswith(DIGEST_MARK)
 
 
 def decode(stored: str) -> str:

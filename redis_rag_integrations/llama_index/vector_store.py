@@ -39,7 +39,7 @@ from ..settings import Settings
 from ..store import Hit, Record, RedisVectorIndex
 from ..store.auto_fields import MetadataFields
 from ..store.filters import FilterError
-from ..store.layout import RawJson
+from ..store.layout import RESERVED_FIELDS, RawJson
 from ..store.options import metadata_fields_from, settings_with
 from ..tenancy import TenantLike
 from .fast_nodes import text_node
@@ -104,6 +104,9 @@ class RedisVectorStore(BasePydanticVectorStore):
     ) -> None:
         metadata_fields = metadata_fields_from(metadata_fields, metadata_schema)
         settings = settings_with(settings, index_options)
+        if index is None and index_name is not None and not index_name.strip():
+            # Only None means "the settings' index": an empty name is a mistake, refused as the core refuses it.
+            raise ValueError(f"index_name must be a non-empty name (None: the settings' index), got {index_name!r}")
         super().__init__(index_name=index.name if index is not None else index_name or settings.index_name)
         self._settings, self._url, self._prefix, self._fields = settings, redis_url, prefix, metadata_fields
         self._client = redis_client
@@ -174,10 +177,12 @@ class RedisVectorStore(BasePydanticVectorStore):
         return text_node(record.id, record.text, record.metadata, record.doc_id)  # unvalidated when equivalent
 
     def _filter(self, filters: MetadataFilters | None, node_ids: Any = None, doc_ids: Any = None) -> Any:
+        """The core's dict filter; ``node_ids`` / ``doc_ids`` restrict when given (``[]``: to nothing, see
+        :func:`_restricts_to_nothing`, checked by every caller before this)."""
         parts = [translate_filters(filters)] if filters is not None and filters.filters else []
-        if node_ids:
+        if node_ids is not None:
             parts.append({"id": {"$in": list(node_ids)}})
-        if doc_ids:
+        if doc_ids is not None:
             parts.append({"doc_id": {"$in": list(doc_ids)}})
         return None if not parts else parts[0] if len(parts) == 1 else {"$and": parts}
 
@@ -209,7 +214,7 @@ class RedisVectorStore(BasePydanticVectorStore):
     def delete_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **delete_kwargs: Any
     ) -> None:
-        if self._core is None:
+        if self._core is None or _restricts_to_nothing(node_ids):
             return
         if filters is None or not filters.filters:
             self._core.delete(node_ids or [])
@@ -219,7 +224,7 @@ class RedisVectorStore(BasePydanticVectorStore):
     async def adelete_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **delete_kwargs: Any
     ) -> None:
-        if self._core is None:
+        if self._core is None or _restricts_to_nothing(node_ids):
             return
         if filters is None or not filters.filters:
             await self._core.adelete(node_ids or [])
@@ -237,7 +242,7 @@ class RedisVectorStore(BasePydanticVectorStore):
     # --- reading ---------------------------------------------------------------------------------------------
 
     def get_nodes(self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None) -> list[BaseNode]:
-        if self._core is None:
+        if self._core is None or _restricts_to_nothing(node_ids):
             return []
         if filters is None or not filters.filters:
             return [self._node(r) for r in self._core.get(node_ids or [])]
@@ -246,14 +251,14 @@ class RedisVectorStore(BasePydanticVectorStore):
     async def aget_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
     ) -> list[BaseNode]:
-        if self._core is None:
+        if self._core is None or _restricts_to_nothing(node_ids):
             return []
         if filters is None or not filters.filters:
             return [self._node(r) for r in await self._core.aget(node_ids or [])]
         return [self._node(r) for r in await self._core.afind(self._filter(filters, node_ids))]
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        if self._core is None:
+        if self._core is None or _restricts_to_nothing(query.node_ids, query.doc_ids):
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         mode, flt, k = self._plan(query)
         core = self._core
@@ -268,7 +273,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         return self._result(hits, mode)
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        if self._core is None:
+        if self._core is None or _restricts_to_nothing(query.node_ids, query.doc_ids):
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         mode, flt, k = self._plan(query)
         core = self._core
@@ -306,6 +311,12 @@ class RedisVectorStore(BasePydanticVectorStore):
         )
 
 
+def _restricts_to_nothing(*restrictions: Sequence[str] | None) -> bool:
+    """Whether an id restriction is given and empty: ``node_ids=[]`` means "none of the nodes", as in
+    ``SimpleVectorStore`` (only ``None`` means "no restriction"), so nothing is found, returned or deleted."""
+    return any(r is not None and len(r) == 0 for r in restrictions)
+
+
 def _vector(query: VectorStoreQuery) -> list[float]:
     if query.query_embedding is None:
         raise ValueError("this query mode needs query_embedding (the retriever sets it from its embed_model)")
@@ -336,6 +347,14 @@ def translate_filters(filters: MetadataFilters) -> dict[str, Any]:
 
 
 def _one(f: MetadataFilter) -> dict[str, Any]:
+    if f.key in RESERVED_FIELDS:
+        # In the core's filters these names are the layout's own fields (the node id, the ref_doc_id, the content
+        # hash...), where a LlamaIndex filter names a metadata key: it would silently test something else.
+        raise FilterError(
+            f"cannot filter on metadata key {f.key!r}: the name is one of the store's own fields "
+            f"({', '.join(sorted(RESERVED_FIELDS))}), so it is not declared as a filter field. Rename the key, "
+            "or use VectorStoreQuery(node_ids=..., doc_ids=...) for node / document ids"
+        )
     if f.operator == FilterOperator.ALL:
         values = f.value if isinstance(f.value, list) else [f.value]
         return {"$and": [{f.key: {"$eq": v}} for v in values]}

@@ -18,6 +18,19 @@ from .. import tags
 TAG_SEPARATOR = "\x1f"
 
 
+def check_tag_ids(record_id: str, doc_id: str | None) -> None:
+    """Refuse an id or a doc_id too long for the engine to index whole (:data:`..tags.MAX_TAG_BYTES`): other values
+    are stored as their digest, but these are read back from their tag, and a digest cannot be turned back."""
+    for what, value in (("id", record_id), ("doc_id", doc_id)):
+        if value is not None and tags.is_digest(tags.encode(value)):
+            shown = record_id if len(record_id) <= 60 else record_id[:60] + "..."
+            raise ValueError(
+                f"record {shown!r}: its {what} is longer than the {tags.MAX_TAG_BYTES} bytes the search engine "
+                "indexes whole (2048 for a value that must be hex-encoded: spaces at its ends, control characters), "
+                "so it could not be found or deleted by it: use a shorter one (a hash of it, for example)"
+            )
+
+
 def holds_values(value: Any) -> bool:
     """Whether a metadata value gets an index entry: ``None`` and empty lists hold nothing to filter on (so
     ``$eq`` never matches them and ``$ne`` / ``$nin`` always do)."""

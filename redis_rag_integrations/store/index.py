@@ -169,8 +169,10 @@ class RedisVectorIndex(IndexSearch):
                 f"index {self.name!r} was written by {self.layout.dialect} and is opened read-only: search it, "
                 "and re-ingest into a new index to write (two layouts in one index would confuse both readers)"
             )
-        if self._auto and (new := auto_fields.infer(records, self.layout.metadata_fields)):
-            self._declare(new)
+        if self._auto:
+            auto_fields.check_tag_values(records, self.layout.metadata_fields)
+            if new := auto_fields.infer(records, self.layout.metadata_fields):
+                self._declare(new)
         checked = [(self.layout.key(r.id), self.layout.check(r)) for r in records]
         seen: set[str] = set()
         for key, _ in checked:

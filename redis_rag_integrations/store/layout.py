@@ -39,7 +39,7 @@ from ..settings import Settings, get_settings
 
 # Re-exported (``X as X``): callers import the record types and MAX_EXACT_INT from here.
 from .field_values import MAX_EXACT_INT as MAX_EXACT_INT
-from .field_values import TAG_SEPARATOR, holds_values, index_value
+from .field_values import TAG_SEPARATOR, check_tag_ids, holds_values, index_value
 from .records import Checked, RawJson, Record
 from .records import Hit as Hit
 from .records import content_hash as content_hash
@@ -316,6 +316,7 @@ class Layout:
             raise ValueError(f"record {record.id!r} has no vector")
         if record.doc_id is not None and not (isinstance(record.doc_id, str) and record.doc_id):
             raise ValueError(f"record {record.id!r}: doc_id must be a non-empty string or None, got {record.doc_id!r}")
+        check_tag_ids(record.id, record.doc_id)
         try:
             metadata_json = json.dumps(record.metadata, ensure_ascii=False, allow_nan=False)
             extra = record.extra

@@ -89,7 +89,6 @@ def test_not_condition_excludes_every_record_that_matches_any_of_its_filters(sto
     assert _ids(redis_store, flt) == ["n3"]  # actual: ['n1', 'n2', 'n3']
 
 
-@pytest.mark.xfail(strict=True, reason="query ignores node_ids=[] (falsy) and searches every node")
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_query_restricted_to_an_empty_node_id_list_returns_nothing(stores, backend: str) -> None:
     redis_store, reference = stores(GRID, metadata_fields=GRID_FIELDS, backend=backend)
@@ -97,9 +96,6 @@ def test_query_restricted_to_an_empty_node_id_list_returns_nothing(stores, backe
     assert _ids(redis_store, None, node_ids=[]) == []  # actual: all four nodes
 
 
-@pytest.mark.xfail(
-    strict=True, reason="delete_nodes drops node_ids=[] (falsy): every node matching the filter is deleted"
-)
 def test_delete_nodes_with_an_empty_node_id_list_deletes_nothing(stores) -> None:
     redis_store, reference = stores(GRID, metadata_fields="auto")
     flt = MetadataFilters(filters=[_f("a", "x")])
@@ -109,14 +105,12 @@ def test_delete_nodes_with_an_empty_node_id_list_deletes_nothing(stores) -> None
     assert _ids(redis_store, None) == ["n0", "n1", "n2", "n3"]  # actual: ['n2', 'n3'] (n0, n1 deleted)
 
 
-@pytest.mark.xfail(strict=True, reason="adelete_nodes drops node_ids=[] (falsy) the same way")
 def test_adelete_nodes_with_an_empty_node_id_list_deletes_nothing(stores) -> None:
     redis_store, _ = stores(GRID, metadata_fields="auto")
     asyncio.run(redis_store.adelete_nodes(node_ids=[], filters=MetadataFilters(filters=[_f("a", "x")])))
     assert _ids(redis_store, None) == ["n0", "n1", "n2", "n3"]
 
 
-@pytest.mark.xfail(strict=True, reason="get_nodes drops node_ids=[] (falsy) when a filter is given")
 def test_get_nodes_with_an_empty_node_id_list_and_a_filter_returns_nothing(stores) -> None:
     redis_store, _ = stores(GRID, metadata_fields="auto")
     got = redis_store.get_nodes(node_ids=[], filters=MetadataFilters(filters=[_f("a", "x")]))
@@ -184,9 +178,6 @@ def test_a_question_with_a_lone_underscore_is_answered(stores, mode: VectorStore
     assert redis_store.query(query).ids  # actual: ResponseError: Syntax error at offset ... near text
 
 
-@pytest.mark.xfail(
-    strict=True, reason="tags store bool True as 'true': EQ 'true' also matches records whose value is the bool True"
-)
 def test_tag_equality_does_not_equate_a_bool_with_its_string(stores) -> None:
     redis_store, reference = stores([{"flag": True}, {"flag": "true"}, {"flag": "no"}], metadata_fields="auto")
     flt = MetadataFilters(filters=[_f("flag", "true")])
@@ -198,11 +189,6 @@ def test_tag_equality_does_not_equate_a_bool_with_its_string(stores) -> None:
     assert got == ["n1"]  # actual: ['n0', 'n1']
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a filter on metadata key 'id' / 'content_hash' is compiled against the layout's own field (the node id, "
-    "the content hash) while the record's metadata holds the key: a silent empty result",
-)
 @pytest.mark.parametrize("key", ["id", "content_hash"])
 def test_a_filter_on_a_metadata_key_named_like_a_layout_field_is_exact_or_refused(stores, key: str) -> None:
     redis_store, reference = stores([{key: "abc"}, {key: "zzz"}], metadata_fields="auto")
@@ -216,11 +202,6 @@ def test_a_filter_on_a_metadata_key_named_like_a_layout_field_is_exact_or_refuse
     assert got == ["n0"]  # actual: []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine keeps only the first 4096 bytes of a tag: a longer value is not found by its own value and "
-    "is found by its 4096-byte prefix (values are encoded only for spaces / control characters / '' / '_')",
-)
 def test_tag_equality_on_a_value_longer_than_4096_bytes_is_exact_or_refused(stores) -> None:
     long_value, prefix = "x" * 5000, "x" * 4096
     redis_store, reference = stores([{"s": long_value}, {"s": prefix}], metadata_fields="auto")
@@ -234,11 +215,6 @@ def test_tag_equality_on_a_value_longer_than_4096_bytes_is_exact_or_refused(stor
         assert got == expected  # actual: [] for the 5000-byte value, ['n0', 'n1'] for the prefix
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="doc_id is a tag too: a ref_doc_id longer than 4096 bytes is indexed truncated, so delete(ref_doc_id) "
-    "silently deletes nothing (the write was accepted)",
-)
 def test_delete_by_a_ref_doc_id_longer_than_4096_bytes_deletes_its_nodes_or_the_write_is_refused(
     redis_url: str, unique_name: str
 ) -> None:
@@ -259,9 +235,6 @@ def test_delete_by_a_ref_doc_id_longer_than_4096_bytes_deletes_its_nodes_or_the_
             store.index.drop()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="metadata='auto' declares a field named 'a\\tb'; a filter on it is a raw Redis syntax error"
-)
 def test_a_filter_on_a_metadata_key_with_a_tab_is_exact_or_refused(stores) -> None:
     redis_store, _ = stores([{"a\tb": "v"}, {"a\tb": "w"}], metadata_fields="auto")
     try:
@@ -271,11 +244,6 @@ def test_a_filter_on_a_metadata_key_with_a_tab_is_exact_or_refused(stores) -> No
     assert got == ["n0"]  # actual: redis.exceptions.ResponseError: Syntax error at offset 4 near b
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RedisVectorStore('') falls back to the settings' default index (index_name or settings.index_name) "
-    "where the core refuses an empty name",
-)
 def test_an_empty_index_name_is_refused(redis_url: str, unique_name: str) -> None:
     # The default is made unique, so that the fallback (if it happens) writes nowhere another test reads.
     settings = Settings(redis_url=redis_url, index_name=unique_name)
@@ -288,11 +256,6 @@ def test_an_empty_index_name_is_refused(redis_url: str, unique_name: str) -> Non
             store.index.drop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="metadata_fields='auto' declares 'v' a tag from the first write ('1'); a later int 1 is written into the "
-    "tag as '1', so EQ '1' and EQ 1 each match both records (a mix within one write is left undeclared instead)",
-)
 def test_auto_tag_field_keeps_a_later_int_apart_from_its_string(redis_url: str, unique_name: str) -> None:
     store = RedisVectorStore(unique_name, dims=4, redis_url=redis_url, metadata_fields="auto")
     reference = SimpleVectorStore()
