@@ -191,6 +191,9 @@ class SemanticCacheLLM(WrappedPrompting, LLM):
         """The text to match and the LLM scope of a chat call (the chat's context digest joins the scope)."""
         try:
             text, context = messages_to_key(messages)
+        except UncacheableCall as exc:
+            log_bypass(f"SemanticCacheLLM({self.llm.class_name()})", exc)
+            return None, None
         except CacheInputError as exc:
             logger.debug("SemanticCacheLLM passes through: %s", exc)
             return None, None

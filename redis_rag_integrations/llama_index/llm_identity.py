@@ -15,7 +15,7 @@ from llama_index.core.llms.llm import LLM
 from llama_index.core.tools.types import BaseTool
 
 from ..cache import CacheInputError
-from ..cache.chat import chat_key
+from ..cache.chat import context_digest
 from ..cache.identity import excluded
 
 
@@ -40,13 +40,39 @@ def tool_identity(value: Any) -> tuple[str, Any] | None:
 
 
 def messages_to_key(messages: Sequence[ChatMessage]) -> tuple[str, str | None]:
-    """The chat's key (:func:`redis_rag_integrations.cache.chat.chat_key`); :class:`CacheInputError` for content
-    that text cannot represent (images, audio, tool calls)."""
-    turns = []
+    """``(text to match by meaning, context digest or None)`` for a chat (see :mod:`redis_rag_integrations.cache.chat`):
+    the last message's text by meaning; every earlier message whole (role, each block, ``additional_kwargs``:
+    what reaches the model) and the last one's role, ``additional_kwargs`` and block split exactly, through the
+    digest. ``None`` for a lone user question of one block, as a plain prompt. :class:`CacheInputError` for content
+    the cache cannot replay or identify (images, audio, tool calls; an ``additional_kwargs`` value with no exact
+    form: :class:`~redis_rag_integrations.cache.identity.UncacheableCall`)."""
+    if not messages:
+        raise CacheInputError("empty chat; not cached")
     for message in messages:
         if any(not isinstance(block, TextBlock) for block in message.blocks):
             raise CacheInputError("chat message has non-text content (image, audio, document...); not cached")
         if message.additional_kwargs.get("tool_calls") or message.role == MessageRole.TOOL:
             raise CacheInputError("chat with tool calls; not cached")
-        turns.append((message.role.value, message.content or ""))
-    return chat_key(turns)
+    *before, last = messages
+    blocks = [block.text for block in last.blocks]
+    text = "\n".join(blocks)
+    if not before and last.role == MessageRole.USER and len(blocks) == 1 and not last.additional_kwargs:
+        return text, None
+    context = {
+        "before": [_message_identity(m) for m in before],
+        # one block: its text is the text matched; otherwise the split into blocks is part of the call
+        "last": {
+            "role": last.role.value,
+            "blocks": 1 if len(blocks) == 1 else blocks,
+            "kwargs": last.additional_kwargs,
+        },
+    }
+    return text, context_digest(context)
+
+
+def _message_identity(message: ChatMessage) -> dict[str, Any]:
+    return {
+        "role": message.role.value,
+        "blocks": [block.text for block in message.blocks],
+        "kwargs": message.additional_kwargs,
+    }

@@ -52,11 +52,6 @@ BACKENDS = ["query_engine", "vectorset"]
 # --- SemanticCacheLLM --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cache.chat.chat_key joins turns as 'role: text' lines: a turn whose text holds '\\nuser: ...' gives "
-    "the same context digest as a different conversation",
-)
 def test_chat_cache_does_not_share_an_answer_between_two_different_conversations(
     redis_url: str, unique_name: str
 ) -> None:
