@@ -18,6 +18,7 @@ from ..clients import RedisClients
 from ..connection import AsyncClient, SyncClient
 from ..decoding import as_str
 from ..settings import Settings, get_settings
+from .checks import optional_count, whole_number
 from .errors import CorruptEntryError, CorruptEntryWarning
 from .keys import ARCHIVE_OLDEST_LUA, DELETE_AT_LUA, SessionKeys, SessionLayout
 from .message import DEFAULT_MAX_MESSAGE_BYTES, StoredMessage, decode, encode
@@ -165,9 +166,7 @@ class ChatHistoryStore(AsyncHistoryMethods):
     @staticmethod
     def _window(total: int, last: int | None, limit: int | None, offset: int | None) -> tuple[int, int]:
         """[start, stop) over ``total`` entries for a last-N window or a limit/offset page."""
-        for name, value in (("last", last), ("limit", limit), ("offset", offset)):
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
+        last, limit, offset = ChatHistoryStore._window_args(last, limit, offset)
         start, stop = 0, total
         if last is not None:
             start = max(0, total - last)
@@ -176,6 +175,18 @@ class ChatHistoryStore(AsyncHistoryMethods):
         if limit is not None:
             stop = min(stop, start + limit)
         return start, stop
+
+    @staticmethod
+    def _window_args(last: Any, limit: Any, offset: Any) -> tuple[int | None, int | None, int | None]:
+        """The window's numbers checked (whole, >= 0) before anything is sent."""
+        return optional_count("last", last), optional_count("limit", limit), optional_count("offset", offset)
+
+    def _delete_at_args(self, session_id: str, index: Any) -> tuple[SessionKeys, int, list[Any]]:
+        """Keys, the checked index and the script's arguments of ``delete_at`` (sync and async)."""
+        keys = self.keys(session_id)
+        position = whole_number("index", index)
+        args = [*keys.all_plain(), self.ttl or 0, position, uuid.uuid4().hex]
+        return keys, position, args
 
     def _decode_ranges(self, parts: list[tuple[str, int, list[bytes]]]) -> list[StoredMessage]:
         out: list[StoredMessage] = []
@@ -222,6 +233,7 @@ class ChatHistoryStore(AsyncHistoryMethods):
         archived messages (older) before the active ones."""
         keys = self.keys(session_id)
         lists = self._status_keys(keys, status)
+        last, limit, offset = self._window_args(last, limit, offset)
         if last is not None and limit is None and offset is None and len(lists) == 1:
             return self._read_last(lists[0], last)
         pipe = self.client.pipeline(transaction=True)
@@ -278,16 +290,15 @@ class ChatHistoryStore(AsyncHistoryMethods):
 
     def delete_at(self, session_id: str, index: int) -> StoredMessage | None:
         """Remove and return the active message at ``index`` (negative counts from the end); None if absent."""
-        keys = self.keys(session_id)
-        raw = self.client.eval(
-            DELETE_AT_LUA, len(keys.all_plain()), *keys.all_plain(), self.ttl or 0, index, uuid.uuid4().hex
-        )
-        return self.decode_all([raw], keys.active, index)[0] if raw else None
+        keys, position, args = self._delete_at_args(session_id, index)
+        raw = self.client.eval(DELETE_AT_LUA, len(keys.all_plain()), *args)
+        return self.decode_all([raw], keys.active, position)[0] if raw else None
 
     def pop_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
         """Remove and return the ``n`` oldest active messages (one LPOP: atomic)."""
         keys = self.keys(session_id)
-        if n <= 0:
+        n = whole_number("n", n, minimum=0)
+        if n == 0:
             return []
         pipe = self.client.pipeline(transaction=True)
         pipe.lpop(keys.active, n)
@@ -299,15 +310,15 @@ class ChatHistoryStore(AsyncHistoryMethods):
     def archive_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
         """Move the ``n`` oldest active messages to the archive (atomically) and return them."""
         keys = self.keys(session_id)
-        if n <= 0:
+        n = whole_number("n", n, minimum=0)
+        if n == 0:
             return []
         raws = self.client.eval(ARCHIVE_OLDEST_LUA, len(keys.all_plain()), *keys.all_plain(), self.ttl or 0, n)
         return self.decode_all(raws or [], keys.active, 0)
 
     def trim(self, session_id: str, keep_last: int) -> int:
         """Keep only the last ``keep_last`` active messages; returns how many were removed."""
-        if keep_last < 0:
-            raise ValueError(f"keep_last must be >= 0, got {keep_last}")
+        keep_last = whole_number("keep_last", keep_last, minimum=0)
         keys = self.keys(session_id)
         pipe = self.client.pipeline(transaction=True)
         pipe.llen(keys.active)

@@ -7,12 +7,12 @@ read windows), so this file holds only the awaiting, as :mod:`..cache.semantic_a
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import metrics, replication
 from ..decoding import as_str
+from .checks import whole_number
 from .keys import ARCHIVE_OLDEST_LUA, DELETE_AT_LUA
 from .message import StoredMessage
 
@@ -56,6 +56,7 @@ class AsyncHistoryMethods(_Store):
     ) -> list[StoredMessage]:
         keys = self.keys(session_id)
         lists = self._status_keys(keys, status)
+        last, limit, offset = self._window_args(last, limit, offset)
         if last is not None and limit is None and offset is None and len(lists) == 1:
             if last < 0:
                 raise ValueError(f"last must be >= 0, got {last}")
@@ -95,15 +96,15 @@ class AsyncHistoryMethods(_Store):
         await client.delete(*keys.all_plain(), *recalled)
 
     async def adelete_at(self, session_id: str, index: int) -> StoredMessage | None:
-        keys = self.keys(session_id)
-        args = (self.ttl or 0, index, uuid.uuid4().hex)
+        keys, position, args = self._delete_at_args(session_id, index)
         client = await self.aclient()
-        raw = await client.eval(DELETE_AT_LUA, len(keys.all_plain()), *keys.all_plain(), *args)
-        return self.decode_all([raw], keys.active, index)[0] if raw else None
+        raw = await client.eval(DELETE_AT_LUA, len(keys.all_plain()), *args)
+        return self.decode_all([raw], keys.active, position)[0] if raw else None
 
     async def apop_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
         keys = self.keys(session_id)
-        if n <= 0:
+        n = whole_number("n", n, minimum=0)
+        if n == 0:
             return []
         pipe = await self._atransaction()
         pipe.lpop(keys.active, n)
@@ -114,15 +115,15 @@ class AsyncHistoryMethods(_Store):
 
     async def aarchive_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
         keys = self.keys(session_id)
-        if n <= 0:
+        n = whole_number("n", n, minimum=0)
+        if n == 0:
             return []
         client = await self.aclient()
         raws = await client.eval(ARCHIVE_OLDEST_LUA, len(keys.all_plain()), *keys.all_plain(), self.ttl or 0, n)
         return self.decode_all(raws or [], keys.active, 0)
 
     async def atrim(self, session_id: str, keep_last: int) -> int:
-        if keep_last < 0:
-            raise ValueError(f"keep_last must be >= 0, got {keep_last}")
+        keep_last = whole_number("keep_last", keep_last, minimum=0)
         keys = self.keys(session_id)
         pipe = await self._atransaction()
         pipe.llen(keys.active)
