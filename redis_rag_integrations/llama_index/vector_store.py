@@ -55,7 +55,9 @@ _OPS = {
     FilterOperator.NIN: "$nin",
     FilterOperator.ANY: "$in",
     FilterOperator.CONTAINS: "$eq",
-    FilterOperator.TEXT_MATCH: "$like",
+    # LlamaIndex's TEXT_MATCH is a case-sensitive substring test (value in metadata[key]): the core's $substr
+    # answers it exactly (store/substring.py), where $like would match words (stemmed, stopwords dropped).
+    FilterOperator.TEXT_MATCH: "$substr",
 }
 #: Node fields the record already holds elsewhere; the rest of the node's JSON is kept in ``extra``.
 #: Node fields the layout holds in its own hash fields (or, for the embedding, the vector): left out of ``extra``.

@@ -35,6 +35,8 @@ FilterLike = FilterExpression | Mapping[str, Any] | str | None
 _NUMERIC_OPS = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$between"}
 _TAG_OPS = {"$eq", "$ne", "$in", "$nin"}
 _TEXT_OPS = {"$like", "$match"}
+#: A substring test, resolved to ids before compiling (:mod:`.substring`); the compiler itself cannot answer it.
+_SUBSTR = "$substr"
 
 
 class FilterError(ValueError):
@@ -152,7 +154,8 @@ class _Compiler(FilterWalker):
         return _negate(clause)
 
     def allowed(self, ftype: str) -> set[str]:
-        return {"tag": _TAG_OPS, "numeric": _NUMERIC_OPS, "text": _TEXT_OPS}.get(ftype, set())
+        ops = {"tag": _TAG_OPS, "numeric": _NUMERIC_OPS, "text": _TEXT_OPS}.get(ftype, set())
+        return ops | {_SUBSTR} if ftype in ("tag", "text") else ops
 
     def undeclared(self, name: str) -> FilterError:
         return FilterError(
@@ -165,6 +168,12 @@ class _Compiler(FilterWalker):
         return _TEXT_EQ_HINT if ftype == "text" and op in _TAG_OPS else ""
 
     def condition(self, ftype: str, name: str, op: str, value: Any) -> str:
+        if op == _SUBSTR:
+            raise FilterError(
+                f"{_SUBSTR} (substring match) on {name!r} is answered by find, search, text_search, hybrid_search "
+                "and mmr_search (and their async twins), which test it exactly first (store/substring.py); this "
+                "call compiles the filter as it is: leave it out here"
+            )
         if ftype == "tag":
             values = tag_values(name, value, many=op in ("$in", "$nin"))
             try:

@@ -26,6 +26,7 @@ from .hybrid import HybridPlan, default_fetch_k
 from .knn import KnnPlanner, parse_reply
 from .layout import METADATA, QUERY_FIELDS, RETURN_FIELDS, VECTOR, Hit, Layout, Record
 from .ranking import mmr_order
+from .substring import exact_substrings
 from .text import TextPlanner, parse_text_reply
 
 
@@ -86,12 +87,14 @@ class IndexSearch:
             out.append(self.layout.read(self.layout.key(record_id), fields, vector if with_vectors else None))
         return out
 
+    @exact_substrings
     def find(self, filter: FilterLike, limit: int = 1000) -> list[Record]:
         """Records matching ``filter`` (no ranking), at most ``limit`` (:mod:`.find`)."""
         cmd = find_command(self.layout, filter, limit)
         reply = ft_call(self.client, self.name, *cmd) if self._cluster else self.client.execute_command(*cmd)
         return parse_find_reply(self.layout, reply)
 
+    @exact_substrings
     async def afind(self, filter: FilterLike, limit: int = 1000) -> list[Record]:
         cmd = find_command(self.layout, filter, limit)
         client = self.async_client
@@ -99,6 +102,7 @@ class IndexSearch:
         return parse_find_reply(self.layout, reply)
 
     @metrics.timed("store.search")
+    @exact_substrings
     def search(
         self,
         vector: Sequence[float] | np.ndarray,
@@ -120,6 +124,7 @@ class IndexSearch:
         return parse_reply(self.layout, reply, self._similarity)
 
     @metrics.timed("store.search")
+    @exact_substrings
     async def asearch(
         self,
         vector: Sequence[float] | np.ndarray,
@@ -135,6 +140,7 @@ class IndexSearch:
         return parse_reply(self.layout, reply, self._similarity)
 
     @metrics.timed("store.text_search")
+    @exact_substrings
     def text_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
         """BM25 over the chunk text; ``score`` is the BM25 score, ``distance`` its negation (lower is better)."""
         cmd = self._text.command(text, filter, k)
@@ -142,6 +148,7 @@ class IndexSearch:
         return parse_text_reply(self.layout, reply)
 
     @metrics.timed("store.text_search")
+    @exact_substrings
     async def atext_search(self, text: str, k: int = 4, filter: FilterLike = None) -> list[Hit]:
         cmd = self._text.command(text, filter, k)
         client = self.async_client
@@ -149,6 +156,7 @@ class IndexSearch:
         return parse_text_reply(self.layout, reply)
 
     @metrics.timed("store.hybrid_search")
+    @exact_substrings
     def hybrid_search(
         self,
         text: str,
@@ -170,6 +178,7 @@ class IndexSearch:
         return plan.finish(ft_pipeline(self.client, self.name, plan.commands, self._cluster))
 
     @metrics.timed("store.hybrid_search")
+    @exact_substrings
     async def ahybrid_search(
         self,
         text: str,

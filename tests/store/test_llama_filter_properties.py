@@ -7,6 +7,7 @@ each leaf by LlamaIndex's function. Hypothesis draws the trees (AND / OR / NOT, 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,12 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from llama_index.core.schema import TextNode
+from llama_index.core.vector_stores import SimpleVectorStore
 from llama_index.core.vector_stores.types import (
     FilterCondition,
     FilterOperator,
     MetadataFilter,
     MetadataFilters,
     VectorStoreQuery,
+    VectorStoreQueryMode,
 )
 from llama_index.core.vector_stores.utils import build_metadata_filter_fn
 
@@ -108,3 +111,88 @@ def test_nested_and_or_not_filters_select_what_llama_index_selects(store: RedisV
     want = sorted(f"n{i}" for i, m in enumerate(METAS) if expected(filters, m))
     query = VectorStoreQuery(query_embedding=[1.0, 0, 0, 0], similarity_top_k=len(METAS), filters=filters)
     assert sorted(store.query(query).ids) == want
+
+
+#: Texts for TEXT_MATCH: case, stopwords, punctuation, '_', non-ASCII, whitespace other than spaces, repeats.
+TEXTS = [
+    "Running fast",
+    "runs",
+    "the end",
+    "it is a cat",
+    "cat, the end.",
+    "a_b _ __ x_",
+    "naïve café 日本",
+    "tab\tsep\nline",
+    "nbsp\xa0word end",
+    "Run run RUN",
+    "x",
+    "",
+]
+#: Values: pieces of the texts (so that many match), and arbitrary strings.
+pieces = st.sampled_from(TEXTS).flatmap(
+    lambda t: st.tuples(st.integers(0, len(t)), st.integers(0, len(t))).map(lambda ij: t[min(ij) : max(ij)])
+)
+text_values = st.one_of(pieces, st.text(alphabet=" aeinrtuxRN_.,\t", max_size=5), st.text(max_size=3))
+
+
+@pytest.fixture(scope="module")
+def texts(redis_url: str) -> Iterator[tuple[RedisVectorStore, list[TextNode]]]:
+    nodes = [
+        TextNode(id_=f"n{i}", text=f"text {i}", metadata={"t": t, "g": "even" if i % 2 == 0 else "odd"},
+                 embedding=_vec(i))
+        for i, t in enumerate(TEXTS)
+    ]  # fmt: skip
+    s = RedisVectorStore(
+        f"t{uuid.uuid4().hex[:12]}",
+        dims=4,
+        redis_url=redis_url,
+        settings=Settings(redis_url=redis_url),
+        metadata_fields={"t": "text", "g": "tag"},
+    )
+    s.add(nodes)
+    yield s, nodes
+    s.clear()
+    assert s.index is not None
+    s.index.drop()
+
+
+def _text_match(value: str) -> MetadataFilter:
+    return MetadataFilter(key="t", value=value, operator=FilterOperator.TEXT_MATCH)
+
+
+@SLOW
+@given(value=text_values, k=st.integers(1, 4))
+def test_text_match_selects_and_ranks_what_simple_vector_store_does(
+    texts: tuple[RedisVectorStore, list[TextNode]], value: str, k: int
+) -> None:
+    """TEXT_MATCH is LlamaIndex's substring test, and the ``k`` nearest of the matches come back in order."""
+    store, nodes = texts
+    reference = SimpleVectorStore()
+    reference.add(nodes)
+    filters = MetadataFilters(filters=[_text_match(value)])
+    query = VectorStoreQuery(query_embedding=[1.0, 0.2, 0, 0], similarity_top_k=k, filters=filters)
+    assert store.query(query).ids == reference.query(query).ids
+    matches = sorted(f"n{i}" for i, t in enumerate(TEXTS) if value in t)
+    assert sorted(n.node_id for n in store.get_nodes(filters=filters)) == matches
+    assert sorted(n.node_id for n in asyncio.run(store.aget_nodes(filters=filters))) == matches
+    for mode in (VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.HYBRID):  # every node holds "text"
+        ranked = VectorStoreQuery(
+            query_str="text", query_embedding=[1.0, 0.2, 0, 0], similarity_top_k=k, filters=filters, mode=mode
+        )
+        ids = store.query(ranked).ids
+        assert set(ids) <= set(matches) and len(ids) == min(k, len(matches))
+
+
+@SLOW
+@given(value=text_values, condition=conditions, group=st.sampled_from(["even", "odd"]))
+def test_text_match_under_and_or_not_selects_what_llama_index_selects(
+    texts: tuple[RedisVectorStore, list[TextNode]], value: str, condition: FilterCondition, group: str
+) -> None:
+    store, nodes = texts
+    inner = MetadataFilters(filters=[_text_match(value), MetadataFilter(key="g", value=group)], condition=condition)
+    filters = MetadataFilters(filters=[inner], condition=FilterCondition.NOT)
+    for flt in (inner, filters):
+        want = sorted(n.node_id for n in nodes if expected(flt, n.metadata))
+        query = VectorStoreQuery(query_embedding=[1.0, 0, 0, 0], similarity_top_k=len(nodes), filters=flt)
+        assert sorted(store.query(query).ids) == want
+        assert sorted(asyncio.run(store.aquery(query)).ids) == want

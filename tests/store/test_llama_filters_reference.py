@@ -134,11 +134,6 @@ def test_text_match_with_a_stopword_is_exact_or_refused(stores, value: str, mode
     assert got == holding
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TEXT_MATCH is compiled to a word match ($like: every word, any order, case-insensitive), documented in the "
-    "README, where LlamaIndex's TEXT_MATCH is a case-sensitive substring test: other records, no error",
-)
 @pytest.mark.parametrize(("value", "expected"), [("Run", ["n0"]), ("fast Running", []), ("running", [])])
 def test_text_match_is_a_substring_match_or_refused(stores, value: str, expected: list[str]) -> None:
     redis_store, reference = stores(WORDS, metadata_fields={"t": "text"})

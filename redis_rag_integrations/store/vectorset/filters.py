@@ -63,8 +63,9 @@ class _Compiler(FilterWalker):
         )
 
     def check_op(self, ftype: str, name: str, op: str, allowed: set[str]) -> None:
-        if op in ("$like", "$match"):
-            raise FilterError(f"{op} (word matching) is not supported by the vector-set backend: use {QUERY_ENGINE}")
+        if op in ("$like", "$match", "$substr"):
+            what = "substring matching, TEXT_MATCH" if op == "$substr" else "word matching"
+            raise FilterError(f"{op} ({what}) is not supported by the vector-set backend: use {QUERY_ENGINE}")
         super().check_op(ftype, name, op, allowed)
 
     def condition(self, ftype: str, name: str, op: str, value: Any) -> str:

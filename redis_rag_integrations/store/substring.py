@@ -1,0 +1,176 @@
+"""``$substr``: a filter for records whose field holds an exact substring, answered exactly (LlamaIndex's
+``TEXT_MATCH``: ``value in metadata[key]``, case-sensitive).
+
+Why not the engine alone: a text field is indexed as words (lowercased, stemmed, stopwords left out, split on
+punctuation), so no query can say "holds ``Run`` as characters": the word query ``Run`` misses ``Running fast`` and
+matches ``running``. Why not a refusal: LlamaIndex users write ``TEXT_MATCH`` for exactly this test, and the
+substring test in Python is cheap once the candidates are few. So each ``$substr`` condition is answered in two
+steps, before the query it sits in is compiled:
+
+1. a superset from the engine: the records whose field holds the value's *whole* words (runs of ASCII letters and
+   digits with a space on both sides inside the value: a word cut by the value's ends may be longer in the record;
+   only the space, since the tokenizer of search 2.10.5 does not split ``tab\tsep\nline`` or ``a\xa0b`` (probed);
+   Redis stopwords are left out, the index lacks them), or every record when the value has no such word;
+   more than :data:`MAX_CANDIDATES` is refused (a :class:`.filters.FilterError` saying to narrow it);
+2. the exact test on each candidate's metadata, in Python; the condition is replaced by ``id`` ``$in`` the ids that
+   pass (or a condition nothing matches).
+
+The replaced condition is equivalent to the original one (as of the read), wherever it sits (under ``$or``,
+``$not``, nested), so the query it is part of keeps the engine's own ranking, ``k`` and order: a KNN still returns
+the ``k`` nearest records that match, with no over-fetching. The cost is one more round trip and the candidates'
+metadata. Sync and async share all of it but the I/O (:func:`exact_substrings`).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..placement import aft_call, ft_call
+from .filters import FilterError, compile_filter
+from .layout import ID, Layout
+from .stopwords import REDIS_STOPWORDS
+
+SUBSTR = "$substr"
+#: Candidates one ``$substr`` condition may read; past this it is refused (narrow it with whole words).
+MAX_CANDIDATES = 10_000
+_SEPARATORS = re.compile(r" +")
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9]+")
+#: Matches no record: an id and its negation (any id; this one is just short).
+NOTHING: dict[str, Any] = {"$and": [{ID: "~"}, {"$not": {ID: "~"}}]}
+
+
+def whole_words(value: str) -> list[str]:
+    """The words of ``value`` every record holding it as a substring holds as words: space-bounded runs of ASCII
+    letters and digits (the engine's tokenizer splits on spaces and never inside such a run), not cut by the
+    value's ends, not Redis stopwords (never indexed)."""
+    tokens = _SEPARATORS.split(value)
+    inner = tokens[1:-1]  # tokens[0] / tokens[-1] are "" when the value starts / ends with a space
+    return [t for t in inner if _PLAIN_WORD.fullmatch(t) and t.lower() not in REDIS_STOPWORDS]
+
+
+def candidates_command(layout: Layout, field: str, value: Any) -> tuple[Any, ...]:
+    """``FT.SEARCH`` for the superset of records whose ``field`` may hold ``value`` (step 1 of the module doc)."""
+    if not isinstance(value, str):
+        raise FilterError(f"{SUBSTR} on {field!r} takes a string, got {value!r}")
+    ftype = layout.metadata_fields.get(field)
+    if ftype not in ("text", "tag"):
+        raise FilterError(
+            f"{SUBSTR} (substring match) applies to declared text or tag fields; {field!r} is "
+            f"{'not declared' if ftype is None else ftype}"
+        )
+    words = whole_words(value) if ftype == "text" else []
+    where = str(compile_filter(layout, {field: {"$like": " ".join(words)}})) if words else "*"
+    fields = layout.returned_fields
+    ret = ("RETURN", len(fields), *fields) if fields is not None else ()
+    return ("FT.SEARCH", layout.index_name, where, *ret, "LIMIT", 0, MAX_CANDIDATES, "DIALECT", 2)
+
+
+def matching(layout: Layout, field: str, value: str, reply: Any) -> dict[str, Any]:
+    """The condition that replaces ``{field: {"$substr": value}}``: the candidates holding ``value`` exactly."""
+    from .find import parse_find_reply
+
+    total = reply.get(b"total_results", reply.get("total_results")) if isinstance(reply, dict) else reply[0]
+    if int(total) > MAX_CANDIDATES:
+        raise FilterError(
+            f"{SUBSTR} {value!r} on {field!r}: {total} candidate records, more than {MAX_CANDIDATES} to test; "
+            "narrow it with whole words inside the value, or add another field, or declare the field as a tag "
+            "for exact-value filters"
+        )
+    ids = [
+        r.id
+        for r in parse_find_reply(layout, reply)
+        if isinstance(r.metadata.get(field), str) and value in r.metadata[field]
+    ]
+    return {ID: {"$in": ids}} if ids else NOTHING
+
+
+def leaves(flt: Any) -> list[tuple[str, Any]]:
+    """Every ``(field, value)`` of a ``$substr`` condition in ``flt``, in a fixed order."""
+    out: list[tuple[str, Any]] = []
+    if not isinstance(flt, Mapping):
+        return out
+    for key, value in flt.items():
+        if key in ("$and", "$or") and isinstance(value, list | tuple):
+            for v in value:
+                out.extend(leaves(v))
+        elif key == "$not":
+            out.extend(leaves(value))
+        elif isinstance(value, Mapping) and SUBSTR in value:
+            out.append((key, value[SUBSTR]))
+    return out
+
+
+def rewrite(flt: Any, replacements: list[dict[str, Any]]) -> Any:
+    """``flt`` with its ``$substr`` conditions replaced, in :func:`leaves` order."""
+    todo = iter(replacements)
+
+    def walk(node: Any) -> Any:
+        if not isinstance(node, Mapping):
+            return node
+        parts: list[Any] = []
+        for key, value in node.items():
+            if key in ("$and", "$or") and isinstance(value, list | tuple):
+                parts.append({key: [walk(v) for v in value]})
+            elif key == "$not":
+                parts.append({key: walk(value)})
+            elif isinstance(value, Mapping) and SUBSTR in value:
+                rest = {op: v for op, v in value.items() if op != SUBSTR}
+                parts.append(next(todo))
+                if rest:
+                    parts.append({key: rest})
+            else:
+                parts.append({key: value})
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+
+    return walk(flt)
+
+
+def exact_substrings(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Resolve the ``filter`` argument's ``$substr`` conditions (module doc) before ``method`` runs; sync or async,
+    the same steps, only the round trip differs. A filter without one costs a dict walk."""
+    sig = inspect.signature(method)
+
+    def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[inspect.BoundArguments, list[Any]]:
+        bound = sig.bind(*args, **kwargs)
+        flt = bound.arguments.get("filter")
+        return bound, leaves(flt)
+
+    def swap(bound: inspect.BoundArguments, found: list[Any], replies: list[Any]) -> None:
+        layout = bound.arguments["self"].layout
+        conds = [matching(layout, f, v, r) for (f, v), r in zip(found, replies, strict=True)]
+        bound.arguments["filter"] = rewrite(bound.arguments["filter"], conds)
+
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def arun(*args: Any, **kwargs: Any) -> Any:
+            bound, found = prepare(args, kwargs)
+            if found:
+                index = bound.arguments["self"]
+                cmds = [candidates_command(index.layout, f, v) for f, v in found]
+                client = index.async_client
+                replies = [
+                    await (aft_call(client, index.name, *c) if index._cluster else client.execute_command(*c))
+                    for c in cmds
+                ]
+                swap(bound, found, replies)
+            return await method(*bound.args, **bound.kwargs)
+
+        return arun
+
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        bound, found = prepare(args, kwargs)
+        if found:
+            index = bound.arguments["self"]
+            cmds = [candidates_command(index.layout, f, v) for f, v in found]
+            client = index.client
+            replies = [ft_call(client, index.name, *c) if index._cluster else client.execute_command(*c) for c in cmds]
+            swap(bound, found, replies)
+        return method(*bound.args, **bound.kwargs)
+
+    return run
