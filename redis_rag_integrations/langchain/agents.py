@@ -90,11 +90,18 @@ class RedisCheckpointSaver(RedisSaver):
             while not plan.done:
                 docs = self.checkpoints_index.search(plan.query()).docs
                 plan.take(docs, [self._redis.json().get(key) for key in plan.unreadable(docs)])
+            if (batch := plan.batch()) is not None:
+                plan.pick(self._revived(found) for found in super().list(**batch))
         except _DECODING as exc:
             raise _corrupt(config, exc) from exc
-        for selected in plan.configs():  # read as the caller iterates; one deleted meanwhile is skipped
-            if (found := self.get_tuple(selected)) is not None:
+        for selected, found in plan.selected():  # the rest read as the caller iterates; a deleted one is skipped
+            if (found := found or self.get_tuple(selected)) is not None:
                 yield found
+
+    def _revived(self, found: CheckpointTuple) -> CheckpointTuple:
+        """The library's list() leaves pending sends as dicts (its get_tuple revives them)."""
+        values = self._recursive_deserialize(found.checkpoint.get("channel_values") or {})
+        return found._replace(checkpoint={**found.checkpoint, "channel_values": values})
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         try:
@@ -149,10 +156,12 @@ class AsyncRedisCheckpointSaver(AsyncRedisSaver):
             while not plan.done:
                 docs = (await self.checkpoints_index.search(plan.query())).docs
                 plan.take(docs, [await self._redis.json().get(key) for key in plan.unreadable(docs)])
+            if (batch := plan.batch()) is not None:
+                plan.pick([found async for found in super().alist(**batch)])
         except _DECODING as exc:
             raise _corrupt(config, exc) from exc
-        for selected in plan.configs():
-            if (found := await self.aget_tuple(selected)) is not None:
+        for selected, found in plan.selected():
+            if (found := found or await self.aget_tuple(selected)) is not None:
                 yield found
 
 

@@ -16,23 +16,26 @@ query matches, so the answer is a superset of the exact one (a value made of sep
 that field is not narrowed). Every candidate is checked exactly here (thread, namespace, checkpoint id, ``before``
 as ``InMemorySaver`` compares it: ``checkpoint_id < before``, which is time order for LangGraph's uuid6 ids, fixed
 length lowercase hex with the timestamp first, and every ``filter`` key against the checkpoint's metadata), and
-``limit`` is applied last, so a limit never returns fewer than ``InMemorySaver``. The checkpoints kept are then read
-with the library's own ``get_tuple`` (direct keys and its write registry: exact for any id). :class:`ListPlan` does
-no I/O, so the sync and the async saver run the same logic with a short loop each.
+``limit`` is applied last, so a limit never returns fewer than ``InMemorySaver``. The checkpoints chosen are then
+read by the library itself: with its own list() (batched: one search, one query per thread and namespace for
+pending writes and sends) when :meth:`ListPlan.batch` shows that is exact (plain values, the usual case), else one
+by one with its ``get_tuple`` (direct keys and its write registry: exact for any id, but up to seven round trips
+per checkpoint). :class:`ListPlan` does no I/O, so the sync and the async saver run the same logic with a short
+loop each.
 
 Order: newest first by checkpoint id (``InMemorySaver`` groups by namespace in insertion order when no namespace is
-given; Redis does not know that order, so across namespaces the order is by id only). Cost: one search per 1,000
-candidates, then one ``get_tuple`` per checkpoint returned (read lazily, as the caller iterates).
+given; Redis does not know that order, so across namespaces the order is by id only). Cost: one light search per
+1,000 candidates before the library's reads.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import get_checkpoint_id
+from langgraph.checkpoint.base import CheckpointTuple, get_checkpoint_id
 from langgraph.checkpoint.redis.util import (
     from_storage_safe_id,
     from_storage_safe_str,
@@ -40,7 +43,7 @@ from langgraph.checkpoint.redis.util import (
     to_storage_safe_str,
 )
 from redisvl.query import FilterQuery
-from redisvl.query.filter import FilterExpression, Num, Tag
+from redisvl.query.filter import FilterExpression, Tag
 
 __all__ = ["ListPlan", "tag_probe"]
 
@@ -71,11 +74,20 @@ def tag_probe(value: str) -> str | None:
     return max(usable, key=len) if usable else None
 
 
+def _plain(value: str) -> bool:
+    """A stored value its TAG equality query matches as itself (up to ASCII case): a single usable part."""
+    return tag_probe(value) == value
+
+
+_Key = tuple[str, str, str]
+
+
 class ListPlan:
     """One ``list()`` call: the candidate searches to send, the exact checks, when to stop, what to read (no I/O).
 
-    Drive it with ``while not plan.done: plan.take(<checkpoints_index.search(plan.query()).docs>)``, then read each
-    of ``plan.configs()`` with ``get_tuple``."""
+    Drive it with ``while not plan.done``: search ``plan.query()``, read the documents of ``plan.unreadable(docs)``
+    by key, ``plan.take(docs, those)``. Then, if ``plan.batch()`` gives arguments, ``plan.pick(<the library's
+    list(**batch)>)``; return ``plan.selected()``, reading with ``get_tuple`` each one that has no tuple."""
 
     def __init__(
         self,
@@ -95,27 +107,25 @@ class ListPlan:
         self._before: str | None = (get_checkpoint_id(before) or None) if before else None
         self._filter: dict[str, Any] = dict(filter or {})
         self._limit = limit
-        self._kept: dict[tuple[str, str, str], None] = {}  # (thread, ns, id), in the order found; dict dedupes pages
+        self._kept: dict[_Key, None] = {}  # (thread, ns, id), in the order found; a dict dedupes pages
+        self._seen: dict[_Key, int] = {}  # every candidate -> its position in the search's order
+        self._loaded: dict[_Key, CheckpointTuple] = {}
         self._offset = 0
-        self._page = _PAGE if limit is None else min(_PAGE, max(32, 2 * limit))
+        self._page = _PAGE if limit is None else min(_PAGE, max(4, 2 * limit))
         self.done = limit is not None and limit <= 0  # InMemorySaver returns nothing for a limit <= 0
 
     def _narrowing(self) -> FilterExpression | str:
-        """TAG / numeric clauses that keep every exact match (``run_id`` in the config is ignored, as by
-        ``InMemorySaver``)."""
+        """TAG clauses that keep every exact match: the clauses of the library's own list() query when the values
+        are plain (see :meth:`batch`). ``run_id`` in the config is ignored, as by ``InMemorySaver``; a metadata
+        ``filter`` is checked on the candidates only."""
         clauses: list[FilterExpression] = []
         probes = [("thread_id", None if self._thread is None else to_storage_safe_id(self._thread))]
         probes.append(("checkpoint_ns", None if self._ns is None else to_storage_safe_str(self._ns)))
         probes.append(("checkpoint_id", self._checkpoint_id))
-        source = self._filter.get("source")
-        probes.append(("source", source if isinstance(source, str) else None))
         for field, value in probes:
             probe = None if value is None else tag_probe(value)
             if probe is not None:
                 clauses.append(Tag(field) == probe)
-        step = self._filter.get("step")
-        if isinstance(step, int) and not isinstance(step, bool):
-            clauses.append(Num("step") == step)
         if not clauses:
             return "*"
         combined = clauses[0]
@@ -170,6 +180,7 @@ class ListPlan:
                 from_storage_safe_str(fields["checkpoint_ns"]),
                 from_storage_safe_id(fields["checkpoint_id"]),
             )
+            self._seen.setdefault(found, len(self._seen))
             if self.keep(*found, metadata if isinstance(metadata, Mapping) else {}):
                 self._kept[found] = None
         self._offset += self._page
@@ -177,7 +188,50 @@ class ListPlan:
         self.done = len(docs) < self._page or enough
         self._page = _PAGE
 
-    def configs(self) -> list[RunnableConfig]:
-        """The checkpoints to return, newest first, ``limit`` applied: each for the saver's ``get_tuple``."""
-        kept = sorted(self._kept, key=lambda found: found[2], reverse=True)[: self._limit]
-        return [{"configurable": {"thread_id": t, "checkpoint_ns": ns, "checkpoint_id": i}} for t, ns, i in kept]
+    def _chosen(self) -> list[_Key]:
+        return sorted(self._kept, key=lambda found: found[2], reverse=True)[: self._limit]
+
+    def batch(self) -> dict[str, Any] | None:
+        """Arguments for the library's own list() that load the chosen checkpoints in a few batched queries, when
+        that is exact; else None (each is read with ``get_tuple``: one to seven round trips apiece).
+
+        Exact when the thread (and namespace, checkpoint id) asked for are plain TAG values (:func:`_plain`), so the
+        library's query is the candidate search's and ``limit`` = the last chosen candidate's position + 1 gives
+        the same candidates; when every one of those is plain too (the library reads each candidate's pending
+        writes and sends with TAG queries of its own: a tab there is a syntax error, a ',' loses them); and when no
+        two of them share a checkpoint id (it groups the writes it reads by id)."""
+        chosen = self._chosen()
+        if not chosen or self._thread is None:
+            return None
+        asked = [to_storage_safe_id(self._thread), self._checkpoint_id]
+        asked.append(None if self._ns is None else to_storage_safe_str(self._ns))
+        if not all(value is None or _plain(value) for value in asked):
+            return None
+        candidates = [found for found, at in self._seen.items() if at <= max(self._seen[c] for c in chosen)]
+        if not all(_plain(to_storage_safe_id(t)) and _plain(to_storage_safe_str(ns)) for t, ns, _ in candidates):
+            return None
+        if len({checkpoint_id for _, _, checkpoint_id in candidates}) < len(candidates):
+            return None
+        configurable: dict[str, Any] = {"thread_id": self._thread}
+        if self._ns is not None:
+            configurable["checkpoint_ns"] = to_storage_safe_str(self._ns)  # "" as the sentinel: the library skips ""
+        if self._checkpoint_id is not None:
+            configurable["checkpoint_id"] = self._checkpoint_id
+        return {"config": {"configurable": configurable}, "limit": len(candidates)}
+
+    def pick(self, loaded: Iterable[CheckpointTuple]) -> None:
+        """Keep what :meth:`batch`'s list() loaded for the chosen checkpoints (the rest are other candidates)."""
+        chosen = set(self._chosen())
+        for found in loaded:
+            conf = found.config["configurable"]
+            key = (str(conf["thread_id"]), conf.get("checkpoint_ns", ""), conf["checkpoint_id"])
+            if key in chosen:
+                self._loaded[key] = found
+
+    def selected(self) -> list[tuple[RunnableConfig, CheckpointTuple | None]]:
+        """The checkpoints to return, newest first, ``limit`` applied: each with its tuple if :meth:`pick` has it,
+        else None (read it with the saver's ``get_tuple``)."""
+        return [
+            ({"configurable": {"thread_id": t, "checkpoint_ns": ns, "checkpoint_id": i}}, self._loaded.get((t, ns, i)))
+            for t, ns, i in self._chosen()
+        ]
