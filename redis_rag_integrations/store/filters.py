@@ -14,7 +14,9 @@ Syntax (Mongo-like)::
 
 Operators: tag fields ``$eq $ne $in $nin``; numeric fields those and ``$gt $gte $lt $lte $between`` (ints beyond
 2**53 are refused: the index holds doubles); text fields ``$like`` / ``$match``: every word present, ``word*`` a
-prefix (equality is refused there: the engine matches words, so declare exact-match fields as tags).
+prefix (equality is refused there: the engine matches words, so declare exact-match fields as tags; so are Redis
+stopwords, which the index lacks); text and tag fields ``$substr``: an exact substring, resolved to ids before this
+module compiles the filter (:mod:`.substring`).
 """
 
 from __future__ import annotations
