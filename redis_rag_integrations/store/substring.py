@@ -131,46 +131,54 @@ def rewrite(flt: Any, replacements: list[dict[str, Any]]) -> Any:
 
 def exact_substrings(method: Callable[..., Any]) -> Callable[..., Any]:
     """Resolve the ``filter`` argument's ``$substr`` conditions (module doc) before ``method`` runs; sync or async,
-    the same steps, only the round trip differs. A filter without one costs a dict walk."""
+    the same steps, only the round trip differs. The search hot path pays only for finding the argument and, for a
+    dict filter, one walk of it (no signature binding unless there is something to resolve)."""
     sig = inspect.signature(method)
+    pos = list(sig.parameters).index("filter")
 
-    def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[inspect.BoundArguments, list[Any]]:
+    def pending(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+        flt = kwargs["filter"] if "filter" in kwargs else args[pos] if len(args) > pos else None
+        return leaves(flt) if isinstance(flt, Mapping) else []
+
+    def swap(args: tuple[Any, ...], kwargs: dict[str, Any], found: list[Any], replies: list[Any]) -> Any:
         bound = sig.bind(*args, **kwargs)
-        flt = bound.arguments.get("filter")
-        return bound, leaves(flt)
-
-    def swap(bound: inspect.BoundArguments, found: list[Any], replies: list[Any]) -> None:
         layout = bound.arguments["self"].layout
         conds = [matching(layout, f, v, r) for (f, v), r in zip(found, replies, strict=True)]
         bound.arguments["filter"] = rewrite(bound.arguments["filter"], conds)
+        return bound
 
     if inspect.iscoroutinefunction(method):
 
         @functools.wraps(method)
         async def arun(*args: Any, **kwargs: Any) -> Any:
-            bound, found = prepare(args, kwargs)
-            if found:
-                index = bound.arguments["self"]
-                cmds = [candidates_command(index.layout, f, v) for f, v in found]
-                client = index.async_client
-                replies = [
-                    await (aft_call(client, index.name, *c) if index._cluster else client.execute_command(*c))
-                    for c in cmds
-                ]
-                swap(bound, found, replies)
+            found = pending(args, kwargs)
+            if not found:
+                return await method(*args, **kwargs)
+            index = args[0]
+            client = index.async_client
+            replies = []
+            for f, v in found:
+                cmd = candidates_command(index.layout, f, v)
+                replies.append(
+                    await (aft_call(client, index.name, *cmd) if index._cluster else client.execute_command(*cmd))
+                )
+            bound = swap(args, kwargs, found, replies)
             return await method(*bound.args, **bound.kwargs)
 
         return arun
 
     @functools.wraps(method)
     def run(*args: Any, **kwargs: Any) -> Any:
-        bound, found = prepare(args, kwargs)
-        if found:
-            index = bound.arguments["self"]
-            cmds = [candidates_command(index.layout, f, v) for f, v in found]
-            client = index.client
-            replies = [ft_call(client, index.name, *c) if index._cluster else client.execute_command(*c) for c in cmds]
-            swap(bound, found, replies)
+        found = pending(args, kwargs)
+        if not found:
+            return method(*args, **kwargs)
+        index = args[0]
+        client = index.client
+        replies = []
+        for f, v in found:
+            cmd = candidates_command(index.layout, f, v)
+            replies.append(ft_call(client, index.name, *cmd) if index._cluster else client.execute_command(*cmd))
+        bound = swap(args, kwargs, found, replies)
         return method(*bound.args, **bound.kwargs)
 
     return run
