@@ -10,7 +10,8 @@ steps, before the query it sits in is compiled:
 1. a superset from the engine: the records whose field holds the value's *whole* words (runs of ASCII letters and
    digits with a space on both sides inside the value: a word cut by the value's ends may be longer in the record;
    only the space, since the tokenizer of search 2.10.5 does not split ``tab\tsep\nline`` or ``a\xa0b`` (probed);
-   Redis stopwords are left out, the index lacks them), or every record when the value has no such word;
+   Redis stopwords are left out, the index lacks them), or every record when the value has no such word; for a
+   condition the whole filter ANDs, only those passing the filter's other top-level conditions (:func:`leaves`);
    more than :data:`MAX_CANDIDATES` is refused (a :class:`.filters.FilterError` saying to narrow it);
 2. the exact test on each candidate's metadata, in Python; the condition is replaced by ``id`` ``$in`` the ids that
    pass (or a condition nothing matches).
@@ -52,8 +53,9 @@ def whole_words(value: str) -> list[str]:
     return [t for t in inner if _PLAIN_WORD.fullmatch(t) and t.lower() not in REDIS_STOPWORDS]
 
 
-def candidates_command(layout: Layout, field: str, value: Any) -> tuple[Any, ...]:
-    """``FT.SEARCH`` for the superset of records whose ``field`` may hold ``value`` (step 1 of the module doc)."""
+def candidates_command(layout: Layout, field: str, value: Any, context: list[Any] | None = None) -> tuple[Any, ...]:
+    """``FT.SEARCH`` for the superset of records whose ``field`` may hold ``value`` (step 1 of the module doc), and
+    that pass the ``context`` conditions (:func:`leaves`)."""
     if not isinstance(value, str):
         raise FilterError(f"{SUBSTR} on {field!r} takes a string, got {value!r}")
     ftype = layout.metadata_fields.get(field)
@@ -63,7 +65,8 @@ def candidates_command(layout: Layout, field: str, value: Any) -> tuple[Any, ...
             f"{'not declared' if ftype is None else ftype}"
         )
     words = whole_words(value) if ftype == "text" else []
-    where = str(compile_filter(layout, {field: {"$like": " ".join(words)}})) if words else "*"
+    narrowing = [*(context or []), *([{field: {"$like": " ".join(words)}}] if words else [])]
+    where = str(compile_filter(layout, {"$and": narrowing})) if narrowing else "*"
     fields = layout.returned_fields
     ret = ("RETURN", len(fields), *fields) if fields is not None else ()
     return ("FT.SEARCH", layout.index_name, where, *ret, "LIMIT", 0, MAX_CANDIDATES, "DIALECT", 2)
@@ -88,19 +91,47 @@ def matching(layout: Layout, field: str, value: str, reply: Any) -> dict[str, An
     return {ID: {"$in": ids}} if ids else NOTHING
 
 
-def leaves(flt: Any) -> list[tuple[str, Any]]:
-    """Every ``(field, value)`` of a ``$substr`` condition in ``flt``, in a fixed order."""
-    out: list[tuple[str, Any]] = []
+def leaves(flt: Any) -> list[tuple[str, Any, list[Any]]]:
+    """Every ``(field, value, context)`` of a ``$substr`` condition in ``flt``, in :func:`rewrite`'s order.
+
+    ``context`` narrows the candidates further: for a condition the whole filter ANDs (at the top, or under
+    ``$and`` only), the top-level conditions that hold no ``$substr`` (the candidates must pass them anyway, and
+    replacing the condition by ids found under them changes nothing where they hold); elsewhere (under ``$or`` /
+    ``$not``) nothing.
+    """
+    if not isinstance(flt, Mapping):
+        return []
+    top = [c for c in conjuncts(flt) if not _walk(c, [])]
+    return _walk(flt, top)
+
+
+def conjuncts(flt: Mapping[str, Any]) -> list[Any]:
+    """The conditions ``flt`` ANDs at its top (``$and`` lists flattened), one ``{key: value}`` each."""
+    out: list[Any] = []
+    for key, value in flt.items():
+        if key == "$and" and isinstance(value, list | tuple):
+            for v in value:
+                out.extend(conjuncts(v) if isinstance(v, Mapping) else [v])
+        else:
+            out.append({key: value})
+    return out
+
+
+def _walk(flt: Any, context: list[Any]) -> list[tuple[str, Any, list[Any]]]:
+    out: list[tuple[str, Any, list[Any]]] = []
     if not isinstance(flt, Mapping):
         return out
     for key, value in flt.items():
-        if key in ("$and", "$or") and isinstance(value, list | tuple):
+        if key == "$and" and isinstance(value, list | tuple):
             for v in value:
-                out.extend(leaves(v))
+                out.extend(_walk(v, context))
+        elif key == "$or" and isinstance(value, list | tuple):
+            for v in value:
+                out.extend(_walk(v, []))
         elif key == "$not":
-            out.extend(leaves(value))
+            out.extend(_walk(value, []))
         elif isinstance(value, Mapping) and SUBSTR in value:
-            out.append((key, value[SUBSTR]))
+            out.append((key, value[SUBSTR], context))
     return out
 
 
@@ -136,14 +167,14 @@ def exact_substrings(method: Callable[..., Any]) -> Callable[..., Any]:
     sig = inspect.signature(method)
     pos = list(sig.parameters).index("filter")
 
-    def pending(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+    def pending(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any, list[Any]]]:
         flt = kwargs["filter"] if "filter" in kwargs else args[pos] if len(args) > pos else None
         return leaves(flt) if isinstance(flt, Mapping) else []
 
     def swap(args: tuple[Any, ...], kwargs: dict[str, Any], found: list[Any], replies: list[Any]) -> Any:
         bound = sig.bind(*args, **kwargs)
         layout = bound.arguments["self"].layout
-        conds = [matching(layout, f, v, r) for (f, v), r in zip(found, replies, strict=True)]
+        conds = [matching(layout, f, v, r) for (f, v, _), r in zip(found, replies, strict=True)]
         bound.arguments["filter"] = rewrite(bound.arguments["filter"], conds)
         return bound
 
@@ -157,8 +188,8 @@ def exact_substrings(method: Callable[..., Any]) -> Callable[..., Any]:
             index = args[0]
             client = index.async_client
             replies = []
-            for f, v in found:
-                cmd = candidates_command(index.layout, f, v)
+            for f, v, context in found:
+                cmd = candidates_command(index.layout, f, v, context)
                 replies.append(
                     await (aft_call(client, index.name, *cmd) if index._cluster else client.execute_command(*cmd))
                 )
@@ -175,8 +206,8 @@ def exact_substrings(method: Callable[..., Any]) -> Callable[..., Any]:
         index = args[0]
         client = index.client
         replies = []
-        for f, v in found:
-            cmd = candidates_command(index.layout, f, v)
+        for f, v, context in found:
+            cmd = candidates_command(index.layout, f, v, context)
             replies.append(ft_call(client, index.name, *cmd) if index._cluster else client.execute_command(*cmd))
         bound = swap(args, kwargs, found, replies)
         return method(*bound.args, **bound.kwargs)

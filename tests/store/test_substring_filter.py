@@ -94,6 +94,17 @@ def test_too_many_candidates_are_refused(index: RedisVectorIndex, monkeypatch: p
     assert index.find({"t": {"$substr": " fast "}}) == []  # "fast" narrows it to 2 candidates, neither holds it
 
 
+def test_the_other_conditions_the_filter_ands_narrow_the_candidates(
+    index: RedisVectorIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(substring, "MAX_CANDIDATES", 3)
+    flt = {"$and": [{"g": "0"}, {"t": {"$substr": "n"}}]}  # 3 records with g = 0, each holding "n"
+    assert {r.id for r in index.find(flt)} == {"r0", "r2", "r4"}
+    assert {h.record.id for h in index.search([1.0, 0, 0, 0], 2, {"g": "1", "t": {"$substr": "s"}})} == {"r1", "r3"}
+    with pytest.raises(FilterError, match="candidate records"):  # under $or the other conditions do not narrow it
+        index.find({"$and": [{"g": "0"}, {"$or": [{"t": {"$substr": "n"}}, {"g": "1"}]}]})
+
+
 def test_whole_words_are_only_the_uncut_space_bounded_ascii_words() -> None:
     assert substring.whole_words("Run fast now") == ["fast"]
     assert substring.whole_words(" Run fast ") == ["Run", "fast"]
