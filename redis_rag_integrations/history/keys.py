@@ -115,6 +115,16 @@ class SessionLayout:
         # Braces are literal in Redis globs: this matches the active lists only, never the :archived/... keys.
         return f"{self.root}:{{*}}"
 
+    @property
+    def scan_pattern_lists(self) -> str:
+        """Matches a session's message lists, active and archived (SCAN it with ``TYPE list``: the ``:recalled``
+        SET and the STRING markers also match)."""
+        return f"{self.root}:{{*}}*"
+
+    def session_id_of_list(self, key: str) -> str | None:
+        """The session of an active or an archived list's key, else None."""
+        return self.session_id_of(key.removesuffix(":archived"))
+
     def session_id_of(self, key: str) -> str | None:
         head = f"{self.root}:{{"
         if key.startswith(head) and key.endswith("}") and "}" not in key[len(head) : -1]:
@@ -130,14 +140,43 @@ if ttl > 0 then
 end
 """
 
-# Move the oldest ARGV[2] active messages to the end of the archive; returns them.
+# Move the oldest ARGV[2] active messages to the archive, in insertion order (the entries' "seq", see order.py);
+# returns them. Usually they are newer than the whole archive (one RPUSH each); when the archive holds newer
+# entries (added as archived), the two are merged and the archive rewritten. Seqs are compared as digit strings
+# (19 digits do not fit a Lua double); an entry without one takes the seq before it in its list.
 ARCHIVE_OLDEST_LUA = (
     """
+local function seq_of(v, previous)
+  local s = string.match(v, ',"seq":(%d+)}$')
+  return s or previous
+end
+local function before_or_same(a, b)
+  return #a < #b or (#a == #b and a <= b)
+end
 local moved = {}
 for i = 1, tonumber(ARGV[2]) do
-  local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+  local v = redis.call('LPOP', KEYS[1])
   if not v then break end
   moved[#moved + 1] = v
+end
+if #moved > 0 then
+  local tail = redis.call('LINDEX', KEYS[2], -1)
+  if (not tail) or before_or_same(seq_of(tail, '0'), seq_of(moved[1], '0')) then
+    for i = 1, #moved do redis.call('RPUSH', KEYS[2], moved[i]) end
+  else
+    local archive = redis.call('LRANGE', KEYS[2], 0, -1)
+    redis.call('DEL', KEYS[2])
+    local i, j, sa, sm = 1, 1, '0', '0'
+    while i <= #archive or j <= #moved do
+      if i <= #archive then sa = seq_of(archive[i], sa) end
+      if j <= #moved then sm = seq_of(moved[j], sm) end
+      if j > #moved or (i <= #archive and before_or_same(sa, sm)) then
+        redis.call('RPUSH', KEYS[2], archive[i]); i = i + 1
+      else
+        redis.call('RPUSH', KEYS[2], moved[j]); j = j + 1
+      end
+    end
+  end
 end
 """
     + _TTL_LUA

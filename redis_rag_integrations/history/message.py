@@ -18,6 +18,8 @@ the other with the same roles, contents and order:
 ``additional_kwargs``provider extras, kept verbatim
 ``extra``            framework-only details, namespaced (``{"langchain": {...}}``), so that each framework's
                      own messages round-trip exactly without the other needing to understand them
+``seq``              the write's insertion order, always the last key (see :mod:`.order`); not part of the
+                     message: a rewrite gives it a new one
 ==================== =====================================================================================
 
 Nothing here imports LangChain or LlamaIndex: the adapters translate their message types to :class:`StoredMessage`.
@@ -120,11 +122,15 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"a {type(value).__name__} cannot be stored in chat history (not JSON-serialisable)")
 
 
-def encode(message: StoredMessage, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> bytes:
+def encode(message: StoredMessage, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, seq: int | None = None) -> bytes:
     """The entry bytes for ``message``. Raises :class:`MessageTooLargeError` above ``max_bytes`` (never truncates)
-    and ``TypeError`` for values that are not JSON-serialisable, before anything is written."""
+    and ``TypeError`` for values that are not JSON-serialisable, before anything is written. ``seq``, the write's
+    insertion order (:mod:`.order`), goes last, where the archive script finds it."""
+    fields = message.to_dict()
+    if seq is not None:
+        fields["seq"] = seq
     try:
-        raw = json.dumps(message.to_dict(), ensure_ascii=False, separators=(",", ":"), default=_json_default)
+        raw = json.dumps(fields, ensure_ascii=False, separators=(",", ":"), default=_json_default)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"cannot store {message.role!r} message: {exc}") from exc
     data = raw.encode("utf-8")

@@ -22,6 +22,7 @@ from .checks import optional_count, whole_number
 from .errors import CorruptEntryError, CorruptEntryWarning
 from .keys import ARCHIVE_OLDEST_LUA, DELETE_AT_LUA, SessionKeys, SessionLayout
 from .message import DEFAULT_MAX_MESSAGE_BYTES, StoredMessage, decode, encode
+from .order import merge, next_seqs
 from .store_async import AsyncHistoryMethods
 
 Status = Literal["active", "archived", "all"]
@@ -120,7 +121,9 @@ class ChatHistoryStore(AsyncHistoryMethods):
         """Encode every message first, so a bad one fails the whole call before anything is written."""
         if isinstance(messages, StoredMessage):
             raise TypeError("pass a sequence of StoredMessage, not a single message")
-        return [encode(m, max_bytes=self.max_message_bytes) for m in messages]
+        messages = list(messages)
+        seqs = next_seqs(len(messages))
+        return [encode(m, max_bytes=self.max_message_bytes, seq=seq) for m, seq in zip(messages, seqs, strict=True)]
 
     def decode_all(self, raws: Sequence[bytes], key: str, first_index: int) -> list[StoredMessage]:
         out: list[StoredMessage] = []
@@ -147,8 +150,10 @@ class ChatHistoryStore(AsyncHistoryMethods):
         pipe.rpush(key, *entries)
         self._queue_ttl(pipe, keys)
 
-    def _queue_replace(self, pipe: Any, keys: SessionKeys, key: str, entries: list[bytes]) -> None:
-        pipe.delete(key)
+    def _queue_replace(
+        self, pipe: Any, keys: SessionKeys, key: str, entries: list[bytes], *, whole_session: bool = False
+    ) -> None:
+        pipe.delete(*([keys.active, keys.archived] if whole_session else [key]))
         if entries:
             pipe.rpush(key, *entries)
         pipe.set(keys.recall_dirty, b"1")
@@ -229,8 +234,8 @@ class ChatHistoryStore(AsyncHistoryMethods):
         offset: int | None = None,
         status: Status = "active",
     ) -> list[StoredMessage]:
-        """Messages oldest first: all, the ``last`` N, or a ``limit``/``offset`` page. ``status="all"`` puts the
-        archived messages (older) before the active ones."""
+        """Messages oldest first: all, the ``last`` N, or a ``limit``/``offset`` page. ``status="all"`` interleaves
+        the archived and the active messages in the order they were written (:mod:`.order`)."""
         keys = self.keys(session_id)
         lists = self._status_keys(keys, status)
         last, limit, offset = self._window_args(last, limit, offset)
@@ -255,7 +260,10 @@ class ChatHistoryStore(AsyncHistoryMethods):
     def _slice(
         self, lists: list[str], replies: list[list[bytes]], last: int | None, limit: int | None, offset: int | None
     ) -> list[StoredMessage]:
-        located = [(key, i, raw) for key, raws in zip(lists, replies, strict=True) for i, raw in enumerate(raws)]
+        if len(lists) == 2:  # status "all": the archive and the active list interleaved in insertion order
+            located = merge((lists[0], replies[0]), (lists[1], replies[1]))
+        else:
+            located = [(lists[0], i, raw) for i, raw in enumerate(replies[0])]
         start, stop = self._window(len(located), last, limit, offset)
         parts: list[tuple[str, int, list[bytes]]] = []
         for key, i, raw in located[start:stop]:
@@ -270,13 +278,21 @@ class ChatHistoryStore(AsyncHistoryMethods):
         return sum(int(self.client.llen(k)) for k in self._status_keys(keys, status))
 
     @metrics.timed("history.replace")
-    def replace(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
-        """Replace the session's active (or archived) messages in one transaction."""
+    def replace(
+        self,
+        session_id: str,
+        messages: Sequence[StoredMessage],
+        *,
+        status: Status = "active",
+        whole_session: bool = False,
+    ) -> None:
+        """Replace the session's active (or archived) messages in one transaction; ``whole_session``: every
+        message of the session, both lists (``AsyncDBChatStore.set_messages``), the new ones with ``status``."""
         keys = self.keys(session_id)
         (key,) = self._status_keys(keys, "archived" if status == "archived" else "active")
         entries = self.encode_all(messages)
         pipe = self.client.pipeline(transaction=True)
-        self._queue_replace(pipe, keys, key, entries)
+        self._queue_replace(pipe, keys, key, entries, whole_session=whole_session)
         pipe.execute()
 
     def delete(self, session_id: str, *, status: Status = "all") -> None:
@@ -337,9 +353,10 @@ class ChatHistoryStore(AsyncHistoryMethods):
         return remaining if remaining >= 0 else None
 
     def iter_sessions(self, count: int = 500) -> Iterator[str]:
-        """Session ids, by SCAN on our prefix (never KEYS): safe on a large production keyspace."""
-        for key in self.client.scan_iter(match=self.layout.scan_pattern, count=count, _type="list"):
-            sid = self.layout.session_id_of(as_str(key))
+        """Session ids, by SCAN on our prefix (never KEYS): safe on a large production keyspace. A session whose
+        messages are all archived is listed too (it still holds messages); an id may come twice."""
+        for key in self.client.scan_iter(match=self.layout.scan_pattern_lists, count=count, _type="list"):
+            sid = self.layout.session_id_of_list(as_str(key))
             if sid is not None:
                 yield sid
 

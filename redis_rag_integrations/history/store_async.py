@@ -78,12 +78,19 @@ class AsyncHistoryMethods(_Store):
         return sum([int(await client.llen(k)) for k in self._status_keys(keys, status)])
 
     @metrics.timed("history.replace")
-    async def areplace(self, session_id: str, messages: Sequence[StoredMessage], *, status: Status = "active") -> None:
+    async def areplace(
+        self,
+        session_id: str,
+        messages: Sequence[StoredMessage],
+        *,
+        status: Status = "active",
+        whole_session: bool = False,
+    ) -> None:
         keys = self.keys(session_id)
         (key,) = self._status_keys(keys, "archived" if status == "archived" else "active")
         entries = self.encode_all(messages)
         pipe = await self._atransaction()
-        self._queue_replace(pipe, keys, key, entries)
+        self._queue_replace(pipe, keys, key, entries, whole_session=whole_session)
         await pipe.execute()
 
     async def adelete(self, session_id: str, *, status: Status = "all") -> None:
@@ -138,8 +145,8 @@ class AsyncHistoryMethods(_Store):
 
     async def aiter_sessions(self, count: int = 500) -> AsyncIterator[str]:
         client = await self.aclient()
-        async for key in client.scan_iter(match=self.layout.scan_pattern, count=count, _type="list"):
-            sid = self.layout.session_id_of(as_str(key))
+        async for key in client.scan_iter(match=self.layout.scan_pattern_lists, count=count, _type="list"):
+            sid = self.layout.session_id_of_list(as_str(key))
             if sid is not None:
                 yield sid
 

@@ -293,7 +293,9 @@ class RedisAsyncChatStore(_RedisBacked, AsyncDBChatStore):
     async def set_messages(
         self, key: str, messages: list[ChatMessage], status: MessageStatus = MessageStatus.ACTIVE
     ) -> None:
-        await self._core.areplace(key, [to_stored(m) for m in messages], status=_status(status))  # type: ignore[arg-type]
+        """Every message of ``key`` (active and archived, as ``SQLAlchemyChatStore``) replaced by ``messages``."""
+        stored = [to_stored(m) for m in messages]
+        await self._core.areplace(key, stored, status=_status(status), whole_session=True)  # type: ignore[arg-type]
 
     async def delete_message(self, key: str, idx: int) -> ChatMessage | None:
         found = await self._core.adelete_at(key, idx)

@@ -1,6 +1,6 @@
 """The LlamaIndex chat stores against ``SQLAlchemyChatStore`` / in-memory ``Memory``: replacing a session replaces
 its archive too, archived-only sessions are listed, reads keep insertion order, a bad index loses nothing. Found by
-an independent review; a test still marked ``xfail(strict)`` is not fixed yet."""
+an independent review; each test failed on the code before the fix."""
 
 from __future__ import annotations
 
@@ -26,11 +26,6 @@ def _msgs(*texts: str) -> list[ChatMessage]:
     return [ChatMessage(role="user", content=t) for t in texts]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="set_messages replaces only the list of the given status; AsyncDBChatStore's contract (and "
-    "SQLAlchemyChatStore) replaces every message of the key",
-)
 def test_async_chat_store_set_messages_replaces_archived_messages_too(redis_url: str, unique_name: str) -> None:
     store = RedisAsyncChatStore(redis_url=redis_url, prefix=unique_name)
 
@@ -41,14 +36,11 @@ def test_async_chat_store_set_messages_replaces_archived_messages_too(redis_url:
         return [m.content or "" for m in await store.get_messages("s", status=None)]
 
     try:
-        assert asyncio.run(run()) == ["new"]  # actual: ['0', '1', 'new']
+        assert asyncio.run(run()) == ["new"]  # was: ['0', '1', 'new']
     finally:
         asyncio.run(store.delete_messages("s"))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="Memory.set over RedisAsyncChatStore keeps the archived turns of the old history"
-)
 def test_memory_set_forgets_the_archived_history(redis_url: str, unique_name: str) -> None:
     store = RedisAsyncChatStore(redis_url=redis_url, prefix=unique_name)
     memory = Memory.from_defaults(
@@ -59,7 +51,7 @@ def test_memory_set_forgets_the_archived_history(redis_url: str, unique_name: st
             memory.put(ChatMessage(role="user", content=f"message number {i} with some words"))
         assert asyncio.run(store.count_messages("s", status=MessageStatus.ARCHIVED)) > 0
         memory.set(_msgs("fresh start"))
-        assert [m.content for m in memory.get_all()] == ["fresh start"]  # actual: ten old turns, then 'fresh start'
+        assert [m.content for m in memory.get_all()] == ["fresh start"]  # was: ten old turns, then 'fresh start'
     finally:
         memory.reset()
 
@@ -78,11 +70,6 @@ def test_delete_message_with_a_bad_index_is_a_clear_error_that_loses_nothing(
         store.delete_messages("s")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="get_messages(status=None) returns the archived list, then the active one: a message added as ARCHIVED "
-    "after active ones comes first (SQLAlchemyChatStore orders every message by insertion)",
-)
 def test_async_chat_store_all_status_read_keeps_insertion_order(redis_url: str, unique_name: str) -> None:
     store = RedisAsyncChatStore(redis_url=redis_url, prefix=unique_name)
 
@@ -93,16 +80,11 @@ def test_async_chat_store_all_status_read_keeps_insertion_order(redis_url: str, 
         return [m.content or "" for m in await store.get_messages("s", status=None)]
 
     try:
-        assert asyncio.run(run()) == ["a1", "z", "a2"]  # actual: ['z', 'a1', 'a2']
+        assert asyncio.run(run()) == ["a1", "z", "a2"]  # was: ['z', 'a1', 'a2']
     finally:
         asyncio.run(store.delete_messages("s"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sessions() lists only the active LISTs' keys: a session whose messages are all archived (Memory flushed "
-    "everything) is missing from get_keys, though get_messages(status=None) still returns them",
-)
 def test_async_chat_store_get_keys_lists_a_session_with_only_archived_messages(
     redis_url: str, unique_name: str
 ) -> None:
@@ -116,6 +98,6 @@ def test_async_chat_store_get_keys_lists_a_session_with_only_archived_messages(
     try:
         keys, held = asyncio.run(run())
         assert held == 2
-        assert keys == ["s"]  # actual: []
+        assert keys == ["s"]  # was: []
     finally:
         asyncio.run(store.delete_messages("s"))
