@@ -40,7 +40,7 @@ from ..settings import Settings, get_settings
 from ..tenancy import TenantLike
 from ..urls import redis_url as resolve_url
 from .cache import as_embedder
-from .checkpoint_list import ListPlan
+from .checkpoint_list import ListPlan, plain_thread, thread_keys
 from .memory_store import RedisMemoryStore
 
 __all__ = [
@@ -87,9 +87,7 @@ class RedisCheckpointSaver(RedisSaver):
     ) -> Iterator[CheckpointTuple]:
         plan = ListPlan(config, filter, before, limit)
         try:
-            while not plan.done:
-                docs = self.checkpoints_index.search(plan.query()).docs
-                plan.take(docs, [self._redis.json().get(key) for key in plan.unreadable(docs)])
+            self._search(plan)
             if (batch := plan.batch()) is not None:
                 plan.pick(self._revived(found) for found in super().list(**batch))
         except _DECODING as exc:
@@ -97,6 +95,24 @@ class RedisCheckpointSaver(RedisSaver):
         for selected, found in plan.selected():  # the rest read as the caller iterates; a deleted one is skipped
             if (found := found or self.get_tuple(selected)) is not None:
                 yield found
+
+    def _search(self, plan: ListPlan) -> None:
+        while not plan.done:
+            docs = self.checkpoints_index.search(plan.query()).docs
+            plan.take(docs, [self._redis.json().get(key) for key in plan.unreadable(docs)])
+
+    def delete_thread(self, thread_id: str) -> None:
+        """The library's delete (when its TAG query finds the thread), then every checkpoint of exactly this
+        thread it left (an id with ',' or outer spaces; past its 10,000 results), with their writes."""
+        if plain_thread(thread_id):
+            super().delete_thread(thread_id)
+        plan = ListPlan({"configurable": {"thread_id": thread_id}}, None, None, None)
+        self._search(plan)
+        keys, registries = thread_keys(self, plan.chosen())
+        for registry in registries:
+            keys.extend([*self._redis.zrange(registry, 0, -1), registry])
+        for key in keys:  # one by one: on a cluster they live in different slots
+            self._redis.delete(key)
 
     def _revived(self, found: CheckpointTuple) -> CheckpointTuple:
         """The library's list() leaves pending sends as dicts (its get_tuple revives them)."""
@@ -153,9 +169,7 @@ class AsyncRedisCheckpointSaver(AsyncRedisSaver):
     ) -> AsyncIterator[CheckpointTuple]:
         plan = ListPlan(config, filter, before, limit)
         try:
-            while not plan.done:
-                docs = (await self.checkpoints_index.search(plan.query())).docs
-                plan.take(docs, [await self._redis.json().get(key) for key in plan.unreadable(docs)])
+            await self._asearch(plan)
             if (batch := plan.batch()) is not None:
                 plan.pick([found async for found in super().alist(**batch)])
         except _DECODING as exc:
@@ -163,6 +177,23 @@ class AsyncRedisCheckpointSaver(AsyncRedisSaver):
         for selected, found in plan.selected():
             if (found := found or await self.aget_tuple(selected)) is not None:
                 yield found
+
+    async def _asearch(self, plan: ListPlan) -> None:
+        while not plan.done:
+            docs = (await self.checkpoints_index.search(plan.query())).docs
+            plan.take(docs, [await self._redis.json().get(key) for key in plan.unreadable(docs)])
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """As :meth:`RedisCheckpointSaver.delete_thread`."""
+        if plain_thread(thread_id):
+            await super().adelete_thread(thread_id)
+        plan = ListPlan({"configurable": {"thread_id": thread_id}}, None, None, None)
+        await self._asearch(plan)
+        keys, registries = thread_keys(self, plan.chosen())
+        for registry in registries:
+            keys.extend([*await self._redis.zrange(registry, 0, -1), registry])
+        for key in keys:
+            await self._redis.delete(key)
 
 
 def _ttl(ttl_seconds: int | None, refresh_on_read: bool) -> dict[str, Any] | None:

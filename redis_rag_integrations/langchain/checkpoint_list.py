@@ -36,6 +36,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple, get_checkpoint_id
+from langgraph.checkpoint.redis.key_registry import CheckpointKeyRegistry
 from langgraph.checkpoint.redis.util import (
     from_storage_safe_id,
     from_storage_safe_str,
@@ -45,7 +46,7 @@ from langgraph.checkpoint.redis.util import (
 from redisvl.query import FilterQuery
 from redisvl.query.filter import FilterExpression, Tag
 
-__all__ = ["ListPlan", "tag_probe"]
+__all__ = ["ListPlan", "plain_thread", "tag_probe", "thread_keys"]
 
 #: What RediSearch trims around each TAG value (C ``isspace``); other spaces (U+00A0, U+3000) stay in the tag.
 _TAG_TRIM = " \t\n\r\v\f"
@@ -188,7 +189,8 @@ class ListPlan:
         self.done = len(docs) < self._page or enough
         self._page = _PAGE
 
-    def _chosen(self) -> list[_Key]:
+    def chosen(self) -> list[_Key]:
+        """(thread, namespace, checkpoint id) of the checkpoints to return, newest first, ``limit`` applied."""
         return sorted(self._kept, key=lambda found: found[2], reverse=True)[: self._limit]
 
     def batch(self) -> dict[str, Any] | None:
@@ -200,7 +202,7 @@ class ListPlan:
         the same candidates; when every one of those is plain too (the library reads each candidate's pending
         writes and sends with TAG queries of its own: a tab there is a syntax error, a ',' loses them); and when no
         two of them share a checkpoint id (it groups the writes it reads by id)."""
-        chosen = self._chosen()
+        chosen = self.chosen()
         if not chosen or self._thread is None:
             return None
         asked = [to_storage_safe_id(self._thread), self._checkpoint_id]
@@ -221,7 +223,7 @@ class ListPlan:
 
     def pick(self, loaded: Iterable[CheckpointTuple]) -> None:
         """Keep what :meth:`batch`'s list() loaded for the chosen checkpoints (the rest are other candidates)."""
-        chosen = set(self._chosen())
+        chosen = set(self.chosen())
         for found in loaded:
             conf = found.config["configurable"]
             key = (str(conf["thread_id"]), conf.get("checkpoint_ns", ""), conf["checkpoint_id"])
@@ -233,5 +235,23 @@ class ListPlan:
         else None (read it with the saver's ``get_tuple``)."""
         return [
             ({"configurable": {"thread_id": t, "checkpoint_ns": ns, "checkpoint_id": i}}, self._loaded.get((t, ns, i)))
-            for t, ns, i in self._chosen()
+            for t, ns, i in self.chosen()
         ]
+
+
+def plain_thread(thread_id: Any) -> bool:
+    """Whether the library's own TAG query for this thread id finds its checkpoints (then its delete_thread works)."""
+    return _plain(to_storage_safe_id(str(thread_id)))
+
+
+def thread_keys(saver: Any, chosen: Iterable[_Key]) -> tuple[list[str], list[str]]:
+    """For ``delete_thread``: the keys of the ``chosen`` checkpoints (a :class:`ListPlan` over the whole thread) and
+    of their namespaces' latest-checkpoint pointers, and the library's registry sorted sets that list each one's
+    writes (the driver deletes those, and the keys they hold). Built by the library's own key functions."""
+    chosen = list(chosen)
+    keys = [saver._make_redis_checkpoint_key(t, ns, i) for t, ns, i in chosen]
+    keys.extend(
+        saver._make_redis_checkpoint_latest_key(t, ns) for t, ns in dict.fromkeys((t, ns) for t, ns, _ in chosen)
+    )
+    registries = [CheckpointKeyRegistry.make_write_keys_zset_key(t, ns, i) for t, ns, i in chosen]
+    return keys, registries

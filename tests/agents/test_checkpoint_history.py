@@ -262,6 +262,9 @@ def test_history_of_any_thread_and_namespace_is_in_memory_savers(redis_url: str,
             return answers
 
         assert asyncio.run(listed()) == expected
+        for thread in threads:  # delete_thread leaves nothing of any thread, whatever its id
+            ours.delete_thread(thread)
+        assert list(client.scan_iter(match=f"{prefix}*", count=1000)) == []
     finally:
         ours.checkpoints_index.delete(drop=True)
         ours.checkpoint_writes_index.delete(drop=True)
@@ -289,18 +292,40 @@ def test_list_keeps_pending_writes_of_a_thread_with_a_comma_and_survives_a_tab(r
             saver.delete_thread(thread)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="langgraph-checkpoint-redis delete_thread finds the thread's checkpoints with the same TAG query as its "
-    "list(): a thread id holding ',' or outer spaces is silently left in Redis (not fixed yet)",
-)
-@pytest.mark.parametrize("suffix", [",1", " "], ids=["comma", "space"])
-def test_delete_thread_deletes_a_thread_with_punctuation(redis_url: str, suffix: str) -> None:
+@pytest.mark.parametrize("suffix", [",1", " ", ",\t", ""], ids=["comma", "space", "comma-tab", "plain"])
+def test_delete_thread_deletes_exactly_that_thread(redis_url: str, client: Any, suffix: str) -> None:
+    """The library's delete_thread finds checkpoints with the TAG query of its list(): a thread id holding ',' or
+    outer spaces was silently left in Redis. Its checkpoints, latest pointers, writes
+    and their registry go, sync and async, and a thread differing only in case stays."""
     from langgraph.checkpoint.base import empty_checkpoint
 
+    base = f"t{uuid.uuid4().hex[:8]}"
+    thread, other = f"{base}{suffix}", f"{base.upper()}{suffix}"
     saver = checkpointer(redis_url)
-    thread = f"t{uuid.uuid4().hex[:8]}{suffix}"
-    saver.put({"configurable": {"thread_id": thread, "checkpoint_ns": ""}}, empty_checkpoint(), {}, {})
-    saver.delete_thread(thread)
-    assert saver.get_tuple({"configurable": {"thread_id": thread, "checkpoint_ns": ""}}) is None
-    assert list(saver.list({"configurable": {"thread_id": thread}})) == []
+
+    def write(name: str) -> None:
+        for ns in ("", "sub"):
+            stored = saver.put({"configurable": {"thread_id": name, "checkpoint_ns": ns}}, empty_checkpoint(), {}, {})
+            saver.put_writes(stored, [("ch", name)], task_id="task")
+
+    def keys(name: str) -> list[bytes]:
+        return [k for k in client.scan_iter(match=f"*{base}*", count=1000) if name.encode() in k]
+
+    async def adelete(name: str) -> None:
+        async with AsyncRedisCheckpointSaver(redis_client=get_async_client(redis_url)) as asaver:
+            await asaver.adelete_thread(name)
+
+    try:
+        for delete in (saver.delete_thread, lambda name: asyncio.run(adelete(name))):
+            write(thread)
+            write(other)
+            assert len(keys(thread)) >= 6  # two checkpoints, two pointers, two writes (and their registries)
+            delete(thread)
+            assert keys(thread) == []
+            assert list(saver.list({"configurable": {"thread_id": thread}})) == []
+            assert len(list(saver.list({"configurable": {"thread_id": other}}))) == 2
+            saver.delete_thread(other)
+            assert keys(other) == []
+    finally:
+        saver.delete_thread(thread)
+        saver.delete_thread(other)
