@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.storage.chat_store.base_db import MessageStatus
@@ -156,3 +156,66 @@ def test_async_chat_store_matches_sqlalchemy_chat_store(redis_url: str, steps: l
                 await pair.ours.delete_messages(k)
 
     asyncio.run(run())
+
+
+# --- Memory over each store ------------------------------------------------------------------------------------------
+
+memory_ops = st.one_of(
+    st.tuples(st.just("put"), st.integers(min_value=1, max_value=12)),
+    st.tuples(st.just("put_many"), st.lists(st.integers(min_value=1, max_value=8), min_size=1, max_size=3)),
+    st.tuples(st.just("set"), st.lists(st.integers(min_value=1, max_value=8), max_size=3)),
+    st.tuples(st.just("reset"), any_status),
+)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(memory_ops, min_size=1, max_size=12))
+@example(steps=[("put", 12)] * 8 + [("set", [3]), ("put", 12)])  # flushed into the archive, then set
+@example(steps=[("put_many", [8, 8, 8])] * 3 + [("reset", MessageStatus.ACTIVE), ("put", 2)])
+def test_memory_over_redis_matches_memory_over_sqlalchemy(redis_url: str, steps: list[tuple[Any, ...]]) -> None:
+    """What ``Memory`` users see: its active window (``aget``) and whole history (``aget_all``, per status) after
+    random puts (long enough to make it flush into the archive), sets and resets."""
+    from llama_index.core.memory import Memory
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    ours = RedisAsyncChatStore(redis_url=redis_url, prefix=name)
+    ref = SQLAlchemyChatStore(table_name=name, async_database_uri="sqlite+aiosqlite:///:memory:")
+    options: dict[str, Any] = {"token_limit": 60, "chat_history_token_ratio": 0.5, "token_flush_size": 15}
+    memories = [Memory.from_defaults(session_id="s", chat_store=store, **options) for store in (ours, ref)]
+    counter = iter(range(10**6))
+    archived_any: list[bool] = []
+
+    def text(words: int) -> str:
+        return f"turn {next(counter)} " + " ".join(["word"] * words)
+
+    async def run() -> None:
+        try:
+            for op in steps:
+                batch: list[ChatMessage] | None = None
+                if op[0] == "put":
+                    batch = [ChatMessage(role="user", content=text(op[1]))]
+                elif op[0] in ("put_many", "set"):
+                    batch = [ChatMessage(role="assistant", content=text(n)) for n in op[1]]
+                for memory in memories:
+                    if op[0] == "put":
+                        await memory.aput(batch[0])  # type: ignore[index]
+                    elif op[0] == "put_many":
+                        await memory.aput_messages(batch)  # type: ignore[arg-type]
+                    elif op[0] == "set":
+                        await memory.aset(batch)  # type: ignore[arg-type]
+                    else:
+                        await memory.areset(status=op[1])
+                seen = []
+                for memory in memories:
+                    views = [[m.content for m in await memory.aget()]]
+                    for status in (None, MessageStatus.ACTIVE, MessageStatus.ARCHIVED):
+                        views.append([m.content for m in await memory.aget_all(status=status)])
+                    seen.append(views)
+                assert seen[0] == seen[1], op
+                archived_any.append(bool(seen[0][3]))
+        finally:
+            await ours.delete_messages("s")
+
+    asyncio.run(run())
+    if len(steps) >= 9 and steps[0] == ("put", 12):  # the first @example: Memory did flush into the archive
+        assert any(archived_any)
