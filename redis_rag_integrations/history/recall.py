@@ -30,6 +30,7 @@ from ..connection import is_cluster, require_modules
 from ..decoding import as_str
 from ..embeddings import Embedder, aembed_documents, default_embedder, embed_documents
 from ..errors import MissingModuleError
+from .checks import whole_number
 from .errors import CorruptEntryError, CorruptEntryWarning
 from .keys import SessionKeys
 from .message import StoredMessage, decode, encode
@@ -120,7 +121,7 @@ class RelevantRecall:
         """The ``k`` messages of ``session_id`` (active and archived) most relevant to ``query``, best first,
         leaving out the ``exclude_recent`` newest ones (the window the caller already sends)."""
         keys = self.store.keys(session_id)
-        _check_args(query, k, exclude_recent)
+        k, exclude_recent = _check_args(query, k, exclude_recent)
         index = self.index
         self._sync(keys)
         vector = self.embedder.embed([query])[0]
@@ -171,7 +172,7 @@ class RelevantRecall:
         self, session_id: str, query: str, k: int = 4, *, exclude_recent: int = 0
     ) -> list[StoredMessage]:
         keys = self.store.keys(session_id)
-        _check_args(query, k, exclude_recent)
+        k, exclude_recent = _check_args(query, k, exclude_recent)
         index = await self._async_index()
         await self._async_sync(keys)
         vector = (await self.embedder.aembed([query]))[0]
@@ -271,13 +272,11 @@ class RelevantRecall:
             pipe.set(keys.recall_fresh, b"1", ex=max(1, ttl // 2))
 
 
-def _check_args(query: str, k: int, exclude_recent: int) -> None:
+def _check_args(query: str, k: Any, exclude_recent: Any) -> tuple[int, int]:
+    """``k`` and ``exclude_recent`` as whole numbers, checked before recall syncs or sends anything."""
     if not isinstance(query, str) or not query.strip():
         raise ValueError("query must be a non-empty string")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if exclude_recent < 0:
-        raise ValueError(f"exclude_recent must be >= 0, got {exclude_recent}")
+    return whole_number("k", k, minimum=1), whole_number("exclude_recent", exclude_recent, minimum=0)
 
 
 def _ids(raws: Sequence[bytes]) -> list[str]:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from llama_index.core.base.llms.types import ChatMessage
 
-from redis_rag_integrations.history import ChatHistoryStore, StoredMessage
+from redis_rag_integrations.history import ChatHistoryStore, RelevantRecall, StoredMessage
 from redis_rag_integrations.llama_index import RedisAsyncChatStore, RedisChatStore
 
 # Values that are not whole numbers: each must be refused with TypeError (a bool is no index either).
@@ -136,3 +136,28 @@ def test_llama_index_stores_refuse_a_bad_index_or_count_losing_nothing(redis_url
         assert sync.delete_last_message("s").content == "c"  # type: ignore[union-attr]
     finally:
         sync.delete_messages("s")
+
+
+@pytest.mark.parametrize(
+    ("k", "exclude_recent", "error", "text"),
+    [
+        ("3", 0, TypeError, "k must be an integer"),
+        (1.5, 0, TypeError, "k must be an integer"),
+        (True, 0, TypeError, "k must be an integer"),
+        (0, 0, ValueError, "k must be >= 1"),
+        (2, "1", TypeError, "exclude_recent must be an integer"),
+        (2, None, TypeError, "exclude_recent must be an integer"),
+        (2, -1, ValueError, "exclude_recent must be >= 0"),
+    ],
+)
+def test_relevant_recall_refuses_a_bad_k_or_exclude_recent_before_anything(
+    store: ChatHistoryStore, words_embedder: Any, k: Any, exclude_recent: Any, error: type, text: str
+) -> None:
+    """Checked before recall syncs its entries or sends a query, sync and async alike."""
+    recall = RelevantRecall(store, words_embedder)
+    before = _seed(store, "s")
+    with pytest.raises(error, match=text):
+        recall.get_relevant("s", "query", k, exclude_recent=exclude_recent)
+    with pytest.raises(error, match=text):
+        asyncio.run(recall.aget_relevant("s", "query", k, exclude_recent=exclude_recent))
+    assert _contents(store, "s") == before
