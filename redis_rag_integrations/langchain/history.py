@@ -20,6 +20,7 @@ from langchain_core.messages import BaseMessage, messages_from_dict
 
 from ..embeddings import Embedder
 from ..history import ChatHistoryStore, RelevantRecall, StoredMessage, check_session_id
+from ..history.checks import whole_number
 
 # LangChain message type -> neutral role. Anything else (ChatMessage) stores its own role.
 _ROLE_OF_TYPE = {
@@ -100,9 +101,7 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
         **store_kwargs: Any,
     ) -> None:
         self.session_id = check_session_id(session_id)
-        if window is not None and window < 0:
-            raise ValueError(f"window must be >= 0, got {window}")
-        self.window = window
+        self.window = None if window is None else whole_number("window", window, minimum=0)
         self.store = store or ChatHistoryStore(redis_url, ttl=ttl, **store_kwargs)
         self._embedder = embedder
         self._recall: RelevantRecall | None = None

@@ -161,3 +161,12 @@ def test_relevant_recall_refuses_a_bad_k_or_exclude_recent_before_anything(
     with pytest.raises(error, match=text):
         asyncio.run(recall.aget_relevant("s", "query", k, exclude_recent=exclude_recent))
     assert _contents(store, "s") == before
+
+
+@pytest.mark.parametrize(("window", "error"), [("3", TypeError), (1.5, TypeError), (True, TypeError), (-1, ValueError)])
+def test_langchain_history_refuses_a_bad_window_when_built(redis_url: str, window: Any, error: type) -> None:
+    """Refused where it is given, not at the first read (``window=1.5`` used to be taken and fail later)."""
+    from redis_rag_integrations.langchain import RedisChatMessageHistory
+
+    with pytest.raises(error, match="window must be"):
+        RedisChatMessageHistory("s", redis_url=redis_url, window=window)
