@@ -58,6 +58,7 @@ _OPS = {
     # LlamaIndex's TEXT_MATCH is a case-sensitive substring test (value in metadata[key]): the core's $substr
     # answers it exactly (store/substring.py), where $like would match words (stemmed, stopwords dropped).
     FilterOperator.TEXT_MATCH: "$substr",
+    FilterOperator.TEXT_MATCH_INSENSITIVE: "$isubstr",
 }
 #: Node fields the record already holds elsewhere; the rest of the node's JSON is kept in ``extra``.
 #: Node fields the layout holds in its own hash fields (or, for the embedding, the vector): left out of ``extra``.
@@ -179,8 +180,8 @@ class RedisVectorStore(BasePydanticVectorStore):
         return text_node(record.id, record.text, record.metadata, record.doc_id)  # unvalidated when equivalent
 
     def _filter(self, filters: MetadataFilters | None, node_ids: Any = None, doc_ids: Any = None) -> Any:
-        """The core's dict filter; ``node_ids`` / ``doc_ids`` restrict when given (``[]``: to nothing, see
-        :func:`_restricts_to_nothing`, checked by every caller before this)."""
+        """The core's dict filter; ``node_ids`` / ``doc_ids`` restrict when not ``None`` (callers turn ``[]`` into
+        "nothing" (:func:`_restricts_to_nothing`) or, for ``query``, into ``None``)."""
         parts = [translate_filters(filters)] if filters is not None and filters.filters else []
         if node_ids is not None:
             parts.append({"id": {"$in": list(node_ids)}})
@@ -260,7 +261,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         return [self._node(r) for r in await self._core.afind(self._filter(filters, node_ids))]
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        if self._core is None or _restricts_to_nothing(query.node_ids, query.doc_ids):
+        if self._core is None:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         mode, flt, k = self._plan(query)
         core = self._core
@@ -275,7 +276,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         return self._result(hits, mode)
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        if self._core is None or _restricts_to_nothing(query.node_ids, query.doc_ids):
+        if self._core is None:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         mode, flt, k = self._plan(query)
         core = self._core
@@ -303,7 +304,9 @@ class RedisVectorStore(BasePydanticVectorStore):
         k = query.similarity_top_k
         if query.mode == VectorStoreQueryMode.HYBRID and query.hybrid_top_k:
             k = query.hybrid_top_k
-        return query.mode, self._filter(query.filters, query.node_ids, query.doc_ids), k
+        # node_ids=[] is NO restriction here, unlike SimpleVectorStore: VectorStoreIndex.as_retriever passes the ids of
+        # its nodes_dict, which is empty for a store that keeps the text (stores_text), as this one does.
+        return query.mode, self._filter(query.filters, query.node_ids or None, query.doc_ids or None), k
 
     def _result(self, hits: list[Hit], mode: VectorStoreQueryMode) -> VectorStoreQueryResult:
         # Hit.score is the similarity both adapters share (the LangChain store returns the same numbers).
@@ -313,10 +316,11 @@ class RedisVectorStore(BasePydanticVectorStore):
         )
 
 
-def _restricts_to_nothing(*restrictions: Sequence[str] | None) -> bool:
-    """Whether an id restriction is given and empty: ``node_ids=[]`` means "none of the nodes", as in
-    ``SimpleVectorStore`` (only ``None`` means "no restriction"), so nothing is found, returned or deleted."""
-    return any(r is not None and len(r) == 0 for r in restrictions)
+def _restricts_to_nothing(restriction: Sequence[str] | None) -> bool:
+    """Whether an id restriction is given and empty: for ``get_nodes`` / ``delete_nodes``, ``node_ids=[]`` means
+    "none of the nodes", as in ``SimpleVectorStore`` (only ``None`` means "no restriction"): nothing is returned or
+    deleted. (``query`` differs, see ``_plan``.)"""
+    return restriction is not None and len(restriction) == 0
 
 
 def _vector(query: VectorStoreQuery) -> list[float]:

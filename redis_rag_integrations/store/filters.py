@@ -38,7 +38,7 @@ _NUMERIC_OPS = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$bet
 _TAG_OPS = {"$eq", "$ne", "$in", "$nin"}
 _TEXT_OPS = {"$like", "$match"}
 #: A substring test, resolved to ids before compiling (:mod:`.substring`); the compiler itself cannot answer it.
-_SUBSTR = "$substr"
+_SUBSTR = {"$substr", "$isubstr"}
 
 
 class FilterError(ValueError):
@@ -157,7 +157,7 @@ class _Compiler(FilterWalker):
 
     def allowed(self, ftype: str) -> set[str]:
         ops = {"tag": _TAG_OPS, "numeric": _NUMERIC_OPS, "text": _TEXT_OPS}.get(ftype, set())
-        return ops | {_SUBSTR} if ftype in ("tag", "text") else ops
+        return ops | _SUBSTR if ftype in ("tag", "text") else ops
 
     def undeclared(self, name: str) -> FilterError:
         return FilterError(
@@ -170,9 +170,9 @@ class _Compiler(FilterWalker):
         return _TEXT_EQ_HINT if ftype == "text" and op in _TAG_OPS else ""
 
     def condition(self, ftype: str, name: str, op: str, value: Any) -> str:
-        if op == _SUBSTR:
+        if op in _SUBSTR:
             raise FilterError(
-                f"{_SUBSTR} (substring match) on {name!r} is answered by find, search, text_search, hybrid_search "
+                f"{op} (substring match) on {name!r} is answered by find, search, text_search, hybrid_search "
                 "and mmr_search (and their async twins), which test it exactly first (store/substring.py); this "
                 "call compiles the filter as it is: leave it out here"
             )

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores import SimpleVectorStore
@@ -127,6 +127,7 @@ TEXTS = [
     "Run run RUN",
     "x",
     "",
+    "a \u212a İ b",  # the Kelvin sign and a dotted I: str.lower() gives ASCII letters the tokenizer never sees
 ]
 #: Values: pieces of the texts (so that many match), and arbitrary strings.
 pieces = st.sampled_from(TEXTS).flatmap(
@@ -156,23 +157,33 @@ def texts(redis_url: str) -> Iterator[tuple[RedisVectorStore, list[TextNode]]]:
     s.index.drop()
 
 
-def _text_match(value: str) -> MetadataFilter:
-    return MetadataFilter(key="t", value=value, operator=FilterOperator.TEXT_MATCH)
+def _text_match(value: str, op: FilterOperator = FilterOperator.TEXT_MATCH) -> MetadataFilter:
+    return MetadataFilter(key="t", value=value, operator=op)
+
+
+def _holds(value: str, text: str, op: FilterOperator) -> bool:
+    return value.lower() in text.lower() if op == FilterOperator.TEXT_MATCH_INSENSITIVE else value in text
 
 
 @SLOW
-@given(value=text_values, k=st.integers(1, 4))
+@example(value="a k i", k=4, op=FilterOperator.TEXT_MATCH_INSENSITIVE)  # lowercased, the Kelvin sign is "k"
+@given(
+    value=text_values,
+    k=st.integers(1, 4),
+    op=st.sampled_from([FilterOperator.TEXT_MATCH, FilterOperator.TEXT_MATCH_INSENSITIVE]),
+)
 def test_text_match_selects_and_ranks_what_simple_vector_store_does(
-    texts: tuple[RedisVectorStore, list[TextNode]], value: str, k: int
+    texts: tuple[RedisVectorStore, list[TextNode]], value: str, k: int, op: FilterOperator
 ) -> None:
-    """TEXT_MATCH is LlamaIndex's substring test, and the ``k`` nearest of the matches come back in order."""
+    """TEXT_MATCH (and its case-insensitive twin) is LlamaIndex's substring test, and the ``k`` nearest of the
+    matches come back in order."""
     store, nodes = texts
     reference = SimpleVectorStore()
     reference.add(nodes)
-    filters = MetadataFilters(filters=[_text_match(value)])
+    filters = MetadataFilters(filters=[_text_match(value, op)])
     query = VectorStoreQuery(query_embedding=[1.0, 0.2, 0, 0], similarity_top_k=k, filters=filters)
     assert store.query(query).ids == reference.query(query).ids
-    matches = sorted(f"n{i}" for i, t in enumerate(TEXTS) if value in t)
+    matches = sorted(f"n{i}" for i, t in enumerate(TEXTS) if _holds(value, t, op))
     assert sorted(n.node_id for n in store.get_nodes(filters=filters)) == matches
     assert sorted(n.node_id for n in asyncio.run(store.aget_nodes(filters=filters))) == matches
     for mode in (VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.HYBRID):  # every node holds "text"

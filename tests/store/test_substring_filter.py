@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from redis_rag_integrations import Settings
 from redis_rag_integrations.store import FilterError, Record, RedisVectorIndex, substring
@@ -74,6 +76,11 @@ def test_delete_by_a_substring_filter_deletes_exactly_the_matches(index: RedisVe
     assert asyncio.run(index.adelete_where({"t": {"$substr": "fast"}})) == 1
 
 
+def test_isubstr_compares_after_lowercasing_both_sides(index: RedisVectorIndex) -> None:
+    assert {r.id for r in index.find({"t": {"$isubstr": "RUN"}})} == {"r0", "r1", "r4", "r5"}
+    assert {r.id for r in index.find({"t": {"$isubstr": "a RUN is", "$substr": "fast"}})} == {"r4"}
+
+
 def test_substr_on_a_tag_field_and_bad_values(index: RedisVectorIndex) -> None:
     assert {r.id for r in index.find({"g": {"$substr": "1"}})} == {"r1", "r3", "r5"}
     with pytest.raises(FilterError, match="takes a string"):
@@ -91,7 +98,7 @@ def test_too_many_candidates_are_refused(index: RedisVectorIndex, monkeypatch: p
     monkeypatch.setattr(substring, "MAX_CANDIDATES", 3)
     with pytest.raises(FilterError, match="candidate records"):
         index.find({"t": {"$substr": "n"}})  # no whole word inside: every record is a candidate
-    assert index.find({"t": {"$substr": " fast "}}) == []  # "fast" narrows it to 2 candidates, neither holds it
+    assert index.find({"t": {"$substr": "s fast "}}) == []  # "fast" narrows it to 2 candidates, neither holds it
 
 
 def test_the_other_conditions_the_filter_ands_narrow_the_candidates(
@@ -107,9 +114,30 @@ def test_the_other_conditions_the_filter_ands_narrow_the_candidates(
 
 def test_whole_words_are_only_the_uncut_space_bounded_ascii_words() -> None:
     assert substring.whole_words("Run fast now") == ["fast"]
-    assert substring.whole_words(" Run fast ") == ["Run", "fast"]
+    assert substring.whole_words(" Run fast ") == ["fast"]  # the record may hold a backslash before " Run"
     assert substring.whole_words("a the cat b") == ["cat"]  # stopwords are not indexed
     assert substring.whole_words("x tab\tsep y naïve z") == ["y"]  # the tokenizer keeps tab\tsep whole
+    assert substring.whole_words("a\\ k b c") == ["b"]  # an escaped space joins "a k"
+    assert substring.whole_words("x " + "ab" * 60 + " y") == []  # 129+ characters are not indexed whole
+
+
+#: Record texts: letters, digits, spaces, the characters that join or split tokens, non-ASCII that lowercases.
+record_texts = st.text(alphabet=" \\\t-_.aAbk1\u212aİé", min_size=1, max_size=14)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(text="a\\ k b", cut=(0, 6), insensitive=False)  # an escaped space: "a k" is one token
+@example(text="a \u212a b", cut=(0, 5), insensitive=True)  # the Kelvin sign lowercases to "k"
+@given(text=record_texts, cut=st.tuples(st.integers(0, 14), st.integers(0, 14)), insensitive=st.booleans())
+def test_a_record_holding_the_value_is_always_a_candidate(
+    index: RedisVectorIndex, text: str, cut: tuple[int, int], insensitive: bool
+) -> None:
+    """The engine's superset never leaves out a record that holds the value (whatever the tokenizer does)."""
+    value = text[min(cut) : max(cut)]
+    index.upsert([Record("probe", "chunk", [0.5, 0.5, 0.5, 0.5], {"t": text, "g": "p"})])
+    op = "$isubstr" if insensitive else "$substr"
+    assert "probe" in {r.id for r in index.find({"$and": [{"g": "p"}, {"t": {op: value}}]})}
+    assert "probe" in {r.id for r in index.find({"t": {op: value}})}
 
 
 def test_the_vector_set_backend_refuses_it(redis_url: str) -> None:

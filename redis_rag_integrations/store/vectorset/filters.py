@@ -63,8 +63,8 @@ class _Compiler(FilterWalker):
         )
 
     def check_op(self, ftype: str, name: str, op: str, allowed: set[str]) -> None:
-        if op in ("$like", "$match", "$substr"):
-            what = "substring matching, TEXT_MATCH" if op == "$substr" else "word matching"
+        if op in ("$like", "$match", "$substr", "$isubstr"):
+            what = "substring matching, TEXT_MATCH" if op.endswith("substr") else "word matching"
             raise FilterError(f"{op} ({what}) is not supported by the vector-set backend: use {QUERY_ENGINE}")
         super().check_op(ftype, name, op, allowed)
 
