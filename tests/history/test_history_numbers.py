@@ -104,7 +104,7 @@ def test_integer_like_numbers_are_accepted(store: ChatHistoryStore) -> None:
     assert deleted is not None and deleted.content == "1"
     assert [m.content for m in store.archive_oldest("s", np.int32(1))] == ["0"]
     assert [m.content for m in store.read("s", last=np.int64(1))] == ["3"]
-    assert _contents(store, "s") == (["2", "3"], ["old", "0"])
+    assert _contents(store, "s") == (["2", "3"], ["0", "old"])  # "0" was written before "old"
 
 
 def test_llama_index_stores_refuse_a_bad_index_or_count_losing_nothing(redis_url: str, unique_name: str) -> None:
