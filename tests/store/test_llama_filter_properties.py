@@ -207,3 +207,23 @@ def test_text_match_under_and_or_not_selects_what_llama_index_selects(
         query = VectorStoreQuery(query_embedding=[1.0, 0, 0, 0], similarity_top_k=len(nodes), filters=flt)
         assert sorted(store.query(query).ids) == want
         assert sorted(asyncio.run(store.aquery(query)).ids) == want
+
+
+@SLOW
+@given(
+    question=st.one_of(
+        st.text(max_size=12),
+        st.lists(st.sampled_from(["_", "__", "the", "cat", "a_b", "?"]), min_size=1, max_size=4).map(" ".join),
+    )
+)
+def test_any_question_is_answered_or_refused_clearly(
+    texts: tuple[RedisVectorStore, list[TextNode]], question: str
+) -> None:
+    """TEXT_SEARCH / HYBRID with any query string: hits, or a ValueError saying the question has no words."""
+    store, _ = texts
+    for mode in (VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.HYBRID):
+        query = VectorStoreQuery(query_str=question, query_embedding=[1.0, 0, 0, 0], similarity_top_k=3, mode=mode)
+        try:
+            assert len(store.query(query).ids) <= 3
+        except ValueError as exc:
+            assert "no words" in str(exc) or "non-empty" in str(exc)

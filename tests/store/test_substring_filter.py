@@ -55,6 +55,9 @@ def test_every_read_path_answers_the_exact_substring(index: RedisVectorIndex, va
     assert {h.record.id for h in asyncio.run(index.asearch([1.0, 0, 0, 0], 10, flt))} == want
     assert {h.record.id for h in index.text_search("chunk", 10, flt)} == want
     assert {h.record.id for h in index.hybrid_search("chunk", [1.0, 0, 0, 0], 10, flt)} == want
+    assert {h.record.id for h in asyncio.run(index.atext_search("chunk", 10, flt))} == want
+    assert {h.record.id for h in asyncio.run(index.ahybrid_search("chunk", [1.0, 0, 0, 0], 10, flt))} == want
+    assert {h.record.id for h in asyncio.run(index.ammr_search([1.0, 0, 0, 0], 10, 20, 0.5, flt))} == want
     assert {h.record.id for h in index.mmr_search([1.0, 0, 0, 0], 10, 20, 0.5, flt)} == want
 
 
