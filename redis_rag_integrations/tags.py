@@ -35,9 +35,8 @@ MAX_TAG_BYTES = 4096
 #: ``#`` is no hex digit, so no hex-encoded value starts with ``~#``: digests are apart from every other stored form.
 DIGEST_MARK = ENCODED_MARK + "#"
 _ENGINE_UNSAFE = re.compile(r"[\x00-\x1f\x7f]|^ | $")
-#: ASCII punctuation and the space, except ``_``: what the query syntax needs escaped; and the control characters,
-#: which only a field name can hold (a stored value never does) and which the parser reads escaped (measured).
-_ESCAPE = re.compile(r"([\x01-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f])")
+#: ASCII punctuation and the space, except ``_``: what the query syntax needs escaped.
+_ESCAPE = re.compile(r"([\x20-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7e])")
 _HEX = re.compile(r"(?:[0-9a-f]{2})*")
 
 

@@ -91,6 +91,12 @@ def marker_key(layout: Layout) -> str:
     return f"{layout.key_prefix}~fields"
 
 
+def kinds_key(layout: Layout) -> str:
+    """The key holding the value kind (``str`` / ``bool``) of each tag field ``metadata_fields="auto"`` declared
+    (:mod:`.auto_fields`); same hash tag as the records. Deleted with them."""
+    return f"{layout.key_prefix}~kinds"
+
+
 def pending(client: SyncClient, layout: Layout) -> dict[str, str]:
     """The marker's content: ``{field: type}`` of unfinished backfills, and ``kept`` after a drop that kept records."""
     return {as_str(k): as_str(v) for k, v in client.hgetall(marker_key(layout)).items()}
@@ -100,14 +106,14 @@ def after_drop(client: SyncClient, layout: Layout, records_deleted: bool) -> Non
     """Records kept: note it, so the index's next creation re-encodes every declared field from the metadata (the
     records may have been written under another declaration). Records deleted: nothing left to note."""
     if records_deleted:
-        client.delete(marker_key(layout))
+        client.delete(marker_key(layout), kinds_key(layout))
     elif layout.dialect == "native":
         client.hset(marker_key(layout), "kept", "1")
 
 
 async def aafter_drop(client: Any, layout: Layout, records_deleted: bool) -> None:
     if records_deleted:
-        await client.delete(marker_key(layout))
+        await client.delete(marker_key(layout), kinds_key(layout))
     elif layout.dialect == "native":
         await client.hset(marker_key(layout), "kept", "1")
 

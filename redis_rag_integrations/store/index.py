@@ -50,6 +50,8 @@ class RedisVectorIndex(IndexSearch):
 
     #: ``metadata_fields="auto"`` (set in ``__init__``; other backends refuse it).
     _auto: bool = False
+    #: Under ``"auto"``: the kind (``str`` / ``bool``) each tag field was declared from, read on the first write.
+    _kinds: dict[str, str] | None = None
 
     def __new__(cls, *args: Any, backend: Backend | None = None, **kwargs: Any) -> RedisVectorIndex:
         """``backend`` (default: the settings' ``backend``) picks the storage: ``"vectorset"`` builds a
@@ -170,9 +172,14 @@ class RedisVectorIndex(IndexSearch):
                 "and re-ingest into a new index to write (two layouts in one index would confuse both readers)"
             )
         if self._auto:
-            auto_fields.check_tag_values(records, self.layout.metadata_fields)
-            if new := auto_fields.infer(records, self.layout.metadata_fields):
+            if self._kinds is None:
+                self._kinds = auto_fields.recorded_kinds(self.client, self.layout)
+            auto_fields.check_tag_values(records, self.layout.metadata_fields, self._kinds)
+            kinds = auto_fields.infer_kinds(records, self.layout.metadata_fields)
+            if kinds and (new := auto_fields.agreeing(self.client, self.layout, kinds)):
+                auto_fields.record_kinds(self.client, self.layout, {key: kinds[key] for key in new})
                 self._declare(new)
+                self._kinds = auto_fields.recorded_kinds(self.client, self.layout)
         checked = [(self.layout.key(r.id), self.layout.check(r)) for r in records]
         seen: set[str] = set()
         for key, _ in checked:

@@ -112,6 +112,11 @@ class Layout:
                     f"metadata field {name!r} clashes with a field of the layout "
                     f"({', '.join(sorted(RESERVED_FIELDS))}): rename it in the metadata"
                 )
+            if self.dialect == "native" and any(_is_control(c) for c in name):
+                # Measured: a query naming such a field is a syntax error or matches nothing, escaped or not.
+                raise ValueError(
+                    f"metadata field {name!r}: the search engine cannot query a name with control characters"
+                )
             if ftype not in _FIELD_TYPES:
                 raise ValueError(f"metadata field {name!r} has type {ftype!r}; expected one of {_FIELD_TYPES}")
         if self.datatype not in _DTYPES:

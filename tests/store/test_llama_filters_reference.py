@@ -89,6 +89,12 @@ def test_not_condition_excludes_every_record_that_matches_any_of_its_filters(sto
     assert _ids(redis_store, flt) == ["n3"]  # actual: ['n1', 'n2', 'n3']
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="deliberately not matched: VectorStoreIndex.as_retriever passes node_ids=list(index_struct.nodes_dict), "
+    "which is [] for a store that keeps the text (stores_text=True, as this one): reading [] as 'no node' returns "
+    "nothing to every retriever (tests/store/test_shared_layout.py). get_nodes / delete_nodes do read [] as no node",
+)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_query_restricted_to_an_empty_node_id_list_returns_nothing(stores, backend: str) -> None:
     redis_store, reference = stores(GRID, metadata_fields=GRID_FIELDS, backend=backend)
