@@ -101,11 +101,17 @@ def matching(layout: Layout, field: str, op: str, value: str, reply: Any) -> dic
         )
     fold = (lambda t: t.lower()) if op == ISUBSTR else (lambda t: t)
     wanted = fold(value)
-    ids = [
-        r.id
-        for r in parse_find_reply(layout, reply)
-        if isinstance(r.metadata.get(field), str) and wanted in fold(r.metadata[field])
-    ]
+    ids = []
+    for r in parse_find_reply(layout, reply):
+        held = r.metadata.get(field)
+        if held is None:
+            continue  # no value: no match, as in LlamaIndex
+        if not isinstance(held, str):  # LlamaIndex raises TypeError here: a substring of a number is no question
+            raise FilterError(
+                f"{op} {value!r} on {field!r}: record {r.id!r} holds {held!r} ({type(held).__name__}), not a string"
+            )
+        if wanted in fold(held):
+            ids.append(r.id)
     return {ID: {"$in": ids}} if ids else NOTHING
 
 

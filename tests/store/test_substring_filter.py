@@ -88,6 +88,9 @@ def test_substr_on_a_tag_field_and_bad_values(index: RedisVectorIndex) -> None:
     assert {r.id for r in index.find({"g": {"$substr": "1"}})} == {"r1", "r3", "r5"}
     with pytest.raises(FilterError, match="takes a string"):
         index.find({"t": {"$substr": 3}})
+    index.upsert([Record("num", "chunk", [0.5, 0.5, 0.5, 0.5], {"t": "7 up", "g": 7})])
+    with pytest.raises(FilterError, match="holds 7 \\(int\\), not a string"):  # as LlamaIndex's TypeError
+        index.find({"g": {"$substr": "7"}})
 
 
 def test_a_compile_that_cannot_resolve_it_refuses_it(index: RedisVectorIndex) -> None:
