@@ -1,14 +1,17 @@
 """``CachedQueryEngine``: a question-level cache in front of any LlamaIndex query engine.
 
 Keyed on the user's question (not the synthesized prompt), so a hit skips retrieval and synthesis. Each entry keeps
-the answer and its source nodes (id, ref doc id, text, metadata, score) and links the entry to the node ids and
-document ids through :mod:`redis_rag_integrations.freshness`, so an update or delete through the vector store drops
-it. Streaming responses pass through uncached.
+the answer, its source nodes whole (every field but the embedding: relationships, so ``ref_doc_id``, metadata,
+templates; and the score) and the response's metadata (the node id -> metadata map), and links the entry to the
+node ids and document ids through :mod:`redis_rag_integrations.freshness`, so an update or delete through the
+vector store drops it. Streaming responses pass through uncached.
 
-An entry answers only the same engine: its identity is the ``engine_id`` plus the wrapped engine's configuration
-as LlamaIndex exposes it publicly -- its class, its prompts (``get_prompts()``: the QA and refine templates) and
-its retriever's class and ``similarity_top_k`` -- so two different engines left at the default id never share
-answers. A question bundle's custom embedding strings or embedding join the identity too.
+An entry answers only the same engine: its identity is the ``engine_id`` plus everything that decides the wrapped
+engine's answers (:func:`.engine_identity.engine_identity`, read at each query: the retriever and its filters,
+top-k, mode, alpha, node / doc ids; the index or vector store it reads; the LLM; the synthesizer's mode and prompts;
+node postprocessors), where a part without an exact form makes the engine share with no other -- so two different
+engines left at the default id never share answers. A question bundle's custom embedding strings or embedding
+join the identity too.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.base.response.schema import RESPONSE_TYPE, Response
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import BaseNode, ImageNode, IndexNode, Node, NodeWithScore, QueryBundle, TextNode
 
 from ..cache import CacheHit, CacheInputError, SemanticCache, SourceRef
 from ..cache.identity import UncacheableCall, identity_json, log_bypass
@@ -30,38 +33,36 @@ from ..questions import request_scope
 from ..settings import Settings
 from ..tenancy import TenantLike
 from .embeddings import as_embedder
+from .engine_identity import engine_identity
 
 logger = logging.getLogger("redis_rag_integrations.cache")
 
 __all__ = ["CachedQueryEngine"]
 
 
+#: Node classes a hit restores, by ``class_name()`` (any other is restored as a ``TextNode``).
+_NODE_TYPES: dict[str, type[BaseNode]] = {cls.class_name(): cls for cls in (Node, IndexNode, ImageNode, TextNode)}
+
+
 def _node_record(item: NodeWithScore) -> dict[str, Any]:
+    """A source node as stored: the node whole but its embedding (``node``), and what freshness links need."""
     node = item.node
     return {
         "id": node.node_id,
         "ref_doc_id": node.ref_doc_id,
         "hash": node.hash,
-        "text": node.get_content(),
-        "metadata": dict(node.metadata),
+        "node": {**node.to_dict(), "embedding": None},
         "score": item.score,
     }
 
 
-def engine_config(query_engine: BaseQueryEngine) -> dict[str, Any]:
-    """What of an engine's configuration can change its answers and is public: class, prompts, retriever."""
-    config: dict[str, Any] = {"class": f"{type(query_engine).__module__}:{type(query_engine).__qualname__}"}
-    try:
-        config["prompts"] = {name: prompt.get_template() for name, prompt in query_engine.get_prompts().items()}
-    except Exception as exc:  # an engine whose prompts cannot be listed: its class and id still identify it
-        logger.debug("CachedQueryEngine: prompts of %s not listed: %s", type(query_engine).__name__, exc)
-    retriever = getattr(query_engine, "retriever", None)
-    if retriever is not None:
-        config["retriever"] = f"{type(retriever).__module__}:{type(retriever).__qualname__}"
-        top_k = getattr(retriever, "similarity_top_k", None)
-        if isinstance(top_k, int):
-            config["similarity_top_k"] = top_k
-    return config
+def _restored(record: Mapping[str, Any]) -> NodeWithScore:
+    whole = record.get("node")
+    if whole is None:  # an entry stored before nodes were kept whole: what it has
+        node: BaseNode = TextNode(id_=record["id"], text=record["text"], metadata=record["metadata"])
+    else:
+        node = _NODE_TYPES.get(whole.get("class_name"), TextNode).from_dict(dict(whole))
+    return NodeWithScore(node=node, score=record["score"])
 
 
 class CachedQueryEngine(BaseQueryEngine):
@@ -97,15 +98,15 @@ class CachedQueryEngine(BaseQueryEngine):
             ttl=ttl,
             tenant=tenant,
         )
-        self.llm_scope: dict[str, Any] = {"rag": engine_id, "engine": "llama_index", **engine_config(query_engine)}
+        self.llm_scope: dict[str, Any] = {"rag": engine_id, "engine": "llama_index"}
         self.scope = scope
 
     def _get_prompt_modules(self) -> dict[str, Any]:
         return {}
 
     def _identity(self, query_bundle: QueryBundle) -> dict[str, Any]:
-        """This question's identity: the engine's, plus what else in the bundle steers retrieval."""
-        identity = dict(self.llm_scope)
+        """This question's identity: the engine's as it is now, plus what else in the bundle steers retrieval."""
+        identity = {**self.llm_scope, "config": engine_identity(self.query_engine)}
         if query_bundle.custom_embedding_strs:
             identity["embedding_strs"] = list(query_bundle.custom_embedding_strs)
         if query_bundle.embedding is not None:
@@ -121,24 +122,26 @@ class CachedQueryEngine(BaseQueryEngine):
             logger.debug("CachedQueryEngine passes through: %s", exc)
 
     def _hit_response(self, hit: CacheHit) -> Response:
-        records = json.loads(hit.payload or "[]")
-        nodes = [
-            NodeWithScore(node=TextNode(id_=r["id"], text=r["text"], metadata=r["metadata"]), score=r["score"])
-            for r in records
-        ]
-        return Response(
-            response=hit.response, source_nodes=nodes, metadata={"cache_hit": True, "distance": hit.distance}
-        )
+        stored = json.loads(hit.payload or "[]")
+        if isinstance(stored, list):  # an entry stored before the response's metadata was kept
+            stored = {"nodes": stored, "metadata": None}
+        metadata = {**(stored["metadata"] or {}), "cache_hit": True, "distance": hit.distance}
+        nodes = [_restored(r) for r in stored["nodes"]]
+        return Response(response=hit.response, source_nodes=nodes, metadata=metadata)
 
     @staticmethod
     def _entry(response: RESPONSE_TYPE) -> tuple[str, str, list[SourceRef]]:
         if not isinstance(response, Response) or response.response is None:
             raise CacheInputError(f"{type(response).__name__} responses are not cached")
         records = [_node_record(n) for n in response.source_nodes]
+        stored = {"nodes": records, "metadata": response.metadata}
         try:
-            payload = json.dumps(records, ensure_ascii=False, allow_nan=False)
+            payload = json.dumps(stored, ensure_ascii=False, allow_nan=False)
+            same = json.loads(payload) == stored
         except (TypeError, ValueError) as exc:
-            raise CacheInputError(f"source nodes cannot be serialized: {exc}") from exc
+            raise CacheInputError(f"source nodes or response metadata cannot be serialized: {exc}") from exc
+        if not same:  # tuples, non-str keys...: a hit would not give back what the engine returned
+            raise CacheInputError("source nodes or response metadata do not survive a JSON round trip")
         refs = []
         for r in records:
             refs.extend(SourceRef(str(i), r["hash"]) for i in dict.fromkeys([r["id"], r["ref_doc_id"]]) if i)

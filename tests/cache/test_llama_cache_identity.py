@@ -107,11 +107,6 @@ def _user_filter(user: str) -> MetadataFilters:
     return MetadataFilters(filters=[_f("user", user)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine_config leaves the retriever's metadata filters out of the identity: one user's answer and "
-    "source nodes are served to another user's engine",
-)
 def test_cached_query_engine_does_not_serve_another_filters_answer(cached_engine) -> None:
     docs = [
         Document(text="alice secret: 1111", metadata={"user": "alice"}),
@@ -126,7 +121,6 @@ def test_cached_query_engine_does_not_serve_another_filters_answer(cached_engine
     assert [n.node.get_content() for n in answer.source_nodes] == ["bob secret: 2222"]
 
 
-@pytest.mark.xfail(strict=True, reason="the identity holds no trace of the index / vector store an engine reads")
 def test_cached_query_engine_does_not_serve_another_indexs_answer(cached_engine) -> None:
     index_a = VectorStoreIndex.from_documents([Document(text="Refunds: 30 days for ALPHA.")], embed_model=EMBED)
     index_b = VectorStoreIndex.from_documents([Document(text="Refunds: never for BETA.")], embed_model=EMBED)
@@ -135,7 +129,6 @@ def test_cached_query_engine_does_not_serve_another_indexs_answer(cached_engine)
     assert not answer.metadata.get("cache_hit")  # actual: index A's answer and sources
 
 
-@pytest.mark.xfail(strict=True, reason="the identity leaves out the engine's LLM (its synthesizer's model)")
 def test_cached_query_engine_does_not_serve_another_llms_answer(cached_engine) -> None:
     index = VectorStoreIndex.from_documents([Document(text="Refunds: 30 days.")], embed_model=EMBED)
     cached_engine(index.as_query_engine(llm=MockLLM())).query("What is the refund policy?")
@@ -143,7 +136,6 @@ def test_cached_query_engine_does_not_serve_another_llms_answer(cached_engine) -
     assert not answer.metadata.get("cache_hit")  # actual: the other model's answer
 
 
-@pytest.mark.xfail(strict=True, reason="_hit_response rebuilds source nodes without their source relationship")
 def test_cached_query_engine_hit_keeps_the_source_nodes_ref_doc_id(cached_engine) -> None:
     index = VectorStoreIndex.from_documents([Document(text="Refunds: 30 days.", id_="doc-1")], embed_model=EMBED)
     engine = cached_engine(index.as_query_engine(llm=MockLLM()))
@@ -154,9 +146,6 @@ def test_cached_query_engine_hit_keeps_the_source_nodes_ref_doc_id(cached_engine
     assert hit.source_nodes[0].node.ref_doc_id == "doc-1"  # actual: None
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a hit's Response.metadata is only {cache_hit, distance}: the node id -> metadata map is lost"
-)
 def test_cached_query_engine_hit_keeps_the_response_metadata_of_its_sources(cached_engine) -> None:
     index = VectorStoreIndex.from_documents([Document(text="Refunds.", metadata={"src": "faq"})], embed_model=EMBED)
     engine = cached_engine(index.as_query_engine(llm=MockLLM()))

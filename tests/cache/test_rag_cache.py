@@ -7,6 +7,7 @@ from typing import Any
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
 from llama_index.core.base.response.schema import Response
+from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.schema import NodeWithScore, TextNode
 
@@ -82,10 +83,16 @@ class RedisBackedEngine(CustomQueryEngine):
 
     client: Any
     prefix: str
-    calls: int = 0
+    # A count of calls, not configuration: a private attribute, since an engine's fields are part of its cache
+    # identity (a field that changed at each query would make every query another engine's).
+    _calls: int = PrivateAttr(default=0)
+
+    @property
+    def calls(self) -> int:
+        return self._calls
 
     def custom_query(self, query_str: str) -> Response:
-        self.calls += 1
+        self._calls += 1
         text = self.client.hget(f"{self.prefix}:doc:copy", "text").decode()
         node = TextNode(id_="copy#0", text=text)
         node.relationships = {}
