@@ -227,3 +227,23 @@ def test_any_question_is_answered_or_refused_clearly(
             assert len(store.query(query).ids) <= 3
         except ValueError as exc:
             assert "no words" in str(exc) or "non-empty" in str(exc)
+
+
+def test_delete_nodes_by_text_match_deletes_what_simple_vector_store_deletes(redis_url: str) -> None:
+    nodes = [TextNode(id_=f"n{i}", text="x", metadata={"t": t}, embedding=_vec(i)) for i, t in enumerate(TEXTS)]
+    store = RedisVectorStore(
+        f"t{uuid.uuid4().hex[:12]}", dims=4, redis_url=redis_url, settings=Settings(redis_url=redis_url),
+        metadata_fields={"t": "text"},
+    )  # fmt: skip
+    reference = SimpleVectorStore()
+    try:
+        for s in (store, reference):
+            s.add(nodes)
+            s.delete_nodes(filters=MetadataFilters(filters=[_text_match("Run")]))
+        query = VectorStoreQuery(query_embedding=[1.0, 0, 0, 0], similarity_top_k=len(nodes))
+        assert sorted(store.query(query).ids) == sorted(reference.query(query).ids)
+        assert len(store.query(query).ids) == len(nodes) - 2  # "Running fast", "Run run RUN"
+    finally:
+        store.clear()
+        assert store.index is not None
+        store.index.drop()
