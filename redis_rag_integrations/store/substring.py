@@ -9,10 +9,11 @@ steps, before the query it sits in is compiled:
 
 1. a superset from the engine: the records whose field holds the value's *whole* words (runs of ASCII letters and
    digits with a space on both sides inside the value: a word cut by the value's ends may be longer in the record;
-   only the space, since the tokenizer of search 2.10.5 does not split ``tab\tsep\nline`` or ``a\xa0b``, nor a
-   space escaped by a backslash (probed: :func:`whole_words`);
-   Redis stopwords are left out, the index lacks them), or every record when the value has no such word; for a
-   condition the whole filter ANDs, only those passing the filter's other top-level conditions (:func:`leaves`);
+   only the space, since the tokenizer of search 2.10.5 does not split ``tab\\tsep\\nline`` or ``a\\xa0b``, nor a
+   space escaped by a backslash, nor index words over 128 characters (probed: :func:`whole_words`); Redis
+   stopwords are left out, the index lacks them; ``$isubstr`` is not narrowed by words), or every record when the
+   value has no such word; for a condition the whole filter ANDs, only those passing the filter's other top-level
+   conditions (:func:`leaves`);
    more than :data:`MAX_CANDIDATES` is refused (a :class:`.filters.FilterError` saying to narrow it);
 2. the exact test on each candidate's metadata, in Python; the condition is replaced by ``id`` ``$in`` the ids that
    pass (or a condition nothing matches).
