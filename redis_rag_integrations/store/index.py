@@ -52,6 +52,8 @@ class RedisVectorIndex(IndexSearch):
     _auto: bool = False
     #: Under ``"auto"``: the kind (``str`` / ``bool``) each tag field was declared from, read on the first write.
     _kinds: dict[str, str] | None = None
+    #: Under ``"auto"``: keys left undeclared because the records already written hold them with mixed kinds.
+    _mixed: set[str]
 
     def __new__(cls, *args: Any, backend: Backend | None = None, **kwargs: Any) -> RedisVectorIndex:
         """``backend`` (default: the settings' ``backend``) picks the storage: ``"vectorset"`` builds a
@@ -105,6 +107,7 @@ class RedisVectorIndex(IndexSearch):
         auto_fields.check_spelling(metadata_fields)
         #: ``metadata_fields="auto"``: every write declares the metadata keys no field covers yet (:mod:`.auto_fields`).
         self._auto = auto_fields.is_auto(metadata_fields)
+        self._mixed = set()
         if self._auto:
             metadata_fields = None  # adopt the existing index's fields; writes add the rest
         layout = Layout.from_settings(
@@ -175,8 +178,12 @@ class RedisVectorIndex(IndexSearch):
             if self._kinds is None:
                 self._kinds = auto_fields.recorded_kinds(self.client, self.layout)
             auto_fields.check_tag_values(records, self.layout.metadata_fields, self._kinds)
-            kinds = auto_fields.infer_kinds(records, self.layout.metadata_fields)
-            if kinds and (new := auto_fields.agreeing(self.client, self.layout, kinds)):
+            # Keys found mixed in the records already written are not scanned for again by this instance.
+            known = {**dict.fromkeys(self._mixed, "mixed"), **self.layout.metadata_fields}
+            kinds = auto_fields.infer_kinds(records, known)
+            new = auto_fields.agreeing(self.client, self.layout, kinds) if kinds else {}
+            self._mixed.update(key for key in kinds if key not in new)
+            if new:
                 auto_fields.record_kinds(self.client, self.layout, {key: kinds[key] for key in new})
                 self._declare(new)
                 self._kinds = auto_fields.recorded_kinds(self.client, self.layout)

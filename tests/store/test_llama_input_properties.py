@@ -291,3 +291,21 @@ def test_auto_tag_field_refuses_a_later_value_of_another_kind_in_any_process(
         store.clear()
         assert store.index is not None
         store.index.drop(delete_records=True)
+
+
+def test_a_key_mixed_in_the_records_written_stays_undeclared(redis_url: str, unique_name: str) -> None:
+    """``""`` and ``0`` leave ``k`` undeclared; a later write of ``False`` alone must not declare it a tag, whose
+    backfill would index the old ``0`` as ``"0"``: the filter stays refused, in this store and in a new one."""
+    opts: dict[str, Any] = {"dims": 4, "redis_url": redis_url, "metadata_fields": "auto"}
+    store = RedisVectorStore(unique_name, **opts)
+    try:
+        store.add(_nodes([{"k": ""}, {"k": 0}]))
+        for s in (store, RedisVectorStore(unique_name, **opts)):
+            s.add(_nodes([{"k": False}], [f"later-{id(s)}"]))
+            with pytest.raises(FilterError, match="'k'"):
+                _query_ids(s, MetadataFilters(filters=[MetadataFilter(key="k", value="0")]))
+        assert store.index is not None and "k" not in store.index.layout.metadata_fields
+    finally:
+        store.clear()
+        assert store.index is not None
+        store.index.drop(delete_records=True)
