@@ -10,7 +10,7 @@ import pytest
 from fakes import HashEmbedder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from llama_index.core import Document, VectorStoreIndex
+from llama_index.core import Document, StorageContext, VectorStoreIndex
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import MockLLM
 from llama_index.core.postprocessor import SimilarityPostprocessor
@@ -176,3 +176,22 @@ def test_engines_over_our_store_are_named_by_its_index(redis_index: Any, redis_u
         assert engine_identity(engine(f"{unique_name}-b")) != engine_identity(engine(unique_name))
     finally:
         other.index.drop()
+
+
+def test_the_readme_engine_rebuilt_is_the_same_engine(redis_url: str, unique_name: str) -> None:
+    """``VectorStoreIndex.from_documents`` over our store, as in the README: rebuilt (another process would), the
+    same identity, so its answers are shared."""
+    embed = RagEmbedding(HashEmbedder())
+
+    def build() -> VectorStoreIndex:
+        storage = StorageContext.from_defaults(vector_store=RedisVectorStore(unique_name, redis_url=redis_url))
+        docs = [Document(text="Use a with statement.", id_="d")]
+        return VectorStoreIndex.from_documents(docs, storage_context=storage, embed_model=embed)
+
+    one, two = build(), build()
+    try:
+        assert engine_identity(one.as_query_engine(llm=MockLLM())) == engine_identity(
+            two.as_query_engine(llm=MockLLM())
+        )
+    finally:
+        one.vector_store.index.drop()
