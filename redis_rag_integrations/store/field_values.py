@@ -31,6 +31,25 @@ def check_tag_ids(record_id: str, doc_id: str | None) -> None:
             )
 
 
+def kind_filter_value(name: str, kind: str | None, value: Any) -> Any:
+    """A tag filter's value for a field of one ``kind`` (``metadata_fields="auto"`` notes it), as Python compares:
+    on a field of bools ``True`` / ``1`` / ``1.0`` mean ``True`` (``1 == True``) and a string matches none of them;
+    on a field of strings only a string can match. What matches nothing is refused (``ValueError``): the tag stores
+    ``True`` as ``"true"``, so the filter ``"true"`` would silently find the bools."""
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int | float) and value in (0, 1):
+            return bool(value)
+        raise ValueError(
+            f"tag field {name!r} holds booleans (declared by metadata_fields='auto'): {value!r} equals none of them; "
+            "filter with True / False (or 1 / 0)"
+        )
+    if kind == "str" and not isinstance(value, str):
+        raise ValueError(f"tag field {name!r} holds strings (declared by metadata_fields='auto'), not {value!r}")
+    return value
+
+
 def holds_values(value: Any) -> bool:
     """Whether a metadata value gets an index entry: ``None`` and empty lists hold nothing to filter on (so
     ``$eq`` never matches them and ``$ne`` / ``$nin`` always do)."""

@@ -29,6 +29,7 @@ from typing import Any
 from redisvl.query.filter import FilterExpression
 
 from .. import tags
+from .field_values import kind_filter_value
 from .layout import CONTENT_HASH, DOC_ID, ID, MAX_EXACT_INT, TEXT, Layout
 from .stopwords import REDIS_STOPWORDS, UNPARSEABLE
 
@@ -66,7 +67,8 @@ def compile_filter(layout: Layout, flt: FilterLike) -> FilterExpression | str | 
         return flt
     if not isinstance(flt, Mapping):
         raise FilterError(f"a filter is a dict, a redisvl FilterExpression or a query string, not {type(flt).__name__}")
-    return _Compiler(filterable_fields(layout), encoded=layout.dialect == "native").compile(flt)
+    encoded = layout.dialect == "native"
+    return _Compiler(filterable_fields(layout), encoded=encoded, kinds=layout.tag_kinds).compile(flt)
 
 
 class FilterWalker:
@@ -145,9 +147,10 @@ class FilterWalker:
 class _Compiler(FilterWalker):
     """Dict filter -> Redis query string. Every value is written by this module, never pasted into the query."""
 
-    def __init__(self, fields: dict[str, str], encoded: bool) -> None:
+    def __init__(self, fields: dict[str, str], encoded: bool, kinds: Mapping[str, str]) -> None:
         super().__init__(fields)
         self.encoded = encoded
+        self.kinds = kinds  # the kind of each tag field "auto" declared (field_values.kind_filter_value)
 
     def join(self, parts: list[str], op: str) -> str:
         return _join(parts, " " if op == "and" else " | ")
@@ -177,6 +180,15 @@ class _Compiler(FilterWalker):
                 "call compiles the filter as it is: leave it out here"
             )
         if ftype == "tag":
+            if name in self.kinds:  # a field "auto" declared from one kind: values compared as Python would
+                kind = self.kinds[name]
+                try:
+                    if op in ("$in", "$nin"):
+                        value = [kind_filter_value(name, kind, v) for v in list_operand(name, op, value)]
+                    else:
+                        value = kind_filter_value(name, kind, value)
+                except ValueError as exc:
+                    raise FilterError(str(exc)) from exc
             values = tag_values(name, value, many=op in ("$in", "$nin"))
             try:
                 clause = tags.tag_clause(name, values, encoded=self.encoded)

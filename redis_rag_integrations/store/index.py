@@ -50,8 +50,6 @@ class RedisVectorIndex(IndexSearch):
 
     #: ``metadata_fields="auto"`` (set in ``__init__``; other backends refuse it).
     _auto: bool = False
-    #: Under ``"auto"``: the kind (``str`` / ``bool``) each tag field was declared from, read on the first write.
-    _kinds: dict[str, str] | None = None
     #: Under ``"auto"``: keys left undeclared because the records already written hold them with mixed kinds.
     _mixed: set[str]
 
@@ -122,6 +120,9 @@ class RedisVectorIndex(IndexSearch):
         self._cluster = is_cluster(self.client)
         if self._cluster and not placement.has_coordinator(self.client):
             placement.check_single_slot(self.name, [self.layout.key_prefix + self.layout.key_separator])
+        if self.layout.dialect == "native":  # the kinds "auto" noted for its tag fields: filters keep to them
+            kinds = auto_fields.recorded_kinds(self.client, self.layout)
+            self.layout = dataclasses.replace(self.layout, tag_kinds=kinds)
         self._index = SearchIndex(self.layout.schema(), redis_client=self.client)
         self._knn = KnnPlanner(self.layout)
         self._text = TextPlanner(self.layout)
@@ -175,9 +176,7 @@ class RedisVectorIndex(IndexSearch):
                 "and re-ingest into a new index to write (two layouts in one index would confuse both readers)"
             )
         if self._auto:
-            if self._kinds is None:
-                self._kinds = auto_fields.recorded_kinds(self.client, self.layout)
-            auto_fields.check_tag_values(records, self.layout.metadata_fields, self._kinds)
+            auto_fields.check_tag_values(records, self.layout.metadata_fields, self.layout.tag_kinds)
             # Keys found mixed in the records already written are not scanned for again by this instance.
             known = {**dict.fromkeys(self._mixed, "mixed"), **self.layout.metadata_fields}
             kinds = auto_fields.infer_kinds(records, known)
@@ -186,7 +185,6 @@ class RedisVectorIndex(IndexSearch):
             if new:
                 auto_fields.record_kinds(self.client, self.layout, {key: kinds[key] for key in new})
                 self._declare(new)
-                self._kinds = auto_fields.recorded_kinds(self.client, self.layout)
         checked = [(self.layout.key(r.id), self.layout.check(r)) for r in records]
         seen: set[str] = set()
         for key, _ in checked:
@@ -199,7 +197,8 @@ class RedisVectorIndex(IndexSearch):
         """Add ``fields`` to the index (``FT.ALTER`` and backfill, :mod:`.evolution`) before a write that holds them.
         Sync even under an ``a``-method: once per new metadata key, it blocks the loop for the alteration."""
         wanted = dataclasses.replace(self.layout, metadata_fields={**self.layout.metadata_fields, **fields})
-        self.layout = reconcile(self.client, wanted, explicit_fields=True)
+        kinds = auto_fields.recorded_kinds(self.client, self.layout)
+        self.layout = dataclasses.replace(reconcile(self.client, wanted, explicit_fields=True), tag_kinds=kinds)
         self._knn = KnnPlanner(self.layout)
         self._text = TextPlanner(self.layout)
         self._index = SearchIndex(self.layout.schema(), redis_client=self.client)

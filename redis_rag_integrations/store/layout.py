@@ -94,6 +94,8 @@ class Layout:
     #: ``native`` is this package's layout; the others are legacy layouts opened read-only (see :func:`detect_dialect`).
     dialect: Dialect = "native"
     vector_field: str = VECTOR
+    #: The kind (``str`` / ``bool``) of each tag field ``metadata_fields="auto"`` declared: filters keep to it.
+    tag_kinds: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # The engine cuts an index name or a prefix at NUL and lists a CR as "\r": the index could not be found

@@ -32,7 +32,7 @@ from redis_rag_integrations.langchain import RedisVectorStore as LCStore
 from redis_rag_integrations.llama_index import RedisVectorStore
 from redis_rag_integrations.store import FilterError
 
-FEW = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FEW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 IDS = [f"n{i}" for i in range(5)]
 GRID = [{"a": "x" if i % 2 else "w"} for i in range(5)]
 
@@ -154,12 +154,6 @@ def test_tag_values_of_every_type_and_length_match_exactly_or_are_refused(make) 
         for value in [*values, *later]:
             if isinstance(value, bool):
                 continue  # a LlamaIndex MetadataFilter cannot hold a bool (its value type is strict)
-            if any(isinstance(v, bool) for v in [*values, *later]) and (
-                isinstance(value, int | float) or value in ("true", "false")
-            ):
-                # Known differences, in the README: a tag of bools answers the filter "true" / "false" (LlamaIndex
-                # cannot filter with a bool), and 0 / 1 are not compared with bools (Python: 0 == False)
-                continue
             flt = MetadataFilters(filters=[MetadataFilter(key=key, value=value, operator=FilterOperator.EQ)])
             try:
                 got = _query_ids(store, flt)
