@@ -1,0 +1,230 @@
+"""Review of the LangChain-side fixes committed between c8ab10e and 5b10242 (agent cache key, CachedRAGChain,
+checkpointer list(), memory store, chat history): defects those commits introduced, each a strict xfail until
+fixed. Every test fails on the code as reviewed and passes once the behaviour described in its reason holds."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from fakes import HashEmbedder
+from langchain.agents import create_agent
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import RunnablePassthrough
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.memory import InMemorySaver
+from redisvl.query.filter import Tag
+
+from redis_rag_integrations.connection import get_async_client
+from redis_rag_integrations.langchain import RagEmbeddings, RedisVectorStore
+from redis_rag_integrations.langchain.agent_cache import SemanticCacheMiddleware
+from redis_rag_integrations.langchain.agents import AsyncRedisCheckpointSaver, checkpointer
+from redis_rag_integrations.langchain.memory_store import RedisMemoryStore
+from redis_rag_integrations.langchain.middleware import RedisRAGMiddleware
+from redis_rag_integrations.langchain.rag_cache import CachedRAGChain
+
+from .conftest import DIMS, ToolFakeChatModel
+
+# --- agent cache behind the RAG middleware (ec68c64) ---------------------------------------------------------------
+
+
+@pytest.fixture
+def vector_store(redis_url: str, unique_name: str) -> Iterator[RedisVectorStore]:
+    vs = RedisVectorStore(
+        RagEmbeddings(HashEmbedder(DIMS)), f"{unique_name}vs", redis_url=redis_url, metadata_fields={"source": "tag"}
+    )
+    vs.add_texts(["Refunds: 30 days, in full."], metadatas=[{"source": "refund.md"}], ids=["refund"])
+    yield vs
+    vs.index.drop()
+
+
+@pytest.fixture
+def agent_cache(redis_url: str, unique_name: str) -> Iterator[SemanticCacheMiddleware]:
+    middleware = SemanticCacheMiddleware(
+        embeddings=HashEmbedder(), name=unique_name, redis_url=redis_url, write_behind=False
+    )
+    yield middleware
+    middleware.core.delete_index()
+
+
+def _ask(middleware: list[Any], answer: str) -> AIMessage:
+    model = ToolFakeChatModel(messages=iter([AIMessage(answer)]))
+    agent = create_agent(model, system_prompt="Support bot.", middleware=middleware)
+    return agent.invoke({"messages": [HumanMessage("What is the refund policy?")]})["messages"][-1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ec68c64: RedisRAGMiddleware.rag_identity digests repr(search_kwargs); a redisvl FilterExpression's repr "
+    "is '<FilterExpression object at 0x...>', so the identity (part of the agent cache key) differs for every "
+    "middleware object: the same agent rebuilt (another worker, a restart) never hits what the first one cached",
+)
+def test_a_rebuilt_rag_agent_with_an_equal_filter_hits(
+    vector_store: RedisVectorStore, agent_cache: SemanticCacheMiddleware
+) -> None:
+    def rag() -> RedisRAGMiddleware:
+        return RedisRAGMiddleware(vector_store, k=1, search_kwargs={"filter": Tag("source") == "refund.md"})
+
+    first = _ask([rag(), agent_cache], "30 days [1].")
+    assert first.content == "30 days [1]." and not first.response_metadata.get("cache_hit")
+    again = _ask([rag(), agent_cache], "never asked")
+    assert again.content == "30 days [1]." and again.response_metadata.get("cache_hit")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ec68c64: _check_template catches KeyError / IndexError / ValueError only: '{context.foo}' raises a bare "
+    "AttributeError and '{context[a]}' a bare TypeError at construction instead of the clear ValueError",
+)
+@pytest.mark.parametrize("template", ["Context: {context.foo}", "Context: {context[a]}"])
+def test_a_template_with_an_attribute_or_index_field_is_refused_clearly(
+    vector_store: RedisVectorStore, template: str
+) -> None:
+    with pytest.raises(ValueError, match="template"):
+        RedisRAGMiddleware(vector_store, template=template)
+
+
+# --- CachedRAGChain (a8636db) ------------------------------------------------------------------------------------
+
+
+class _NoIdRetriever(BaseRetriever):
+    """A retriever whose documents carry no id, doc_id or source (BM25 / TF-IDF style, or a custom one)."""
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [Document("Refunds within 30 days.")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a8636db: _encode counts the retrieved documents by their source refs, so a retrieval that FOUND documents "
+    "without id / doc_id / source is treated as 'found nothing': every call misses and runs the chain (cached "
+    "before a8636db), logged at debug as 'the chain's retrieval found nothing'",
+)
+def test_a_repeated_question_hits_when_the_retrieved_documents_have_no_id(redis_url: str, unique_name: str) -> None:
+    model = ToolFakeChatModel(messages=iter([AIMessage("30 days."), AIMessage("second answer")]))
+    prompt = ChatPromptTemplate.from_template("Context: {context}\nQuestion: {question}")
+    chain = {"context": _NoIdRetriever(), "question": RunnablePassthrough()} | prompt | model | StrOutputParser()
+    cached = CachedRAGChain(chain, embeddings=HashEmbedder(), name=unique_name, redis_url=redis_url)
+    try:
+        assert cached.invoke("What is the refund policy?") == "30 days."
+        assert cached.invoke("What is the refund policy?") == "30 days."
+        assert len(model.calls) == 1
+    finally:
+        cached.cache.delete_index()
+
+
+def test_a_repeated_question_hits_through_string_and_dict_chains(
+    vector_store: RedisVectorStore, redis_url: str, unique_name: str
+) -> None:
+    """Checked and correct (not a defect): a plain string chain and a dict chain over our store hit when repeated."""
+    prompt = ChatPromptTemplate.from_template("Context: {context}\nQuestion: {question}")
+    model = GenericFakeChatModel(messages=iter([AIMessage("one"), AIMessage("two")]))
+    chain = {"context": vector_store.as_retriever(k=1), "question": RunnablePassthrough()} | prompt | model
+    cached = CachedRAGChain(chain | StrOutputParser(), embeddings=HashEmbedder(), name=unique_name, redis_url=redis_url)
+    try:
+        assert [cached.invoke("Refunds?"), cached.invoke("Refunds?")] == ["one", "one"]
+        assert [asyncio.run(cached.ainvoke("Refund rules?")), asyncio.run(cached.ainvoke("Refund rules?"))] == [
+            "two",
+            "two",
+        ]
+    finally:
+        cached.cache.delete_index()
+
+
+# --- checkpointer list() (12815b4 .. 062ea19) --------------------------------------------------------------------
+
+
+def _writes_by_thread(found: Any, threads: set[str]) -> dict[str, Any]:
+    return {
+        t.config["configurable"]["thread_id"]: [tuple(w) for w in t.pending_writes or []]
+        for t in found
+        if t.config["configurable"]["thread_id"] in threads
+    }
+
+
+def _rewritten(saver: Any, thread: str, checkpoint: Any) -> dict[str, Any]:
+    """A checkpoint whose pending writes were stored before its own put() finished: LangGraph runs put() and
+    put_writes() on background threads, and in a real graph run (Send fan-out + a subgraph + an interrupt) the
+    library's checkpoint document ended with has_writes=False while its write registry held the writes."""
+    config = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+    stored = saver.put(config, checkpoint, {"source": "loop", "step": 0}, {})
+    saver.put_writes(stored, [("ch", "v")], "task-1")
+    return saver.put(config, checkpoint, {"source": "loop", "step": 0}, {})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="e234553/062ea19: list(None) (and any list() not batched) reads each checkpoint with the library's sync "
+    "get_tuple, which skips pending writes when the checkpoint's has_writes flag is false; the library's own "
+    "list(None) (before) and list(thread) (batched) return them, as InMemorySaver does",
+)
+def test_list_of_every_thread_keeps_pending_writes(redis_url: str) -> None:
+    saver, reference = checkpointer(redis_url), InMemorySaver()
+    thread = f"plain-{uuid.uuid4().hex[:8]}"
+    checkpoint = empty_checkpoint()
+    try:
+        for s in (saver, reference):
+            _rewritten(s, thread, checkpoint)
+        expected = _writes_by_thread(reference.list(None), {thread})
+        assert _writes_by_thread(saver.list({"configurable": {"thread_id": thread}}), {thread}) == expected
+        assert _writes_by_thread(saver.list(None), {thread}) == expected
+    finally:
+        saver.delete_thread(thread)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="e234553: for a thread id the library's TAG query cannot take (',') sync list() reads with get_tuple and "
+    "loses pending writes whose checkpoint has has_writes=false, while async alist() (aget_tuple) returns them: "
+    "sync and async histories differ, and sync differs from InMemorySaver",
+)
+def test_sync_and_async_list_agree_on_pending_writes_of_a_comma_thread(redis_url: str) -> None:
+    saver, reference = checkpointer(redis_url), InMemorySaver()
+    thread = f"x,{uuid.uuid4().hex[:8]}"
+    checkpoint = empty_checkpoint()
+    config = {"configurable": {"thread_id": thread}}
+
+    async def alist() -> list[Any]:
+        async with AsyncRedisCheckpointSaver(redis_client=get_async_client(redis_url)) as asaver:
+            return [t async for t in asaver.alist(config)]
+
+    try:
+        for s in (saver, reference):
+            _rewritten(s, thread, checkpoint)
+        expected = _writes_by_thread(reference.list(config), {thread})
+        assert _writes_by_thread(asyncio.run(alist()), {thread}) == expected
+        assert _writes_by_thread(saver.list(config), {thread}) == expected
+    finally:
+        saver.delete_thread(thread)
+
+
+# --- memory store (bad94a3 .. 495420d) ---------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bad94a3/495420d: check_index reads FT.INFO with str keys (info['attributes']); a RESP3 client without "
+    "decode_responses returns bytes keys, so reopening an existing memory store raises a bare KeyError (it opened "
+    "before bad94a3; 495420d says RESP3 maps are read)",
+)
+def test_a_memory_store_reopens_on_a_resp3_client(redis_url: str, unique_name: str) -> None:
+    client = redis.Redis.from_url(redis_url, protocol=3)
+    index = {"dims": DIMS, "embed": HashEmbedder(DIMS), "fields": ["text"]}
+    store = RedisMemoryStore(client=client, name=f"{unique_name}m", index=index)  # type: ignore[arg-type]
+    try:
+        store.put(("u",), "a", {"text": "likes tea"})
+        again = RedisMemoryStore(client=client, name=f"{unique_name}m", index=index)  # type: ignore[arg-type]
+        assert [item.key for item in again.search(("u",), query="tea")] == ["a"]
+    finally:
+        store.drop()
+        client.close()
