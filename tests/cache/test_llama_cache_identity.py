@@ -14,7 +14,6 @@ from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import MockLLM
 from llama_index.core.prompts import PromptTemplate
-from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.types import (
     FilterOperator,
     MetadataFilter,
@@ -25,18 +24,6 @@ from redis_rag_integrations.llama_index import (
     CachedQueryEngine,
     SemanticCacheLLM,
 )
-
-Metas = list[dict[str, Any]]
-
-
-def _vec(i: int) -> list[float]:
-    v = [0.1] * 4
-    v[i % 4] = 1.0 + i * 0.01
-    return v
-
-
-def _nodes(metas: Metas) -> list[TextNode]:
-    return [TextNode(id_=f"n{i}", text=f"text {i}", metadata=m, embedding=_vec(i)) for i, m in enumerate(metas)]
 
 
 def _f(key: str, value: Any, op: FilterOperator = FilterOperator.EQ) -> MetadataFilter:
