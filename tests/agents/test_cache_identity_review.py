@@ -1,7 +1,7 @@
 """The agent cache and the RAG cache never serve an answer whose model input differed: the image of a question, the
 role of earlier messages, the store and template behind the context, a context that was empty; the RAG
-middleware refuses templates and k it cannot honour. Found by an independent review; the tests still marked
-``xfail(strict)`` are not fixed yet."""
+middleware refuses templates and k it cannot honour. Found by an independent review (each test failed on the code
+reviewed)."""
 
 from __future__ import annotations
 

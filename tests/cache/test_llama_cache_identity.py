@@ -1,6 +1,6 @@
 """The LlamaIndex caches never serve an answer to a different call: other filters, index or LLM behind a query
 engine, another conversation, the wrapped LLM's system prompt; a hit keeps its sources whole. Found by an
-independent review; a test still marked ``xfail(strict)`` is not fixed yet."""
+independent review (each test failed on the code reviewed)."""
 
 from __future__ import annotations
 
