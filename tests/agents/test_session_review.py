@@ -141,6 +141,48 @@ def test_a_repeated_question_hits_through_string_and_dict_chains(
         cached.cache.delete_index()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a8636db: _store_identities finds retrievers through chain.get_graph(), whose nodes do not include the "
+    "runnables inside with_fallbacks(...) or a RunnableBranch; the retriever's repr names its store by address "
+    "only (removed), so two such chains over different Redis indexes get one fingerprint and the second is served "
+    "the first one's answer (a silent wrong answer from another corpus)",
+)
+@pytest.mark.parametrize("shape", ["with_fallbacks", "branch"])
+def test_wrapped_rag_chains_over_different_stores_do_not_share_answers(
+    redis_url: str, unique_name: str, shape: str
+) -> None:
+    from langchain_core.runnables import RunnableBranch
+
+    stores = [
+        RedisVectorStore(RagEmbeddings(HashEmbedder(DIMS)), f"{unique_name}{name}", redis_url=redis_url)
+        for name in ("a", "b")
+    ]
+    stores[0].add_texts(["Refunds within 30 days."], ids=["refund"])
+    stores[1].add_texts(["Rockets burn fuel."], ids=["rockets"])
+    prompt = ChatPromptTemplate.from_template("Context: {context}\nQuestion: {question}")
+
+    def cached(store: RedisVectorStore, answer: str) -> CachedRAGChain:
+        model = GenericFakeChatModel(messages=iter([AIMessage(answer)]))
+        core = {"context": store.as_retriever(k=1), "question": RunnablePassthrough()} | prompt | model
+        core = core | StrOutputParser()
+        chain = (
+            core.with_fallbacks([core]) if shape == "with_fallbacks" else RunnableBranch((lambda q: not q, core), core)
+        )
+        return CachedRAGChain(chain, embeddings=HashEmbedder(), name=unique_name, redis_url=redis_url)
+
+    first = cached(stores[0], "30 days")
+    try:
+        assert first.invoke("What is the refund policy?") == "30 days"
+        assert cached(stores[1], "Nothing about refunds.").invoke("What is the refund policy?") == (
+            "Nothing about refunds."
+        )
+    finally:
+        first.cache.delete_index()
+        for store in stores:
+            store.index.drop()
+
+
 # --- checkpointer list() (12815b4 .. 062ea19) --------------------------------------------------------------------
 
 
