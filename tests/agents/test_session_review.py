@@ -83,6 +83,30 @@ def test_a_rebuilt_rag_agent_with_an_equal_filter_hits(
 
 @pytest.mark.xfail(
     strict=True,
+    reason="ec68c64: the key's 'media' holds each non-text block verbatim, including the random 'id' that LangChain's "
+    "v1 block factories (create_image_block, create_file_block...) give every block: the same picture asked twice "
+    "never hits (each miss stores one more entry); it hit before ec68c64",
+)
+def test_the_same_picture_built_with_the_v1_block_factories_hits(agent_cache: SemanticCacheMiddleware) -> None:
+    from langchain_core.messages.content import create_image_block, create_text_block
+
+    def ask(answer: str) -> AIMessage:
+        model = ToolFakeChatModel(messages=iter([AIMessage(answer)]))
+        question = HumanMessage(
+            content_blocks=[
+                create_text_block("What is in this picture?"),
+                create_image_block(url="https://example.com/cat.png"),
+            ]
+        )
+        return create_agent(model, middleware=[agent_cache]).invoke({"messages": [question]})["messages"][-1]
+
+    assert ask("A cat.").content == "A cat."
+    again = ask("never asked")
+    assert again.content == "A cat." and again.response_metadata.get("cache_hit")
+
+
+@pytest.mark.xfail(
+    strict=True,
     reason="ec68c64: _check_template catches KeyError / IndexError / ValueError only: '{context.foo}' raises a bare "
     "AttributeError and '{context[a]}' a bare TypeError at construction instead of the clear ValueError",
 )
