@@ -207,6 +207,39 @@ def test_wrapped_rag_chains_over_different_stores_do_not_share_answers(
             store.index.drop()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="pre-existing, not covered by a8636db: chain_fingerprint removes ' at 0x...' from the chain's repr, and a "
+    "retriever's redisvl FilterExpression shows only as '<FilterExpression object at 0x...>': two chains over one "
+    "store with different filters (per tenant, per category) get one fingerprint, and the second is served the "
+    "first one's answer (a dict filter is told apart)",
+)
+def test_rag_chains_with_different_filter_expressions_do_not_share_answers(redis_url: str, unique_name: str) -> None:
+    store = RedisVectorStore(
+        RagEmbeddings(HashEmbedder(DIMS)), f"{unique_name}f", redis_url=redis_url, metadata_fields={"tenant": "tag"}
+    )
+    store.add_texts(
+        ["Refunds within 30 days.", "Refunds within 90 days."],
+        metadatas=[{"tenant": "a"}, {"tenant": "b"}],
+        ids=["ra", "rb"],
+    )
+    prompt = ChatPromptTemplate.from_template("Context: {context}\nQuestion: {question}")
+
+    def cached(tenant: str, answer: str) -> CachedRAGChain:
+        model = GenericFakeChatModel(messages=iter([AIMessage(answer)]))
+        retriever = store.as_retriever(search_kwargs={"k": 1, "filter": Tag("tenant") == tenant})
+        chain = {"context": retriever, "question": RunnablePassthrough()} | prompt | model | StrOutputParser()
+        return CachedRAGChain(chain, embeddings=HashEmbedder(), name=unique_name, redis_url=redis_url)
+
+    first = cached("a", "30 days")
+    try:
+        assert first.invoke("What is the refund policy?") == "30 days"
+        assert cached("b", "90 days").invoke("What is the refund policy?") == "90 days"
+    finally:
+        first.cache.delete_index()
+        store.index.drop()
+
+
 # --- checkpointer list() (12815b4 .. 062ea19) --------------------------------------------------------------------
 
 
