@@ -111,7 +111,13 @@ def _media(content: Any) -> list[Any]:
     meaning of its text, so everything else it carries joins the exact identity."""
     if isinstance(content, str):
         return []
-    return [b for b in content if not (isinstance(b, str) or (isinstance(b, dict) and b.get("type") == "text"))]
+    # a block's "id" is random per block built (LangChain's v1 factories: create_image_block...): not what the
+    # model sees, so it is left out, or the same picture asked twice would never hit
+    return [
+        {k: v for k, v in b.items() if k != "id"} if isinstance(b, dict) else b
+        for b in content
+        if not (isinstance(b, str) or (isinstance(b, dict) and b.get("type") == "text"))
+    ]
 
 
 def _key(

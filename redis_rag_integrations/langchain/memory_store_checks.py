@@ -204,6 +204,7 @@ def namespace_matches(namespace: tuple[str, ...], condition: MatchCondition) -> 
 def check_index(info: dict[str, Any], name: str, prefix: str, dims: int | None) -> None:
     """An existing index (``FT.INFO``) must be the store's, with vectors of ``dims``: otherwise every later put
     would succeed and its item fail indexing (found by ``get``, never by ``search`` or ``list_namespaces``)."""
+    info = _pairs(info)  # a RESP3 client without decode_responses gives bytes keys at every level
     fields = {as_str(a["identifier"]): a for a in map(_pairs, info["attributes"])}
     definition = _pairs(info["index_definition"])
     prefixes = [as_str(p) for p in definition.get("prefixes", [])]

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from ..cache.scope import digest
 from ..questions import request_scope
 from . import rag_turn
+from .fingerprint import stable_repr, store_identity
 from .rag_cache import source_json
 from .rag_turn import PipelinedRetriever, RagTurn
 from .run_observers import unobserved
@@ -60,7 +61,7 @@ def _check_template(template: str) -> None:
         raise TypeError(f"template must be a str, got {type(template).__name__}")
     try:
         rendered = template.format(context=_SENTINEL)
-    except (KeyError, IndexError, ValueError) as exc:
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:  # '{context.x}', '{context[0]}'...
         raise ValueError(
             f"template must hold '{{context}}' and no other placeholder (double other braces: '{{{{' '}}}}'): {exc!r}"
         ) from exc
@@ -69,12 +70,10 @@ def _check_template(template: str) -> None:
 
 
 def _rag_identity(store: Any, search_type: str, search_kwargs: dict[str, Any], template: str) -> str:
-    """A digest of what decides the context besides the question: the store's index (name and key prefix), the
-    search type and its arguments (``repr``: a filter expression has no JSON form), and the template."""
-    index = getattr(store, "index", None)
-    where = (getattr(index, "name", None), getattr(index, "prefix", None)) if index is not None else (id(store),)
-    args = repr(sorted((str(k), repr(v)) for k, v in search_kwargs.items()))
-    return digest(repr((type(store).__qualname__, where, search_type, args, template)))
+    """A digest of what decides the context besides the question: the store (:func:`.fingerprint.store_identity`),
+    the search type and its arguments (:func:`.fingerprint.stable_repr`: a filter expression by its query text),
+    and the template. The same for the same configuration in another process."""
+    return digest(repr((store_identity(store), search_type, stable_repr(search_kwargs), template)))
 
 
 def last_user_text(messages: Sequence[AnyMessage]) -> str | None:

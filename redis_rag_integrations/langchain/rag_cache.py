@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,7 +30,6 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.load import dumpd
 from langchain_core.messages import BaseMessage
-from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import merge_configs
 
@@ -43,6 +41,7 @@ from ..questions import request_scope
 from ..settings import Settings
 from ..tenancy import TenantLike
 from .cache import as_embedder
+from .fingerprint import ADDRESS, retriever_identities
 from .serde import load_core
 
 logger = logging.getLogger("redis_rag_integrations.cache")
@@ -50,36 +49,14 @@ logger = logging.getLogger("redis_rag_integrations.cache")
 __all__ = ["CachedRAGChain", "source_json", "sources_of"]
 
 DOC_ID_KEYS = ("doc_id", "source")
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def chain_fingerprint(chain: Runnable[Any, Any]) -> str:
     """A digest of the chain's configuration as its ``repr`` shows it (prompts, model parameters, steps), with
-    memory addresses removed so that the same chain built in another process has the same fingerprint, and of the
-    vector store behind each of its retrievers (:func:`_store_identities`): a retriever's ``repr`` names its store
-    by address only, which the first part drops."""
-    return digest(repr((_ADDRESS.sub("", repr(chain)), _store_identities(chain))))
-
-
-def _store_identities(chain: Runnable[Any, Any]) -> list[str]:
-    """What each retriever of ``chain`` searches: a store's index name when it has one (ours: ``index.name``;
-    others by a common collection attribute), else the store object itself (``id``: never shared with another
-    store, though then not across processes either). A chain whose graph cannot be drawn counts as itself."""
-    try:
-        nodes = list(chain.get_graph().nodes.values())
-    except Exception:  # a runnable that cannot draw its graph: never share its answers with another chain
-        return [f"chain:{id(chain)}"]
-    out = []
-    for node in nodes:
-        store = getattr(node.data, "vectorstore", None) if isinstance(node.data, BaseRetriever) else None
-        if store is None:
-            continue
-        name = getattr(getattr(store, "index", None), "name", None)
-        for attr in ("index_name", "collection_name", "_collection_name", "table_name"):
-            name = name if name is not None else getattr(store, attr, None)
-        where = f"name:{name}" if isinstance(name, str) else f"object:{id(store)}"
-        out.append(f"{type(store).__module__}.{type(store).__qualname__}:{where}")
-    return sorted(out)
+    memory addresses removed so that the same chain built in another process has the same fingerprint, and of
+    every retriever in it (:func:`.fingerprint.retriever_identities`: its vector store, search type and arguments,
+    filter expressions included, which the ``repr`` shows by address only)."""
+    return digest(repr((ADDRESS.sub("", repr(chain)), retriever_identities(chain))))
 
 
 class _Retrieved(BaseCallbackHandler):
@@ -237,7 +214,7 @@ class CachedRAGChain(Runnable[Any, Any]):
         refs = list(
             dict.fromkeys([*self.sources(output), *(SourceRef(i, h) for i, h in _source_pairs(retrieved.docs))])
         )
-        if retrieved.runs and not refs:
+        if retrieved.runs and not retrieved.docs and not refs:  # found documents without ids are still found
             raise CacheInputError("the chain's retrieval found nothing: an answer without context is not cached")
         return answer_text(output, self.answer_key), payload, refs
 

@@ -28,11 +28,7 @@ no other engine (and with no other process) rather than with a wrong one. An ind
 from __future__ import annotations
 
 import hashlib
-import itertools
-import threading
 import types
-import uuid
-import weakref
 from typing import Any
 
 from llama_index.core.indices.base import BaseIndex
@@ -42,41 +38,13 @@ from llama_index.core.storage.kvstore.simple_kvstore import SimpleKVStore
 from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
 from ..cache.identity import UncacheableCall, excluded, identity_json
+from ..cache.tokens import STORE_NAME_ATTRIBUTES, object_token
 from .llm_identity import model_identity
 
 __all__ = ["engine_identity", "object_token"]
 
-#: Attributes that name what a third-party vector store searches (the LangChain adapter reads the same ones).
-STORE_NAME_ATTRIBUTES = ("index_name", "collection_name", "_collection_name", "table_name")
 
 _CONTAINERS = frozenset({list, dict, tuple, set, frozenset, bytes})
-_PROCESS = uuid.uuid4().hex
-_counter = itertools.count()
-_tokens: dict[int, tuple[Any, str]] = {}
-_tokens_lock = threading.Lock()
-
-
-def object_token(obj: Any) -> str:
-    """A name for ``obj`` no other object gets: not in this process while ``obj`` lives (its id is only reused
-    after it is gone, and the entry goes with it), nor in another process (a random process part)."""
-    key = id(obj)
-    with _tokens_lock:
-        held = _tokens.get(key)
-        if held is not None and (held[0]() if isinstance(held[0], weakref.ref) else held[0]) is obj:
-            return held[1]
-        token = f"{_PROCESS}:{next(_counter)}"
-        try:
-            ref: Any = weakref.ref(obj, lambda _r, key=key: _forget(key, token))
-        except TypeError:  # no weak references to it: kept alive, so its id is never reused
-            ref = obj
-        _tokens[key] = (ref, token)
-        return token
-
-
-def _forget(key: int, token: str) -> None:
-    with _tokens_lock:
-        if _tokens.get(key, (None, None))[1] == token:
-            del _tokens[key]
 
 
 def engine_identity(query_engine: Any) -> str:

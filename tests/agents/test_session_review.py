@@ -63,12 +63,6 @@ def _ask(middleware: list[Any], answer: str) -> AIMessage:
     return agent.invoke({"messages": [HumanMessage("What is the refund policy?")]})["messages"][-1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ec68c64: RedisRAGMiddleware.rag_identity digests repr(search_kwargs); a redisvl FilterExpression's repr "
-    "is '<FilterExpression object at 0x...>', so the identity (part of the agent cache key) differs for every "
-    "middleware object: the same agent rebuilt (another worker, a restart) never hits what the first one cached",
-)
 def test_a_rebuilt_rag_agent_with_an_equal_filter_hits(
     vector_store: RedisVectorStore, agent_cache: SemanticCacheMiddleware
 ) -> None:
@@ -81,12 +75,6 @@ def test_a_rebuilt_rag_agent_with_an_equal_filter_hits(
     assert again.content == "30 days [1]." and again.response_metadata.get("cache_hit")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ec68c64: the key's 'media' holds each non-text block verbatim, including the random 'id' that LangChain's "
-    "v1 block factories (create_image_block, create_file_block...) give every block: the same picture asked twice "
-    "never hits (each miss stores one more entry); it hit before ec68c64",
-)
 def test_the_same_picture_built_with_the_v1_block_factories_hits(agent_cache: SemanticCacheMiddleware) -> None:
     from langchain_core.messages.content import create_image_block, create_text_block
 
@@ -105,11 +93,6 @@ def test_the_same_picture_built_with_the_v1_block_factories_hits(agent_cache: Se
     assert again.content == "A cat." and again.response_metadata.get("cache_hit")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ec68c64: _check_template catches KeyError / IndexError / ValueError only: '{context.foo}' raises a bare "
-    "AttributeError and '{context[a]}' a bare TypeError at construction instead of the clear ValueError",
-)
 @pytest.mark.parametrize("template", ["Context: {context.foo}", "Context: {context[a]}"])
 def test_a_template_with_an_attribute_or_index_field_is_refused_clearly(
     vector_store: RedisVectorStore, template: str
@@ -128,12 +111,6 @@ class _NoIdRetriever(BaseRetriever):
         return [Document("Refunds within 30 days.")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a8636db: _encode counts the retrieved documents by their source refs, so a retrieval that FOUND documents "
-    "without id / doc_id / source is treated as 'found nothing': every call misses and runs the chain (cached "
-    "before a8636db), logged at debug as 'the chain's retrieval found nothing'",
-)
 def test_a_repeated_question_hits_when_the_retrieved_documents_have_no_id(redis_url: str, unique_name: str) -> None:
     model = ToolFakeChatModel(messages=iter([AIMessage("30 days."), AIMessage("second answer")]))
     prompt = ChatPromptTemplate.from_template("Context: {context}\nQuestion: {question}")
@@ -165,13 +142,6 @@ def test_a_repeated_question_hits_through_string_and_dict_chains(
         cached.cache.delete_index()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a8636db: _store_identities finds retrievers through chain.get_graph(), whose nodes do not include the "
-    "runnables inside with_fallbacks(...) or a RunnableBranch; the retriever's repr names its store by address "
-    "only (removed), so two such chains over different Redis indexes get one fingerprint and the second is served "
-    "the first one's answer (a silent wrong answer from another corpus)",
-)
 @pytest.mark.parametrize("shape", ["with_fallbacks", "branch"])
 def test_wrapped_rag_chains_over_different_stores_do_not_share_answers(
     redis_url: str, unique_name: str, shape: str
@@ -207,13 +177,6 @@ def test_wrapped_rag_chains_over_different_stores_do_not_share_answers(
             store.index.drop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pre-existing, not covered by a8636db: chain_fingerprint removes ' at 0x...' from the chain's repr, and a "
-    "retriever's redisvl FilterExpression shows only as '<FilterExpression object at 0x...>': two chains over one "
-    "store with different filters (per tenant, per category) get one fingerprint, and the second is served the "
-    "first one's answer (a dict filter is told apart)",
-)
 def test_rag_chains_with_different_filter_expressions_do_not_share_answers(redis_url: str, unique_name: str) -> None:
     store = RedisVectorStore(
         RagEmbeddings(HashEmbedder(DIMS)), f"{unique_name}f", redis_url=redis_url, metadata_fields={"tenant": "tag"}
@@ -330,12 +293,6 @@ def test_a_checkpoint_ttl_below_one_second_expires_or_is_refused(redis_url: str)
 # --- memory store (bad94a3 .. 495420d) ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bad94a3/495420d: check_index reads FT.INFO with str keys (info['attributes']); a RESP3 client without "
-    "decode_responses returns bytes keys, so reopening an existing memory store raises a bare KeyError (it opened "
-    "before bad94a3; 495420d says RESP3 maps are read)",
-)
 def test_a_memory_store_reopens_on_a_resp3_client(redis_url: str, unique_name: str) -> None:
     client = redis.Redis.from_url(redis_url, protocol=3)
     index = {"dims": DIMS, "embed": HashEmbedder(DIMS), "fields": ["text"]}
