@@ -12,8 +12,10 @@ for another tenant's filter, then shared answers. Here:
   query text, anything else by its ``repr`` when that holds no address, else by
   :func:`~redis_rag_integrations.cache.tokens.object_token` (never shared with another object or process);
 * :func:`retriever_identities` walks a runnable's parts (sequence and parallel steps, bindings, fallbacks,
-  branches, the closures of functions) and names each retriever by its class, its vector store (ours: index name;
-  others: a common collection attribute; else the store itself), its search type and its arguments.
+  branches, the closures and default arguments of functions) and names each retriever by its class, its vector
+  store (ours: index name; others: a common collection attribute; else the store itself), its search type and
+  its arguments. A retriever a function reaches only through module globals is not found (the chain's ``repr``
+  still names the function).
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ def retriever_identities(runnable: Any) -> list[str]:
             parts = (obj.func, obj.args, obj.keywords)
         elif isinstance(obj, types.FunctionType | types.MethodType):
             func = getattr(obj, "__func__", obj)
-            parts = [getattr(obj, "__self__", None), *(c.cell_contents for c in func.__closure__ or () if _filled(c))]
+            cells = [c.cell_contents for c in func.__closure__ or () if _filled(c)]
+            parts = [getattr(obj, "__self__", None), *cells, func.__defaults__, func.__kwdefaults__]
         elif isinstance(obj, Runnable):
             parts = vars(obj).values()
         else:
