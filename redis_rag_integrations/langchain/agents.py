@@ -23,6 +23,7 @@ Usage::
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -33,6 +34,7 @@ from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.redis import RedisSaver
 from langgraph.checkpoint.redis.aio import AsyncRedisSaver
 
+from ..cache.options import validate_ttl
 from ..connection import connection_failed, get_async_client, get_client
 from ..embeddings import Embedder, default_embedder
 from ..errors import RedisRagError
@@ -197,13 +199,18 @@ class AsyncRedisCheckpointSaver(AsyncRedisSaver):
 
 
 def _ttl(ttl_seconds: int | None, refresh_on_read: bool) -> dict[str, Any] | None:
-    """LangGraph counts checkpoint TTLs in minutes; the package's settings count seconds. A TTL <= 0 is refused
-    (as ``ChatHistoryStore`` does): the saver would expire each checkpoint as it writes it, losing every thread."""
-    if ttl_seconds is None:
+    """LangGraph counts checkpoint TTLs in minutes; the package's settings count seconds. The library turns the
+    minutes back into seconds with ``int(minutes * 60)``, so a TTL below one second became 0 = no expiry (kept
+    forever, silently) and a fraction was cut off: only a positive whole number of seconds is taken (as the caches
+    take it, :func:`~redis_rag_integrations.cache.options.validate_ttl`), and the minutes are the smallest float
+    the library turns back into exactly those seconds (``123 / 60 * 60`` is 122.99..., which it truncates to 122)."""
+    seconds = validate_ttl(ttl_seconds)
+    if seconds is None:
         return None
-    if ttl_seconds <= 0:
-        raise ValueError(f"ttl must be a positive number of seconds or None, got {ttl_seconds}")
-    return {"default_ttl": ttl_seconds / 60, "refresh_on_read": refresh_on_read}
+    minutes = seconds / 60
+    while int(minutes * 60) < seconds:
+        minutes = math.nextafter(minutes, math.inf)
+    return {"default_ttl": minutes, "refresh_on_read": refresh_on_read}
 
 
 def checkpointer(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from langchain_core.embeddings import Embeddings
 from langchain_core.globals import set_llm_cache
 
+from ..cache.options import validate_ttl
 from ..embeddings import Embedder
 from ..settings import Settings, get_settings
 from ..store.layout import FieldType
@@ -71,8 +72,11 @@ def register(
     checkpointer (sync, ready; and a factory for the async one), with ``history_ttl`` as checkpoint TTL, and a
     long-term memory store named ``{index}-memory``, searchable by meaning with the same embedder.
     """
-    if history_ttl is not None and history_ttl <= 0:  # refused before anything is created (savers, sessions)
-        raise ValueError(f"history_ttl must be a positive number of seconds or None, got {history_ttl}")
+    try:  # refused before anything is created (savers, sessions): a whole number of seconds, as Redis expires keys
+        validate_ttl(history_ttl)
+    except ValueError as exc:
+        message = f"history_ttl must be a positive whole number of seconds or None, got {history_ttl!r}"
+        raise ValueError(message) from exc
     settings = settings or get_settings()
     url = redis_url or resolve_url(settings)
     emb = embeddings if isinstance(embeddings, Embeddings) else RagEmbeddings(embeddings)

@@ -92,8 +92,8 @@ def test_list_by_checkpoint_ns_returns_that_namespace_only(redis_url: str) -> No
     assert found["redis"] == found["reference"]
 
 
-@pytest.mark.parametrize("ttl", [0, -5])
-def test_a_checkpoint_ttl_below_one_second_is_refused(redis_url: str, ttl: int) -> None:
+@pytest.mark.parametrize("ttl", [0, -5, 0.5, 1.5, "60"])
+def test_a_checkpoint_ttl_below_one_second_is_refused(redis_url: str, ttl: Any) -> None:
     """The saver would expire each checkpoint as it writes it: every thread silently empty. Refused instead."""
     with pytest.raises(ValueError, match="ttl must be a positive number of seconds"):
         checkpointer(redis_url, ttl=ttl)
@@ -131,9 +131,9 @@ def test_history_filter_on_custom_metadata_is_not_reported_as_corruption(redis_u
         saver.delete_thread(config["configurable"]["thread_id"])
 
 
-@pytest.mark.parametrize("ttl", [0, -5])
+@pytest.mark.parametrize("ttl", [0, -5, 0.5, 1.5, "60"])
 def test_async_checkpointer_and_register_refuse_a_ttl_below_one_second(
-    redis_url: str, unique_name: str, hash_embedder: Any, client: Any, ttl: int
+    redis_url: str, unique_name: str, hash_embedder: Any, client: Any, ttl: Any
 ) -> None:
     """The same refusal on the async factory and on ``register(history_ttl=...)`` (which builds both savers and the
     LCEL history), before anything is created on the server."""

@@ -9,13 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 
 from redis_rag_integrations.errors import RedisConnectionFailed
-from redis_rag_integrations.langchain.agents import async_checkpointer, checkpointer
+from redis_rag_integrations.langchain.agents import _ttl, async_checkpointer, checkpointer
 
 from .conftest import ToolFakeChatModel
 
@@ -110,6 +112,33 @@ def test_ttl_in_seconds(redis_url: str, unique_name: str, client) -> None:
     agent.invoke({"messages": [{"role": "user", "content": "hi"}]}, {"configurable": {"thread_id": unique_name}})
     keys = [k for k in client.scan_iter(match=f"checkpoint:{unique_name}:*")]
     assert keys and all(0 < client.ttl(k) <= 120 for k in keys)
+
+
+_TTLS = st.one_of(
+    st.integers(-10, 10**9),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=4),
+    st.booleans(),
+    st.none(),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TTLS)
+def test_a_checkpoint_ttl_is_exact_seconds_or_refused(ttl: object) -> None:
+    """What the library makes of our minutes (``int(default_ttl * 60)`` seconds) is exactly the TTL asked for, or
+    the TTL is refused clearly: 0.5 became 0 = no expiry, 123 became 122, "60" failed deep in the library."""
+    try:
+        config = _ttl(ttl, refresh_on_read=True)  # type: ignore[arg-type]
+    except ValueError as exc:
+        assert "ttl must be a positive number of seconds" in str(exc)
+        assert not (type(ttl) is int and ttl >= 1)
+        return
+    if ttl is None:
+        assert config is None
+        return
+    assert type(ttl) is int and config is not None
+    assert int(config["default_ttl"] * 60) == ttl
 
 
 def test_redis_down_is_a_clear_error() -> None:

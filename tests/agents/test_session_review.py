@@ -270,12 +270,6 @@ def test_sync_and_async_list_agree_on_pending_writes_of_a_comma_thread(redis_url
         saver.delete_thread(thread)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ff0b108: _ttl refuses ttl <= 0 only; ttl=0.5 (below one second, what the new test's name says is refused) "
-    "becomes default_ttl=0.5/60 minutes, which the library truncates to int(0.5) = 0 seconds and then sets no "
-    "expiry: the checkpoint is kept forever, silently",
-)
 def test_a_checkpoint_ttl_below_one_second_expires_or_is_refused(redis_url: str) -> None:
     try:
         saver = checkpointer(redis_url, ttl=0.5)  # type: ignore[arg-type]
