@@ -134,7 +134,8 @@ def encode(message: StoredMessage, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     except (TypeError, ValueError) as exc:
         raise TypeError(f"cannot store {message.role!r} message: {exc}") from exc
     data = raw.encode("utf-8")
-    if len(data) > max_bytes:
+    # the limit is on the message: the seq (our bookkeeping, ',"seq":N') does not count against it
+    if len(data) - (len(f',"seq":{seq}') if seq is not None else 0) > max_bytes:
         raise MessageTooLargeError(
             f"{message.role!r} message is {len(data)} bytes once encoded, above max_message_bytes={max_bytes}: "
             "nothing was written. Store large payloads (files, images) elsewhere and keep a reference (a URL) in "

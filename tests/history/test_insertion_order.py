@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from redis_rag_integrations.history import ChatHistoryStore, StoredMessage, encode
+from redis_rag_integrations.history import ChatHistoryStore, MessageTooLargeError, StoredMessage, encode
 from redis_rag_integrations.history.order import merge, next_seqs, seq_of
 
 
@@ -79,3 +80,15 @@ def test_merge_interleaves_without_reordering_either_list(data: st.DataObject) -
         (seq_of(x) or 0) <= (seq_of(y) or 0) for lst in (a, b) for x, y in pairwise(lst)
     ):
         assert keyed == sorted(keyed)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=60), seq=st.integers(0, 2**63 - 1))
+def test_the_insertion_order_does_not_count_against_max_message_bytes(text: str, seq: int) -> None:
+    # the limit is the user's message; the seq is our bookkeeping: a message that fits without it fits with it,
+    # and one over the limit is refused either way
+    message = StoredMessage(role="user", content=text)
+    size = len(encode(message))
+    assert seq_of(encode(message, max_bytes=size, seq=seq)) == seq
+    with pytest.raises(MessageTooLargeError):
+        encode(message, max_bytes=size - 1, seq=seq)
