@@ -42,7 +42,7 @@ from ..settings import Settings, get_settings
 from ..tenancy import TenantLike
 from ..urls import redis_url as resolve_url
 from .cache import as_embedder
-from .checkpoint_list import ListPlan, plain_thread, thread_keys
+from .checkpoint_list import ListPlan, plain_thread, registry_writes, thread_keys, writes_registry
 from .memory_store import RedisMemoryStore
 
 __all__ = [
@@ -122,8 +122,20 @@ class RedisCheckpointSaver(RedisSaver):
         return found._replace(checkpoint={**found.checkpoint, "channel_values": values})
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The library's, with the pending writes its write registry holds (:func:`.checkpoint_list.registry_writes`:
+        it skipped them when the checkpoint's ``has_writes`` flag was false; the async saver reads the same way)."""
         try:
-            return super().get_tuple(config)
+            found = super().get_tuple(config)
+            if found is None or found.pending_writes:
+                return found
+            keys = self._redis.zrange(writes_registry(found.config), 0, -1)
+            if not keys:
+                return found
+            with self._redis.pipeline(transaction=False) as pipe:  # keys in several slots: not a transaction
+                for key in keys:
+                    pipe.json().get(key)
+                documents = pipe.execute()
+            return found._replace(pending_writes=registry_writes(self.serde, documents))
         except _DECODING as exc:
             raise _corrupt(config, exc) from exc
 
@@ -156,8 +168,20 @@ class AsyncRedisCheckpointSaver(AsyncRedisSaver):
             raise connection_failed(self.rag_url, fault) from exc
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """As :meth:`RedisCheckpointSaver.get_tuple` (the library's async read already takes the registry's writes;
+        this keeps both savers on the same rule if it stops doing so)."""
         try:
-            return await super().aget_tuple(config)
+            found = await super().aget_tuple(config)
+            if found is None or found.pending_writes:
+                return found
+            keys = await self._redis.zrange(writes_registry(found.config), 0, -1)
+            if not keys:
+                return found
+            pipe = self._redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.json().get(key)
+            documents = await pipe.execute()
+            return found._replace(pending_writes=registry_writes(self.serde, documents))
         except _DECODING as exc:
             raise _corrupt(config, exc) from exc
 

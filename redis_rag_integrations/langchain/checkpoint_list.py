@@ -35,7 +35,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import CheckpointTuple, get_checkpoint_id
+from langgraph.checkpoint.base import CheckpointTuple, PendingWrite, get_checkpoint_id
+from langgraph.checkpoint.redis.base import BaseRedisSaver
 from langgraph.checkpoint.redis.key_registry import CheckpointKeyRegistry
 from langgraph.checkpoint.redis.util import (
     from_storage_safe_id,
@@ -43,10 +44,11 @@ from langgraph.checkpoint.redis.util import (
     to_storage_safe_id,
     to_storage_safe_str,
 )
+from langgraph.checkpoint.serde.base import SerializerProtocol
 from redisvl.query import FilterQuery
 from redisvl.query.filter import FilterExpression, Tag
 
-__all__ = ["ListPlan", "plain_thread", "tag_probe", "thread_keys"]
+__all__ = ["ListPlan", "plain_thread", "registry_writes", "tag_probe", "thread_keys", "writes_registry"]
 
 #: What RediSearch trims around each TAG value (C ``isspace``); other spaces (U+00A0, U+3000) stay in the tag.
 _TAG_TRIM = " \t\n\r\v\f"
@@ -197,15 +199,16 @@ class ListPlan:
         """Arguments for the library's own list() that load the chosen checkpoints in a few batched queries, when
         that is exact; else None (each is read with ``get_tuple``: one to seven round trips apiece).
 
-        Exact when the thread (and namespace, checkpoint id) asked for are plain TAG values (:func:`_plain`), so the
-        library's query is the candidate search's and ``limit`` = the last chosen candidate's position + 1 gives
-        the same candidates; when every one of those is plain too (the library reads each candidate's pending
-        writes and sends with TAG queries of its own: a tab there is a syntax error, a ',' loses them); and when no
-        two of them share a checkpoint id (it groups the writes it reads by id)."""
+        Exact when the thread (and namespace, checkpoint id) asked for are plain TAG values (:func:`_plain`) or not
+        given (``list(None)``: every thread), so the library's query is the candidate search's and ``limit`` = the
+        last chosen candidate's position + 1 gives the same candidates; when every one of those is plain too (the
+        library reads each candidate's pending writes and sends with TAG queries of its own: a tab there is a
+        syntax error, a ',' loses them); and when no two of them share a checkpoint id (it groups the writes it
+        reads by id). Its list() reads pending writes whatever a checkpoint's ``has_writes`` flag says."""
         chosen = self.chosen()
-        if not chosen or self._thread is None:
+        if not chosen:
             return None
-        asked = [to_storage_safe_id(self._thread), self._checkpoint_id]
+        asked = [None if self._thread is None else to_storage_safe_id(self._thread), self._checkpoint_id]
         asked.append(None if self._ns is None else to_storage_safe_str(self._ns))
         if not all(value is None or _plain(value) for value in asked):
             return None
@@ -214,6 +217,8 @@ class ListPlan:
             return None
         if len({checkpoint_id for _, _, checkpoint_id in candidates}) < len(candidates):
             return None
+        if self._thread is None:  # list(None): every thread, the library's "*" query is the candidate search's
+            return {"config": None, "limit": len(candidates)}
         configurable: dict[str, Any] = {"thread_id": self._thread}
         if self._ns is not None:
             configurable["checkpoint_ns"] = to_storage_safe_str(self._ns)  # "" as the sentinel: the library skips ""
@@ -255,3 +260,24 @@ def thread_keys(saver: Any, chosen: Iterable[_Key]) -> tuple[list[str], list[str
     )
     registries = [CheckpointKeyRegistry.make_write_keys_zset_key(t, ns, i) for t, ns, i in chosen]
     return keys, registries
+
+
+def writes_registry(config: RunnableConfig) -> str:
+    """The library's sorted set of one checkpoint's pending-write keys (its ``put_writes`` registers every write
+    there, whatever the checkpoint document's ``has_writes`` flag ended up as)."""
+    conf = config["configurable"]
+    thread, ns, checkpoint_id = str(conf["thread_id"]), conf.get("checkpoint_ns", ""), conf["checkpoint_id"]
+    return CheckpointKeyRegistry.make_write_keys_zset_key(thread, ns, checkpoint_id)
+
+
+def registry_writes(serde: SerializerProtocol, documents: Iterable[Any]) -> list[PendingWrite]:
+    """The pending writes of one checkpoint from the write documents its :func:`writes_registry` lists (read in
+    the registry's order; a write deleted since is skipped), decoded as the library decodes them. The sync and the
+    async saver both fill ``pending_writes`` with this when the library's read left them out: its sync
+    ``get_tuple`` skips them when the checkpoint's ``has_writes`` flag is false, which a put() of the same
+    checkpoint after its put_writes() leaves (LangGraph runs both on background threads)."""
+    writes: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for document in documents:
+        if isinstance(document, Mapping):
+            writes[(str(document.get("task_id", "")), str(document.get("idx", 0)))] = document
+    return BaseRedisSaver._load_writes(serde, writes)  # type: ignore[arg-type]

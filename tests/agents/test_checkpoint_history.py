@@ -329,3 +329,38 @@ def test_delete_thread_deletes_exactly_that_thread(redis_url: str, client: Any, 
     finally:
         saver.delete_thread(thread)
         saver.delete_thread(other)
+
+
+@pytest.mark.parametrize("thread", ["plain", "x,1"])
+def test_get_tuple_sync_and_async_keep_writes_whose_checkpoint_says_it_has_none(redis_url: str, thread: str) -> None:
+    """put -> put_writes -> put of the same checkpoint (LangGraph runs put and put_writes on background threads)
+    leaves ``has_writes`` false while the write registry holds the writes: the library's sync get_tuple returned
+    none of them (so did our list() when it read with it), its async aget_tuple all of them. Both are
+    InMemorySaver's now, by id and as the thread's latest checkpoint."""
+    from langgraph.checkpoint.base import empty_checkpoint
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    thread = f"{thread}-{uuid.uuid4().hex[:8]}"
+    saver, reference = checkpointer(redis_url), InMemorySaver()
+    config = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+    checkpoint = empty_checkpoint()
+
+    def writes(found: Any) -> list[tuple[Any, ...]]:
+        return [tuple(w) for w in found.pending_writes]
+
+    async def async_reads(configs: list[Any]) -> list[Any]:
+        async with AsyncRedisCheckpointSaver(redis_client=get_async_client(redis_url)) as asaver:
+            return [writes(await asaver.aget_tuple(c)) for c in configs]
+
+    try:
+        for s in (saver, reference):
+            stored = s.put(config, checkpoint, {"source": "loop", "step": 0}, {})
+            s.put_writes(stored, [("ch", "v"), ("other", 2)], "task-1")
+            s.put(config, checkpoint, {"source": "loop", "step": 0}, {})
+        configs = [{"configurable": {"thread_id": thread}}, stored]
+        expected = [writes(reference.get_tuple(c)) for c in configs]
+        assert expected == [[("task-1", "ch", "v"), ("task-1", "other", 2)]] * 2
+        assert [writes(saver.get_tuple(c)) for c in configs] == expected
+        assert asyncio.run(async_reads(configs)) == expected
+    finally:
+        saver.delete_thread(thread)

@@ -224,12 +224,6 @@ def _rewritten(saver: Any, thread: str, checkpoint: Any) -> dict[str, Any]:
     return saver.put(config, checkpoint, {"source": "loop", "step": 0}, {})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="e234553/062ea19: list(None) (and any list() not batched) reads each checkpoint with the library's sync "
-    "get_tuple, which skips pending writes when the checkpoint's has_writes flag is false; the library's own "
-    "list(None) (before) and list(thread) (batched) return them, as InMemorySaver does",
-)
 def test_list_of_every_thread_keeps_pending_writes(redis_url: str) -> None:
     saver, reference = checkpointer(redis_url), InMemorySaver()
     thread = f"plain-{uuid.uuid4().hex[:8]}"
@@ -244,12 +238,6 @@ def test_list_of_every_thread_keeps_pending_writes(redis_url: str) -> None:
         saver.delete_thread(thread)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="e234553: for a thread id the library's TAG query cannot take (',') sync list() reads with get_tuple and "
-    "loses pending writes whose checkpoint has has_writes=false, while async alist() (aget_tuple) returns them: "
-    "sync and async histories differ, and sync differs from InMemorySaver",
-)
 def test_sync_and_async_list_agree_on_pending_writes_of_a_comma_thread(redis_url: str) -> None:
     saver, reference = checkpointer(redis_url), InMemorySaver()
     thread = f"x,{uuid.uuid4().hex[:8]}"
