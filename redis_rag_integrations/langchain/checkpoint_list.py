@@ -18,10 +18,11 @@ as ``InMemorySaver`` compares it: ``checkpoint_id < before``, which is time orde
 length lowercase hex with the timestamp first, and every ``filter`` key against the checkpoint's metadata), and
 ``limit`` is applied last, so a limit never returns fewer than ``InMemorySaver``. The checkpoints chosen are then
 read by the library itself: with its own list() (batched: one search, one query per thread and namespace for
-pending writes and sends) when :meth:`ListPlan.batch` shows that is exact (plain values, the usual case), else one
-by one with its ``get_tuple`` (direct keys and its write registry: exact for any id, but up to seven round trips
-per checkpoint). :class:`ListPlan` does no I/O, so the sync and the async saver run the same logic with a short
-loop each.
+pending writes and sends) when :meth:`ListPlan.batch` shows that is exact (plain values, the usual case; also for
+``list(None)``, every thread), else one by one with the saver's ``get_tuple`` (direct keys and the write registry,
+pending writes included whatever the checkpoint's ``has_writes`` flag says, :func:`registry_writes`: exact for any
+id, but up to seven round trips per checkpoint). :class:`ListPlan` does no I/O, so the sync and the async saver
+run the same logic with a short loop each.
 
 Order: newest first by checkpoint id (``InMemorySaver`` groups by namespace in insertion order when no namespace is
 given; Redis does not know that order, so across namespaces the order is by id only). Cost: one light search per
