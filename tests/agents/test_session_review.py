@@ -1,6 +1,8 @@
-"""Review of the LangChain-side fixes committed between c8ab10e and 5b10242 (agent cache key, CachedRAGChain,
-checkpointer list(), memory store, chat history): defects those commits introduced, each a strict xfail until
-fixed. Every test fails on the code as reviewed and passes once the behaviour described in its reason holds."""
+"""What a second review of the LangChain-side fixes (agent cache key, CachedRAGChain, checkpointer list(), memory
+store, chat history) found: a rebuilt agent with an equal filter and the same picture asked twice hit, chains
+wrapped in fallbacks or branches or differing by a filter expression do not share answers, pending writes survive
+every list() path, checkpoint TTLs are exact, the memory store reopens on RESP3. Each test failed on the reviewed
+code."""
 
 from __future__ import annotations
 
