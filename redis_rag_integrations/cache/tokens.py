@@ -16,10 +16,20 @@ import uuid
 import weakref
 from typing import Any
 
-__all__ = ["STORE_NAME_ATTRIBUTES", "object_token"]
+__all__ = ["STORE_NAME_ATTRIBUTES", "object_token", "store_name"]
 
 #: Attributes that name what a third-party vector store searches (both adapters read them).
 STORE_NAME_ATTRIBUTES = ("index_name", "collection_name", "_collection_name", "table_name")
+
+
+def store_name(store: Any, *, others: bool = True) -> str | None:
+    """The name of what a vector store searches: ours by its core index's name, another (``others``) by the first
+    of :data:`STORE_NAME_ATTRIBUTES` it has as a string; ``None`` when it has none (an in-memory store)."""
+    name = getattr(getattr(store, "index", None), "name", None)
+    if isinstance(name, str) or not others:
+        return name if isinstance(name, str) else None
+    return next((n for a in STORE_NAME_ATTRIBUTES if isinstance(n := getattr(store, a, None), str)), None)
+
 
 _PROCESS = uuid.uuid4().hex
 _counter = itertools.count()

@@ -29,7 +29,7 @@ from typing import Any
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable
 
-from ..cache.tokens import STORE_NAME_ATTRIBUTES, object_token
+from ..cache.tokens import object_token, store_name
 
 __all__ = ["retriever_identities", "stable_repr", "store_identity"]
 
@@ -55,10 +55,8 @@ def stable_repr(value: Any) -> str:
 
 def store_identity(store: Any) -> str:
     """A vector store by what it searches: ours by index name, another by a collection attribute, else itself."""
-    name = getattr(getattr(store, "index", None), "name", None)
-    for attr in STORE_NAME_ATTRIBUTES:
-        name = name if isinstance(name, str) else getattr(store, attr, None)
-    where = f"name:{name}" if isinstance(name, str) else f"object:{object_token(store)}"
+    name = store_name(store)
+    where = f"name:{name}" if name is not None else f"object:{object_token(store)}"
     return f"{type(store).__module__}.{type(store).__qualname__}:{where}"
 
 

@@ -38,7 +38,7 @@ from llama_index.core.storage.kvstore.simple_kvstore import SimpleKVStore
 from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
 from ..cache.identity import UncacheableCall, excluded, identity_json
-from ..cache.tokens import STORE_NAME_ATTRIBUTES, object_token
+from ..cache.tokens import object_token, store_name
 from .llm_identity import model_identity
 
 __all__ = ["engine_identity", "object_token"]
@@ -100,11 +100,8 @@ class _Describer:
         return [_qualified(obj), hashlib.sha256(text.encode()).hexdigest()]
 
     def store(self, store: BasePydanticVectorStore) -> Any:
-        core = getattr(store, "index", None)
-        name = getattr(core, "name", None)  # ours: the core index's (tenant-scoped) name
-        if name is None and not _is_ours(store):
-            name = next((n for a in STORE_NAME_ATTRIBUTES if isinstance(n := getattr(store, a, None), str)), None)
-        if not isinstance(name, str):  # an in-memory store, or ours before its index exists
+        name = store_name(store, others=not _is_ours(store))  # ours: the core index's (tenant-scoped) name
+        if name is None:  # an in-memory store, or ours before its index exists
             return [_qualified(store), {"token": object_token(store)}]
         return [_qualified(store), {"name": name}]
 
